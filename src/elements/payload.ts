@@ -1,0 +1,44 @@
+// The shapes of the customers endpoint's response. The envelope must match or the run
+// fails; records are checked one by one so that one bad record does not sink a run.
+import { z } from "zod";
+
+/** The permission (and token scope) the customers endpoint requires. */
+export const CUSTOMERS_PERMISSION = "elements.customers.read.all";
+export const CUSTOMERS_PATH = "partner/external/v3/general/customers/batch";
+
+export const pageEnvelopeSchema = z.object({
+  data: z.array(z.unknown()),
+  metadata: z.object({
+    pageIndex: z.number().int().positive().nullish(),
+    pageSize: z.number().int().positive().nullish(),
+    totalCount: z.number().int().nonnegative(),
+  }),
+});
+export type PageEnvelope = z.infer<typeof pageEnvelopeSchema>;
+
+const optionalText = z.string().nullish().transform((value) => value ?? null);
+
+export const tenantSchema = z.object({
+  id: z.string().min(1),
+  name: optionalText,
+});
+
+export const customerSchema = z.object({
+  id: z.string().min(1),
+  organization: optionalText,
+  ownerEmail: optionalText,
+  jobStatus: z.number().int(),
+  countryOrRegion: optionalText,
+  managementMode: z.number().int(),
+  // Required: treating a missing list as "no tenants" would mark real tenants removed.
+  tenants: z.array(tenantSchema),
+});
+export type CustomerRecord = z.infer<typeof customerSchema>;
+export type TenantRecord = z.infer<typeof tenantSchema>;
+
+/** One line naming what is wrong with a record, e.g. `jobStatus: expected number, received string`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.join(".") || "(record)"}: ${issue.message}`)
+    .join("; ");
+}

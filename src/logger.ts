@@ -1,0 +1,42 @@
+// pino JSON logs on stderr (stdout carries command output). Known secret-bearing keys are
+// redacted as a second line of defence: the code never logs credentials on purpose.
+import { pino, type Logger } from "pino";
+import type { LogLevel } from "./config.ts";
+
+export type { Logger };
+
+export const REDACTED_KEYS = [
+  "clientSecret",
+  "client_secret",
+  "client_assertion",
+  "access_token",
+  "accessToken",
+  "authorization",
+  "Authorization",
+  "password",
+  "passphrase",
+  "privateKey",
+  "databaseUrl",
+];
+
+export function createLogger(level: LogLevel, destination: pino.DestinationStream = pino.destination(2)): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "elements-sync" },
+      redact: { paths: REDACTED_KEYS.flatMap((key) => [key, `*.${key}`]), censor: "[redacted]" },
+    },
+    destination,
+  );
+}
+
+/** Strips the password from a PostgreSQL URL so it can be shown to people. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
+}

@@ -1,0 +1,41 @@
+// Each test file gets a database of its own on the test server and drops it afterwards.
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { inject } from "vitest";
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  /** A pg client on the test database, for assertions in SQL. */
+  query<T extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+async function onAdmin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createTestDatabase(prefix = "es_test"): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  await onAdmin(`CREATE DATABASE "${name}"`);
+  const url = new URL(inject("adminDatabaseUrl"));
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  return {
+    name,
+    url: url.toString(),
+    async query<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
+      return (await pool.query<T>(sql, params)).rows;
+    },
+    async drop() {
+      await pool.end();
+      await onAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    },
+  };
+}
