@@ -9,7 +9,18 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Data-center codes of the regional Graph hosts, `https://graph-<code>.avepointonlineservices.com`. */
 export const DATA_CENTER_CODES = [
-  "au", "ca", "de", "us", "fr", "jp", "kr", "ne", "sg", "ch", "uk", "we",
+  "au",
+  "ca",
+  "de",
+  "us",
+  "fr",
+  "jp",
+  "kr",
+  "ne",
+  "sg",
+  "ch",
+  "uk",
+  "we",
 ] as const;
 
 const COMMERCIAL = {
@@ -43,25 +54,45 @@ export interface ElementsConfig {
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-function read<T>(env: Env, name: string, schema: z.ZodType<T>, expectation: string, secret = false): T {
+function read<T>(
+  env: Env,
+  name: string,
+  schema: z.ZodType<T>,
+  expectation: string,
+  secret = false,
+): T {
   const raw = env[name];
   const result = schema.safeParse(raw === "" ? undefined : raw);
   if (result.success) return result.data;
-  const shown = raw === undefined || raw === "" ? "it is not set" : secret ? "the value given is not" : `got "${raw}"`;
+  const shown =
+    raw === undefined || raw === ""
+      ? "it is not set"
+      : secret
+        ? "the value given is not"
+        : `got "${raw}"`;
   throw new ConfigError(`${name} must be ${expectation}; ${shown}.`);
 }
 
-const httpUrl = z
-  .url({ protocol: /^https?$/ })
-  .transform((url) => url.replace(/\/+$/, ""));
+const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ""));
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export function readDatabaseUrl(env: Env): string {
-  return read(env, "DATABASE_URL", z.url({ protocol: /^postgres(ql)?$/ }), "a PostgreSQL URL such as postgresql://user:password@host:5432/database", true);
+  return read(
+    env,
+    "DATABASE_URL",
+    z.url({ protocol: /^postgres(ql)?$/ }),
+    "a PostgreSQL URL such as postgresql://user:password@host:5432/database",
+    true,
+  );
 }
 
 export function readLogLevel(env: Env): LogLevel {
-  return read(env, "LOG_LEVEL", z.enum(LOG_LEVELS).default("info"), `one of ${LOG_LEVELS.join(", ")}`);
+  return read(
+    env,
+    "LOG_LEVEL",
+    z.enum(LOG_LEVELS).default("info"),
+    `one of ${LOG_LEVELS.join(", ")}`,
+  );
 }
 
 /** The Graph and identity hosts for ELEMENTS_REGION, unless ELEMENTS_API_URL / ELEMENTS_IDENTITY_URL override them. */
@@ -81,7 +112,9 @@ export function resolveHosts(env: Env): { apiUrl: string; identityUrl: string } 
           { ...COMMERCIAL, apiUrl: `https://graph-${region}.avepointonlineservices.com` };
   return {
     apiUrl: read(env, "ELEMENTS_API_URL", httpUrl.optional(), "an http(s) URL") ?? regional.apiUrl,
-    identityUrl: read(env, "ELEMENTS_IDENTITY_URL", httpUrl.optional(), "an http(s) URL") ?? regional.identityUrl,
+    identityUrl:
+      read(env, "ELEMENTS_IDENTITY_URL", httpUrl.optional(), "an http(s) URL") ??
+      regional.identityUrl,
   };
 }
 
@@ -89,10 +122,16 @@ function readCredentials(env: Env): Credentials {
   const secret = env.ELEMENTS_CLIENT_SECRET || undefined;
   const certificatePath = env.ELEMENTS_CERTIFICATE_PATH || undefined;
   if (secret !== undefined && certificatePath !== undefined) {
-    throw new ConfigError("Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH, not both.");
+    throw new ConfigError(
+      "Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH, not both.",
+    );
   }
   if (certificatePath !== undefined) {
-    return { kind: "certificate", certificatePath, passphrase: env.ELEMENTS_CERTIFICATE_PASSPHRASE || undefined };
+    return {
+      kind: "certificate",
+      certificatePath,
+      passphrase: env.ELEMENTS_CERTIFICATE_PASSPHRASE || undefined,
+    };
   }
   if (secret !== undefined) return { kind: "secret", clientSecret: secret };
   throw new ConfigError(
@@ -103,12 +142,42 @@ function readCredentials(env: Env): Credentials {
 export function readElementsConfig(env: Env): ElementsConfig {
   return {
     ...resolveHosts(env),
-    clientId: read(env, "ELEMENTS_CLIENT_ID", z.string().trim().min(1), "the app registration's client (application) id"),
+    clientId: read(
+      env,
+      "ELEMENTS_CLIENT_ID",
+      z.string().trim().min(1),
+      "the app registration's client (application) id",
+    ),
     credentials: readCredentials(env),
-    scope: read(env, "ELEMENTS_SCOPE", z.string().trim().min(1).default(CUSTOMERS_PERMISSION), "a non-empty scope"),
-    pageSize: read(env, "ELEMENTS_PAGE_SIZE", integer(1, 1000).default(100), "an integer from 1 to 1000 (the API documents 100 as its maximum)"),
-    timeoutMs: read(env, "ELEMENTS_TIMEOUT_MS", integer(100, 600_000).default(30_000), "a number of milliseconds from 100 to 600000"),
-    maxAttempts: read(env, "ELEMENTS_MAX_ATTEMPTS", integer(1, 20).default(6), "an integer from 1 to 20"),
-    maxRetryTimeMs: read(env, "ELEMENTS_MAX_RETRY_TIME_MS", integer(0, 3_600_000).default(300_000), "a number of milliseconds from 0 to 3600000"),
+    scope: read(
+      env,
+      "ELEMENTS_SCOPE",
+      z.string().trim().min(1).default(CUSTOMERS_PERMISSION),
+      "a non-empty scope",
+    ),
+    pageSize: read(
+      env,
+      "ELEMENTS_PAGE_SIZE",
+      integer(1, 1000).default(100),
+      "an integer from 1 to 1000 (the API documents 100 as its maximum)",
+    ),
+    timeoutMs: read(
+      env,
+      "ELEMENTS_TIMEOUT_MS",
+      integer(100, 600_000).default(30_000),
+      "a number of milliseconds from 100 to 600000",
+    ),
+    maxAttempts: read(
+      env,
+      "ELEMENTS_MAX_ATTEMPTS",
+      integer(1, 20).default(6),
+      "an integer from 1 to 20",
+    ),
+    maxRetryTimeMs: read(
+      env,
+      "ELEMENTS_MAX_RETRY_TIME_MS",
+      integer(0, 3_600_000).default(300_000),
+      "a number of milliseconds from 0 to 3600000",
+    ),
   };
 }

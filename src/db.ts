@@ -13,7 +13,11 @@ export interface Database {
 }
 
 export function openDatabase(databaseUrl: string): Database {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 5, application_name: "elements-sync" });
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 5,
+    application_name: "elements-sync",
+  });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on("error", () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });

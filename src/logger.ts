@@ -19,7 +19,10 @@ export const REDACTED_KEYS = [
   "databaseUrl",
 ];
 
-export function createLogger(level: LogLevel, destination: pino.DestinationStream = pino.destination(2)): Logger {
+export function createLogger(
+  level: LogLevel,
+  destination: pino.DestinationStream = pino.destination(2),
+): Logger {
   return pino(
     {
       level,

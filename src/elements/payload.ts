@@ -16,7 +16,10 @@ export const pageEnvelopeSchema = z.object({
 });
 export type PageEnvelope = z.infer<typeof pageEnvelopeSchema>;
 
-const optionalText = z.string().nullish().transform((value) => value ?? null);
+const optionalText = z
+  .string()
+  .nullish()
+  .transform((value) => value ?? null);
 
 export const tenantSchema = z.object({
   id: z.string().min(1),

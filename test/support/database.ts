@@ -7,7 +7,10 @@ export interface TestDatabase {
   name: string;
   url: string;
   /** A pg client on the test database, for assertions in SQL. */
-  query<T extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  query<T extends pg.QueryResultRow = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<T[]>;
   drop(): Promise<void>;
 }
 

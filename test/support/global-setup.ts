@@ -30,10 +30,13 @@ function dockerMayBeThere(): boolean {
   return Boolean(process.env.DOCKER_HOST) || existsSync("/var/run/docker.sock");
 }
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(
+  project: TestProject,
+): Promise<(() => Promise<void>) | undefined> {
   const fromEnv = process.env.TEST_DATABASE_URL;
   if (fromEnv) {
-    if (!(await accepts(fromEnv))) throw new Error(`TEST_DATABASE_URL does not accept connections.`);
+    if (!(await accepts(fromEnv)))
+      throw new Error(`TEST_DATABASE_URL does not accept connections.`);
     project.provide("adminDatabaseUrl", fromEnv);
     return undefined;
   }
@@ -47,7 +50,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
         await container.stop();
       };
     } catch (error) {
-      console.warn(`tests: Docker did not start PostgreSQL (${String(error)}); trying ${LOCAL_SERVER}`);
+      console.warn(
+        `tests: Docker did not start PostgreSQL (${String(error)}); trying ${LOCAL_SERVER}`,
+      );
     }
   }
   if (await accepts(LOCAL_SERVER)) {

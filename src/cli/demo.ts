@@ -1,0 +1,211 @@
+// A newcomer's first command: a simulator, a database, two syncs with changes between
+// them, and a printout of what the second run recorded.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { readLogLevel, type ElementsConfig } from "../config.ts";
+import { openDatabase, type Database } from "../db.ts";
+import { codeLabel } from "../elements/codes.ts";
+import { createElementsSource } from "../elements/source.ts";
+import { createLogger, describeDatabaseUrl } from "../logger.ts";
+import { migrate } from "../migrations.ts";
+import {
+  generateCustomers,
+  writeCustomersFile,
+  type SimulatedCustomer,
+} from "../simulator/data.ts";
+import { startSimulator } from "../simulator/server.ts";
+import { runSync, type RunSummary } from "../sync/sync.ts";
+import { EXIT, type Io } from "./io.ts";
+import type { Command } from "./main.ts";
+import { formatRunSummary } from "./summary.ts";
+
+const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
+const DEMO_DATABASE = "elements_sync_demo";
+
+export const demoCommand: Command = {
+  summary: "see it work: a local simulator, two syncs, and what changed between them",
+  usage: [
+    "Usage: elements-sync demo",
+    "",
+    "Starts the simulator on a free port, migrates, syncs 40 customers, changes some of",
+    "them (job status, management mode, removals, additions, tenants), syncs again and",
+    "prints what the second run recorded. Uses DATABASE_URL when set; otherwise creates",
+    `(or resets) the database ${DEMO_DATABASE} on the local server at 127.0.0.1:5432.`,
+  ].join("\n"),
+  options: {},
+  async run(_values, io) {
+    const log = createLogger(process.env.LOG_LEVEL ? readLogLevel(process.env) : "warn");
+    const databaseUrl = await demoDatabase(io);
+    const dir = mkdtempSync(join(tmpdir(), "elements-sync-demo-"));
+    const dataFile = join(dir, "customers.json");
+    const customers = generateCustomers(40, 7);
+    await writeCustomersFile(dataFile, customers);
+    const simulator = await startSimulator({ dataFile });
+    const db = openDatabase(databaseUrl);
+    try {
+      io.out(`Simulated Elements API: ${simulator.url} (40 customers)`);
+      await migrate(db.pool, { log });
+      const client = createElementsSource(demoConfig(simulator.url), log, 200);
+      const sync = () => runSync({ db, client, log }, { pageSize: 10 });
+
+      const first = await sync();
+      io.out(`\nFirst sync:  ${formatRunSummary(first)}`);
+      io.out(`\nBetween the runs: ${await applyChanges(dataFile, customers)}`);
+      const second = await sync();
+      io.out(`Second sync: ${formatRunSummary(second)}`);
+      if (second.status === "succeeded") await printChanges(db, second, io);
+      io.out(`\nThe data is in ${describeDatabaseUrl(databaseUrl)}; README.md has queries to try.`);
+      return first.status === "succeeded" && second.status === "succeeded" ? EXIT.ok : EXIT.failed;
+    } finally {
+      await db.close();
+      await simulator.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+function demoConfig(url: string): ElementsConfig {
+  return {
+    apiUrl: url,
+    identityUrl: url,
+    clientId: "demo-client",
+    credentials: { kind: "secret", clientSecret: "demo-secret" },
+    scope: "elements.customers.read.all",
+    pageSize: 10,
+    timeoutMs: 10_000,
+    maxAttempts: 3,
+    maxRetryTimeMs: 30_000,
+  };
+}
+
+/** DATABASE_URL when set; else a fresh elements_sync_demo on the local server. */
+async function demoDatabase(io: Io): Promise<string> {
+  const fromEnv = process.env.DATABASE_URL;
+  if (fromEnv) {
+    io.out(`Database: ${describeDatabaseUrl(fromEnv)} (from DATABASE_URL)`);
+    return fromEnv;
+  }
+  const admin = new pg.Client({ connectionString: LOCAL_SERVER, connectionTimeoutMillis: 5000 });
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(
+      `DATABASE_URL is not set and no PostgreSQL accepts connections at 127.0.0.1:5432 as user postgres (${String(error)}). ` +
+        "Start one (docker compose up -d postgres) or set DATABASE_URL.",
+      { cause: error },
+    );
+  }
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${DEMO_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(LOCAL_SERVER);
+  url.pathname = `/${DEMO_DATABASE}`;
+  io.out(`Database: ${url.toString()} (created; set DATABASE_URL to use another)`);
+  return url.toString();
+}
+
+/** Edits the simulator's data the way a partner's week might, and says what it did. */
+async function applyChanges(
+  dataFile: string,
+  original: readonly SimulatedCustomer[],
+): Promise<string> {
+  const customers: SimulatedCustomer[] = structuredClone([...original]);
+  const at = (index: number): SimulatedCustomer => {
+    const customer = customers[index];
+    if (!customer) throw new Error(`demo data has no customer ${index}`);
+    return customer;
+  };
+  at(0).jobStatus = 2;
+  at(1).jobStatus = at(1).jobStatus === 1 ? 5 : 1;
+  at(2).jobStatus = 3;
+  at(3).managementMode = (at(3).managementMode + 1) % 3;
+  at(4).tenants = [
+    ...at(4).tenants,
+    { id: "c0ffee00-0000-4000-8000-000000000001", name: "new-tenant" },
+  ];
+  const withTenant = customers.findIndex(
+    (customer) => customer.tenants.length > 0 && customer !== at(4),
+  );
+  const renamed = at(withTenant).tenants[0];
+  if (renamed) renamed.name = `${renamed.name}-renamed`;
+  customers.splice(38, 2);
+  customers.push(...generateCustomers(2, 99));
+  await writeCustomersFile(dataFile, customers);
+  return "3 job statuses changed, 1 management mode changed, 1 tenant added, 1 tenant renamed, 2 customers removed, 2 added.";
+}
+
+interface ChangeRow {
+  organization: string | null;
+  job_status: number;
+  management_mode: number;
+  removed: boolean;
+  prev_job_status: number | null;
+  prev_management_mode: number | null;
+  prev_removed: boolean | null;
+}
+
+async function printChanges(db: Database, run: RunSummary, io: Io): Promise<void> {
+  // Every history period the run opened, next to the period it closed (if any).
+  const rows = await db.prisma.$queryRaw<ChangeRow[]>`
+    SELECT c.organization, h.job_status, h.management_mode, h.removed,
+           prev.job_status AS prev_job_status, prev.management_mode AS prev_management_mode,
+           prev.removed AS prev_removed
+    FROM customer_status_history h
+    JOIN customers c ON c.id = h.customer_id
+    LEFT JOIN customer_status_history prev
+      ON prev.customer_id = h.customer_id AND prev.closed_by_run_id = h.opened_by_run_id
+    WHERE h.opened_by_run_id = ${run.runId}::int
+    ORDER BY c.organization`;
+  // Tenants have no history table: first_seen_at and removed_at carry the run's timestamp.
+  const tenants = await db.prisma.$queryRaw<
+    { organization: string | null; name: string | null; added: boolean }[]
+  >`
+    SELECT c.organization, t.name, t.first_seen_at = r.started_at AS added
+    FROM tenants t
+    JOIN customers c ON c.id = t.customer_id
+    JOIN sync_runs r ON r.id = ${run.runId}::int
+    WHERE t.first_seen_at = r.started_at OR t.removed_at = r.started_at
+    ORDER BY c.organization, t.name`;
+  const width = Math.max(
+    ...[...rows, ...tenants].map((row) => (row.organization ?? "").length),
+    12,
+  );
+  const line = (organization: string | null, text: string) =>
+    `  ${(organization ?? "(no name)").padEnd(width)}  ${text}`;
+  io.out(`\nWhat run ${run.runId} recorded in customer_status_history:`);
+  for (const row of rows) io.out(line(row.organization, describeChange(row)));
+  io.out(`\nTenants added or removed by run ${run.runId} (tenants table):`);
+  for (const tenant of tenants)
+    io.out(
+      line(
+        tenant.organization,
+        `tenant ${tenant.name ?? "(no name)"} ${tenant.added ? "added" : "removed"}`,
+      ),
+    );
+}
+
+function describeChange(row: ChangeRow): string {
+  const job = (code: number) => codeLabel("jobStatus", code);
+  const mode = (code: number) => codeLabel("managementMode", code);
+  if (
+    row.prev_removed === null ||
+    row.prev_job_status === null ||
+    row.prev_management_mode === null
+  ) {
+    return `new customer, ${job(row.job_status)}`;
+  }
+  if (row.removed && !row.prev_removed) return "removed (absent from a complete run)";
+  if (!row.removed && row.prev_removed) return `restored, ${job(row.job_status)}`;
+  const parts: string[] = [];
+  if (row.prev_job_status !== row.job_status)
+    parts.push(`job status ${job(row.prev_job_status)} → ${job(row.job_status)}`);
+  if (row.prev_management_mode !== row.management_mode) {
+    parts.push(`management mode ${mode(row.prev_management_mode)} → ${mode(row.management_mode)}`);
+  }
+  return parts.join("; ");
+}

@@ -1,0 +1,86 @@
+// `elements-sync <command>`: parses the command line, runs the command, maps errors to
+// exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
+import { existsSync } from "node:fs";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ConfigError, errorMessage } from "../errors.ts";
+import { demoCommand } from "./demo.ts";
+import { EXIT, processIo, type Io } from "./io.ts";
+import { migrateCommand } from "./migrate.ts";
+import { simulateCommand } from "./simulate.ts";
+import { syncCommand } from "./sync.ts";
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig["options"]>;
+  run(values: Record<string, string | boolean | undefined>, io: Io): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  sync: syncCommand,
+  migrate: migrateCommand,
+  simulate: simulateCommand,
+  demo: demoCommand,
+};
+
+function overview(): string {
+  const lines = Object.entries(COMMANDS).map(
+    ([name, command]) => `  ${name.padEnd(10)}${command.summary}`,
+  );
+  return [
+    "Usage: elements-sync <command> [options]",
+    "",
+    "Copies AvePoint Elements customers, tenants and job-status history into PostgreSQL.",
+    "",
+    "Commands:",
+    ...lines,
+    "",
+    "Run `elements-sync <command> --help` for a command's options. Configuration is read from",
+    "the environment and from a .env file in the current directory (see README.md).",
+  ].join("\n");
+}
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    io.out(overview());
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.err(`elements-sync: unknown command "${name}".\n\n${overview()}`);
+    return EXIT.usage;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...rest],
+      options: { ...command.options, help: { type: "boolean", short: "h" } },
+      allowNegative: true,
+      strict: true,
+    }));
+  } catch (error) {
+    io.err(`elements-sync ${name}: ${errorMessage(error)}\n\n${command.usage}`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    io.out(command.usage);
+    return EXIT.ok;
+  }
+  loadDotEnv();
+  try {
+    return await command.run(values, io);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      io.err(`elements-sync ${name}: configuration error: ${error.message}`);
+      return EXIT.usage;
+    }
+    io.err(`elements-sync ${name}: ${errorMessage(error)}`);
+    return EXIT.failed;
+  }
+}
+
+/** Variables already in the environment win over the file's. */
+function loadDotEnv(): void {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+}

@@ -1,0 +1,34 @@
+import { readDatabaseUrl, readLogLevel } from "../config.ts";
+import { openDatabase } from "../db.ts";
+import { createLogger } from "../logger.ts";
+import { migrate } from "../migrations.ts";
+import { EXIT } from "./io.ts";
+import type { Command } from "./main.ts";
+
+export const migrateCommand: Command = {
+  summary: "apply pending database migrations and exit",
+  usage: [
+    "Usage: elements-sync migrate",
+    "",
+    "Applies the migrations in prisma/migrations that DATABASE_URL lacks, each in a",
+    "transaction, under an advisory lock, recorded in _prisma_migrations. Stops with an",
+    "error if an applied migration's file has changed.",
+  ].join("\n"),
+  options: {},
+  async run(_values, io) {
+    const databaseUrl = readDatabaseUrl(process.env);
+    const log = createLogger(readLogLevel(process.env));
+    const db = openDatabase(databaseUrl);
+    try {
+      const result = await migrate(db.pool, { log });
+      io.out(
+        result.applied.length === 0
+          ? `database is up to date (${result.alreadyApplied} migrations applied before)`
+          : `applied ${result.applied.length} migration(s): ${result.applied.join(", ")}`,
+      );
+      return EXIT.ok;
+    } finally {
+      await db.close();
+    }
+  },
+};

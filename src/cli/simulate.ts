@@ -1,0 +1,48 @@
+import { startSimulator } from "../simulator/server.ts";
+import { EXIT } from "./io.ts";
+import type { Command } from "./main.ts";
+import { integerOption, stringOption } from "./options.ts";
+
+export const simulateCommand: Command = {
+  summary: "serve a local Elements API (token + customers endpoints) for demos and tests",
+  usage: [
+    "Usage: elements-sync simulate [--port N] [--customers N] [--seed S] [--data file.json] [--latency ms]",
+    "",
+    "Serves POST /connect/token and POST /partner/external/v3/general/customers/batch on",
+    "127.0.0.1 until interrupted. Client id demo-client, secret demo-secret.",
+    "",
+    "Options:",
+    "  --port N        port to listen on (default: a free one)",
+    "  --customers N   generate N customers (default 250)",
+    "  --seed S        seed of the generated data (default 1); same seed, same data",
+    '  --data FILE     serve {"customers": [...]} from FILE, re-read on every request',
+    "  --latency MS    delay every customers response by MS milliseconds (default 0)",
+  ].join("\n"),
+  options: {
+    port: { type: "string" },
+    customers: { type: "string" },
+    seed: { type: "string" },
+    data: { type: "string" },
+    latency: { type: "string" },
+  },
+  async run(values, io) {
+    const dataFile = stringOption(values, "data");
+    const simulator = await startSimulator({
+      port: integerOption(values, "port", { min: 0, max: 65_535, fallback: 0 }),
+      customers: integerOption(values, "customers", { min: 0, max: 10_000_000, fallback: 250 }),
+      seed: integerOption(values, "seed", { min: 0, max: 2 ** 31 - 1, fallback: 1 }),
+      latencyMs: integerOption(values, "latency", { min: 0, max: 600_000, fallback: 0 }),
+      ...(dataFile !== undefined ? { dataFile } : {}),
+    });
+    io.out(`Elements API simulator listening on ${simulator.url}`);
+    io.out("Point the worker at it with:");
+    io.out(`  ELEMENTS_API_URL=${simulator.url} ELEMENTS_IDENTITY_URL=${simulator.url}`);
+    io.out("  ELEMENTS_CLIENT_ID=demo-client ELEMENTS_CLIENT_SECRET=demo-secret");
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    await simulator.close();
+    return EXIT.ok;
+  },
+};

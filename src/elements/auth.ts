@@ -1,0 +1,260 @@
+// OAuth 2.0 client credentials against the Elements identity service, with a client
+// secret or a certificate (private_key_jwt). A token is reused until shortly before it
+// expires; callers invalidate it on a 401 to force a new one.
+import {
+  createHash,
+  createPrivateKey,
+  createSign,
+  randomUUID,
+  X509Certificate,
+  type KeyObject,
+} from "node:crypto";
+import { readFileSync } from "node:fs";
+import ky, { isNetworkError, isTimeoutError } from "ky";
+import pRetry from "p-retry";
+import type { Credentials } from "../config.ts";
+import { ConfigError, errorMessage } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { ElementsApiError } from "./retry.ts";
+
+export interface TokenSource {
+  /** A valid access token, fetching a new one when there is none or it is about to expire. */
+  get(signal?: AbortSignal): Promise<string>;
+  /** Forget `token` (the API refused it), so the next `get` fetches a new one. */
+  invalidate(token: string): void;
+}
+
+export interface TokenSourceOptions {
+  identityUrl: string;
+  clientId: string;
+  credentials: Credentials;
+  scope: string;
+  timeoutMs: number;
+  log: Logger;
+  now?: () => number;
+}
+
+const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/** Refresh this long before expiry, so a token does not expire between check and use. */
+const REFRESH_MARGIN_MS = 60_000;
+const ASSERTION_LIFETIME_S = 300;
+
+interface SigningCertificate {
+  privateKey: KeyObject;
+  /** base64url SHA-1 thumbprint of the certificate (the JWT header's `x5t`). */
+  thumbprint: string;
+}
+
+/** Reads a PEM file holding the private key and the certificate; every failure is a ConfigError. */
+export function loadSigningCertificate(
+  path: string,
+  passphrase: string | undefined,
+): SigningCertificate {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(
+      `ELEMENTS_CERTIFICATE_PATH cannot be read (${path}): ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}.`,
+    );
+  }
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(pem);
+  } catch {
+    throw new ConfigError(
+      `ELEMENTS_CERTIFICATE_PATH (${path}) holds no PEM certificate; it must contain the certificate and its private key.`,
+    );
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    if (code === "ERR_OSSL_BAD_DECRYPT") {
+      throw new ConfigError(
+        `ELEMENTS_CERTIFICATE_PASSPHRASE does not decrypt the private key in ${path}.`,
+      );
+    }
+    if (passphrase === undefined && code.includes("INTERRUPTED")) {
+      throw new ConfigError(
+        `The private key in ${path} is encrypted; set ELEMENTS_CERTIFICATE_PASSPHRASE.`,
+      );
+    }
+    throw new ConfigError(`ELEMENTS_CERTIFICATE_PATH (${path}) holds no usable private key.`);
+  }
+  if (!certificate.checkPrivateKey(privateKey)) {
+    throw new ConfigError(`The private key in ${path} does not belong to its certificate.`);
+  }
+  const thumbprint = createHash("sha1").update(certificate.raw).digest("base64url");
+  return { privateKey, thumbprint };
+}
+
+function base64urlJson(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString("base64url");
+}
+
+/** An RS256 client assertion (RFC 7523) for the token endpoint `audience`. */
+export function createClientAssertion(
+  signing: SigningCertificate,
+  clientId: string,
+  audience: string,
+  nowMs: number,
+): string {
+  const issuedAt = Math.floor(nowMs / 1000);
+  const header = base64urlJson({ alg: "RS256", typ: "JWT", x5t: signing.thumbprint });
+  const claims = base64urlJson({
+    iss: clientId,
+    sub: clientId,
+    aud: audience,
+    jti: randomUUID(),
+    iat: issuedAt,
+    nbf: issuedAt,
+    exp: issuedAt + ASSERTION_LIFETIME_S,
+  });
+  const signature = createSign("RSA-SHA256")
+    .update(`${header}.${claims}`)
+    .sign(signing.privateKey, "base64url");
+  return `${header}.${claims}.${signature}`;
+}
+
+interface CachedToken {
+  value: string;
+  expiresAt: number;
+  /** When to stop reusing it: a minute before expiry, or a tenth of its life if that is shorter. */
+  refreshAt: number;
+}
+
+export function createTokenSource(options: TokenSourceOptions): TokenSource {
+  const now = options.now ?? Date.now;
+  const tokenUrl = `${options.identityUrl}/connect/token`;
+  const signing =
+    options.credentials.kind === "certificate"
+      ? loadSigningCertificate(options.credentials.certificatePath, options.credentials.passphrase)
+      : undefined;
+  let cached: CachedToken | undefined;
+  let inFlight: Promise<CachedToken> | undefined;
+
+  function requestBody(): URLSearchParams {
+    const body = new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: options.clientId,
+      scope: options.scope,
+    });
+    if (signing) {
+      body.set("client_assertion_type", JWT_BEARER);
+      body.set(
+        "client_assertion",
+        createClientAssertion(signing, options.clientId, tokenUrl, now()),
+      );
+    } else if (options.credentials.kind === "secret") {
+      body.set("client_secret", options.credentials.clientSecret);
+    }
+    return body;
+  }
+
+  async function requestToken(signal?: AbortSignal): Promise<CachedToken> {
+    const response = await ky.post(tokenUrl, {
+      body: requestBody(),
+      timeout: options.timeoutMs,
+      retry: 0,
+      throwHttpErrors: false,
+      ...(signal ? { signal } : {}),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      const kind = response.status >= 500 || response.status === 429 ? "retry" : "fatal";
+      throw new ElementsApiError(describeTokenFailure(response.status, text), {
+        kind,
+        status: response.status,
+      });
+    }
+    const parsed = parseTokenResponse(text);
+    const lifetimeMs = parsed.expiresInS * 1000;
+    const fetchedAt = now();
+    return {
+      value: parsed.accessToken,
+      expiresAt: fetchedAt + lifetimeMs,
+      refreshAt: fetchedAt + lifetimeMs - Math.min(REFRESH_MARGIN_MS, lifetimeMs / 10),
+    };
+  }
+
+  async function fetchToken(signal?: AbortSignal): Promise<CachedToken> {
+    return pRetry(() => requestToken(signal), {
+      retries: 4,
+      minTimeout: 500,
+      randomize: true,
+      ...(signal ? { signal } : {}),
+      shouldRetry: ({ error }) => isTransient(error),
+      onFailedAttempt: ({ error, retriesLeft }) => {
+        if (retriesLeft > 0 && isTransient(error)) {
+          options.log.warn(
+            { err: errorMessage(error), retriesLeft },
+            "token request failed; retrying",
+          );
+        }
+      },
+    });
+  }
+
+  return {
+    async get(signal) {
+      if (cached && now() < cached.refreshAt) return cached.value;
+      inFlight ??= fetchToken(signal).finally(() => {
+        inFlight = undefined;
+      });
+      cached = await inFlight;
+      options.log.debug(
+        { expiresAt: new Date(cached.expiresAt).toISOString() },
+        "fetched an access token",
+      );
+      return cached.value;
+    },
+    invalidate(token) {
+      if (cached?.value === token) cached = undefined;
+    },
+  };
+}
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof ElementsApiError) return error.kind === "retry";
+  return isNetworkError(error) || isTimeoutError(error);
+}
+
+function parseTokenResponse(text: string): { accessToken: string; expiresInS: number } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ElementsApiError("The identity service answered with something that is not JSON.", {
+      kind: "fatal",
+    });
+  }
+  const { access_token: accessToken, expires_in: expiresIn } = (body ?? {}) as Record<
+    string,
+    unknown
+  >;
+  if (typeof accessToken !== "string" || accessToken === "") {
+    throw new ElementsApiError("The identity service's answer has no access_token.", {
+      kind: "fatal",
+    });
+  }
+  const expiresInS = typeof expiresIn === "number" && expiresIn > 0 ? expiresIn : 3600;
+  return { accessToken, expiresInS };
+}
+
+/** Uses the OAuth error fields (never the request, which holds the secret). */
+function describeTokenFailure(status: number, text: string): string {
+  let oauth = "";
+  try {
+    const { error, error_description: description } = JSON.parse(text) as Record<string, unknown>;
+    oauth = [error, description].filter((part) => typeof part === "string" && part).join(": ");
+  } catch {
+    // Not JSON: the status alone will do.
+  }
+  const detail = oauth ? ` (${oauth})` : "";
+  if (status === 400 || status === 401) {
+    return `The identity service refused the app's credentials, ${status}${detail}. Check ELEMENTS_CLIENT_ID, the client secret or certificate, and ELEMENTS_SCOPE.`;
+  }
+  return `The identity service answered ${status}${detail}.`;
+}

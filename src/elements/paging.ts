@@ -1,0 +1,17 @@
+// The paging plan: which pages a run must fetch to see every customer.
+
+/** Pages needed for `totalCount` records at `pageSize` per page (1-based indexes 1..n). */
+export function pageCount(totalCount: number, pageSize: number): number {
+  if (totalCount <= 0) return 1;
+  return Math.ceil(totalCount / pageSize);
+}
+
+/**
+ * The page size the server actually used. The documented sample answers a request with
+ * metadata.pageSize 50, so a server may cap the size we asked for; planning pages with
+ * the requested size would then skip records.
+ */
+export function effectivePageSize(requested: number, reported: number | null | undefined): number {
+  if (reported === null || reported === undefined || reported <= 0) return requested;
+  return Math.min(requested, reported);
+}

@@ -1,0 +1,108 @@
+// How the client reacts to each kind of failure, kept apart from the HTTP code so the
+// rules can be read (and unit-tested) in one place.
+import { CUSTOMERS_PERMISSION } from "./payload.ts";
+
+/**
+ * - `fatal`: retrying cannot help (400, 403, 404, other 4xx, a malformed body).
+ * - `retry`: transient (5xx, 408, connection errors, timeouts): exponential backoff with jitter.
+ * - `rate-limited`: 429: wait for Retry-After, shared by every request of the client.
+ * - `unauthorized`: 401: fetch a new token once and repeat the request.
+ */
+export type FailureKind = "fatal" | "retry" | "rate-limited" | "unauthorized";
+
+export class ElementsApiError extends Error {
+  override name = "ElementsApiError";
+  readonly kind: FailureKind;
+  readonly status: number | undefined;
+  /** For `rate-limited`: how long the API asked us to wait, when it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    details: { kind: FailureKind; status?: number; retryAfterMs?: number; cause?: unknown },
+  ) {
+    super(message, { cause: details.cause });
+    this.kind = details.kind;
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+export function classifyStatus(status: number): FailureKind | "ok" {
+  if (status >= 200 && status < 300) return "ok";
+  if (status === 401) return "unauthorized";
+  if (status === 429) return "rate-limited";
+  if (status === 408 || status >= 500) return "retry";
+  return "fatal";
+}
+
+/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  // An HTTP date always names its weekday and month; this keeps "-3" from parsing as a year.
+  const date = /[a-z]/i.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** A message for people: what the status means for this API and what to check. */
+export function describeHttpFailure(status: number, detail: string): string {
+  const suffix = detail ? `: ${detail}` : "";
+  switch (status) {
+    case 400:
+      return `The Elements API rejected the request as invalid (400)${suffix}`;
+    case 401:
+      return `The Elements API refused the access token even after a new one was fetched (401)${suffix}. Check that the app registration is active.`;
+    case 403:
+      return `The app registration lacks the permission ${CUSTOMERS_PERMISSION} (403). Grant it under Elements > API app registration${suffix ? ` (${detail})` : ""}.`;
+    case 404:
+      return `The Elements API has no such endpoint (404); check ELEMENTS_REGION or ELEMENTS_API_URL${suffix}`;
+    case 429:
+      return `The Elements API kept throttling requests (429)${suffix}`;
+    default:
+      return `The Elements API answered ${status}${suffix}`;
+  }
+}
+
+/**
+ * One pause shared by every request of a client: a 429 on any request holds back all of
+ * them until its Retry-After has passed, instead of each request backing off on its own.
+ */
+export class RequestGate {
+  #openAt = 0;
+  readonly #now: () => number;
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  pauseFor(ms: number): void {
+    this.#openAt = Math.max(this.#openAt, this.#now() + ms);
+  }
+
+  async wait(signal?: AbortSignal): Promise<void> {
+    for (let delay = this.#openAt - this.#now(); delay > 0; delay = this.#openAt - this.#now()) {
+      await sleep(delay, signal);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,218 @@
+// Applies the hand-written migrations in prisma/migrations on start, the way graphile-worker
+// migrates itself: no Prisma schema engine needed. Bookkeeping is Prisma Migrate's own
+// (_prisma_migrations, same checksums, same advisory lock), so `prisma migrate deploy` and
+// `prisma migrate status` read a database migrated here as if they had done it themselves.
+import { createHash, randomUUID } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type pg from "pg";
+import { errorMessage, SyncError } from "./errors.ts";
+import type { Logger } from "./logger.ts";
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../prisma/migrations", import.meta.url));
+
+/** The key Prisma Migrate locks, so this migrator and `prisma migrate deploy` exclude each other. */
+export const MIGRATION_LOCK_KEY = 72707369;
+
+export class MigrationError extends SyncError {
+  override name = "MigrationError";
+}
+
+export interface MigrationResult {
+  /** Names of the migrations this call applied, in order. */
+  applied: string[];
+  /** How many migrations on disk were already applied before this call. */
+  alreadyApplied: number;
+}
+
+export interface MigrateOptions {
+  migrationsDir?: string;
+  log?: Logger;
+}
+
+export interface MigrationFile {
+  name: string;
+  sql: string;
+  /** Lowercase hex SHA-256 of the file's bytes, as Prisma Migrate computes it. */
+  checksum: string;
+}
+
+interface MigrationRow {
+  migration_name: string;
+  checksum: string;
+  finished_at: Date | null;
+}
+
+// Prisma Migrate's own DDL, so its tooling accepts the table as one it created.
+const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`;
+
+export async function migrate(
+  pool: pg.Pool,
+  options: MigrateOptions = {},
+): Promise<MigrationResult> {
+  const { migrationsDir = MIGRATIONS_DIR, log } = options;
+  const files = await readMigrations(migrationsDir);
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await acquireLock(client, log);
+    try {
+      return await migrateLocked(client, files, log);
+    } finally {
+      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {
+        // Dropping the session is the only other way to free a session-level lock.
+        broken = true;
+      });
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+async function migrateLocked(
+  client: pg.PoolClient,
+  files: MigrationFile[],
+  log?: Logger,
+): Promise<MigrationResult> {
+  await client.query(CREATE_MIGRATIONS_TABLE);
+  const rows = await readAppliedRows(client);
+  checkHistory(files, rows);
+  const done = new Set(
+    rows.filter((row) => row.finished_at !== null).map((row) => row.migration_name),
+  );
+  const pending = files.filter((file) => !done.has(file.name));
+  for (const file of pending) {
+    await applyMigration(client, file);
+    log?.info({ migration: file.name }, "applied migration");
+  }
+  const result = {
+    applied: pending.map((file) => file.name),
+    alreadyApplied: files.length - pending.length,
+  };
+  log?.info(result, pending.length > 0 ? "database migrated" : "database schema is up to date");
+  return result;
+}
+
+async function acquireLock(client: pg.PoolClient, log?: Logger): Promise<void> {
+  const tried = await client.query<{ locked: boolean }>(
+    "SELECT pg_try_advisory_lock($1) AS locked",
+    [MIGRATION_LOCK_KEY],
+  );
+  if (tried.rows[0]?.locked === true) return;
+  log?.info(
+    { lockKey: MIGRATION_LOCK_KEY },
+    "another migrator holds the migration lock; waiting for it",
+  );
+  await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
+}
+
+/** The migration folders in `dir`, in the order they apply (by name, as Prisma Migrate does). */
+export async function readMigrations(dir: string): Promise<MigrationFile[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    throw new MigrationError(`Cannot read the migrations directory ${dir}: ${errorMessage(error)}`);
+  }
+  const names = entries
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return Promise.all(names.map((name) => readMigration(dir, name)));
+}
+
+async function readMigration(dir: string, name: string): Promise<MigrationFile> {
+  const path = join(dir, name, "migration.sql");
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new MigrationError(
+      `Migration ${name} has no readable migration.sql (${path}): ${errorMessage(error)}`,
+    );
+  }
+  return {
+    name,
+    sql: bytes.toString("utf8"),
+    checksum: createHash("sha256").update(bytes).digest("hex"),
+  };
+}
+
+async function readAppliedRows(client: pg.PoolClient): Promise<MigrationRow[]> {
+  const result = await client.query<MigrationRow>(
+    `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations"
+     WHERE rolled_back_at IS NULL ORDER BY started_at, migration_name`,
+  );
+  return result.rows;
+}
+
+/** Refuses to touch a database whose history disagrees with the files; checked before applying anything. */
+function checkHistory(files: readonly MigrationFile[], rows: readonly MigrationRow[]): void {
+  const byName = new Map(files.map((file) => [file.name, file]));
+  const problems: string[] = [];
+  for (const row of rows) {
+    const file = byName.get(row.migration_name);
+    if (row.finished_at === null) {
+      problems.push(
+        `Migration ${row.migration_name} failed earlier and is recorded as unfinished in _prisma_migrations. ` +
+          `Fix the database by hand, then resolve it with ` +
+          `\`prisma migrate resolve --applied ${row.migration_name}\` or \`--rolled-back ${row.migration_name}\`.`,
+      );
+    } else if (file === undefined) {
+      problems.push(
+        `Migration ${row.migration_name} is applied to the database but is not in this version of ` +
+          `elements-sync: the database was migrated by a newer elements-sync. Upgrade elements-sync.`,
+      );
+    } else if (file.checksum !== row.checksum) {
+      problems.push(
+        `Migration ${row.migration_name} was changed after it was applied (checksum ${file.checksum} on disk, ` +
+          `${row.checksum} in the database). Restore the original file; never edit an applied migration, ` +
+          `add a new one instead.`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new MigrationError(`Nothing was migrated. ${problems.join(" ")}`);
+}
+
+async function applyMigration(client: pg.PoolClient, file: MigrationFile): Promise<void> {
+  const id = randomUUID();
+  await client.query("BEGIN");
+  try {
+    await client.query(
+      `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count)
+       VALUES ($1, $2, $3, now(), 0)`,
+      [id, file.checksum, file.name],
+    );
+    // No parameters: the simple query protocol is the one that accepts several statements.
+    await client.query(file.sql);
+    await client.query(
+      `UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`,
+      [id],
+    );
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw new MigrationError(
+      `Migration ${file.name} failed and was rolled back: ${errorMessage(error)}${whereInFile(file.sql, error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/** ` (line N of migration.sql)` from a PostgreSQL error's 1-based character position, if it has one. */
+function whereInFile(sql: string, error: unknown): string {
+  const position = Number((error as { position?: unknown } | null)?.position);
+  if (!Number.isInteger(position) || position < 1) return "";
+  const line = sql.slice(0, position - 1).split("\n").length;
+  return ` (line ${line} of migration.sql)`;
+}

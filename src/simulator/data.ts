@@ -1,0 +1,261 @@
+// The simulator's customers: generated deterministically from a seed, or read from a JSON
+// data file ({"customers": [...]}) whose records are served verbatim, malformed or not.
+import { readFile, writeFile } from "node:fs/promises";
+import { JOB_STATUS_LABELS, MANAGEMENT_MODE_LABELS } from "../elements/codes.ts";
+import { errorMessage } from "../errors.ts";
+
+/** A customer in the exact shape the Elements customers endpoint returns. */
+export interface SimulatedCustomer {
+  id: string;
+  organization: string;
+  ownerEmail: string;
+  jobStatus: number;
+  countryOrRegion: string;
+  managementMode: number;
+  tenants: SimulatedTenant[];
+}
+
+export interface SimulatedTenant {
+  id: string;
+  name: string;
+}
+
+/** The content of a data file. */
+export interface CustomersFile {
+  customers: unknown[];
+}
+
+/** mulberry32: a small, fast PRNG; returns floats in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+class Random {
+  readonly #next: () => number;
+
+  constructor(seed: number) {
+    this.#next = mulberry32(seed);
+  }
+
+  int(maxExclusive: number): number {
+    return Math.floor(this.#next() * maxExclusive);
+  }
+
+  pick<T>(items: readonly T[]): T {
+    const item = items[this.int(items.length)];
+    if (item === undefined) throw new Error("pick from an empty list");
+    return item;
+  }
+
+  /** One of the keys of `weights`, chosen with probability proportional to its weight. */
+  weighted(weights: ReadonlyMap<number, number>): number {
+    const total = [...weights.values()].reduce((sum, weight) => sum + weight, 0);
+    let roll = this.#next() * total;
+    let last = 0;
+    for (const [value, weight] of weights) {
+      last = value;
+      roll -= weight;
+      if (roll < 0) return value;
+    }
+    return last;
+  }
+
+  /** A version-4-shaped UUID. */
+  uuid(): string {
+    let hex = "";
+    for (let i = 0; i < 4; i++)
+      hex += Math.floor(this.#next() * 2 ** 32)
+        .toString(16)
+        .padStart(8, "0");
+    const variant = "89ab"[this.int(4)] ?? "8";
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  }
+}
+
+const NAME_STEMS = [
+  "Northwind",
+  "Contoso",
+  "Fabrikam",
+  "Tailspin",
+  "Litware",
+  "Adventure",
+  "Blue Yonder",
+  "Coho",
+  "Alpine",
+  "Wingtip",
+  "Proseware",
+  "Lucerne",
+  "Margie's",
+  "Trey",
+  "Woodgrove",
+  "Fourth Coffee",
+  "Graphic",
+  "Humongous",
+  "Wide World",
+  "Southridge",
+  "Relecloud",
+  "Datum",
+  "Bellows",
+  "Cascade",
+  "Harbor",
+  "Evergreen",
+  "Summit",
+  "Pioneer",
+  "Keystone",
+  "Redwood",
+] as const;
+const NAME_KINDS = [
+  "Traders",
+  "Logistics",
+  "Consulting",
+  "Health",
+  "Energy",
+  "Foods",
+  "Legal",
+  "Design",
+  "Insurance",
+  "Software",
+  "Manufacturing",
+  "Media",
+  "Partners",
+  "Labs",
+  "Retail",
+  "Travel",
+] as const;
+const NAME_SUFFIXES = ["Ltd", "Inc.", "GmbH", "LLC", "S.A.", "Pty Ltd", "AG", "Group", ""] as const;
+const FIRST_NAMES = [
+  "alex",
+  "maria",
+  "chen",
+  "priya",
+  "tom",
+  "fatima",
+  "lars",
+  "yuki",
+  "olga",
+  "diego",
+  "amara",
+  "jonas",
+  "sofia",
+  "liam",
+  "nina",
+  "omar",
+] as const;
+const COUNTRIES = [
+  "United States",
+  "United Kingdom",
+  "Germany",
+  "France",
+  "Canada",
+  "Australia",
+  "Japan",
+  "Netherlands",
+  "Switzerland",
+  "Singapore",
+  "South Korea",
+  "Ireland",
+  "Sweden",
+  "Spain",
+  "Italy",
+  "Brazil",
+  "India",
+  "New Zealand",
+  "Afghanistan",
+  "South Africa",
+] as const;
+
+/** Mostly Working, then the codes that need attention; every documented code occurs. */
+const JOB_STATUS_WEIGHTS: ReadonlyMap<number, number> = new Map(
+  [...JOB_STATUS_LABELS.keys()].map((code) => [code, code === 1 ? 60 : code === 0 ? 8 : 32 / 5]),
+);
+const MANAGEMENT_MODE_WEIGHTS: ReadonlyMap<number, number> = new Map(
+  [...MANAGEMENT_MODE_LABELS.keys()].map((code) => [code, code === 1 ? 6 : 2]),
+);
+/** 0–3 tenants, about two on average. */
+const TENANT_COUNT_WEIGHTS: ReadonlyMap<number, number> = new Map([
+  [0, 10],
+  [1, 20],
+  [2, 35],
+  [3, 35],
+]);
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "");
+}
+
+/**
+ * `count` customers in the API's record shape; the same count and seed always give the same
+ * customers, and the first n customers of a larger count equal those of count n.
+ */
+export function generateCustomers(count: number, seed: number): SimulatedCustomer[] {
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new RangeError(`count must be a non-negative integer, got ${count}`);
+  }
+  const random = new Random(seed);
+  const ids = new Set<string>();
+  const uniqueUuid = (): string => {
+    let id = random.uuid();
+    while (ids.has(id)) id = random.uuid();
+    ids.add(id);
+    return id;
+  };
+  const customers: SimulatedCustomer[] = [];
+  for (let i = 0; i < count; i++) {
+    const stem = random.pick(NAME_STEMS);
+    const kind = random.pick(NAME_KINDS);
+    const organization = [stem, kind, random.pick(NAME_SUFFIXES)].filter(Boolean).join(" ");
+    const domain = `${slug(stem)}${slug(kind)}.example.com`;
+    const tenantCount = random.weighted(TENANT_COUNT_WEIGHTS);
+    const tenants: SimulatedTenant[] = [];
+    for (let t = 1; t <= tenantCount; t++) {
+      tenants.push({ id: uniqueUuid(), name: `${slug(stem)}${slug(kind)}${t === 1 ? "" : t}` });
+    }
+    customers.push({
+      id: uniqueUuid(),
+      organization,
+      ownerEmail: `${random.pick(FIRST_NAMES)}@${domain}`,
+      jobStatus: random.weighted(JOB_STATUS_WEIGHTS),
+      countryOrRegion: random.pick(COUNTRIES),
+      managementMode: random.weighted(MANAGEMENT_MODE_WEIGHTS),
+      tenants,
+    });
+  }
+  return customers;
+}
+
+/** Reads a data file; throws with a message naming the file if it is unreadable or malformed. */
+export async function readCustomersFile(path: string): Promise<unknown[]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new Error(`cannot read data file ${path}: ${errorMessage(error)}`, {
+      cause: error,
+    });
+  }
+  if (
+    typeof parsed !== "object" ||
+    parsed === null ||
+    !("customers" in parsed) ||
+    !Array.isArray(parsed.customers)
+  ) {
+    throw new Error(`data file ${path} must hold a JSON object {"customers": [...]}`);
+  }
+  return parsed.customers as unknown[];
+}
+
+/** Writes a data file the simulator can serve (records are written as given). */
+export async function writeCustomersFile(
+  path: string,
+  customers: readonly unknown[],
+): Promise<void> {
+  const file: CustomersFile = { customers: [...customers] };
+  await writeFile(path, `${JSON.stringify(file, null, 2)}\n`);
+}

@@ -1,0 +1,182 @@
+// One sync run, end to end: lock, record the run, stream every page into staging,
+// judge completeness, merge in one transaction, record the outcome.
+import type { Database } from "../db.ts";
+import type { ElementsClient } from "../elements/client.ts";
+import { effectivePageSize, pageCount } from "../elements/paging.ts";
+import { errorMessage, SyncError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { judgeCompleteness } from "./completeness.ts";
+import { tryAcquireSyncLock } from "./lock.ts";
+import { mergeStaging } from "./merge.ts";
+import { checkRecords, UnknownCodeReporter } from "./records.ts";
+import {
+  abandonStaleRuns,
+  recordFailure,
+  recordSuccess,
+  startRun,
+  type FetchProgress,
+  type RunOutcome,
+} from "./runs.ts";
+import { clearStaging, countStaged, stageCustomers } from "./staging.ts";
+
+export interface SyncDependencies {
+  db: Database;
+  client: ElementsClient;
+  log: Logger;
+}
+
+export interface SyncOptions {
+  pageSize: number;
+  /** Sync this one customer only; nothing is marked removed. */
+  customerId?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export type RunSummary =
+  | ({ runId: number; status: "succeeded"; durationMs: number } & RunOutcome)
+  | ({ runId: number; status: "failed"; durationMs: number; error: string } & FetchProgress);
+
+/** Longest a merge transaction may take before it is rolled back. */
+const MERGE_TIMEOUT_MS = 15 * 60_000;
+
+export async function runSync(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
+  const lock = await tryAcquireSyncLock(deps.db.pool);
+  if (!lock) {
+    throw new SyncError(
+      "Another elements-sync run is in progress on this database; try again when it has finished.",
+    );
+  }
+  try {
+    const abandoned = await abandonStaleRuns(deps.db.prisma);
+    if (abandoned.length > 0)
+      deps.log.warn(
+        { runIds: abandoned },
+        "marked runs left running by a stopped process as abandoned",
+      );
+    return await runLocked(deps, options);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
+  const { prisma } = deps.db;
+  const customerFilter = options.customerId ?? null;
+  const run = await startRun(prisma, customerFilter);
+  const log = deps.log.child({ runId: run.id });
+  const started = performance.now();
+  log.info({ customerFilter }, "sync run started");
+
+  const progress: FetchProgress = {
+    apiTotalCount: null,
+    pagesFetched: 0,
+    customersSeen: 0,
+    tenantsSeen: 0,
+    rejectedRecords: 0,
+  };
+  try {
+    const totalCounts = await fetchIntoStaging(deps, log, run.id, options, progress);
+    Object.assign(progress, await stagedProgress(deps, run.id));
+    if (customerFilter !== null && progress.customersSeen === 0) {
+      throw new SyncError(`The Elements API returned no customer with id ${customerFilter}.`);
+    }
+    const completeness = judgeCompleteness({
+      customerFilter,
+      totalCounts,
+      distinctCustomers: progress.customersSeen,
+      rejectedRecords: progress.rejectedRecords,
+    });
+    if (!completeness.complete)
+      log.warn({ reason: completeness.reason }, "incomplete run: nothing will be marked removed");
+
+    const outcome = await prisma.$transaction(
+      async (tx) => {
+        const counts = await mergeStaging(tx, {
+          runId: run.id,
+          observedAt: run.startedAt,
+          removeAbsent: completeness.complete,
+        });
+        const result: RunOutcome = {
+          ...progress,
+          ...counts,
+          complete: completeness.complete,
+          incompleteReason: completeness.reason,
+        };
+        await recordSuccess(tx, run.id, result);
+        await clearStaging(tx, [run.id]);
+        return result;
+      },
+      { timeout: MERGE_TIMEOUT_MS, maxWait: 30_000 },
+    );
+    const summary: RunSummary = {
+      runId: run.id,
+      status: "succeeded",
+      durationMs: performance.now() - started,
+      ...outcome,
+    };
+    log.info(summary, "sync run succeeded");
+    return summary;
+  } catch (error) {
+    const message = errorMessage(error);
+    await recordFailure(prisma, run.id, progress, message);
+    log.error({ err: message }, "sync run failed");
+    return {
+      runId: run.id,
+      status: "failed",
+      durationMs: performance.now() - started,
+      error: message,
+      ...progress,
+    };
+  }
+}
+
+async function stagedProgress(deps: SyncDependencies, runId: number) {
+  const staged = await countStaged(deps.db.prisma, runId);
+  return { customersSeen: staged.customers, tenantsSeen: staged.tenants };
+}
+
+/**
+ * Fetches page 1 to learn totalCount, then every further page the plan calls for,
+ * re-planning if a page reports a different total. Returns every totalCount seen.
+ */
+async function fetchIntoStaging(
+  deps: SyncDependencies,
+  log: Logger,
+  runId: number,
+  options: SyncOptions,
+  progress: FetchProgress,
+): Promise<Set<number>> {
+  const totalCounts = new Set<number>();
+  const unknownCodes = new UnknownCodeReporter(log);
+  let pages = 1;
+  let pageSize = options.pageSize;
+  for (let pageIndex = 1; pageIndex <= pages; pageIndex++) {
+    const page = await deps.client.fetchPage(
+      { pageIndex, pageSize: options.pageSize, customerId: options.customerId },
+      options.signal,
+    );
+    const { totalCount } = page.metadata;
+    totalCounts.add(totalCount);
+    progress.apiTotalCount = totalCount;
+    progress.pagesFetched += 1;
+    if (pageIndex === 1) {
+      pageSize = effectivePageSize(options.pageSize, page.metadata.pageSize);
+      if (pageSize !== options.pageSize) {
+        log.warn(
+          { requested: options.pageSize, served: pageSize },
+          "the API serves smaller pages than requested; planning with its page size",
+        );
+      }
+    }
+    // A single-customer request answers in one page whatever totalCount says.
+    pages = options.customerId === undefined ? pageCount(totalCount, pageSize) : 1;
+
+    const { accepted, rejected } = checkRecords(pageIndex, page.data);
+    for (const record of rejected) log.warn(record, "rejected a customer record");
+    progress.rejectedRecords += rejected.length;
+    unknownCodes.check(accepted);
+    await stageCustomers(deps.db.prisma, runId, accepted);
+    log.debug({ pageIndex, pages, records: page.data.length }, "page staged");
+  }
+  return totalCounts;
+}

@@ -1,0 +1,161 @@
+// The command line as people use it: a real child process running bin/elements-sync.js.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeCustomersFile } from "../src/simulator/data.ts";
+import { startSimulator, type Simulator } from "../src/simulator/server.ts";
+import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { sampleCustomers } from "./support/harness.ts";
+
+const BIN = fileURLToPath(new URL("../bin/elements-sync.js", import.meta.url));
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in an empty directory (so no stray .env is read) with exactly `env`. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  const cwd = mkdtempSync(join(tmpdir(), "elements-sync-cli-"));
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => {
+    child.on("close", (code) => {
+      rmSync(cwd, { recursive: true, force: true });
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+let db: TestDatabase;
+let simulator: Simulator;
+let dir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  dir = mkdtempSync(join(tmpdir(), "elements-sync-cli-data-"));
+  const dataFile = join(dir, "customers.json");
+  await writeCustomersFile(dataFile, sampleCustomers(30));
+  simulator = await startSimulator({ dataFile, clientSecret: "cli-secret-xyz" });
+  env = {
+    DATABASE_URL: db.url,
+    ELEMENTS_API_URL: simulator.url,
+    ELEMENTS_IDENTITY_URL: simulator.url,
+    ELEMENTS_CLIENT_ID: "demo-client",
+    ELEMENTS_CLIENT_SECRET: "cli-secret-xyz",
+    ELEMENTS_PAGE_SIZE: "7",
+    ELEMENTS_MAX_ATTEMPTS: "2",
+    LOG_LEVEL: "debug",
+  };
+});
+
+afterAll(async () => {
+  await simulator.close();
+  await db.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("elements-sync", () => {
+  it("prints help for every command and exits 0", async () => {
+    const overview = await cli(["--help"]);
+    expect(overview.code).toBe(0);
+    expect(overview.stdout).toMatch(/Commands:[\s\S]*sync[\s\S]*migrate[\s\S]*simulate[\s\S]*demo/);
+    for (const command of ["sync", "migrate", "simulate", "demo"]) {
+      const help = await cli([command, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`Usage: elements-sync ${command}`);
+    }
+  });
+
+  it("exits 2 on an unknown command or option", async () => {
+    const unknownCommand = await cli(["frobnicate"]);
+    expect(unknownCommand.code).toBe(2);
+    expect(unknownCommand.stderr).toContain('unknown command "frobnicate"');
+    const unknownOption = await cli(["sync", "--bogus"]);
+    expect(unknownOption.code).toBe(2);
+    expect(unknownOption.stderr).toContain("--bogus");
+  });
+
+  it("exits 2 naming the variable when configuration is missing or invalid, and writes nothing", async () => {
+    const missing = await cli(["sync"], { ...env, ELEMENTS_CLIENT_ID: "" });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim().split("\n")).toHaveLength(1);
+    expect(missing.stderr).toMatch(/configuration error: ELEMENTS_CLIENT_ID must be/);
+    const invalid = await cli(["sync"], { ...env, ELEMENTS_PAGE_SIZE: "lots" });
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain("ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000");
+    const badCert = await cli(["sync"], {
+      ...env,
+      ELEMENTS_CLIENT_SECRET: "",
+      ELEMENTS_CERTIFICATE_PATH: "/nonexistent/cert.pem",
+    });
+    expect(badCert.code).toBe(2);
+    expect(badCert.stderr).toContain("ELEMENTS_CERTIFICATE_PATH cannot be read");
+    const tables = await db.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+    expect(tables).toEqual([]);
+  });
+
+  it("migrates, syncs with a one-line summary and exits 0; logs hold no secret", async () => {
+    const migrated = await cli(["migrate"], env);
+    expect(migrated.code).toBe(0);
+    expect(migrated.stdout).toMatch(/^applied 1 migration\(s\): \d+_init\n$/);
+
+    const sync = await cli(["sync"], env);
+    expect(sync.code).toBe(0);
+    expect(sync.stdout).toMatch(
+      /^run 1 succeeded in [\d.]+ s: 30 customers \(complete\), \d+ tenants; 30 added, 0 removed, 0 restored, 0 status changes, 0 rejected\n$/,
+    );
+    expect(sync.stderr).toContain('"msg":"sync run succeeded"');
+    expect(sync.stderr + sync.stdout).not.toContain("cli-secret-xyz");
+    const tokens = simulator.requests.filter(
+      (r) => r.path === "/connect/token" && r.status === 200,
+    );
+    expect(tokens.length).toBeGreaterThan(0);
+
+    const again = await cli(["sync", "--no-migrate"], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(
+      /^run 2 succeeded .* 0 added, 0 removed, 0 restored, 0 status changes/,
+    );
+  });
+
+  it("exits 1 with the reason when the run fails, and records it", async () => {
+    simulator.injectFault({ status: 403, times: 1 });
+    const failed = await cli(["sync", "--no-migrate"], env);
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(
+      /^run \d+ failed after [\d.]+ s: .*elements\.customers\.read\.all/,
+    );
+    const [run] = await db.query("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1");
+    expect(run).toEqual({ status: "failed" });
+  });
+
+  it("syncs a single customer with --customer", async () => {
+    const [target] = sampleCustomers(30);
+    const result = await cli(["sync", "--no-migrate", "--customer", target?.id ?? ""], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/1 customers \(incomplete: single-customer run/);
+  });
+
+  it("exits 1 with a clear message when the database cannot be reached, hiding its password", async () => {
+    const result = await cli(["sync"], {
+      ...env,
+      DATABASE_URL: "postgresql://someone:pa55word@127.0.0.1:1/nowhere",
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/ECONNREFUSED|connect/);
+    expect(result.stderr).not.toContain("pa55word");
+  });
+});

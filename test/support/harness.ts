@@ -1,0 +1,119 @@
+// An end-to-end rig: a test database migrated by the real migrator, the simulator
+// serving a data file the test edits between runs, and the real sync talking to it
+// over HTTP. Logs are captured so tests can assert on them.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import type { Credentials, ElementsConfig } from "../../src/config.ts";
+import { openDatabase, type Database } from "../../src/db.ts";
+import type { ElementsClient } from "../../src/elements/client.ts";
+import { createElementsSource } from "../../src/elements/source.ts";
+import { createLogger, type Logger } from "../../src/logger.ts";
+import { migrate } from "../../src/migrations.ts";
+import {
+  generateCustomers,
+  writeCustomersFile,
+  type SimulatedCustomer,
+} from "../../src/simulator/data.ts";
+import {
+  startSimulator,
+  type Simulator,
+  type SimulatorOptions,
+} from "../../src/simulator/server.ts";
+import { runSync, type RunSummary } from "../../src/sync/sync.ts";
+import { createTestDatabase, type TestDatabase } from "./database.ts";
+
+export interface HarnessOptions {
+  /** Initial data; default 25 generated customers. */
+  customers?: unknown[];
+  pageSize?: number;
+  credentials?: Credentials;
+  simulator?: Omit<SimulatorOptions, "dataFile">;
+}
+
+export interface Harness {
+  db: TestDatabase;
+  database: Database;
+  simulator: Simulator;
+  client: ElementsClient;
+  /** Every log line of the worker, parsed. */
+  logs: Record<string, unknown>[];
+  /** Replaces what the simulator serves from its next request on. */
+  serve(customers: readonly unknown[]): Promise<void>;
+  sync(options?: {
+    customerId?: string;
+    pageSize?: number;
+    signal?: AbortSignal;
+  }): Promise<RunSummary>;
+  close(): Promise<void>;
+}
+
+export function sampleCustomers(count = 25, seed = 11): SimulatedCustomer[] {
+  return generateCustomers(count, seed);
+}
+
+export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[]; raw: string[] } {
+  const lines: Record<string, unknown>[] = [];
+  const raw: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
+        raw.push(line);
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  return { logger: createLogger("debug", sink), lines, raw };
+}
+
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), "elements-sync-test-"));
+  const dataFile = join(dir, "customers.json");
+  await writeCustomersFile(dataFile, options.customers ?? sampleCustomers());
+  const db = await createTestDatabase();
+  const database = openDatabase(db.url);
+  const { logger, lines } = captureLogs();
+  await migrate(database.pool, { log: logger });
+  const simulator = await startSimulator({ ...options.simulator, dataFile });
+  const config: ElementsConfig = {
+    apiUrl: simulator.url,
+    identityUrl: simulator.url,
+    clientId: options.simulator?.clientId ?? "demo-client",
+    credentials: options.credentials ?? {
+      kind: "secret",
+      clientSecret: options.simulator?.clientSecret ?? "demo-secret",
+    },
+    scope: "elements.customers.read.all",
+    pageSize: options.pageSize ?? 10,
+    timeoutMs: 5_000,
+    maxAttempts: 5,
+    maxRetryTimeMs: 20_000,
+  };
+  // Short backoff keeps retry tests quick; the rules under test are the same.
+  const client = createElementsSource(config, logger, 20);
+  return {
+    db,
+    database,
+    simulator,
+    client,
+    logs: lines,
+    serve: (customers) => writeCustomersFile(dataFile, customers),
+    sync: (run = {}) =>
+      runSync(
+        { db: database, client, log: logger },
+        {
+          pageSize: run.pageSize ?? config.pageSize,
+          customerId: run.customerId,
+          signal: run.signal,
+        },
+      ),
+    async close() {
+      await simulator.close();
+      await database.close();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

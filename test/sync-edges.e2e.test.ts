@@ -1,0 +1,196 @@
+// End to end: records the run must reject or flag, certificate authentication,
+// single-customer runs, and runs that must not overlap or be left running.
+import { afterEach, describe, expect, it } from "vitest";
+import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { createTestCertificate } from "./support/certificate.ts";
+import { expectInvariants } from "./support/invariants.ts";
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+describe("records", () => {
+  it("rejects a record without an id or with wrong types, logs its page and position, and removes nothing", async () => {
+    const customers: unknown[] = sampleCustomers(12);
+    const h = (harness = await createHarness({ customers, pageSize: 5 }));
+    await h.sync();
+    const [first, second, ...rest] = customers as Record<string, unknown>[];
+    const { id: _id, ...withoutId } = first ?? {};
+    await h.serve([withoutId, { ...second, jobStatus: "Working" }, ...rest.slice(0, 9)]);
+
+    const run = await h.sync();
+    expect(run).toMatchObject({
+      status: "succeeded",
+      rejectedRecords: 2,
+      complete: false,
+      customersRemoved: 0,
+      customersSeen: 9,
+    });
+    const rejected = h.logs.filter((line) => line.msg === "rejected a customer record");
+    expect(rejected.map(({ pageIndex, position, id }) => ({ pageIndex, position, id }))).toEqual([
+      { pageIndex: 1, position: 0, id: undefined },
+      { pageIndex: 1, position: 1, id: second?.id },
+    ]);
+    expect(String(rejected[1]?.reason)).toContain("jobStatus");
+    const [row] = await h.db.query(
+      "SELECT rejected_records, complete, incomplete_reason FROM sync_runs WHERE id = $1",
+      [run.runId],
+    );
+    expect(row).toEqual({
+      rejected_records: 2,
+      complete: false,
+      incomplete_reason: "2 record(s) rejected",
+    });
+    // The customer whose record was rejected keeps its last good state.
+    const [kept] = await h.db.query("SELECT job_status, removed_at FROM customers WHERE id = $1", [
+      second?.id,
+    ]);
+    expect(kept).toEqual({ job_status: second?.jobStatus, removed_at: null });
+    await expectInvariants(h.db);
+  });
+
+  it("keeps undocumented codes, labels them unknown and warns once per run", async () => {
+    const customers = sampleCustomers(10);
+    for (const customer of customers.slice(0, 3)) customer.jobStatus = 9;
+    const first = customers[0];
+    if (first) first.managementMode = 7;
+    const h = (harness = await createHarness({ customers }));
+    const run = await h.sync();
+    expect(run).toMatchObject({ status: "succeeded", complete: true, rejectedRecords: 0 });
+    const stored = await h.db.query(
+      "SELECT count(*)::int AS n FROM customers WHERE job_status = 9",
+    );
+    expect(stored).toEqual([{ n: 3 }]);
+    const warnings = h.logs.filter(
+      (line) => typeof line.msg === "string" && line.msg.startsWith("undocumented"),
+    );
+    expect(warnings.map(({ field, code, label }) => ({ field, code, label }))).toEqual([
+      { field: "jobStatus", code: 9, label: "unknown (9)" },
+      { field: "managementMode", code: 7, label: "unknown (7)" },
+    ]);
+    await expectInvariants(h.db);
+  });
+
+  it("fails the run when the response body is not the documented shape", async () => {
+    const h = (harness = await createHarness());
+    h.simulator.injectFault({ status: 200, body: JSON.stringify({ items: [] }), onPage: 1 });
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    if (run.status === "failed") expect(run.error).toMatch(/not the documented shape.*data/);
+    expect(await h.db.query("SELECT id FROM customers")).toEqual([]);
+  });
+});
+
+describe("authentication", () => {
+  it("authenticates with a certificate (private_key_jwt)", async () => {
+    const certificate = createTestCertificate();
+    const h = (harness = await createHarness({
+      credentials: {
+        kind: "certificate",
+        certificatePath: certificate.combinedPemPath,
+        passphrase: undefined,
+      },
+      simulator: { certificatePem: certificate.certificatePem },
+    }));
+    const run = await h.sync();
+    expect(run).toMatchObject({ status: "succeeded", customersSeen: 25 });
+    expect(
+      h.simulator.requests.filter((r) => r.path === "/connect/token").map((r) => r.status),
+    ).toEqual([200]);
+  });
+
+  it("fails clearly when the identity service refuses the credentials", async () => {
+    const h = (harness = await createHarness({
+      credentials: { kind: "secret", clientSecret: "wrong-secret-value" },
+    }));
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    if (run.status !== "failed") return;
+    expect(run.error).toMatch(/refused the app's credentials.*ELEMENTS_CLIENT_ID/);
+    expect(JSON.stringify(h.logs)).not.toContain("wrong-secret-value");
+    expect(run.error).not.toContain("wrong-secret-value");
+  });
+});
+
+describe("single-customer runs", () => {
+  it("updates just that customer and marks nothing removed", async () => {
+    const customers = sampleCustomers(15);
+    const h = (harness = await createHarness({ customers }));
+    await h.sync();
+    const target = customers[4];
+    const other = customers[5];
+    if (!target || !other) throw new Error("unreachable");
+    target.jobStatus = target.jobStatus === 2 ? 3 : 2;
+    other.jobStatus = other.jobStatus === 2 ? 3 : 2;
+    await h.serve(customers);
+
+    const run = await h.sync({ customerId: target.id });
+    expect(run).toMatchObject({
+      status: "succeeded",
+      customersSeen: 1,
+      complete: false,
+      statusChanges: 1,
+      customersRemoved: 0,
+    });
+    const rows = await h.db.query<{ id: string; job_status: number }>(
+      "SELECT id, job_status FROM customers WHERE id = ANY($1)",
+      [[target.id, other.id]],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.job_status]))).toEqual({
+      [target.id]: target.jobStatus,
+      [other.id]: sampleCustomers(15)[5]?.jobStatus,
+    });
+    const [row] = await h.db.query("SELECT customer_filter FROM sync_runs WHERE id = $1", [
+      run.runId,
+    ]);
+    expect(row).toEqual({ customer_filter: target.id });
+    expect(h.simulator.requests.filter((r) => r.customerId === target.id)).toHaveLength(1);
+    await expectInvariants(h.db);
+  });
+
+  it("fails when the API does not know the customer", async () => {
+    const h = (harness = await createHarness());
+    const run = await h.sync({ customerId: "no-such-customer" });
+    expect(run).toMatchObject({
+      status: "failed",
+      error: "The Elements API returned no customer with id no-such-customer.",
+    });
+  });
+});
+
+describe("runs", () => {
+  it("refuses to start while another run holds the database", async () => {
+    const h = (harness = await createHarness({ simulator: { latencyMs: 100 } }));
+    const first = h.sync();
+    await expect.poll(() => h.simulator.requests.length).toBeGreaterThan(0);
+    await expect(h.sync()).rejects.toThrow(/Another elements-sync run is in progress/);
+    expect(await first).toMatchObject({ status: "succeeded" });
+    const runs = await h.db.query("SELECT status FROM sync_runs");
+    expect(runs).toEqual([{ status: "succeeded" }]);
+  });
+
+  it("marks a run left running by a dead process abandoned and drops what it staged", async () => {
+    const h = (harness = await createHarness());
+    const [stale] = await h.db.query<{ id: number }>(
+      "INSERT INTO sync_runs DEFAULT VALUES RETURNING id",
+    );
+    await h.db.query(
+      "INSERT INTO staging_customers (run_id, id, job_status, management_mode) VALUES ($1, 'x', 1, 1)",
+      [stale?.id],
+    );
+
+    const run = await h.sync();
+    expect(run.status).toBe("succeeded");
+    const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [
+      stale?.id,
+    ]);
+    expect(row).toEqual({
+      status: "abandoned",
+      error: "the process running it stopped before the run finished",
+    });
+    expect(await h.db.query("SELECT id FROM customers WHERE id = 'x'")).toEqual([]);
+    await expectInvariants(h.db);
+  });
+});

@@ -1,0 +1,376 @@
+// End to end: the real sync against the simulator over HTTP and a real PostgreSQL.
+import { afterEach, describe, expect, it } from "vitest";
+import type { SimulatedCustomer } from "../src/simulator/data.ts";
+import type { RunSummary } from "../src/sync/sync.ts";
+import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { expectInvariants } from "./support/invariants.ts";
+import type { TestDatabase } from "./support/database.ts";
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+async function start(customers: unknown[] = sampleCustomers(), pageSize = 10): Promise<Harness> {
+  harness = await createHarness({ customers, pageSize });
+  return harness;
+}
+
+function succeeded(summary: RunSummary): Extract<RunSummary, { status: "succeeded" }> {
+  if (summary.status !== "succeeded") throw new Error(`run failed: ${summary.error}`);
+  return summary;
+}
+
+async function syncOk(h: Harness, options?: Parameters<Harness["sync"]>[0]) {
+  const summary = succeeded(await h.sync(options));
+  await expectInvariants(h.db);
+  return summary;
+}
+
+/** Everything but the last_seen_at columns, which every run refreshes. */
+async function snapshot(db: TestDatabase) {
+  return {
+    customers: await db.query(
+      "SELECT id, organization, owner_email, job_status, country_or_region, management_mode, first_seen_at, removed_at FROM customers ORDER BY id",
+    ),
+    tenants: await db.query(
+      "SELECT customer_id, id, name, first_seen_at, removed_at FROM tenants ORDER BY customer_id, id",
+    ),
+    history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
+  };
+}
+
+async function openPeriod(db: TestDatabase, customerId: string) {
+  const rows = await db.query<{
+    job_status: number;
+    management_mode: number;
+    removed: boolean;
+    opened_by_run_id: number;
+  }>(
+    "SELECT job_status, management_mode, removed, opened_by_run_id FROM customer_status_history WHERE customer_id = $1 AND valid_to IS NULL",
+    [customerId],
+  );
+  expect(rows).toHaveLength(1);
+  return rows[0];
+}
+
+function edit(
+  customers: SimulatedCustomer[],
+  index: number,
+  change: Partial<SimulatedCustomer>,
+): SimulatedCustomer {
+  const customer = customers[index];
+  if (!customer) throw new Error(`no customer ${index}`);
+  Object.assign(customer, change);
+  return customer;
+}
+
+describe("sync end to end", () => {
+  it("first run stores every customer, tenant and one open period each", async () => {
+    const customers = sampleCustomers(25);
+    const h = await start(customers);
+    const run = await syncOk(h);
+
+    const tenantCount = customers.reduce((sum, c) => sum + c.tenants.length, 0);
+    expect(run).toMatchObject({
+      complete: true,
+      apiTotalCount: 25,
+      pagesFetched: 3,
+      customersSeen: 25,
+      tenantsSeen: tenantCount,
+      customersAdded: 25,
+      customersRemoved: 0,
+      statusChanges: 0,
+      rejectedRecords: 0,
+    });
+    const stored = await h.db.query<{
+      id: string;
+      organization: string;
+      owner_email: string;
+      job_status: number;
+      country_or_region: string;
+      management_mode: number;
+    }>(
+      "SELECT id, organization, owner_email, job_status, country_or_region, management_mode FROM customers ORDER BY id",
+    );
+    expect(stored).toEqual(
+      customers
+        .map(({ id, organization, ownerEmail, jobStatus, countryOrRegion, managementMode }) => ({
+          id,
+          organization,
+          owner_email: ownerEmail,
+          job_status: jobStatus,
+          country_or_region: countryOrRegion,
+          management_mode: managementMode,
+        }))
+        .sort((a, b) => a.id.localeCompare(b.id)),
+    );
+    const tenants = await h.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM tenants WHERE removed_at IS NULL",
+    );
+    expect(tenants[0]?.n).toBe(tenantCount);
+    const history = await h.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM customer_status_history WHERE opened_by_run_id = $1",
+      [run.runId],
+    );
+    expect(history[0]?.n).toBe(25);
+    const [row] = await h.db.query(
+      "SELECT status, complete, finished_at IS NOT NULL AS finished, error FROM sync_runs WHERE id = $1",
+      [run.runId],
+    );
+    expect(row).toEqual({ status: "succeeded", complete: true, finished: true, error: null });
+  });
+
+  it("an unchanged re-run adds no history and changes nothing but last_seen_at", async () => {
+    const h = await start();
+    await syncOk(h);
+    const before = await snapshot(h.db);
+    const lastSeenBefore = await h.db.query<{ max: Date }>(
+      "SELECT max(last_seen_at) AS max FROM customers",
+    );
+
+    const run = await syncOk(h);
+    expect(run).toMatchObject({
+      customersAdded: 0,
+      customersRemoved: 0,
+      customersRestored: 0,
+      statusChanges: 0,
+      complete: true,
+    });
+    expect(await snapshot(h.db)).toEqual(before);
+    const lastSeenAfter = await h.db.query<{ min: Date }>(
+      "SELECT min(last_seen_at) AS min FROM customers",
+    );
+    expect(lastSeenAfter[0]?.min.getTime()).toBeGreaterThan(
+      lastSeenBefore[0]?.max.getTime() ?? Infinity,
+    );
+  });
+
+  it("a job-status change closes the old period and opens a new one", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    const first = await syncOk(h);
+    const changed = edit(customers, 3, { jobStatus: customers[3]?.jobStatus === 2 ? 1 : 2 });
+    await h.serve(customers);
+
+    const second = await syncOk(h);
+    expect(second.statusChanges).toBe(1);
+    const periods = await h.db.query(
+      "SELECT job_status, removed, opened_by_run_id, closed_by_run_id FROM customer_status_history WHERE customer_id = $1 ORDER BY valid_from",
+      [changed.id],
+    );
+    expect(periods).toEqual([
+      {
+        job_status: sampleCustomers()[3]?.jobStatus,
+        removed: false,
+        opened_by_run_id: first.runId,
+        closed_by_run_id: second.runId,
+      },
+      {
+        job_status: changed.jobStatus,
+        removed: false,
+        opened_by_run_id: second.runId,
+        closed_by_run_id: null,
+      },
+    ]);
+    const [customer] = await h.db.query("SELECT job_status FROM customers WHERE id = $1", [
+      changed.id,
+    ]);
+    expect(customer).toEqual({ job_status: changed.jobStatus });
+  });
+
+  it("a management-mode change is a new period too", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    const changed = edit(customers, 0, {
+      managementMode: ((customers[0]?.managementMode ?? 0) + 1) % 3,
+    });
+    await h.serve(customers);
+
+    const second = await syncOk(h);
+    expect(second.statusChanges).toBe(1);
+    expect(await openPeriod(h.db, changed.id)).toMatchObject({
+      management_mode: changed.managementMode,
+      opened_by_run_id: second.runId,
+    });
+  });
+
+  it("a complete run marks absent customers and their tenants removed; a later run restores them", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    const gone = customers.find((c) => c.tenants.length > 0);
+    if (!gone) throw new Error("sample has no customer with tenants");
+    await h.serve(customers.filter((c) => c !== gone));
+
+    const removal = await syncOk(h);
+    expect(removal).toMatchObject({ complete: true, customersRemoved: 1, customersSeen: 24 });
+    expect(await openPeriod(h.db, gone.id)).toMatchObject({
+      removed: true,
+      job_status: gone.jobStatus,
+      opened_by_run_id: removal.runId,
+    });
+    const [removedCustomer] = await h.db.query<{ removed: boolean }>(
+      "SELECT removed_at IS NOT NULL AS removed FROM customers WHERE id = $1",
+      [gone.id],
+    );
+    expect(removedCustomer?.removed).toBe(true);
+    const liveTenants = await h.db.query(
+      "SELECT id FROM tenants WHERE customer_id = $1 AND removed_at IS NULL",
+      [gone.id],
+    );
+    expect(liveTenants).toEqual([]);
+
+    await h.serve(customers);
+    const restore = await syncOk(h);
+    expect(restore).toMatchObject({ customersRestored: 1, customersRemoved: 0, customersAdded: 0 });
+    expect(await openPeriod(h.db, gone.id)).toMatchObject({
+      removed: false,
+      opened_by_run_id: restore.runId,
+    });
+    const restoredTenants = await h.db.query(
+      "SELECT id FROM tenants WHERE customer_id = $1 AND removed_at IS NULL",
+      [gone.id],
+    );
+    expect(restoredTenants).toHaveLength(gone.tenants.length);
+  });
+
+  it("tracks tenants added, removed and renamed", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    const owner = customers.find((c) => c.tenants.length >= 2);
+    if (!owner) throw new Error("sample has no customer with two tenants");
+    const [renamed, dropped] = owner.tenants;
+    if (!renamed || !dropped) throw new Error("unreachable");
+    owner.tenants = [
+      { ...renamed, name: "renamed-tenant" },
+      ...owner.tenants.slice(2),
+      { id: "tenant-new", name: "brand-new" },
+    ];
+    await h.serve(customers);
+
+    await syncOk(h);
+    const rows = await h.db.query(
+      "SELECT id, name, removed_at IS NOT NULL AS removed FROM tenants WHERE customer_id = $1 AND id = ANY($2) ORDER BY id",
+      [owner.id, [renamed.id, dropped.id, "tenant-new"]],
+    );
+    expect(rows).toEqual(
+      [
+        { id: renamed.id, name: "renamed-tenant", removed: false },
+        { id: dropped.id, name: dropped.name, removed: true },
+        { id: "tenant-new", name: "brand-new", removed: false },
+      ].sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  });
+
+  it("an incomplete run merges what it saw but removes nothing", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    // One customer is absent and another is served twice: totalCount stays 25 but only 24 distinct ids arrive.
+    const [absent, ...rest] = customers;
+    if (!absent) throw new Error("unreachable");
+    edit(rest, 0, { jobStatus: 4 });
+    await h.serve([...rest, rest[5]]);
+
+    const run = await syncOk(h);
+    expect(run).toMatchObject({
+      complete: false,
+      incompleteReason: "saw 24 of 25 customers",
+      customersRemoved: 0,
+      statusChanges: rest[0]?.jobStatus === 4 ? 1 : 0,
+    });
+    expect(await openPeriod(h.db, absent.id)).toMatchObject({ removed: false });
+    expect(await openPeriod(h.db, rest[0]?.id ?? "")).toMatchObject({ job_status: 4 });
+    const [row] = await h.db.query(
+      "SELECT complete, incomplete_reason FROM sync_runs WHERE id = $1",
+      [run.runId],
+    );
+    expect(row).toEqual({ complete: false, incomplete_reason: "saw 24 of 25 customers" });
+  });
+
+  it("a failed run changes nothing but its own sync_runs row", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    const before = await snapshot(h.db);
+    edit(customers, 1, { jobStatus: 6 });
+    await h.serve(customers.slice(1));
+    h.simulator.injectFault({ status: 403, onPage: 3 });
+
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    if (run.status !== "failed") return;
+    expect(run.error).toContain("elements.customers.read.all");
+    expect(await snapshot(h.db)).toEqual(before);
+    const [row] = await h.db.query(
+      "SELECT status, pages_fetched, error IS NOT NULL AS has_error FROM sync_runs WHERE id = $1",
+      [run.runId],
+    );
+    expect(row).toEqual({ status: "failed", pages_fetched: 2, has_error: true });
+    await expectInvariants(h.db);
+  });
+
+  it("waits out a 429's Retry-After, given in seconds or as an HTTP date", async () => {
+    const h = await start();
+    h.simulator.injectFault({ status: 429, retryAfter: "1", onPage: 2 });
+    const notBefore = new Date(Date.now() + 3000).toUTCString();
+    h.simulator.injectFault({ status: 429, retryAfter: notBefore, onPage: 3 });
+    const run = await syncOk(h);
+    expect(run.customersSeen).toBe(25);
+
+    const page = (n: number) => h.simulator.requests.filter((r) => r.pageIndex === n);
+    expect(page(2).map((r) => r.status)).toEqual([429, 200]);
+    expect(page(3).map((r) => r.status)).toEqual([429, 200]);
+    const [limited2, retried2] = page(2);
+    expect((retried2?.at ?? 0) - (limited2?.at ?? 0)).toBeGreaterThanOrEqual(950);
+    const [, retried3] = page(3);
+    // Clocks are the same here, so "not before the date" can be checked exactly (to timer precision).
+    expect(retried3?.at ?? 0).toBeGreaterThanOrEqual(Date.parse(notBefore) - 5);
+  });
+
+  it("retries a burst of 5xx responses and succeeds", async () => {
+    const h = await start();
+    h.simulator.injectFault({ status: 503, onPage: 2, times: 2 });
+    h.simulator.injectFault({ status: 500, onPage: 2 });
+    await syncOk(h);
+    expect(h.simulator.requests.filter((r) => r.pageIndex === 2).map((r) => r.status)).toEqual([
+      503, 503, 500, 200,
+    ]);
+  });
+
+  it("gives up after the attempt budget and fails the run", async () => {
+    const h = await start();
+    h.simulator.injectFault({ status: 502, onPage: 1, times: 50 });
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    if (run.status === "failed") expect(run.error).toMatch(/502.*gave up after 5 attempts/);
+    expect(h.simulator.requests.filter((r) => r.pageIndex === 1)).toHaveLength(5);
+  });
+
+  it("fetches a new token once when the API refuses an expired one mid-run", async () => {
+    // Latency keeps the run going long enough for the test to step in after page 1.
+    const h = (harness = await createHarness({
+      customers: sampleCustomers(25),
+      pageSize: 5,
+      simulator: { latencyMs: 50 },
+    }));
+    const running = h.sync();
+    // Expire every token as soon as the first page has been answered.
+    while (!h.simulator.requests.some((r) => r.pageIndex === 1 && r.status === 200)) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    h.simulator.expireTokens();
+    succeeded(await running);
+    await expectInvariants(h.db);
+    const statuses = h.simulator.requests.map((r) =>
+      r.path === "/connect/token" ? "token" : r.status,
+    );
+    expect(statuses.filter((s) => s === 401)).toHaveLength(1);
+    expect(statuses.filter((s) => s === "token")).toHaveLength(2);
+    expect(statuses.at(-1)).toBe(200);
+  });
+});

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import {
+  readDatabaseUrl,
+  readElementsConfig,
+  readLogLevel,
+  resolveHosts,
+} from "../../src/config.ts";
+import { ConfigError } from "../../src/errors.ts";
+
+const minimal = { ELEMENTS_CLIENT_ID: "app-id", ELEMENTS_CLIENT_SECRET: "s3cret-value" };
+
+describe("configuration", () => {
+  it("defaults to the commercial hosts, the documented scope and 100 per page", () => {
+    expect(readElementsConfig(minimal)).toEqual({
+      apiUrl: "https://graph.avepointonlineservices.com",
+      identityUrl: "https://identity.avepointonlineservices.com",
+      clientId: "app-id",
+      credentials: { kind: "secret", clientSecret: "s3cret-value" },
+      scope: "elements.customers.read.all",
+      pageSize: 100,
+      timeoutMs: 30_000,
+      maxAttempts: 6,
+      maxRetryTimeMs: 300_000,
+    });
+  });
+
+  it("picks hosts by region code or full URL", () => {
+    expect(resolveHosts({ ELEMENTS_REGION: "gov" })).toEqual({
+      apiUrl: "https://graph-gov.avepointonlineservices.com",
+      identityUrl: "https://identity-gov.avepointonlineservices.com",
+    });
+    expect(resolveHosts({ ELEMENTS_REGION: "jp" }).apiUrl).toBe(
+      "https://graph-jp.avepointonlineservices.com",
+    );
+    expect(
+      resolveHosts({
+        ELEMENTS_API_URL: "http://127.0.0.1:8080/",
+        ELEMENTS_IDENTITY_URL: "http://127.0.0.1:8081",
+      }),
+    ).toEqual({
+      apiUrl: "http://127.0.0.1:8080",
+      identityUrl: "http://127.0.0.1:8081",
+    });
+  });
+
+  it("takes a certificate instead of a secret, never both", () => {
+    expect(
+      readElementsConfig({ ELEMENTS_CLIENT_ID: "a", ELEMENTS_CERTIFICATE_PATH: "/c.pem" })
+        .credentials,
+    ).toEqual({
+      kind: "certificate",
+      certificatePath: "/c.pem",
+      passphrase: undefined,
+    });
+    expect(() => readElementsConfig({ ...minimal, ELEMENTS_CERTIFICATE_PATH: "/c.pem" })).toThrow(
+      /either ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH/,
+    );
+  });
+
+  it.each([
+    [{ ELEMENTS_CLIENT_SECRET: "x" }, /^ELEMENTS_CLIENT_ID must be .*it is not set/],
+    [
+      { ELEMENTS_CLIENT_ID: "a" },
+      /ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH must be set/,
+    ],
+    [{ ...minimal, ELEMENTS_REGION: "mars" }, /^ELEMENTS_REGION must be .*got "mars"/],
+    [
+      { ...minimal, ELEMENTS_PAGE_SIZE: "abc" },
+      /^ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000.*; got "abc"/,
+    ],
+    [{ ...minimal, ELEMENTS_PAGE_SIZE: "0" }, /^ELEMENTS_PAGE_SIZE must be/],
+    [{ ...minimal, ELEMENTS_API_URL: "ftp://x" }, /^ELEMENTS_API_URL must be an http\(s\) URL/],
+    [{ ...minimal, ELEMENTS_TIMEOUT_MS: "5" }, /^ELEMENTS_TIMEOUT_MS must be/],
+  ])("rejects %o with a message naming the variable", (env, message) => {
+    expect(() => readElementsConfig(env)).toThrow(ConfigError);
+    expect(() => readElementsConfig(env)).toThrow(message);
+  });
+
+  it("checks DATABASE_URL without echoing it", () => {
+    expect(readDatabaseUrl({ DATABASE_URL: "postgresql://u:p@h:5432/d" })).toBe(
+      "postgresql://u:p@h:5432/d",
+    );
+    expect(() => readDatabaseUrl({})).toThrow(
+      /^DATABASE_URL must be a PostgreSQL URL.*it is not set/,
+    );
+    const bad = "mysql://user:hunter2@host/db";
+    expect(() => readDatabaseUrl({ DATABASE_URL: bad })).toThrow(/the value given is not/);
+    try {
+      readDatabaseUrl({ DATABASE_URL: bad });
+    } catch (error) {
+      expect(String(error)).not.toContain("hunter2");
+    }
+  });
+
+  it("reads LOG_LEVEL", () => {
+    expect(readLogLevel({})).toBe("info");
+    expect(readLogLevel({ LOG_LEVEL: "debug" })).toBe("debug");
+    expect(() => readLogLevel({ LOG_LEVEL: "loud" })).toThrow(/^LOG_LEVEL must be one of/);
+  });
+});

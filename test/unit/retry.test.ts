@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import {
+  classifyStatus,
+  describeHttpFailure,
+  parseRetryAfter,
+  RequestGate,
+} from "../../src/elements/retry.ts";
+
+describe("retry classification", () => {
+  it.each([
+    [200, "ok"],
+    [204, "ok"],
+    [400, "fatal"],
+    [401, "unauthorized"],
+    [403, "fatal"],
+    [404, "fatal"],
+    [408, "retry"],
+    [409, "fatal"],
+    [429, "rate-limited"],
+    [500, "retry"],
+    [502, "retry"],
+    [503, "retry"],
+    [504, "retry"],
+  ])("%i is %s", (status, kind) => {
+    expect(classifyStatus(status)).toBe(kind);
+  });
+
+  it("names the missing permission on 403", () => {
+    expect(describeHttpFailure(403, "")).toContain("elements.customers.read.all");
+  });
+});
+
+describe("Retry-After", () => {
+  const now = Date.parse("2026-11-24T10:00:00Z");
+
+  it("reads delay-seconds", () => {
+    expect(parseRetryAfter("0", now)).toBe(0);
+    expect(parseRetryAfter(" 7 ", now)).toBe(7000);
+  });
+
+  it("reads an HTTP date relative to now, never negative", () => {
+    expect(parseRetryAfter("Tue, 24 Nov 2026 10:00:30 GMT", now)).toBe(30_000);
+    expect(parseRetryAfter("Tue, 24 Nov 2026 09:59:00 GMT", now)).toBe(0);
+  });
+
+  it("ignores what it cannot read", () => {
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter("-3", now)).toBeUndefined();
+  });
+});
+
+describe("RequestGate", () => {
+  it("holds every waiter until the longest pause has passed", async () => {
+    let clock = 0;
+    const gate = new RequestGate(() => clock);
+    gate.pauseFor(30);
+    gate.pauseFor(10); // a shorter pause never shortens the current one
+    const waited: number[] = [];
+    const waiters = [gate.wait(), gate.wait()].map((p) => p.then(() => waited.push(clock)));
+    clock = 30;
+    await Promise.all(waiters);
+    expect(waited).toEqual([30, 30]);
+  });
+
+  it("lets requests through at once when not paused", async () => {
+    const gate = new RequestGate(() => 0);
+    await expect(gate.wait()).resolves.toBeUndefined();
+  });
+});
