@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
+    reporters: ["default", "./test/support/count-reporter.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Each file makes its own database; two cores make more workers pointless.

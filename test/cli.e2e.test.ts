@@ -1,6 +1,6 @@
 // The command line as people use it: a real child process running bin/elements-sync.js.
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,9 +18,17 @@ interface Result {
   stderr: string;
 }
 
-/** Runs the CLI in an empty directory (so no stray .env is read) with exactly `env`. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+/**
+ * Runs the CLI in a fresh directory (so no stray .env is read) with exactly `env`;
+ * `files` are written into that directory first.
+ */
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): Promise<Result> {
   const cwd = mkdtempSync(join(tmpdir(), "elements-sync-cli-"));
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(cwd, name), content);
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? "", ...env },
@@ -119,6 +127,7 @@ describe("elements-sync", () => {
     );
     expect(sync.stderr).toContain('"msg":"sync run succeeded"');
     expect(sync.stderr + sync.stdout).not.toContain("cli-secret-xyz");
+    expect(sync.stderr).not.toMatch(/Bearer |access_token/);
     const tokens = simulator.requests.filter(
       (r) => r.path === "/connect/token" && r.status === 200,
     );
@@ -157,5 +166,76 @@ describe("elements-sync", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/ECONNREFUSED|connect/);
     expect(result.stderr).not.toContain("pa55word");
+  });
+
+  it("reads configuration from .env in the working directory; the environment wins", async () => {
+    const { ELEMENTS_CLIENT_SECRET: secret, ...rest } = env;
+    const dotenv = `ELEMENTS_CLIENT_SECRET=${secret ?? ""}\nELEMENTS_PAGE_SIZE=not-a-number\n`;
+    const result = await cli(["sync", "--no-migrate"], rest, { ".env": dotenv });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^run \d+ succeeded/);
+  });
+
+  it("serves the simulator until SIGTERM", async () => {
+    const child = spawn(process.execPath, [BIN, "simulate", "--customers", "3", "--seed", "5"], {
+      env: { PATH: process.env.PATH ?? "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /listening on (http:\/\/\S+)/.exec(out);
+        if (match?.[1]) resolve(match[1]);
+      });
+      child.on("exit", () => reject(new Error(`simulate exited early: ${out}`)));
+    });
+    const token = (await (
+      await fetch(`${url}/connect/token`, {
+        method: "POST",
+        body: new URLSearchParams({
+          grant_type: "client_credentials",
+          client_id: "demo-client",
+          client_secret: "demo-secret",
+          scope: "elements.customers.read.all",
+        }),
+      })
+    ).json()) as { access_token: string };
+    const page = (await (
+      await fetch(`${url}/partner/external/v3/general/customers/batch?pageIndex=1&pageSize=10`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token.access_token}`,
+          "content-type": "application/json",
+        },
+        body: "{}",
+      })
+    ).json()) as { data: unknown[]; metadata: { totalCount: number } };
+    expect(page.metadata.totalCount).toBe(3);
+    expect(page.data).toHaveLength(3);
+    const exit = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+  });
+
+  it("runs the demo: two runs and what changed between them", async () => {
+    const demoDb = await createTestDatabase("es_demo");
+    try {
+      const result = await cli(["demo"], { DATABASE_URL: demoDb.url });
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`(from DATABASE_URL)`);
+      expect(result.stdout).toMatch(/First sync: +run 1 succeeded .*40 customers \(complete\)/);
+      expect(result.stdout).toMatch(
+        /Second sync: run 2 succeeded .*2 added, 2 removed, 0 restored, 4 status changes/,
+      );
+      const changes = result.stdout.split("recorded in customer_status_history:")[1] ?? "";
+      expect(changes.match(/new customer/g)).toHaveLength(2);
+      expect(changes.match(/removed \(absent from a complete run\)/g)).toHaveLength(2);
+      expect(changes.match(/job status .* → /g)).toHaveLength(3);
+      expect(changes.match(/management mode .* → /g)).toHaveLength(1);
+      expect(changes).toContain("tenant new-tenant added");
+    } finally {
+      await demoDb.drop();
+    }
   });
 });

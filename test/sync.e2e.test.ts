@@ -332,6 +332,25 @@ describe("sync end to end", () => {
     expect(retried3?.at ?? 0).toBeGreaterThanOrEqual(Date.parse(notBefore) - 5);
   });
 
+  it("fails at once when Retry-After asks for longer than the retry budget", async () => {
+    const h = await start();
+    h.simulator.injectFault({ status: 429, retryAfter: "3600", onPage: 2 });
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    if (run.status === "failed") expect(run.error).toContain("asked to wait 3600 s");
+    expect(h.simulator.requests.filter((r) => r.pageIndex === 2)).toHaveLength(1);
+  });
+
+  it("plans pages with the size the API serves when it caps the page size", async () => {
+    harness = await createHarness({
+      customers: sampleCustomers(25),
+      pageSize: 10,
+      simulator: { servedPageSize: 4 },
+    });
+    const run = await syncOk(harness);
+    expect(run).toMatchObject({ complete: true, customersSeen: 25, pagesFetched: 7 });
+  });
+
   it("retries a burst of 5xx responses and succeeds", async () => {
     const h = await start();
     h.simulator.injectFault({ status: 503, onPage: 2, times: 2 });

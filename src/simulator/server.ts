@@ -33,6 +33,11 @@ export interface SimulatorOptions {
   latencyMs?: number;
   /** Default 100; a larger pageSize gets 400. */
   maxPageSize?: number;
+  /**
+   * Serve at most this many records per page whatever the request asks, and report that
+   * size in metadata.pageSize (as the documented sample does), like a server that caps pages.
+   */
+  servedPageSize?: number;
   /** Receives one line per request (and why a token request was refused); never a secret. */
   log?: (line: string) => void;
 }
@@ -207,10 +212,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       customerId === undefined
         ? customers
         : customers.filter((record) => isObject(record) && record.id === customerId);
-    const start = (pageIndex - 1) * pageSize;
+    const served = Math.min(pageSize, options.servedPageSize ?? pageSize);
+    const start = (pageIndex - 1) * served;
     return jsonReply(200, {
-      data: selected.slice(start, start + pageSize),
-      metadata: { pageIndex, pageSize, totalCount: selected.length },
+      data: selected.slice(start, start + served),
+      metadata: { pageIndex, pageSize: served, totalCount: selected.length },
     });
   }
 

@@ -24,6 +24,23 @@ async function onAdmin(sql: string): Promise<void> {
   }
 }
 
+/**
+ * Drops the database once the connections just ended have gone. Not WITH (FORCE): killing
+ * a connection that a pool is still closing raises an uncaught error in that pool's client.
+ */
+async function dropWhenUnused(name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await onAdmin(`DROP DATABASE IF EXISTS "${name}"`);
+      return;
+    } catch (error) {
+      const inUse = (error as { code?: string }).code === "55006";
+      if (!inUse || attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
 export async function createTestDatabase(prefix = "es_test"): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString("hex")}`;
   await onAdmin(`CREATE DATABASE "${name}"`);
@@ -38,7 +55,7 @@ export async function createTestDatabase(prefix = "es_test"): Promise<TestDataba
     },
     async drop() {
       await pool.end();
-      await onAdmin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await dropWhenUnused(name);
     },
   };
 }
