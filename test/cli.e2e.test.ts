@@ -188,7 +188,9 @@ describe("elements-sync", () => {
         const match = /listening on (http:\/\/\S+)/.exec(out);
         if (match?.[1]) resolve(match[1]);
       });
-      child.on("exit", () => { reject(new Error(`simulate exited early: ${out}`)); });
+      child.on("exit", () => {
+        reject(new Error(`simulate exited early: ${out}`));
+      });
     });
     const token = (await (
       await fetch(`${url}/connect/token`, {
