@@ -196,7 +196,7 @@ async function applyMigration(client: pg.PoolClient, file: MigrationFile): Promi
     // No parameters: the simple query protocol is the one that accepts several statements.
     await client.query(file.sql);
     await client.query(
-      `UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`,
+      `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
       [id],
     );
     await client.query("COMMIT");

@@ -57,6 +57,8 @@ async function buildDesiredState(tx: Tx, { runId, removeAbsent }: MergeInput): P
     WHERE ${removeAbsent}::boolean
       AND c.removed_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM staging_customers s WHERE s.run_id = ${runId}::int AND s.id = c.id)`;
+  // Temporary tables get no statistics unless asked; the joins below need them at scale.
+  await tx.$executeRaw`ANALYZE merge_desired`;
 }
 
 async function countChanges(tx: Tx): Promise<MergeCounts> {

@@ -7,7 +7,7 @@ import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { judgeCompleteness } from "./completeness.ts";
 import { tryAcquireSyncLock } from "./lock.ts";
-import { mergeStaging } from "./merge.ts";
+import { mergeStaging, type MergeCounts } from "./merge.ts";
 import { checkRecords, UnknownCodeReporter } from "./records.ts";
 import {
   abandonStaleRuns,
@@ -15,6 +15,7 @@ import {
   recordSuccess,
   startRun,
   type FetchProgress,
+  type StartedRun,
   type RunOutcome,
 } from "./runs.ts";
 import { clearStaging, countStaged, stageCustomers } from "./staging.ts";
@@ -60,11 +61,11 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
 }
 
 async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
-  const { prisma } = deps.db;
   const customerFilter = options.customerId ?? null;
-  const run = await startRun(prisma, customerFilter);
+  const run = await startRun(deps.db.prisma, customerFilter);
   const log = deps.log.child({ runId: run.id });
   const started = performance.now();
+  const elapsed = () => performance.now() - started;
   log.info({ customerFilter }, "sync run started");
 
   const progress: FetchProgress = {
@@ -77,6 +78,7 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   try {
     const totalCounts = await fetchIntoStaging(deps, log, run.id, options, progress);
     Object.assign(progress, await stagedProgress(deps, run.id));
+    const fetchMs = elapsed();
     if (customerFilter !== null && progress.customersSeen === 0) {
       throw new SyncError(`The Elements API returned no customer with id ${customerFilter}.`);
     }
@@ -86,48 +88,53 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
       distinctCustomers: progress.customersSeen,
       rejectedRecords: progress.rejectedRecords,
     });
-    if (!completeness.complete)
+    if (!completeness.complete) {
       log.warn({ reason: completeness.reason }, "incomplete run: nothing will be marked removed");
-
-    const outcome = await prisma.$transaction(
-      async (tx) => {
-        const counts = await mergeStaging(tx, {
-          runId: run.id,
-          observedAt: run.startedAt,
-          removeAbsent: completeness.complete,
-        });
-        const result: RunOutcome = {
-          ...progress,
-          ...counts,
-          complete: completeness.complete,
-          incompleteReason: completeness.reason,
-        };
-        await recordSuccess(tx, run.id, result);
-        await clearStaging(tx, [run.id]);
-        return result;
-      },
-      { timeout: MERGE_TIMEOUT_MS, maxWait: 30_000 },
-    );
+    }
+    const outcome = await mergeRun(deps, run, {
+      ...progress,
+      complete: completeness.complete,
+      incompleteReason: completeness.reason,
+    });
     const summary: RunSummary = {
       runId: run.id,
       status: "succeeded",
-      durationMs: performance.now() - started,
+      durationMs: elapsed(),
       ...outcome,
     };
-    log.info(summary, "sync run succeeded");
+    log.info({ ...summary, fetchMs, mergeMs: elapsed() - fetchMs }, "sync run succeeded");
     return summary;
   } catch (error) {
     const message = errorMessage(error);
-    await recordFailure(prisma, run.id, progress, message);
     log.error({ err: message }, "sync run failed");
-    return {
-      runId: run.id,
-      status: "failed",
-      durationMs: performance.now() - started,
-      error: message,
-      ...progress,
-    };
+    await recordFailure(deps.db.prisma, run.id, progress, message).catch((recordError: unknown) => {
+      // Typically the database itself is gone; the next run will mark this one abandoned.
+      log.error({ err: errorMessage(recordError) }, "could not record the failed run");
+    });
+    return { runId: run.id, status: "failed", durationMs: elapsed(), error: message, ...progress };
   }
+}
+
+/** The merge and the run's success are one transaction: both happen or neither does. */
+async function mergeRun(
+  deps: SyncDependencies,
+  run: StartedRun,
+  fetched: Omit<RunOutcome, keyof MergeCounts>,
+): Promise<RunOutcome> {
+  return deps.db.prisma.$transaction(
+    async (tx) => {
+      const counts = await mergeStaging(tx, {
+        runId: run.id,
+        observedAt: run.startedAt,
+        removeAbsent: fetched.complete,
+      });
+      const outcome: RunOutcome = { ...fetched, ...counts };
+      await recordSuccess(tx, run.id, outcome);
+      await clearStaging(tx, [run.id]);
+      return outcome;
+    },
+    { timeout: MERGE_TIMEOUT_MS, maxWait: 30_000 },
+  );
 }
 
 async function stagedProgress(deps: SyncDependencies, runId: number) {
