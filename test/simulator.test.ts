@@ -571,6 +571,21 @@ describe("faults, latency and the request log", () => {
     expect((await requestPage(simulator, { token: retried })).status).toBe(200);
   });
 
+  it("resets the connection, or answers only after a delay", async () => {
+    const simulator = await start({ customers: 5 });
+    const token = await getToken(simulator);
+    simulator.injectFault({ reset: true });
+    await expect(requestPage(simulator, { token })).rejects.toThrow(TypeError);
+    expect(simulator.requests.at(-1)).toMatchObject({ status: 0 });
+
+    simulator.injectFault({ delayMs: 300 });
+    const started = Date.now();
+    const delayed = await requestPage(simulator, { token });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(delayed.status).toBe(200);
+    expect((await json<PageBody>(delayed)).data).toHaveLength(5);
+  });
+
   it("refuses impossible faults", async () => {
     const simulator = await start();
     expect(() => {
@@ -579,6 +594,9 @@ describe("faults, latency and the request log", () => {
     expect(() => {
       simulator.injectFault({ status: 500, times: 0 });
     }).toThrow(RangeError);
+    expect(() => {
+      simulator.injectFault({ onPage: 1 });
+    }).toThrow(/needs a status, reset or delayMs/);
     expect(() => {
       simulator.injectFault({ status: 500, endpoint: "token", onPage: 1 });
     }).toThrow(RangeError);

@@ -361,6 +361,40 @@ describe("sync end to end", () => {
     ]);
   });
 
+  it("retries a request that times out", async () => {
+    harness = await createHarness({ customers: sampleCustomers(), pageSize: 10, timeoutMs: 300 });
+    harness.simulator.injectFault({ delayMs: 1000, onPage: 2 });
+    await syncOk(harness);
+    // The simulator logs the slow request when it finally answers, after the client gave up.
+    await expect
+      .poll(() => harness?.simulator.requests.filter((r) => r.pageIndex === 2).length)
+      .toBe(2);
+    const retried = harness.logs.filter(
+      (line) => line.msg === "customers request failed; retrying",
+    );
+    expect(retried).toMatchObject([
+      {
+        pageIndex: 2,
+        kind: "retry",
+        err: expect.stringContaining("did not answer in time") as unknown,
+      },
+    ]);
+  });
+
+  it("retries a request whose connection is reset", async () => {
+    const h = await start();
+    h.simulator.injectFault({ reset: true, onPage: 3, times: 2 });
+    await syncOk(h);
+    expect(h.simulator.requests.filter((r) => r.pageIndex === 3).map((r) => r.status)).toEqual([
+      0, 0, 200,
+    ]);
+    const retried = h.logs.filter((line) => line.msg === "customers request failed; retrying");
+    expect(retried.map((line) => line.err)).toEqual([
+      expect.stringContaining("Could not reach the Elements API"),
+      expect.stringContaining("Could not reach the Elements API"),
+    ]);
+  });
+
   it("gives up after the attempt budget and fails the run", async () => {
     const h = await start();
     h.simulator.injectFault({ status: 502, onPage: 1, times: 50 });

@@ -49,11 +49,17 @@ export interface RequestLogEntry {
   pageIndex?: number;
   pageSize?: number;
   customerId?: string;
+  /** The status answered; 0 when the connection was reset without an answer. */
   status: number;
 }
 
 export interface Fault {
-  status: number;
+  /** The status to answer with. Without it (and without `reset`) the real answer is sent, after `delayMs`. */
+  status?: number;
+  /** Wait this long before answering, e.g. longer than the client's timeout. */
+  delayMs?: number;
+  /** Close the connection without answering (logged with status 0). */
+  reset?: boolean;
   /** Sent as the Retry-After header. */
   retryAfter?: string;
   /** Sent verbatim instead of the default small JSON error. */
@@ -83,7 +89,11 @@ interface Reply {
   body: string;
   headers: Record<string, string>;
   note?: string | undefined;
+  /** Destroy the connection instead of answering. */
+  reset?: boolean;
 }
+
+const RESET: Reply = { status: 0, body: "", headers: {}, reset: true };
 
 interface QueuedFault extends Fault {
   remaining: number;
@@ -117,7 +127,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const closing = new AbortController();
   let url = "";
 
-  function takeFault(endpoint: "customers" | "token", pageIndex?: number): Reply | undefined {
+  function takeFault(endpoint: "customers" | "token", pageIndex?: number): QueuedFault | undefined {
     const index = faults.findIndex(
       (fault) =>
         (fault.endpoint ?? "customers") === endpoint &&
@@ -127,6 +137,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (fault === undefined) return undefined;
     fault.remaining -= 1;
     if (fault.remaining === 0) faults.splice(index, 1);
+    return fault;
+  }
+
+  /** What a fault makes of a request: a delay, then a reset, its own reply, or the real one. */
+  async function applyFault(
+    endpoint: "customers" | "token",
+    pageIndex: number | undefined,
+  ): Promise<Reply | undefined> {
+    const fault = takeFault(endpoint, pageIndex);
+    if (fault === undefined) return undefined;
+    if (fault.delayMs !== undefined)
+      await sleep(fault.delayMs, undefined, { signal: closing.signal });
+    if (fault.reset) return RESET;
+    if (fault.status === undefined) return undefined;
     const headers: Record<string, string> = {};
     if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
     if (fault.body === undefined) {
@@ -141,8 +165,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     };
   }
 
-  function tokenEndpoint(request: IncomingMessage, body: string): Reply {
-    const fault = takeFault("token");
+  async function tokenEndpoint(request: IncomingMessage, body: string): Promise<Reply> {
+    const fault = await applyFault("token", undefined);
     if (fault) return fault;
     const contentType = request.headers["content-type"] ?? "";
     if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
@@ -173,7 +197,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       entry.customerId = filter.customerId;
 
     if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
-    const fault = takeFault("customers", pageIndex);
+    const fault = await applyFault("customers", pageIndex);
     if (fault) return fault;
 
     const token = /^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? "")?.[1];
@@ -264,6 +288,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       `${request.method ?? "?"} ${target.pathname}${target.search} -> ${reply.status} in ${Date.now() - at} ms${note}`,
     );
     if (response.destroyed) return;
+    if (reply.reset) {
+      request.socket.destroy();
+      return;
+    }
     response.writeHead(reply.status, {
       ...reply.headers,
       "content-length": String(Buffer.byteLength(reply.body)),
@@ -288,7 +316,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url,
     requests,
     injectFault(fault) {
-      checkedInteger("fault status", fault.status, 100, 599);
+      if (fault.status === undefined) {
+        if (!fault.reset && fault.delayMs === undefined) {
+          throw new RangeError("a fault needs a status, reset or delayMs");
+        }
+      } else {
+        checkedInteger("fault status", fault.status, 100, 599);
+      }
+      if (fault.delayMs !== undefined) checkedInteger("fault delayMs", fault.delayMs, 0);
       const remaining = checkedInteger("fault times", fault.times ?? 1, 1);
       if (fault.onPage !== undefined) {
         checkedInteger("fault onPage", fault.onPage, 1);

@@ -28,6 +28,8 @@ export interface HarnessOptions {
   /** Initial data; default 25 generated customers. */
   customers?: unknown[];
   pageSize?: number;
+  /** Per-request timeout of the client (default 5 s). */
+  timeoutMs?: number;
   credentials?: Credentials;
   simulator?: Omit<SimulatorOptions, "dataFile">;
 }
@@ -87,7 +89,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     },
     scope: "elements.customers.read.all",
     pageSize: options.pageSize ?? 10,
-    timeoutMs: 5_000,
+    timeoutMs: options.timeoutMs ?? 5_000,
     maxAttempts: 5,
     maxRetryTimeMs: 20_000,
   };
