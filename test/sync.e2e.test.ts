@@ -305,6 +305,8 @@ describe("sync end to end", () => {
     expect(run.status).toBe("failed");
     if (run.status !== "failed") return;
     expect(run.error).toContain("elements.customers.read.all");
+    // 403 is not retried: page 3 was asked for once in each run.
+    expect(h.simulator.requests.filter((r) => r.pageIndex === 3).map((r) => r.status)).toEqual([200, 403]);
     expect(await snapshot(h.db)).toEqual(before);
     const [row] = await h.db.query(
       "SELECT status, pages_fetched, error IS NOT NULL AS has_error FROM sync_runs WHERE id = $1",
@@ -349,6 +351,18 @@ describe("sync end to end", () => {
     });
     const run = await syncOk(harness);
     expect(run).toMatchObject({ complete: true, customersSeen: 25, pagesFetched: 7 });
+  });
+
+  it.each([
+    [400, /rejected the request as invalid \(400\)/],
+    [404, /no such endpoint \(404\); check ELEMENTS_REGION or ELEMENTS_API_URL/],
+  ])("fails at once on %i with a clear message", async (status, message) => {
+    const h = await start();
+    h.simulator.injectFault({ status, onPage: 1 });
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    if (run.status === "failed") expect(run.error).toMatch(message);
+    expect(h.simulator.requests.filter((r) => r.pageIndex === 1)).toHaveLength(1);
   });
 
   it("retries a burst of 5xx responses and succeeds", async () => {
