@@ -306,7 +306,9 @@ describe("sync end to end", () => {
     if (run.status !== "failed") return;
     expect(run.error).toContain("elements.customers.read.all");
     // 403 is not retried: page 3 was asked for once in each run.
-    expect(h.simulator.requests.filter((r) => r.pageIndex === 3).map((r) => r.status)).toEqual([200, 403]);
+    expect(h.simulator.requests.filter((r) => r.pageIndex === 3).map((r) => r.status)).toEqual([
+      200, 403,
+    ]);
     expect(await snapshot(h.db)).toEqual(before);
     const [row] = await h.db.query(
       "SELECT status, pages_fetched, error IS NOT NULL AS has_error FROM sync_runs WHERE id = $1",
