@@ -8,6 +8,7 @@ import {
   createClientAssertion,
   createTokenSource,
   loadSigningCertificate,
+  type TokenSourceOptions,
 } from "../src/elements/auth.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { createTestCertificate } from "./support/certificate.ts";
@@ -28,19 +29,24 @@ function tokenRequests(s: Simulator): number {
   return s.requests.filter((r) => r.path === "/connect/token").length;
 }
 
+/** A token source for the simulator's demo client. */
+function demoTokens(s: Simulator, options: Partial<TokenSourceOptions> = {}) {
+  return createTokenSource({
+    identityUrl: s.url,
+    clientId: "demo-client",
+    credentials: { kind: "secret", clientSecret: "demo-secret" },
+    scope: "elements.customers.read.all",
+    timeoutMs: 5000,
+    log: captureLogs().logger,
+    ...options,
+  });
+}
+
 describe("token source", () => {
   it("reuses a token until shortly before it expires, and replaces one the API refused", async () => {
     simulator = await startSimulator({ customers: 1, tokenLifetimeSeconds: 100 });
     let now = 1_000_000;
-    const tokens = createTokenSource({
-      identityUrl: simulator.url,
-      clientId: "demo-client",
-      credentials: { kind: "secret", clientSecret: "demo-secret" },
-      scope: "elements.customers.read.all",
-      timeoutMs: 5000,
-      log: captureLogs().logger,
-      now: () => now,
-    });
+    const tokens = demoTokens(simulator, { now: () => now });
     const first = await tokens.get();
     now += 89_000; // a tenth of the lifetime before expiry: still reused
     expect(await tokens.get()).toBe(first);
@@ -59,14 +65,7 @@ describe("token source", () => {
 
   it("asks once for callers that need a token at the same time", async () => {
     simulator = await startSimulator({ customers: 1 });
-    const tokens = createTokenSource({
-      identityUrl: simulator.url,
-      clientId: "demo-client",
-      credentials: { kind: "secret", clientSecret: "demo-secret" },
-      scope: "elements.customers.read.all",
-      timeoutMs: 5000,
-      log: captureLogs().logger,
-    });
+    const tokens = demoTokens(simulator);
     const got = await Promise.all([tokens.get(), tokens.get(), tokens.get()]);
     expect(new Set(got).size).toBe(1);
     expect(tokenRequests(simulator)).toBe(1);
@@ -76,14 +75,7 @@ describe("token source", () => {
     simulator = await startSimulator({ customers: 1 });
     simulator.injectFault({ endpoint: "token", status: 503 });
     const { logger, lines } = captureLogs();
-    const tokens = createTokenSource({
-      identityUrl: simulator.url,
-      clientId: "demo-client",
-      credentials: { kind: "secret", clientSecret: "demo-secret" },
-      scope: "elements.customers.read.all",
-      timeoutMs: 5000,
-      log: logger,
-    });
+    const tokens = demoTokens(simulator, { log: logger });
     expect(await tokens.get()).toMatch(/\S+/);
     expect(lines.filter((l) => l.msg === "token request failed; retrying")).toHaveLength(1);
   });

@@ -42,9 +42,13 @@ function overview(): string {
 
 export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    io.err(overview());
+    return EXIT.usage;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     io.out(overview());
-    return name === undefined ? EXIT.usage : EXIT.ok;
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
