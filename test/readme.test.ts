@@ -102,6 +102,27 @@ describe("README", () => {
     );
   });
 
+  it("stamps everything a run changes with the run's started_at", async () => {
+    const unstamped = await h.db.query(
+      `SELECT 'period' AS what, h.id::text FROM customer_status_history h
+         JOIN sync_runs r ON r.id = h.opened_by_run_id WHERE h.valid_from <> r.started_at
+       UNION ALL
+       SELECT 'closed period', h.id::text FROM customer_status_history h
+         JOIN sync_runs r ON r.id = h.closed_by_run_id WHERE h.valid_to <> r.started_at
+       UNION ALL
+       SELECT 'last seen', c.id FROM customers c
+        WHERE c.last_seen_at <> (SELECT max(started_at) FROM sync_runs WHERE status = 'succeeded')
+       UNION ALL
+       SELECT 'removed', c.id FROM customers c
+        WHERE c.removed_at IS NOT NULL AND c.removed_at NOT IN (SELECT started_at FROM sync_runs)`,
+    );
+    expect(unstamped).toEqual([]);
+    const removedAt = await h.db.query(
+      "SELECT count(*)::int AS n FROM customer_status_history WHERE removed",
+    );
+    expect(removedAt).toEqual([{ n: 1 }]);
+  });
+
   it("counts current customers by job status", async () => {
     const rows = await h.db.query<{ job_status: number; customers: string }>(
       exampleQuery("customers-by-job-status"),

@@ -29,9 +29,10 @@ describe("configuration", () => {
       apiUrl: "https://graph-gov.avepointonlineservices.com",
       identityUrl: "https://identity-gov.avepointonlineservices.com",
     });
-    expect(resolveHosts({ ELEMENTS_REGION: "jp" }).apiUrl).toBe(
-      "https://graph-jp.avepointonlineservices.com",
-    );
+    expect(resolveHosts({ ELEMENTS_REGION: "jp" })).toEqual({
+      apiUrl: "https://graph-jp.avepointonlineservices.com",
+      identityUrl: "https://identity.avepointonlineservices.com",
+    });
     expect(
       resolveHosts({
         ELEMENTS_API_URL: "http://127.0.0.1:8080/",
