@@ -1,11 +1,20 @@
 // Configuration comes from the environment (and `.env`, loaded by the CLI). Each reader
 // validates only what its command needs and names the variable that is wrong; secret
 // values are never echoed back.
+import { existsSync } from "node:fs";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Adds the variables of `.env` in the working directory to process.env; variables already
+ * set win. Only commands that talk to the real API and database read it.
+ */
+export function loadDotEnv(): void {
+  if (existsSync(".env")) process.loadEnvFile(".env");
+}
 
 /** Data-center codes of the regional Graph hosts, `https://graph-<code>.avepointonlineservices.com`. */
 export const DATA_CENTER_CODES = [

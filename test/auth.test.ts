@@ -71,13 +71,19 @@ describe("token source", () => {
     expect(tokenRequests(simulator)).toBe(1);
   });
 
-  it("retries an identity service that answers 5xx", async () => {
+  it("reports a 5xx or an unreachable identity service as retryable, naming the service", async () => {
     simulator = await startSimulator({ customers: 1 });
     simulator.injectFault({ endpoint: "token", status: 503 });
-    const { logger, lines } = captureLogs();
-    const tokens = demoTokens(simulator, { log: logger });
-    expect(await tokens.get()).toMatch(/\S+/);
-    expect(lines.filter((l) => l.msg === "token request failed; retrying")).toHaveLength(1);
+    await expect(demoTokens(simulator).get()).rejects.toMatchObject({
+      kind: "retry",
+      status: 503,
+      message: expect.stringContaining("identity service answered 503") as unknown,
+    });
+    const unreachable = demoTokens(simulator, { identityUrl: "http://127.0.0.1:1" });
+    await expect(unreachable.get()).rejects.toMatchObject({
+      kind: "retry",
+      message: expect.stringContaining("Could not reach the identity service") as unknown,
+    });
   });
 });
 

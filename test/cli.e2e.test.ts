@@ -4,7 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tryAcquireSyncLock } from "../src/sync/lock.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
@@ -239,5 +241,27 @@ describe("elements-sync", () => {
     } finally {
       await demoDb.drop();
     }
+  });
+
+  it("exits 1 while another run holds the database", async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    const lock = await tryAcquireSyncLock(pool);
+    try {
+      expect(lock).toBeDefined();
+      const result = await cli(["sync", "--no-migrate"], env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain("Another elements-sync run is in progress on this database");
+    } finally {
+      await lock?.release();
+      await pool.end();
+    }
+  });
+
+  it("demo refuses a DATABASE_URL that already holds synced data", async () => {
+    const result = await cli(["demo"], { DATABASE_URL: db.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /already holds \d+ elements-sync run\(s\); the demo would mix simulated customers into it/,
+    );
   });
 });

@@ -199,4 +199,20 @@ describe("README", () => {
     expect(compose.volumes).toHaveProperty("pgdata");
     expect(postgres?.healthcheck?.test?.join(" ")).toContain("pg_isready");
   });
+
+  it("gives the compose database's URL as the compose file defines it", () => {
+    const compose = parse(
+      readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"),
+    ) as {
+      services: { postgres: { environment: Record<string, string>; ports: string[] } };
+    };
+    const { environment, ports } = compose.services.postgres;
+    const url = `postgresql://${environment.POSTGRES_USER ?? ""}:${environment.POSTGRES_PASSWORD ?? ""}@127.0.0.1:5432/${environment.POSTGRES_DB ?? ""}`;
+    expect(README).toContain(`DATABASE_URL=${url}`);
+    expect(ports[0]).toBe("127.0.0.1:${POSTGRES_PORT:-5432}:5432");
+  });
+
+  it("runs on the Node 24 that npm ci installs", () => {
+    expect(Number(process.versions.node.split(".")[0])).toBeGreaterThanOrEqual(24);
+  });
 });

@@ -73,13 +73,36 @@ describe("records", () => {
     await expectInvariants(h.db);
   });
 
-  it("fails the run when the response body is not the documented shape", async () => {
-    const h = (harness = await createHarness());
-    h.simulator.injectFault({ status: 200, body: JSON.stringify({ items: [] }), onPage: 1 });
+  it("rejects text PostgreSQL cannot store and codes outside its integer range, and goes on", async () => {
+    const customers: object[] = sampleCustomers(6);
+    customers[1] = { ...customers[1], organization: "nul\u0000byte" };
+    customers[2] = { ...customers[2], jobStatus: 2 ** 31 };
+    const h = (harness = await createHarness({ customers }));
+    const run = await h.sync();
+    expect(run).toMatchObject({ status: "succeeded", rejectedRecords: 2, customersSeen: 4 });
+    const reasons = h.logs
+      .filter((l) => l.msg === "rejected a customer record")
+      .map((l) => l.reason);
+    expect(reasons).toEqual([
+      expect.stringContaining("organization: contains a NUL character"),
+      expect.stringContaining("jobStatus: Too big"),
+    ]);
+  });
+
+  it("fails the run when a response body is not the documented shape, changing nothing", async () => {
+    const customers = sampleCustomers(12);
+    const h = (harness = await createHarness({ customers, pageSize: 5 }));
+    await h.sync();
+    const before = await h.db.query("SELECT * FROM customers ORDER BY id");
+    const first = customers[0];
+    if (first) first.jobStatus = first.jobStatus === 2 ? 3 : 2;
+    await h.serve(customers);
+    h.simulator.injectFault({ status: 200, body: JSON.stringify({ items: [] }), onPage: 2 });
     const run = await h.sync();
     expect(run.status).toBe("failed");
     if (run.status === "failed") expect(run.error).toMatch(/not the documented shape.*data/);
-    expect(await h.db.query("SELECT id FROM customers")).toEqual([]);
+    expect(await h.db.query("SELECT * FROM customers ORDER BY id")).toEqual(before);
+    await expectInvariants(h.db);
   });
 });
 
@@ -150,6 +173,29 @@ describe("single-customer runs", () => {
     await expectInvariants(h.db);
   });
 
+  it("merges only the customer asked for, whatever else the API sends", async () => {
+    const customers = sampleCustomers(5);
+    const [target, other] = customers;
+    if (!target || !other) throw new Error("unreachable");
+    const h = (harness = await createHarness({ customers }));
+    h.simulator.injectFault({
+      status: 200,
+      onPage: 1,
+      body: JSON.stringify({
+        data: [target, other],
+        metadata: { pageIndex: 1, pageSize: 10, totalCount: 2 },
+      }),
+    });
+    const run = await h.sync({ customerId: target.id });
+    expect(run).toMatchObject({ status: "succeeded", customersSeen: 1 });
+    expect(await h.db.query("SELECT id FROM customers")).toEqual([{ id: target.id }]);
+    expect(
+      h.logs.some(
+        (l) => l.msg === "the API returned other customers than the one asked for; ignored them",
+      ),
+    ).toBe(true);
+  });
+
   it("fails when the API does not know the customer", async () => {
     const h = (harness = await createHarness());
     const run = await h.sync({ customerId: "no-such-customer" });
@@ -191,6 +237,61 @@ describe("runs", () => {
       error: "the process running it stopped before the run finished",
     });
     expect(await h.db.query("SELECT id FROM customers WHERE id = 'x'")).toEqual([]);
+    await expectInvariants(h.db);
+  });
+
+  it("does not merge a run that another process marked abandoned meanwhile", async () => {
+    const customers = sampleCustomers();
+    const h = (harness = await createHarness({ customers, simulator: { latencyMs: 50 } }));
+    await h.sync();
+    const before = await h.db.query("SELECT * FROM customer_status_history ORDER BY id");
+    await h.serve(customers.slice(2));
+    const running = h.sync();
+    await expect
+      .poll(
+        async () => (await h.db.query("SELECT id FROM sync_runs WHERE status = 'running'")).length,
+      )
+      .toBe(1);
+    await h.db.query(
+      "UPDATE sync_runs SET status = 'abandoned', finished_at = now(), error = 'taken over' WHERE status = 'running'",
+    );
+    const run = await running;
+    expect(run.status).toBe("failed");
+    if (run.status === "failed")
+      expect(run.error).toMatch(/Run \d+ is abandoned: another process took over/);
+    expect(await h.db.query("SELECT * FROM customer_status_history ORDER BY id")).toEqual(before);
+    const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [
+      run.runId,
+    ]);
+    expect(row).toEqual({ status: "abandoned", error: "taken over" });
+  });
+
+  it("rolls the whole merge back when the database fails in the middle of it", async () => {
+    const customers = sampleCustomers();
+    const h = (harness = await createHarness({ customers }));
+    await h.sync();
+    const snapshot = async () => ({
+      customers: await h.db.query("SELECT * FROM customers ORDER BY id"),
+      tenants: await h.db.query("SELECT * FROM tenants ORDER BY customer_id, id"),
+      history: await h.db.query("SELECT * FROM customer_status_history ORDER BY id"),
+    });
+    const before = await snapshot();
+    const changed = structuredClone(customers.slice(1));
+    const first = changed[0];
+    if (first) first.jobStatus = first.jobStatus === 2 ? 3 : 2;
+    await h.serve(changed);
+    // Customers are written before history in the merge; failing on history proves atomicity.
+    await h.db.query(`
+      CREATE FUNCTION fail_history() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$;
+      CREATE TRIGGER fail_history BEFORE INSERT ON customer_status_history
+        FOR EACH ROW EXECUTE FUNCTION fail_history();`);
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    if (run.status === "failed") expect(run.error).toContain("disk full (simulated)");
+    expect(await snapshot()).toEqual(before);
+    const [row] = await h.db.query("SELECT status FROM sync_runs WHERE id = $1", [run.runId]);
+    expect(row).toEqual({ status: "failed" });
     await expectInvariants(h.db);
   });
 });

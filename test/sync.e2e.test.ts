@@ -273,7 +273,7 @@ describe("sync end to end", () => {
     // One customer is absent and another is served twice: totalCount stays 25 but only 24 distinct ids arrive.
     const [absent, ...rest] = customers;
     if (!absent) throw new Error("unreachable");
-    edit(rest, 0, { jobStatus: 4 });
+    const changed = edit(rest, 0, { jobStatus: sampleCustomers()[1]?.jobStatus === 4 ? 5 : 4 });
     await h.serve([...rest, rest[5]]);
 
     const run = await syncOk(h);
@@ -281,10 +281,10 @@ describe("sync end to end", () => {
       complete: false,
       incompleteReason: "saw 24 of 25 customers",
       customersRemoved: 0,
-      statusChanges: rest[0]?.jobStatus === 4 ? 1 : 0,
+      statusChanges: 1,
     });
     expect(await openPeriod(h.db, absent.id)).toMatchObject({ removed: false });
-    expect(await openPeriod(h.db, rest[0]?.id ?? "")).toMatchObject({ job_status: 4 });
+    expect(await openPeriod(h.db, changed.id)).toMatchObject({ job_status: changed.jobStatus });
     const [row] = await h.db.query(
       "SELECT complete, incomplete_reason FROM sync_runs WHERE id = $1",
       [run.runId],
@@ -315,6 +315,7 @@ describe("sync end to end", () => {
       [run.runId],
     );
     expect(row).toEqual({ status: "failed", pages_fetched: 2, has_error: true });
+    expect(run).toMatchObject({ customersSeen: 20, pagesFetched: 2 });
     await expectInvariants(h.db);
   });
 
@@ -441,5 +442,146 @@ describe("sync end to end", () => {
     expect(statuses.filter((s) => s === 401)).toHaveLength(1);
     expect(statuses.filter((s) => s === "token")).toHaveLength(2);
     expect(statuses.at(-1)).toBe(200);
+  });
+
+  it("replaces a refused token even when no retry is left", async () => {
+    harness = await createHarness({ maxAttempts: 1 });
+    await syncOk(harness);
+    harness.simulator.expireTokens();
+    await syncOk(harness);
+  });
+
+  it("waits out a 429 with Retry-After without spending the attempt budget", async () => {
+    harness = await createHarness({ maxAttempts: 2 });
+    harness.simulator.injectFault({ status: 503, onPage: 2 });
+    harness.simulator.injectFault({ status: 429, retryAfter: "1", onPage: 2 });
+    await syncOk(harness);
+    expect(
+      harness.simulator.requests.filter((r) => r.pageIndex === 2).map((r) => r.status),
+    ).toEqual([503, 429, 200]);
+  });
+
+  it("fails when Retry-After waits no longer fit in the retry budget", async () => {
+    harness = await createHarness({ maxRetryTimeMs: 1500 });
+    harness.simulator.injectFault({ status: 429, retryAfter: "1", onPage: 2, times: 2 });
+    const run = await harness.sync();
+    expect(run.status).toBe("failed");
+    if (run.status === "failed")
+      expect(run.error).toContain("longer than is left of ELEMENTS_MAX_RETRY_TIME_MS");
+    expect(
+      harness.simulator.requests.filter((r) => r.pageIndex === 2).map((r) => r.status),
+    ).toEqual([429, 429]);
+  });
+
+  it("retries a failing identity service", async () => {
+    const h = await start();
+    h.simulator.injectFault({ endpoint: "token", status: 503, times: 2 });
+    await syncOk(h);
+    const tokenStatuses = h.simulator.requests
+      .filter((r) => r.path === "/connect/token")
+      .map((r) => r.status);
+    expect(tokenStatuses).toEqual([503, 503, 200]);
+  });
+
+  it("keeps a removed customer's single removed period across later complete runs", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    await h.serve(customers.slice(1));
+    await syncOk(h);
+    const periods = () =>
+      h.db.query(
+        "SELECT id, removed, valid_to FROM customer_status_history WHERE customer_id = $1 ORDER BY id",
+        [customers[0]?.id],
+      );
+    const afterRemoval = await periods();
+    const third = await syncOk(h);
+    expect(third).toMatchObject({ customersRemoved: 0, complete: true });
+    expect(await periods()).toEqual(afterRemoval);
+  });
+
+  it("restores a customer seen again in an incomplete run", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    const [back, absent] = customers;
+    if (!back || !absent) throw new Error("unreachable");
+    await h.serve(customers.slice(1));
+    await syncOk(h);
+    // Incomplete (the other customer is missing from a list whose total still counts it).
+    await h.serve([...customers.filter((c) => c !== absent), customers[3]]);
+    const run = await syncOk(h);
+    expect(run).toMatchObject({ complete: false, customersRestored: 1, customersRemoved: 0 });
+    expect(await openPeriod(h.db, back.id)).toMatchObject({
+      removed: false,
+      opened_by_run_id: run.runId,
+    });
+    expect(await openPeriod(h.db, absent.id)).toMatchObject({ removed: false });
+  });
+
+  it("removes and restores a tenant while its customer stays present", async () => {
+    const customers = sampleCustomers();
+    const h = await start(customers);
+    await syncOk(h);
+    const owner = customers.find((c) => c.tenants.length > 0);
+    const tenant = owner?.tenants[0];
+    if (!owner || !tenant) throw new Error("sample has no tenant");
+    const tenantState = async () =>
+      (
+        await h.db.query<{ removed: boolean }>(
+          "SELECT removed_at IS NOT NULL AS removed FROM tenants WHERE customer_id = $1 AND id = $2",
+          [owner.id, tenant.id],
+        )
+      )[0];
+    const withoutTenant = structuredClone(customers);
+    const ownerCopy = withoutTenant.find((c) => c.id === owner.id);
+    if (ownerCopy) ownerCopy.tenants = ownerCopy.tenants.slice(1);
+    await h.serve(withoutTenant);
+    const removal = await syncOk(h);
+    expect(removal.statusChanges).toBe(0);
+    expect(await tenantState()).toEqual({ removed: true });
+    await h.serve(customers);
+    await syncOk(h);
+    expect(await tenantState()).toEqual({ removed: false });
+    expect(await openPeriod(h.db, owner.id)).toMatchObject({ removed: false });
+  });
+
+  it("keeps the last copy of a customer served on two pages, tenants included", async () => {
+    const customers = sampleCustomers(12);
+    const h = await start(customers, 5);
+    const first = customers[0];
+    if (!first) throw new Error("unreachable");
+    // Page 1 has the first copy; the last page has a later copy with another status and tenant list.
+    const later = {
+      ...first,
+      jobStatus: first.jobStatus === 6 ? 5 : 6,
+      tenants: [{ id: "only-tenant", name: "only" }],
+    };
+    await h.serve([...customers.slice(0, 10), later, ...customers.slice(10)]);
+    const run = await syncOk(h);
+    expect(run).toMatchObject({
+      customersSeen: 12,
+      complete: false,
+      incompleteReason: "saw 12 of 13 customers",
+    });
+    const [stored] = await h.db.query("SELECT job_status FROM customers WHERE id = $1", [first.id]);
+    expect(stored).toEqual({ job_status: later.jobStatus });
+    const tenants = await h.db.query("SELECT id FROM tenants WHERE customer_id = $1", [first.id]);
+    expect(tenants).toEqual([{ id: "only-tenant" }]);
+  });
+
+  it("orders runs after earlier ones even when the clock says otherwise", async () => {
+    const h = await start();
+    const [future] = await h.db.query<{ started_at: Date }>(
+      `INSERT INTO sync_runs (started_at, finished_at, status, error)
+       VALUES (now() + interval '1 hour', now() + interval '1 hour', 'failed', 'test')
+       RETURNING started_at`,
+    );
+    const run = await syncOk(h);
+    const [row] = await h.db.query<{ started_at: Date }>(
+      "SELECT started_at FROM sync_runs WHERE id = $1",
+      [run.runId],
+    );
+    expect(row?.started_at.getTime()).toBe((future?.started_at.getTime() ?? 0) + 1);
   });
 });

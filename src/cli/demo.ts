@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { readLogLevel, type ElementsConfig } from "../config.ts";
+import { ConfigError, errorMessage } from "../errors.ts";
 import { openDatabase, type Database } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
 import { createElementsSource } from "../elements/source.ts";
@@ -31,13 +32,14 @@ export const demoCommand: Command = {
     "",
     "Starts the simulator on a free port, migrates, syncs 40 customers, changes some of",
     "them (job status, management mode, removals, additions, tenants), syncs again and",
-    "prints what the second run recorded. Uses DATABASE_URL when set; otherwise creates",
-    `(or resets) the database ${DEMO_DATABASE} on the local server at 127.0.0.1:5432.`,
+    "prints what the second run recorded. Uses DATABASE_URL from the environment when set",
+    "(never from .env), and only if that database holds no elements-sync runs yet; otherwise",
+    `creates (or resets) the database ${DEMO_DATABASE} on the local server at 127.0.0.1:5432.`,
   ].join("\n"),
   options: {},
   async run(_values, io) {
     const log = createLogger(process.env.LOG_LEVEL ? readLogLevel(process.env) : "warn");
-    const databaseUrl = await demoDatabase(io);
+    const databaseUrl = await demoDatabase(io, process.env.DATABASE_URL);
     const dir = mkdtempSync(join(tmpdir(), "elements-sync-demo-"));
     const dataFile = join(dir, "customers.json");
     const customers = generateCustomers(40, 7);
@@ -52,7 +54,9 @@ export const demoCommand: Command = {
 
       const first = await sync();
       io.out(`\nFirst sync:  ${formatRunSummary(first)}`);
-      io.out(`\nBetween the runs: ${await applyChanges(dataFile, customers)}`);
+      io.out(
+        `\nChanged in the simulator between the runs:${await applyChanges(dataFile, customers)}\n`,
+      );
       const second = await sync();
       io.out(`Second sync: ${formatRunSummary(second)}`);
       if (second.status === "succeeded") await printChanges(db, second, io);
@@ -80,33 +84,64 @@ function demoConfig(url: string): ElementsConfig {
   };
 }
 
-/** DATABASE_URL when set; else a fresh elements_sync_demo on the local server. */
-async function demoDatabase(io: Io): Promise<string> {
-  const fromEnv = process.env.DATABASE_URL;
-  if (fromEnv) {
-    io.out(`Database: ${describeDatabaseUrl(fromEnv)} (from DATABASE_URL)`);
-    return fromEnv;
+/**
+ * DATABASE_URL when set and free of elements-sync data (the demo's simulated customers
+ * must never mix with real ones); else a fresh `name` on the local server.
+ */
+export async function demoDatabase(
+  io: Io,
+  databaseUrl: string | undefined,
+  localServer = LOCAL_SERVER,
+  name = DEMO_DATABASE,
+): Promise<string> {
+  if (databaseUrl) {
+    await refuseIfSynced(databaseUrl);
+    io.out(`Database: ${describeDatabaseUrl(databaseUrl)} (from DATABASE_URL)`);
+    return databaseUrl;
   }
-  const admin = new pg.Client({ connectionString: LOCAL_SERVER, connectionTimeoutMillis: 5000 });
+  const admin = new pg.Client({ connectionString: localServer, connectionTimeoutMillis: 5000 });
   try {
     await admin.connect();
   } catch (error) {
     throw new Error(
-      `DATABASE_URL is not set and no PostgreSQL accepts connections at 127.0.0.1:5432 as user postgres (${String(error)}). ` +
+      `DATABASE_URL is not set and no PostgreSQL accepts connections at ${describeDatabaseUrl(localServer)} (${errorMessage(error)}). ` +
         "Start one (docker compose up -d postgres) or set DATABASE_URL.",
       { cause: error },
     );
   }
   try {
-    await admin.query(`DROP DATABASE IF EXISTS ${DEMO_DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${DEMO_DATABASE}`);
+    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE "${name}"`);
   } finally {
     await admin.end();
   }
-  const url = new URL(LOCAL_SERVER);
-  url.pathname = `/${DEMO_DATABASE}`;
+  const url = new URL(localServer);
+  url.pathname = `/${name}`;
   io.out(`Database: ${url.toString()} (created; set DATABASE_URL to use another)`);
   return url.toString();
+}
+
+async function refuseIfSynced(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    // Two statements: a query naming sync_runs fails to plan where the table does not exist.
+    const { rows: tables } = await client.query<{ exists: boolean }>(
+      "SELECT to_regclass('public.sync_runs') IS NOT NULL AS exists",
+    );
+    const { rows } = tables[0]?.exists
+      ? await client.query<{ runs: string }>("SELECT count(*) AS runs FROM sync_runs")
+      : { rows: [] };
+    const runs = Number(rows[0]?.runs ?? 0);
+    if (runs > 0) {
+      throw new ConfigError(
+        `DATABASE_URL points at a database that already holds ${runs} elements-sync run(s); the demo would mix simulated customers into it. ` +
+          `Unset DATABASE_URL to use ${DEMO_DATABASE} on the local server, or point it at an empty database.`,
+      );
+    }
+  } finally {
+    await client.end();
+  }
 }
 
 /** Edits the simulator's data the way a partner's week might, and says what it did. */
@@ -115,28 +150,39 @@ async function applyChanges(
   original: readonly SimulatedCustomer[],
 ): Promise<string> {
   const customers: SimulatedCustomer[] = structuredClone([...original]);
+  const done: string[] = [];
   const at = (index: number): SimulatedCustomer => {
     const customer = customers[index];
     if (!customer) throw new Error(`demo data has no customer ${index}`);
     return customer;
   };
-  at(0).jobStatus = 2;
-  at(1).jobStatus = at(1).jobStatus === 1 ? 5 : 1;
-  at(2).jobStatus = 3;
+  for (const [index, jobStatus] of [
+    [0, 2],
+    [1, at(1).jobStatus === 1 ? 5 : 1],
+    [2, 3],
+  ] as const) {
+    if (at(index).jobStatus === jobStatus) continue;
+    at(index).jobStatus = jobStatus;
+    done.push(`${at(index).organization}: job status → ${codeLabel("jobStatus", jobStatus)}`);
+  }
   at(3).managementMode = (at(3).managementMode + 1) % 3;
-  at(4).tenants = [
-    ...at(4).tenants,
-    { id: "c0ffee00-0000-4000-8000-000000000001", name: "new-tenant" },
-  ];
-  const withTenant = customers.findIndex(
-    (customer) => customer.tenants.length > 0 && customer !== at(4),
+  done.push(
+    `${at(3).organization}: management mode → ${codeLabel("managementMode", at(3).managementMode)}`,
   );
-  const renamed = at(withTenant).tenants[0];
-  if (renamed) renamed.name = `${renamed.name}-renamed`;
-  customers.splice(38, 2);
-  customers.push(...generateCustomers(2, 99));
+  at(4).tenants.push({ id: "c0ffee00-0000-4000-8000-000000000001", name: "new-tenant" });
+  done.push(`${at(4).organization}: tenant new-tenant added`);
+  const renamed = customers.slice(5).find((customer) => customer.tenants.length > 0)?.tenants[0];
+  if (renamed) {
+    done.push(`tenant ${renamed.name} renamed to ${renamed.name}-renamed`);
+    renamed.name = `${renamed.name}-renamed`;
+  }
+  for (const removed of customers.splice(38, 2)) done.push(`${removed.organization} removed`);
+  for (const added of generateCustomers(2, 99)) {
+    customers.push(added);
+    done.push(`${added.organization} added`);
+  }
   await writeCustomersFile(dataFile, customers);
-  return "3 job statuses changed, 1 management mode changed, 1 tenant added, 1 tenant renamed, 2 customers removed, 2 added.";
+  return done.map((line) => `\n  ${line}`).join("");
 }
 
 interface ChangeRow {

@@ -1,6 +1,5 @@
 // `elements-sync <command>`: parses the command line, runs the command, maps errors to
 // exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
-import { existsSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { demoCommand } from "./demo.ts";
@@ -71,7 +70,6 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.out(command.usage);
     return EXIT.ok;
   }
-  loadDotEnv();
   try {
     return await command.run(values, io);
   } catch (error) {
@@ -82,9 +80,4 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.err(`elements-sync ${name}: ${errorMessage(error)}`);
     return EXIT.failed;
   }
-}
-
-/** Variables already in the environment win over the file's. */
-function loadDotEnv(): void {
-  if (existsSync(".env")) process.loadEnvFile(".env");
 }

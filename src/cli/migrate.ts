@@ -1,4 +1,4 @@
-import { readDatabaseUrl, readLogLevel } from "../config.ts";
+import { loadDotEnv, readDatabaseUrl, readLogLevel } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createLogger } from "../logger.ts";
 import { migrate } from "../migrations.ts";
@@ -16,6 +16,7 @@ export const migrateCommand: Command = {
   ].join("\n"),
   options: {},
   async run(_values, io) {
+    loadDotEnv();
     const databaseUrl = readDatabaseUrl(process.env);
     const log = createLogger(readLogLevel(process.env));
     const db = openDatabase(databaseUrl);

@@ -1,4 +1,4 @@
-import { readDatabaseUrl, readElementsConfig, readLogLevel } from "../config.ts";
+import { loadDotEnv, readDatabaseUrl, readElementsConfig, readLogLevel } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
 import { createLogger } from "../logger.ts";
@@ -30,6 +30,7 @@ export const syncCommand: Command = {
   async run(values, io) {
     // Everything that can be wrong with the configuration fails here, before any write.
     const env = process.env;
+    loadDotEnv();
     const databaseUrl = readDatabaseUrl(env);
     const elements = readElementsConfig(env);
     const log = createLogger(readLogLevel(env));

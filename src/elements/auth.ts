@@ -11,11 +11,10 @@ import {
 } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ky, { isNetworkError, isTimeoutError } from "ky";
-import pRetry from "p-retry";
 import type { Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { ElementsApiError } from "./retry.ts";
+import { ElementsApiError, parseRetryAfter } from "./retry.ts";
 
 export interface TokenSource {
   /** A valid access token, fetching a new one when there is none or it is about to expire. */
@@ -153,22 +152,29 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     return body;
   }
 
+  /** Failures come back as ElementsApiError; retrying them is the caller's business. */
   async function requestToken(signal?: AbortSignal): Promise<CachedToken> {
-    const response = await ky.post(tokenUrl, {
-      body: requestBody(),
-      timeout: options.timeoutMs,
-      retry: 0,
-      throwHttpErrors: false,
-      ...(signal ? { signal } : {}),
-    });
-    const text = await response.text();
-    if (!response.ok) {
-      const kind = response.status >= 500 || response.status === 429 ? "retry" : "fatal";
-      throw new ElementsApiError(describeTokenFailure(response.status, text), {
-        kind,
-        status: response.status,
+    let response: Response;
+    try {
+      response = await ky.post(tokenUrl, {
+        body: requestBody(),
+        timeout: options.timeoutMs,
+        retry: 0,
+        throwHttpErrors: false,
+        ...(signal ? { signal } : {}),
       });
+    } catch (error) {
+      if (!isNetworkError(error) && !isTimeoutError(error)) throw error;
+      throw new ElementsApiError(
+        `Could not reach the identity service at ${tokenUrl} (${describeNetworkError(error)})`,
+        {
+          kind: "retry",
+          cause: error,
+        },
+      );
     }
+    const text = await response.text();
+    if (!response.ok) throw tokenFailure(response, text);
     const parsed = parseTokenResponse(text);
     const lifetimeMs = parsed.expiresInS * 1000;
     const fetchedAt = now();
@@ -179,28 +185,10 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     };
   }
 
-  async function fetchToken(signal?: AbortSignal): Promise<CachedToken> {
-    return pRetry(() => requestToken(signal), {
-      retries: 4,
-      minTimeout: 500,
-      randomize: true,
-      ...(signal ? { signal } : {}),
-      shouldRetry: ({ error }) => isTransient(error),
-      onFailedAttempt: ({ error, retriesLeft }) => {
-        if (retriesLeft > 0 && isTransient(error)) {
-          options.log.warn(
-            { err: errorMessage(error), retriesLeft },
-            "token request failed; retrying",
-          );
-        }
-      },
-    });
-  }
-
   return {
     async get(signal) {
       if (cached && now() < cached.refreshAt) return cached.value;
-      inFlight ??= fetchToken(signal).finally(() => {
+      inFlight ??= requestToken(signal).finally(() => {
         inFlight = undefined;
       });
       cached = await inFlight;
@@ -216,9 +204,24 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   };
 }
 
-function isTransient(error: unknown): boolean {
-  if (error instanceof ElementsApiError) return error.kind === "retry";
-  return isNetworkError(error) || isTimeoutError(error);
+function describeNetworkError(error: Error): string {
+  return error.cause instanceof Error ? error.cause.message : error.message;
+}
+
+function tokenFailure(response: Response, text: string): ElementsApiError {
+  const message = describeTokenFailure(response.status, text);
+  if (response.status === 429) {
+    const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+    return new ElementsApiError(message, {
+      kind: "rate-limited",
+      status: 429,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    });
+  }
+  return new ElementsApiError(message, {
+    kind: response.status >= 500 || response.status === 408 ? "retry" : "fatal",
+    status: response.status,
+  });
 }
 
 function parseTokenResponse(text: string): { accessToken: string; expiresInS: number } {

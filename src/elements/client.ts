@@ -58,42 +58,29 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   });
   const gate = options.gate ?? new RequestGate();
 
-  async function attempt(
-    request: PageRequest,
-    state: { refreshedToken: boolean },
-    signal?: AbortSignal,
-  ) {
+  /** One attempt: a refused token is replaced once, within the attempt, as the API asks. */
+  async function attempt(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
     await gate.wait(signal);
-    const token = await options.tokens.get(signal);
-    const response = await send(http, request, token, signal);
+    let token = await options.tokens.get(signal);
+    let response = await send(http, request, token, signal);
+    if (response.status === 401) {
+      await response.body?.cancel();
+      options.tokens.invalidate(token);
+      token = await options.tokens.get(signal);
+      response = await send(http, request, token, signal);
+    }
     const outcome = classifyStatus(response.status);
     if (outcome === "ok") return parseEnvelope(await response.text());
-
     const detail = await errorDetail(response);
-    if (outcome === "unauthorized" && !state.refreshedToken) {
-      state.refreshedToken = true;
-      options.tokens.invalidate(token);
-      throw new ElementsApiError("access token refused (401); fetching a new one", {
-        kind: "unauthorized",
-        status: 401,
-      });
-    }
     if (outcome === "rate-limited") {
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-      if (retryAfterMs !== undefined && retryAfterMs > options.maxRetryTimeMs) {
-        throw new ElementsApiError(
-          `The Elements API asked to wait ${Math.ceil(retryAfterMs / 1000)} s (429), longer than ELEMENTS_MAX_RETRY_TIME_MS allows.`,
-          { kind: "fatal", status: 429 },
-        );
-      }
-      if (retryAfterMs !== undefined)
-        gate.pauseFor(Math.max(retryAfterMs, MIN_RATE_LIMIT_PAUSE_MS));
       throw new ElementsApiError(describeHttpFailure(429, detail), {
         kind: "rate-limited",
         status: 429,
         ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       });
     }
+    // A second 401 in a row means the registration itself is refused: not worth retrying.
     const kind = outcome === "unauthorized" ? "fatal" : outcome;
     throw new ElementsApiError(describeHttpFailure(response.status, detail), {
       kind,
@@ -101,49 +88,68 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     });
   }
 
+  /**
+   * A 429 with Retry-After pauses every request at the gate, if the wait fits in what is
+   * left of this request's retry budget; otherwise the request fails now.
+   */
+  function honourRetryAfter(error: ElementsApiError, budgetLeftMs: number): ElementsApiError {
+    if (error.kind !== "rate-limited" || error.retryAfterMs === undefined) return error;
+    if (error.retryAfterMs > budgetLeftMs) {
+      return new ElementsApiError(
+        `The Elements API asked to wait ${Math.ceil(error.retryAfterMs / 1000)} s (429), longer than is left of ELEMENTS_MAX_RETRY_TIME_MS.`,
+        { kind: "fatal", status: 429, cause: error },
+      );
+    }
+    gate.pauseFor(Math.max(error.retryAfterMs, MIN_RATE_LIMIT_PAUSE_MS));
+    return error;
+  }
+
   return {
     async fetchPage(request, signal) {
-      const state = { refreshedToken: false };
+      const started = performance.now();
       let attempts = 0;
       try {
         return await pRetry(
           async () => {
             attempts += 1;
             try {
-              return await attempt(request, state, signal);
+              return await attempt(request, signal);
             } catch (error) {
-              throw asApiError(error, signal);
+              const apiError = asApiError(error, signal);
+              if (!(apiError instanceof ElementsApiError)) throw apiError;
+              throw honourRetryAfter(
+                apiError,
+                options.maxRetryTimeMs - (performance.now() - started),
+              );
             }
           },
           {
-            retries: options.maxAttempts - 1,
+            // The attempt budget is counted in shouldRetry: waits the API asked for do not use it.
+            retries: Number.POSITIVE_INFINITY,
             minTimeout: options.retryDelayMs ?? 1000,
             maxTimeout: 60_000,
             randomize: true,
             maxRetryTime: options.maxRetryTimeMs,
             ...(signal ? { signal } : {}),
-            // A refused token is replaced at once, and a Retry-After is waited out at the
-            // gate: neither is the kind of failure the retry budget is for.
-            shouldConsumeRetry: ({ error }) =>
-              !(error instanceof ElementsApiError) ||
-              !(
-                error.kind === "unauthorized" ||
-                (error.kind === "rate-limited" && error.retryAfterMs !== undefined)
-              ),
-            shouldRetry: ({ error }) => error instanceof ElementsApiError && error.kind !== "fatal",
-            onFailedAttempt: ({ error, retriesLeft }) => {
-              if (error instanceof ElementsApiError && error.kind !== "fatal" && retriesLeft > 0) {
+            shouldConsumeRetry: ({ error }) => !isPacedByServer(error),
+            shouldRetry: ({ error, retriesConsumed }) => {
+              const retrying =
+                error instanceof ElementsApiError &&
+                error.kind !== "fatal" &&
+                (isPacedByServer(error) || retriesConsumed < options.maxAttempts - 1);
+              if (retrying) {
                 options.log.warn(
                   {
                     pageIndex: request.pageIndex,
                     status: error.status,
                     kind: error.kind,
-                    retriesLeft,
+                    attempt: attempts,
                     err: error.message,
                   },
                   "customers request failed; retrying",
                 );
               }
+              return retrying;
             },
           },
         );
@@ -164,6 +170,15 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   };
 }
 
+/** A 429 that said when to come back: waited out at the gate, not counted as an attempt. */
+function isPacedByServer(error: Error): boolean {
+  return (
+    error instanceof ElementsApiError &&
+    error.kind === "rate-limited" &&
+    error.retryAfterMs !== undefined
+  );
+}
+
 function send(http: KyInstance, request: PageRequest, token: string, signal?: AbortSignal) {
   return http.post(CUSTOMERS_PATH, {
     searchParams: { pageIndex: request.pageIndex, pageSize: request.pageSize },
@@ -182,7 +197,7 @@ function asApiError(error: unknown, signal?: AbortSignal): unknown {
       { kind: "retry", cause: error },
     );
   }
-  if (isNetworkError(error) || error instanceof TypeError) {
+  if (isNetworkError(error)) {
     const cause = error.cause;
     const reason = cause instanceof Error ? cause.message : errorMessage(error);
     return new ElementsApiError(`Could not reach the Elements API (${reason})`, {

@@ -9,9 +9,9 @@ export function pageCount(totalCount: number, pageSize: number): number {
 /**
  * The page size the server actually used. The documented sample answers a request with
  * metadata.pageSize 50, so a server may cap the size we asked for; planning pages with
- * the requested size would then skip records.
+ * the requested size would then skip records. Later pages are asked for with this size
+ * too, so the offset means the same to both sides.
  */
 export function effectivePageSize(requested: number, reported: number | null | undefined): number {
-  if (reported === null || reported === undefined || reported <= 0) return requested;
-  return Math.min(requested, reported);
+  return reported == null ? requested : Math.min(requested, reported);
 }

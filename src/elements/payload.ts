@@ -16,23 +16,25 @@ export const pageEnvelopeSchema = z.object({
 });
 export type PageEnvelope = z.infer<typeof pageEnvelopeSchema>;
 
-const optionalText = z
-  .string()
-  .nullish()
-  .transform((value) => value ?? null);
+// PostgreSQL text cannot hold NUL, and codes are stored as integer: a value outside
+// either would fail the whole page's insert, so the record is rejected here instead.
+const text = z.string().refine((value) => !value.includes("\u0000"), "contains a NUL character");
+const id = text.pipe(z.string().min(1));
+const optionalText = text.nullish().transform((value) => value ?? null);
+const code = z.int32();
 
 export const tenantSchema = z.object({
-  id: z.string().min(1),
+  id,
   name: optionalText,
 });
 
 export const customerSchema = z.object({
-  id: z.string().min(1),
+  id,
   organization: optionalText,
   ownerEmail: optionalText,
-  jobStatus: z.number().int(),
+  jobStatus: code,
   countryOrRegion: optionalText,
-  managementMode: z.number().int(),
+  managementMode: code,
   // Required: treating a missing list as "no tenants" would mark real tenants removed.
   tenants: z.array(tenantSchema),
 });

@@ -6,7 +6,8 @@ import { CUSTOMERS_PERMISSION } from "./payload.ts";
  * - `fatal`: retrying cannot help (400, 403, 404, other 4xx, a malformed body).
  * - `retry`: transient (5xx, 408, connection errors, timeouts): exponential backoff with jitter.
  * - `rate-limited`: 429: wait for Retry-After, shared by every request of the client.
- * - `unauthorized`: 401: fetch a new token once and repeat the request.
+ * - `unauthorized`: 401: the client fetches a new token once and repeats the request;
+ *   a second 401 is fatal.
  */
 export type FailureKind = "fatal" | "retry" | "rate-limited" | "unauthorized";
 

@@ -1,13 +1,18 @@
 // The sync_runs row: every run has one from its start, and it ends succeeded, failed or
 // abandoned with a reason. Other tables change only in a succeeded run's merge.
+// Times come from the database's clock, so runs on different hosts order correctly.
 import type { PrismaClient } from "../db.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
+import { SyncError } from "../errors.ts";
 import { clearStaging } from "./staging.ts";
+
+type Tx = Prisma.TransactionClient;
 
 export type RunStatus = "running" | "succeeded" | "failed" | "abandoned";
 
 export interface StartedRun {
   id: number;
+  /** Stamps everything the run changes; later than every earlier run's. */
   startedAt: Date;
 }
 
@@ -29,41 +34,88 @@ export interface RunOutcome extends FetchProgress {
   statusChanges: number;
 }
 
+/**
+ * Call while holding the sync lock. started_at is whole milliseconds (what a JavaScript Date
+ * holds, so it round-trips exactly into the merge) and always after the previous run's,
+ * even if the database clock stepped back: history periods must never run backwards.
+ */
 export async function startRun(
   prisma: PrismaClient,
   customerFilter: string | null,
 ): Promise<StartedRun> {
-  const run = await prisma.syncRun.create({
-    data: { customerFilter },
-    select: { id: true, startedAt: true },
-  });
+  const [run] = await prisma.$queryRaw<StartedRun[]>`
+    INSERT INTO sync_runs (customer_filter, started_at)
+    VALUES (
+      ${customerFilter},
+      greatest(
+        date_trunc('milliseconds', clock_timestamp()),
+        (SELECT max(started_at) + interval '1 millisecond' FROM sync_runs)
+      )
+    )
+    RETURNING id, started_at AS "startedAt"`;
+  if (!run) throw new Error("sync_runs insert returned no row");
   return run;
 }
 
-/** Called inside the merge transaction, so the row says succeeded exactly when the merge committed. */
-export async function recordSuccess(
-  tx: Prisma.TransactionClient,
-  runId: number,
-  outcome: RunOutcome,
-): Promise<void> {
-  await tx.syncRun.update({
-    where: { id: runId },
-    data: { ...outcome, status: "succeeded", finishedAt: new Date() },
-  });
+/**
+ * Locks the run's row for the merge transaction and checks that it is still running: if
+ * this process lost its sync lock and another run marked this one abandoned, it must not merge.
+ */
+export async function claimRunForMerge(tx: Tx, runId: number): Promise<void> {
+  const [row] = await tx.$queryRaw<{ status: RunStatus }[]>`
+    SELECT status FROM sync_runs WHERE id = ${runId}::int FOR UPDATE`;
+  if (row?.status !== "running") {
+    throw new SyncError(
+      `Run ${runId} is ${row?.status ?? "gone"}: another process took over the database during the run, so it was not merged.`,
+    );
+  }
 }
 
+/** Inside the merge transaction, so the row says succeeded exactly when the merge committed. */
+export async function recordSuccess(tx: Tx, runId: number, outcome: RunOutcome): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE sync_runs SET
+      status = 'succeeded',
+      finished_at = clock_timestamp(),
+      complete = ${outcome.complete},
+      incomplete_reason = ${outcome.incompleteReason},
+      api_total_count = ${outcome.apiTotalCount}::int,
+      pages_fetched = ${outcome.pagesFetched}::int,
+      customers_seen = ${outcome.customersSeen}::int,
+      tenants_seen = ${outcome.tenantsSeen}::int,
+      rejected_records = ${outcome.rejectedRecords}::int,
+      customers_added = ${outcome.customersAdded}::int,
+      customers_removed = ${outcome.customersRemoved}::int,
+      customers_restored = ${outcome.customersRestored}::int,
+      status_changes = ${outcome.statusChanges}::int
+    WHERE id = ${runId}::int`;
+}
+
+/**
+ * Marks the run failed with what it had fetched (counted from staging, which is then
+ * dropped) and returns that progress. Leaves a run another process already ended alone.
+ */
 export async function recordFailure(
   prisma: PrismaClient,
   runId: number,
   progress: FetchProgress,
   error: string,
-): Promise<void> {
-  await prisma.$transaction(async (tx) => {
-    await tx.syncRun.update({
-      where: { id: runId },
-      data: { ...progress, status: "failed", finishedAt: new Date(), error },
-    });
+): Promise<FetchProgress> {
+  return prisma.$transaction(async (tx) => {
+    const [seen] = await tx.$queryRaw<{ customersSeen: number; tenantsSeen: number }[]>`
+      UPDATE sync_runs SET
+        status = 'failed',
+        finished_at = clock_timestamp(),
+        error = ${error},
+        api_total_count = ${progress.apiTotalCount}::int,
+        pages_fetched = ${progress.pagesFetched}::int,
+        rejected_records = ${progress.rejectedRecords}::int,
+        customers_seen = (SELECT count(*) FROM staging_customers WHERE run_id = ${runId}::int),
+        tenants_seen = (SELECT count(*) FROM staging_tenants WHERE run_id = ${runId}::int)
+      WHERE id = ${runId}::int AND status = 'running'
+      RETURNING customers_seen AS "customersSeen", tenants_seen AS "tenantsSeen"`;
     await clearStaging(tx, [runId]);
+    return { ...progress, ...seen };
   });
 }
 
@@ -75,7 +127,7 @@ export async function abandonStaleRuns(prisma: PrismaClient): Promise<number[]> 
   return prisma.$transaction(async (tx) => {
     const stale = await tx.$queryRaw<{ id: number }[]>`
       UPDATE sync_runs
-      SET status = 'abandoned', finished_at = now(),
+      SET status = 'abandoned', finished_at = clock_timestamp(),
           error = 'the process running it stopped before the run finished'
       WHERE status = 'running'
       RETURNING id`;

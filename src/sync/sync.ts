@@ -2,6 +2,7 @@
 // judge completeness, merge in one transaction, record the outcome.
 import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
+import type { CustomerRecord } from "../elements/payload.ts";
 import { effectivePageSize, pageCount } from "../elements/paging.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -11,6 +12,7 @@ import { mergeStaging, type MergeCounts } from "./merge.ts";
 import { checkRecords, UnknownCodeReporter } from "./records.ts";
 import {
   abandonStaleRuns,
+  claimRunForMerge,
   recordFailure,
   recordSuccess,
   startRun,
@@ -107,11 +109,14 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   } catch (error) {
     const message = errorMessage(error);
     log.error({ err: message }, "sync run failed");
-    await recordFailure(deps.db.prisma, run.id, progress, message).catch((recordError: unknown) => {
-      // Typically the database itself is gone; the next run will mark this one abandoned.
-      log.error({ err: errorMessage(recordError) }, "could not record the failed run");
-    });
-    return { runId: run.id, status: "failed", durationMs: elapsed(), error: message, ...progress };
+    const recorded = await recordFailure(deps.db.prisma, run.id, progress, message).catch(
+      (recordError: unknown) => {
+        // Typically the database itself is gone; the next run will mark this one abandoned.
+        log.error({ err: errorMessage(recordError) }, "could not record the failed run");
+        return progress;
+      },
+    );
+    return { runId: run.id, status: "failed", durationMs: elapsed(), error: message, ...recorded };
   }
 }
 
@@ -123,6 +128,7 @@ async function mergeRun(
 ): Promise<RunOutcome> {
   return deps.db.prisma.$transaction(
     async (tx) => {
+      await claimRunForMerge(tx, run.id);
       const counts = await mergeStaging(tx, {
         runId: run.id,
         observedAt: run.startedAt,
@@ -159,7 +165,7 @@ async function fetchIntoStaging(
   let pageSize = options.pageSize;
   for (let pageIndex = 1; pageIndex <= pages; pageIndex++) {
     const page = await deps.client.fetchPage(
-      { pageIndex, pageSize: options.pageSize, customerId: options.customerId },
+      { pageIndex, pageSize, customerId: options.customerId },
       options.signal,
     );
     const { totalCount } = page.metadata;
@@ -178,7 +184,8 @@ async function fetchIntoStaging(
     // A single-customer request answers in one page whatever totalCount says.
     pages = options.customerId === undefined ? pageCount(totalCount, pageSize) : 1;
 
-    const { accepted, rejected } = checkRecords(pageIndex, page.data);
+    const { accepted: checked, rejected } = checkRecords(pageIndex, page.data);
+    const accepted = onlyRequestedCustomer(checked, options.customerId, log);
     for (const record of rejected) log.warn(record, "rejected a customer record");
     progress.rejectedRecords += rejected.length;
     unknownCodes.check(accepted);
@@ -186,4 +193,21 @@ async function fetchIntoStaging(
     log.debug({ pageIndex, pages, records: page.data.length }, "page staged");
   }
   return totalCounts;
+}
+
+/** A single-customer run merges that customer only, whatever else the API sends. */
+function onlyRequestedCustomer(
+  records: CustomerRecord[],
+  customerId: string | undefined,
+  log: Logger,
+): CustomerRecord[] {
+  if (customerId === undefined) return records;
+  const wanted = records.filter((record) => record.id === customerId);
+  if (wanted.length < records.length) {
+    log.warn(
+      { customerId, ignored: records.length - wanted.length },
+      "the API returned other customers than the one asked for; ignored them",
+    );
+  }
+  return wanted;
 }

@@ -30,6 +30,10 @@ export interface HarnessOptions {
   pageSize?: number;
   /** Per-request timeout of the client (default 5 s). */
   timeoutMs?: number;
+  /** Attempts per request (default 5). */
+  maxAttempts?: number;
+  /** Retry budget per request (default 20 s). */
+  maxRetryTimeMs?: number;
   credentials?: Credentials;
   simulator?: Omit<SimulatorOptions, "dataFile">;
 }
@@ -90,8 +94,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     scope: "elements.customers.read.all",
     pageSize: options.pageSize ?? 10,
     timeoutMs: options.timeoutMs ?? 5_000,
-    maxAttempts: 5,
-    maxRetryTimeMs: 20_000,
+    maxAttempts: options.maxAttempts ?? 5,
+    maxRetryTimeMs: options.maxRetryTimeMs ?? 20_000,
   };
   // Short backoff keeps retry tests quick; the rules under test are the same.
   const client = createElementsSource(config, logger, 20);

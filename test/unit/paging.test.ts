@@ -21,7 +21,6 @@ describe("paging plan", () => {
     expect(effectivePageSize(50, 100)).toBe(50);
     expect(effectivePageSize(100, null)).toBe(100);
     expect(effectivePageSize(100, undefined)).toBe(100);
-    expect(effectivePageSize(100, 0)).toBe(100);
   });
 });
 

@@ -139,7 +139,7 @@ ALTER TABLE "customer_status_history" ADD CONSTRAINT "customer_status_history_cu
 ALTER TABLE "customer_status_history" ADD CONSTRAINT "customer_status_history_opened_by_run_id_fkey" FOREIGN KEY ("opened_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- AddForeignKey
-ALTER TABLE "customer_status_history" ADD CONSTRAINT "customer_status_history_closed_by_run_id_fkey" FOREIGN KEY ("closed_by_run_id") REFERENCES "sync_runs"("id") ON DELETE SET NULL ON UPDATE CASCADE;
+ALTER TABLE "customer_status_history" ADD CONSTRAINT "customer_status_history_closed_by_run_id_fkey" FOREIGN KEY ("closed_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- Seed the documented codes (../shared reference: Elements customers API).
 INSERT INTO "job_status_codes" ("code", "label") VALUES
