@@ -87,6 +87,33 @@ describe("token source", () => {
   });
 });
 
+describe("token responses", () => {
+  it.each([
+    ['{"access_token":"abc","expires_in":120}', 120_000],
+    ['{"access_token":"abc","expires_in":"120"}', 120_000],
+    ['{"access_token":"abc"}', 3_600_000],
+  ])("reads %s", async (body, lifetimeMs) => {
+    simulator = await startSimulator({ customers: 1 });
+    simulator.injectFault({ endpoint: "token", status: 200, body });
+    let now = 0;
+    const tokens = demoTokens(simulator, { now: () => now });
+    expect(await tokens.get()).toBe("abc");
+    now = lifetimeMs * 0.89; // still within the reuse window
+    expect(await tokens.get()).toBe("abc");
+    expect(tokenRequests(simulator)).toBe(1);
+  });
+
+  it.each([
+    ["not json at all", /identity service answered with a body that is not JSON/],
+    ['{"token":"abc"}', /not a token response \(access_token:/],
+    ['{"access_token":"abc","expires_in":-5}', /not a token response \(expires_in:/],
+  ])("refuses %s", async (body, message) => {
+    simulator = await startSimulator({ customers: 1 });
+    simulator.injectFault({ endpoint: "token", status: 200, body });
+    await expect(demoTokens(simulator).get()).rejects.toThrow(message);
+  });
+});
+
 describe("certificate files", () => {
   function file(name: string, content: string): string {
     const path = join(certificate.dir, name);

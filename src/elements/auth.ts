@@ -14,7 +14,8 @@ import ky, { isNetworkError, isTimeoutError } from "ky";
 import type { Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { ElementsApiError, parseRetryAfter } from "./retry.ts";
+import { describeIssues, tokenResponseSchema } from "./payload.ts";
+import { ElementsApiError, parseJsonBody, parseRetryAfter } from "./retry.ts";
 
 export interface TokenSource {
   /** A valid access token, fetching a new one when there is none or it is about to expire. */
@@ -225,25 +226,14 @@ function tokenFailure(response: Response, text: string): ElementsApiError {
 }
 
 function parseTokenResponse(text: string): { accessToken: string; expiresInS: number } {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new ElementsApiError("The identity service answered with something that is not JSON.", {
-      kind: "fatal",
-    });
+  const result = tokenResponseSchema.safeParse(parseJsonBody(text, "The identity service"));
+  if (!result.success) {
+    throw new ElementsApiError(
+      `The identity service's answer is not a token response (${describeIssues(result.error)}).`,
+      { kind: "fatal" },
+    );
   }
-  const { access_token: accessToken, expires_in: expiresIn } = (body ?? {}) as Record<
-    string,
-    unknown
-  >;
-  if (typeof accessToken !== "string" || accessToken === "") {
-    throw new ElementsApiError("The identity service's answer has no access_token.", {
-      kind: "fatal",
-    });
-  }
-  const expiresInS = typeof expiresIn === "number" && expiresIn > 0 ? expiresIn : 3600;
-  return { accessToken, expiresInS };
+  return { accessToken: result.data.access_token, expiresInS: result.data.expires_in };
 }
 
 /** Uses the OAuth error fields (never the request, which holds the secret). */

@@ -16,6 +16,7 @@ import {
   classifyStatus,
   describeHttpFailure,
   ElementsApiError,
+  parseJsonBody,
   parseRetryAfter,
   RequestGate,
 } from "./retry.ts";
@@ -209,15 +210,7 @@ function asApiError(error: unknown, signal?: AbortSignal): unknown {
 }
 
 function parseEnvelope(text: string): PageEnvelope {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new ElementsApiError("The Elements API answered 200 with a body that is not JSON.", {
-      kind: "fatal",
-      status: 200,
-    });
-  }
+  const body = parseJsonBody(text, "The Elements API", 200);
   const result = pageEnvelopeSchema.safeParse(body);
   if (!result.success) {
     throw new ElementsApiError(

@@ -41,6 +41,16 @@ export const customerSchema = z.object({
 export type CustomerRecord = z.infer<typeof customerSchema>;
 export type TenantRecord = z.infer<typeof tenantSchema>;
 
+/** The identity service's answer to a client-credentials token request. */
+export const tokenResponseSchema = z.object({
+  access_token: z.string().min(1),
+  // Some servers send it as a string; absent means the documented one hour.
+  expires_in: z
+    .union([z.number().nonnegative(), z.string().regex(/^\d+$/).transform(Number)])
+    .nullish()
+    .transform((seconds) => (seconds ? seconds : 3600)),
+});
+
 /** One line naming what is wrong with a record, e.g. `jobStatus: expected number, received string`. */
 export function describeIssues(error: z.ZodError): string {
   return error.issues

@@ -29,6 +29,18 @@ export class ElementsApiError extends Error {
   }
 }
 
+/** JSON.parse for response bodies: a body that is not JSON is a fatal error naming `who`. */
+export function parseJsonBody(text: string, who: string, status?: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ElementsApiError(`${who} answered with a body that is not JSON.`, {
+      kind: "fatal",
+      ...(status !== undefined ? { status } : {}),
+    });
+  }
+}
+
 export function classifyStatus(status: number): FailureKind | "ok" {
   if (status >= 200 && status < 300) return "ok";
   if (status === 401) return "unauthorized";
