@@ -19,6 +19,7 @@ import {
   parseJsonBody,
   parseRetryAfter,
   RequestGate,
+  type FailureKind,
 } from "./retry.ts";
 
 export interface ElementsClientOptions {
@@ -34,6 +35,14 @@ export interface ElementsClientOptions {
   retryDelayMs?: number;
   /** Shared with other clients that should pause together on a 429. */
   gate?: RequestGate;
+  /** Told about every HTTP answer and retry, for metrics; must not throw. */
+  events?: ClientEvents;
+}
+
+/** What the client reports as it works. `status` is "error" when no HTTP answer came. */
+export interface ClientEvents {
+  response?(status: number | "error"): void;
+  retry?(kind: FailureKind): void;
 }
 
 export interface PageRequest {
@@ -63,12 +72,12 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   async function attempt(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
     await gate.wait(signal);
     let token = await options.tokens.get(signal);
-    let response = await send(http, request, token, signal);
+    let response = await observed(send(http, request, token, signal));
     if (response.status === 401) {
       await response.body?.cancel();
       options.tokens.invalidate(token);
       token = await options.tokens.get(signal);
-      response = await send(http, request, token, signal);
+      response = await observed(send(http, request, token, signal));
     }
     const outcome = classifyStatus(response.status);
     if (outcome === "ok") return parseEnvelope(await response.text());
@@ -87,6 +96,17 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
       kind,
       status: response.status,
     });
+  }
+
+  async function observed(pending: Promise<Response>): Promise<Response> {
+    try {
+      const response = await pending;
+      options.events?.response?.(response.status);
+      return response;
+    } catch (error) {
+      options.events?.response?.("error");
+      throw error;
+    }
   }
 
   /**
@@ -139,6 +159,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
                 error.kind !== "fatal" &&
                 (isPacedByServer(error) || retriesConsumed < options.maxAttempts - 1);
               if (retrying) {
+                options.events?.retry?.(error.kind);
                 options.log.warn(
                   {
                     pageIndex: request.pageIndex,

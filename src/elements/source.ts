@@ -2,13 +2,14 @@
 import type { ElementsConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import { createTokenSource } from "./auth.ts";
-import { createElementsClient, type ElementsClient } from "./client.ts";
+import { createElementsClient, type ClientEvents, type ElementsClient } from "./client.ts";
 
 /** Throws ConfigError (before any request is made) when the certificate cannot be used. */
 export function createElementsSource(
   config: ElementsConfig,
   log: Logger,
   retryDelayMs?: number,
+  events?: ClientEvents,
 ): ElementsClient {
   const tokens = createTokenSource({
     identityUrl: config.identityUrl,
@@ -26,5 +27,6 @@ export function createElementsSource(
     maxAttempts: config.maxAttempts,
     maxRetryTimeMs: config.maxRetryTimeMs,
     ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
+    ...(events !== undefined ? { events } : {}),
   });
 }

@@ -26,6 +26,17 @@ export interface SyncDependencies {
   db: Database;
   client: ElementsClient;
   log: Logger;
+  /** Told after every staged page (progress display, metrics); must not throw. */
+  onProgress?: (progress: FetchProgressUpdate) => void;
+}
+
+/** Where fetching stands; pagesPlanned follows the latest totalCount. */
+export interface FetchProgressUpdate {
+  runId: number;
+  pagesFetched: number;
+  pagesPlanned: number;
+  apiTotalCount: number | null;
+  rejectedRecords: number;
 }
 
 export interface SyncOptions {
@@ -191,6 +202,13 @@ async function fetchIntoStaging(
     unknownCodes.check(accepted);
     await stageCustomers(deps.db.prisma, runId, accepted);
     log.debug({ pageIndex, pages, records: page.data.length }, "page staged");
+    deps.onProgress?.({
+      runId,
+      pagesFetched: progress.pagesFetched,
+      pagesPlanned: pages,
+      apiTotalCount: progress.apiTotalCount,
+      rejectedRecords: progress.rejectedRecords,
+    });
   }
   return totalCounts;
 }
