@@ -2,6 +2,7 @@
 // validates only what its command needs and names the variable that is wrong; secret
 // values are never echoed back.
 import { existsSync } from "node:fs";
+import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { ConfigError } from "./errors.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
@@ -58,7 +59,27 @@ export interface ElementsConfig {
   maxAttempts: number;
   /** Upper bound on the time one request may spend retrying. */
   maxRetryTimeMs: number;
+  /** Pages fetched at the same time after page 1. */
+  concurrency: number;
 }
+
+/** Pages in flight at once unless ELEMENTS_CONCURRENCY says otherwise. */
+export const DEFAULT_CONCURRENCY = 4;
+
+/** How `elements-sync start` schedules runs and serves operators. */
+export interface WorkerConfig {
+  /** node-cron expression: five fields, or six with seconds first. */
+  cron: string;
+  /** IANA time zone the expression is read in. */
+  timezone: string;
+  /** Also run once when the worker starts. */
+  runOnStart: boolean;
+  /** Port of /healthz and /metrics; 0 turns the HTTP server off. */
+  httpPort: number;
+}
+
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -187,6 +208,62 @@ export function readElementsConfig(env: Env): ElementsConfig {
       "ELEMENTS_MAX_RETRY_TIME_MS",
       integer(0, 3_600_000).default(300_000),
       "a number of milliseconds from 0 to 3600000",
+    ),
+    concurrency: read(
+      env,
+      "ELEMENTS_CONCURRENCY",
+      integer(1, 32).default(DEFAULT_CONCURRENCY),
+      "an integer from 1 to 32 (pages fetched at the same time)",
+    ),
+  };
+}
+
+export function readLogFormat(env: Env): LogFormat {
+  return read(
+    env,
+    "LOG_FORMAT",
+    z.enum(LOG_FORMATS).default("json"),
+    `"json" (the default) or "pretty"`,
+  );
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function readWorkerConfig(env: Env): WorkerConfig {
+  return {
+    cron: read(
+      env,
+      "SYNC_CRON",
+      z.string().trim().default("0 2 * * *").refine(isValidCron),
+      'a cron expression such as "0 2 * * *" (minute hour day month weekday, optionally seconds first)',
+    ),
+    timezone: read(
+      env,
+      "SYNC_TIMEZONE",
+      z.string().trim().default("UTC").refine(isTimeZone),
+      'an IANA time zone such as "UTC" or "Europe/Berlin"',
+    ),
+    runOnStart: read(
+      env,
+      "SYNC_ON_START",
+      z
+        .enum(["true", "false", "1", "0"])
+        .default("false")
+        .transform((value) => value === "true" || value === "1"),
+      '"true" or "false"',
+    ),
+    httpPort: read(
+      env,
+      "HTTP_PORT",
+      integer(0, 65_535).default(9464),
+      "a port number from 1 to 65535, or 0 to turn the HTTP server off",
     ),
   };
 }

@@ -1,7 +1,9 @@
-// pino JSON logs on stderr (stdout carries command output). Known secret-bearing keys are
-// redacted as a second line of defence: the code never logs credentials on purpose.
+// pino JSON logs on stderr (stdout carries command output), or human-readable lines with
+// LOG_FORMAT=pretty. Known secret-bearing keys are redacted as a second line of defence:
+// the code never logs credentials on purpose.
 import { pino, type Logger } from "pino";
-import type { LogLevel } from "./config.ts";
+import pinoPretty from "pino-pretty";
+import type { LogFormat, LogLevel } from "./config.ts";
 
 export type { Logger };
 
@@ -31,6 +33,21 @@ export function createLogger(
     },
     destination,
   );
+}
+
+/**
+ * Where log lines go: stderr as JSON, or through pino-pretty in the same process (no
+ * worker thread, so nothing is lost when the process exits right after logging).
+ */
+export function logDestination(format: LogFormat): pino.DestinationStream {
+  if (format === "json") return pino.destination(2);
+  return pinoPretty({
+    destination: 2,
+    sync: true,
+    colorize: process.stderr.isTTY,
+    translateTime: "SYS:yyyy-mm-dd HH:MM:ss.l",
+    ignore: "pid,hostname,service",
+  });
 }
 
 /** Strips the password from a PostgreSQL URL so it can be shown to people. */

@@ -53,7 +53,10 @@ afterAll(async () => {
 });
 
 beforeEach(async () => {
-  await db.query("DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  // The reporting migration adds schemas of its own next to public.
+  await db.query(
+    "DROP SCHEMA IF EXISTS reporting, reporting_internal CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+  );
 });
 
 afterEach(() => {

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { moveRun } from "./support/reporting-scenario.ts";
 
 const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
@@ -45,7 +46,14 @@ const TYPE_WORDS: Record<string, string> = {
   bigint: "bigint",
   boolean: "boolean",
   timestamptz: "timestamp with time zone",
+  date: "date",
+  numeric: "numeric",
 };
+
+/** The views documented under "The reporting views", from their `#### reporting.x` headings. */
+function documentedViews(): string[] {
+  return [...README.matchAll(/^#### `reporting\.(\w+)`/gm)].map((match) => match[1] ?? "");
+}
 
 describe("README", () => {
   let h: Harness;
@@ -53,15 +61,26 @@ describe("README", () => {
   const [changed, removed] = customers;
   if (!changed || !removed) throw new Error("unreachable");
 
+  // When runs 1 and 2 happened: the day before yesterday and yesterday, at noon of the
+  // database session's time zone (the one the example queries' `current_date` uses).
+  const noonDaysAgo = async (days: number) => {
+    const [row] = await h.db.query<{ at: Date }>(
+      "SELECT (current_date - $1::int + time '12:00')::timestamptz AS at",
+      [days],
+    );
+    if (!row) throw new Error("unreachable");
+    return row.at;
+  };
+
   beforeAll(async () => {
     h = await createHarness({ customers });
-    await h.sync();
-    // Run 2: one status change and one removal; run 3: the removed customer is back.
+    await moveRun(h.db, (await h.sync()).runId, await noonDaysAgo(2));
+    // Run 2: one status change and one removal; run 3 (today): the removed customer is back.
     const edited = structuredClone(customers);
     const first = edited[0];
     if (first) first.jobStatus = first.jobStatus === 2 ? 1 : 2;
     await h.serve(edited.filter((c) => c.id !== removed.id));
-    await h.sync();
+    await moveRun(h.db, (await h.sync()).runId, await noonDaysAgo(1));
     await h.serve(edited);
     await h.sync();
   });
@@ -135,45 +154,80 @@ describe("README", () => {
   });
 
   it("lists the last 7 days' changes, removals and restores included", async () => {
-    const rows = await h.db.query<{
-      customer_id: string;
-      run_id: number;
-      removed: boolean;
-      was_removed: boolean;
-      job_status: number;
-      previous_job_status: number;
-    }>(exampleQuery("changes-last-7-days"));
+    const rows = await h.db.query<{ customer_id: string; run_id: number; change_kind: string }>(
+      exampleQuery("changes-last-7-days"),
+    );
     const facts = rows
-      .map((r) => ({
-        customer: r.customer_id,
-        run: r.run_id,
-        removed: r.removed,
-        was_removed: r.was_removed,
-      }))
+      .map((r) => ({ customer: r.customer_id, run: r.run_id, kind: r.change_kind }))
       .sort((a, b) => a.run - b.run || a.customer.localeCompare(b.customer));
     expect(facts).toEqual(
       [
-        { customer: changed.id, run: 2, removed: false, was_removed: false },
-        { customer: removed.id, run: 2, removed: true, was_removed: false },
-        { customer: removed.id, run: 3, removed: false, was_removed: true },
+        { customer: changed.id, run: 2, kind: "changed" },
+        { customer: removed.id, run: 2, kind: "removed" },
+        { customer: removed.id, run: 3, kind: "restored" },
       ].sort((a, b) => a.run - b.run || a.customer.localeCompare(b.customer)),
     );
   });
 
-  it("gives every present customer's status at each run", async () => {
-    const rows = await h.db.query<{ run_id: number; customer_id: string; job_status: number }>(
-      exampleQuery("status-at-each-run"),
+  it("gives yesterday's nightly snapshot: every customer present at its last run", async () => {
+    const rows = await h.db.query<{ customer_id: string; job_status_label: string }>(
+      exampleQuery("snapshot-of-a-date"),
     );
-    const perRun = (run: number) => rows.filter((r) => r.run_id === run);
-    expect(perRun(1)).toHaveLength(20);
-    expect(perRun(2)).toHaveLength(19);
-    expect(perRun(2).some((r) => r.customer_id === removed.id)).toBe(false);
-    expect(perRun(3)).toHaveLength(20);
-    const statusOf = (run: number) =>
-      perRun(run).find((r) => r.customer_id === changed.id)?.job_status;
-    expect(statusOf(1)).toBe(changed.jobStatus);
-    expect(statusOf(2)).not.toBe(changed.jobStatus);
-    expect(statusOf(3)).toBe(statusOf(2));
+    expect(rows).toHaveLength(19);
+    expect(rows.some((r) => r.customer_id === removed.id)).toBe(false);
+    const now = changed.jobStatus === 2 ? "Working" : "Failed";
+    expect(rows.find((r) => r.customer_id === changed.id)?.job_status_label).toBe(now);
+  });
+
+  it("gives customers per job status at the end of each week and today", async () => {
+    const rows = await h.db.query<{ week_ending: string; customers: number }>(
+      `SELECT week_ending::text, customers FROM (${exampleQuery("status-trend-per-week").replace(/;\s*$/, "")}) q`,
+    );
+    const [today] = await h.db.query<{ today: string }>("SELECT current_date::text AS today");
+    const last = rows.filter((r) => r.week_ending === today?.today);
+    expect(last.reduce((sum, r) => sum + r.customers, 0)).toBe(20);
+    const days = await h.db.query<{ sunday_or_today: boolean }>(
+      `SELECT extract(isodow FROM d::date) = 7 OR d::date = current_date AS sunday_or_today
+       FROM unnest($1::text[]) AS d`,
+      [rows.map((r) => r.week_ending)],
+    );
+    expect(days.every((d) => d.sunday_or_today)).toBe(true);
+  });
+
+  it("lists the customers that went to Failed since yesterday", async () => {
+    const rows = await h.db.query<{ customer_id: string; change_kind: string }>(
+      exampleQuery("went-failed-since-yesterday"),
+    );
+    const expected = [
+      ...(changed.jobStatus === 2 ? [] : [{ customer_id: changed.id, change_kind: "changed" }]),
+      ...(removed.jobStatus === 2 ? [{ customer_id: removed.id, change_kind: "restored" }] : []),
+    ];
+    expect(rows.map(({ customer_id, change_kind }) => ({ customer_id, change_kind }))).toEqual(
+      expect.arrayContaining(expected),
+    );
+    expect(rows).toHaveLength(expected.length);
+  });
+
+  it("documents every view of the reporting schema, column by column with its type", async () => {
+    const views = await h.db.query<{ name: string }>(
+      `SELECT table_name AS name FROM information_schema.tables
+       WHERE table_schema = 'reporting' ORDER BY table_name`,
+    );
+    expect([...documentedViews()].sort()).toEqual(views.map((v) => v.name));
+    for (const view of documentedViews()) {
+      const documented = tableAfter(`#### \`reporting.${view}\``).map(
+        ([column = "", type = ""]) => ({
+          column: unquote(column),
+          type: TYPE_WORDS[type] ?? `undocumented type ${type}`,
+        }),
+      );
+      const actual = await h.db.query<{ column: string; type: string }>(
+        `SELECT column_name AS column, data_type AS type FROM information_schema.columns
+         WHERE table_schema = 'reporting' AND table_name = $1 ORDER BY ordinal_position`,
+        [view],
+      );
+      expect({ view, columns: documented }).toEqual({ view, columns: actual });
+    }
   });
 
   it("documents the same variables as .env.example", () => {
@@ -210,6 +264,19 @@ describe("README", () => {
     const url = `postgresql://${environment.POSTGRES_USER ?? ""}:${environment.POSTGRES_PASSWORD ?? ""}@127.0.0.1:5432/${environment.POSTGRES_DB ?? ""}`;
     expect(README).toContain(`DATABASE_URL=${url}`);
     expect(ports[0]).toBe("127.0.0.1:${POSTGRES_PORT:-5432}:5432");
+  });
+
+  it("ships Metabase for the reporting views in the bi profile, on 127.0.0.1 only", () => {
+    const compose = parse(
+      readFileSync(new URL("../docker-compose.yml", import.meta.url), "utf8"),
+    ) as {
+      services: Record<string, { image?: string; profiles?: string[]; ports?: string[] }>;
+    };
+    const metabase = compose.services.metabase;
+    expect(metabase?.image).toMatch(/^metabase\/metabase:/);
+    expect(metabase?.profiles).toEqual(["bi"]);
+    expect(metabase?.ports?.[0]).toMatch(/^127\.0\.0\.1:/);
+    expect(README).toContain("docker compose --profile bi up -d");
   });
 
   it("runs on the Node 24 that npm ci installs", () => {

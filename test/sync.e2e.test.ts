@@ -12,8 +12,12 @@ afterEach(async () => {
   harness = undefined;
 });
 
-async function start(customers: unknown[] = sampleCustomers(), pageSize = 10): Promise<Harness> {
-  harness = await createHarness({ customers, pageSize });
+async function startAt(
+  concurrency: number,
+  customers: unknown[] = sampleCustomers(),
+  pageSize = 10,
+): Promise<Harness> {
+  harness = await createHarness({ customers, pageSize, concurrency });
   return harness;
 }
 
@@ -66,7 +70,11 @@ function edit(
   return customer;
 }
 
-describe("sync end to end", () => {
+// Every scenario runs with pages fetched one at a time and eight at a time.
+describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => {
+  const start = (customers?: unknown[], pageSize?: number) =>
+    startAt(concurrency, customers, pageSize);
+
   it("first run stores every customer, tenant and one open period each", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers);
@@ -314,8 +322,16 @@ describe("sync end to end", () => {
       "SELECT status, pages_fetched, error IS NOT NULL AS has_error FROM sync_runs WHERE id = $1",
       [run.runId],
     );
-    expect(row).toEqual({ status: "failed", pages_fetched: 2, has_error: true });
-    expect(run).toMatchObject({ customersSeen: 20, pagesFetched: 2 });
+    if (concurrency === 1) {
+      expect(row).toEqual({ status: "failed", pages_fetched: 2, has_error: true });
+      expect(run).toMatchObject({ customersSeen: 20, pagesFetched: 2 });
+    } else {
+      // Page 2 was in flight with page 3, and the 403 may have stopped it: either way the
+      // record says what was fetched and staged before the failure.
+      expect(row).toMatchObject({ status: "failed", has_error: true });
+      expect([1, 2]).toContain(run.pagesFetched);
+      expect(run.customersSeen).toBe(run.pagesFetched * 10);
+    }
     await expectInvariants(h.db);
   });
 
@@ -348,6 +364,7 @@ describe("sync end to end", () => {
 
   it("plans pages with the size the API serves when it caps the page size", async () => {
     harness = await createHarness({
+      concurrency,
       customers: sampleCustomers(25),
       pageSize: 10,
       simulator: { servedPageSize: 4 },
@@ -379,7 +396,12 @@ describe("sync end to end", () => {
   });
 
   it("retries a request that times out", async () => {
-    harness = await createHarness({ customers: sampleCustomers(), pageSize: 10, timeoutMs: 300 });
+    harness = await createHarness({
+      concurrency,
+      customers: sampleCustomers(),
+      pageSize: 10,
+      timeoutMs: 300,
+    });
     harness.simulator.injectFault({ delayMs: 1000, onPage: 2 });
     await syncOk(harness);
     // The simulator logs the slow request when it finally answers, after the client gave up.
@@ -424,6 +446,7 @@ describe("sync end to end", () => {
   it("fetches a new token once when the API refuses an expired one mid-run", async () => {
     // Latency keeps the run going long enough for the test to step in after page 1.
     const h = (harness = await createHarness({
+      concurrency,
       customers: sampleCustomers(25),
       pageSize: 5,
       simulator: { latencyMs: 50 },
@@ -439,20 +462,31 @@ describe("sync end to end", () => {
     const statuses = h.simulator.requests.map((r) =>
       r.path === "/connect/token" ? "token" : r.status,
     );
-    expect(statuses.filter((s) => s === 401)).toHaveLength(1);
+    // Sequentially only the next request carries the expired token; concurrently, every
+    // request already in flight does (pages 2 to 5), and they share one new token.
+    const refused = statuses.filter((s) => s === 401).length;
+    if (concurrency === 1) expect(refused).toBe(1);
+    else expect(refused).toBeGreaterThanOrEqual(1);
+    expect(refused).toBeLessThanOrEqual(4);
     expect(statuses.filter((s) => s === "token")).toHaveLength(2);
     expect(statuses.at(-1)).toBe(200);
   });
 
   it("replaces a refused token even when no retry is left", async () => {
-    harness = await createHarness({ maxAttempts: 1 });
+    harness = await createHarness({
+      concurrency,
+      maxAttempts: 1,
+    });
     await syncOk(harness);
     harness.simulator.expireTokens();
     await syncOk(harness);
   });
 
   it("waits out a 429 with Retry-After without spending the attempt budget", async () => {
-    harness = await createHarness({ maxAttempts: 2 });
+    harness = await createHarness({
+      concurrency,
+      maxAttempts: 2,
+    });
     harness.simulator.injectFault({ status: 503, onPage: 2 });
     harness.simulator.injectFault({ status: 429, retryAfter: "1", onPage: 2 });
     await syncOk(harness);
@@ -462,7 +496,10 @@ describe("sync end to end", () => {
   });
 
   it("fails when Retry-After waits no longer fit in the retry budget", async () => {
-    harness = await createHarness({ maxRetryTimeMs: 1500 });
+    harness = await createHarness({
+      concurrency,
+      maxRetryTimeMs: 1500,
+    });
     harness.simulator.injectFault({ status: 429, retryAfter: "1", onPage: 2, times: 2 });
     const run = await harness.sync();
     expect(run.status).toBe("failed");

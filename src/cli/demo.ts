@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { readLogLevel, type ElementsConfig } from "../config.ts";
+import { DEFAULT_CONCURRENCY, readLogLevel, type ElementsConfig } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { openDatabase, type Database } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
@@ -49,8 +49,10 @@ export const demoCommand: Command = {
     try {
       io.out(`Simulated Elements API: ${simulator.url} (40 customers)`);
       await migrate(db.pool, { log });
-      const client = createElementsSource(demoConfig(simulator.url), log, 200);
-      const sync = () => runSync({ db, client, log }, { pageSize: 10 });
+      const config = demoConfig(simulator.url);
+      const client = createElementsSource(config, log, 200);
+      const sync = () =>
+        runSync({ db, client, log }, { pageSize: 10, concurrency: config.concurrency });
 
       const first = await sync();
       io.out(`\nFirst sync:  ${formatRunSummary(first)}`);
@@ -81,6 +83,7 @@ function demoConfig(url: string): ElementsConfig {
     timeoutMs: 10_000,
     maxAttempts: 3,
     maxRetryTimeMs: 30_000,
+    concurrency: DEFAULT_CONCURRENCY,
   };
 }
 

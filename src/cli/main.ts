@@ -3,28 +3,42 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { demoCommand } from "./demo.ts";
+import { biAccessCommand } from "./bi-access.ts";
 import { EXIT, processIo, type Io } from "./io.ts";
 import { migrateCommand } from "./migrate.ts";
+import { reportCommand } from "./report.ts";
 import { simulateCommand } from "./simulate.ts";
+import { startCommand } from "./start.ts";
+import { statusCommand } from "./status.ts";
 import { syncCommand } from "./sync.ts";
 
 export interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig["options"]>;
-  run(values: Record<string, string | boolean | undefined>, io: Io): Promise<number>;
+  /** Accepts arguments that are not options (a subcommand, a name); passed to run in order. */
+  positionals?: boolean;
+  run(
+    values: Record<string, string | boolean | undefined>,
+    io: Io,
+    positionals: string[],
+  ): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
+  start: startCommand,
+  status: statusCommand,
   migrate: migrateCommand,
   simulate: simulateCommand,
   demo: demoCommand,
+  report: reportCommand,
+  "bi-access": biAccessCommand,
 };
 
 function overview(): string {
   const lines = Object.entries(COMMANDS).map(
-    ([name, command]) => `  ${name.padEnd(10)}${command.summary}`,
+    ([name, command]) => `  ${name.padEnd(11)}${command.summary}`,
   );
   return [
     "Usage: elements-sync <command> [options]",
@@ -55,11 +69,13 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     return EXIT.usage;
   }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: [...rest],
       options: { ...command.options, help: { type: "boolean", short: "h" } },
       allowNegative: true,
+      allowPositionals: command.positionals === true,
       strict: true,
     }));
   } catch (error) {
@@ -71,7 +87,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     return EXIT.ok;
   }
   try {
-    return await command.run(values, io);
+    return await command.run(values, io, positionals);
   } catch (error) {
     if (error instanceof ConfigError) {
       io.err(`elements-sync ${name}: configuration error: ${error.message}`);

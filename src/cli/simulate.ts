@@ -6,13 +6,14 @@ import { integerOption, stringOption } from "./options.ts";
 export const simulateCommand: Command = {
   summary: "serve a local Elements API (token + customers endpoints) for demos and tests",
   usage: [
-    "Usage: elements-sync simulate [--port N] [--customers N] [--seed S] [--data file.json] [--latency ms]",
+    "Usage: elements-sync simulate [--port N] [--host H] [--customers N] [--seed S] [--data file.json] [--latency ms]",
     "",
     "Serves POST /connect/token and POST /partner/external/v3/general/customers/batch on",
-    "127.0.0.1 until interrupted. Client id demo-client, secret demo-secret.",
+    "127.0.0.1 (or --host) until interrupted. Client id demo-client, secret demo-secret.",
     "",
     "Options:",
     "  --port N        port to listen on (default: a free one)",
+    "  --host H        interface to listen on (default 127.0.0.1; 0.0.0.0 in a container)",
     "  --customers N   generate N customers (default 250)",
     "  --seed S        seed of the generated data (default 1); same seed, same data",
     '  --data FILE     serve {"customers": [...]} from FILE, re-read on every request',
@@ -20,6 +21,7 @@ export const simulateCommand: Command = {
   ].join("\n"),
   options: {
     port: { type: "string" },
+    host: { type: "string" },
     customers: { type: "string" },
     seed: { type: "string" },
     data: { type: "string" },
@@ -27,12 +29,14 @@ export const simulateCommand: Command = {
   },
   async run(values, io) {
     const dataFile = stringOption(values, "data");
+    const host = stringOption(values, "host");
     const simulator = await startSimulator({
       port: integerOption(values, "port", { min: 0, max: 65_535, fallback: 0 }),
       customers: integerOption(values, "customers", { min: 0, max: 10_000_000, fallback: 250 }),
       seed: integerOption(values, "seed", { min: 0, max: 2 ** 31 - 1, fallback: 1 }),
       latencyMs: integerOption(values, "latency", { min: 0, max: 600_000, fallback: 0 }),
       ...(dataFile !== undefined ? { dataFile } : {}),
+      ...(host !== undefined ? { host } : {}),
     });
     io.out(`Elements API simulator listening on ${simulator.url}`);
     io.out("Point the worker at it with:");

@@ -1,12 +1,20 @@
-import { loadDotEnv, readDatabaseUrl, readElementsConfig, readLogLevel } from "../config.ts";
+import {
+  loadDotEnv,
+  readDatabaseUrl,
+  readElementsConfig,
+  readLogFormat,
+  readLogLevel,
+} from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
-import { createLogger } from "../logger.ts";
+import { createLogger, logDestination } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { runSync } from "../sync/sync.ts";
+import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { EXIT } from "./io.ts";
 import type { Command } from "./main.ts";
 import { stringOption } from "./options.ts";
+import { createProgressDisplay } from "./progress.ts";
 import { formatRunSummary } from "./summary.ts";
 
 export const syncCommand: Command = {
@@ -33,21 +41,32 @@ export const syncCommand: Command = {
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(env);
     const elements = readElementsConfig(env);
-    const log = createLogger(readLogLevel(env));
+    const log = createLogger(readLogLevel(env), logDestination(readLogFormat(env)));
     const client = createElementsSource(elements, log);
     const customerId = stringOption(values, "customer");
 
+    // Ctrl-C or SIGTERM stops the run cleanly: recorded failed, "interrupted", nothing merged.
+    const shutdown = handleShutdownSignals(log);
+    const progress = createProgressDisplay(process.stderr, env);
     const db = openDatabase(databaseUrl);
     try {
       if (values.migrate !== false) await migrate(db.pool, { log });
       const summary = await runSync(
-        { db, client, log },
-        { pageSize: elements.pageSize, customerId },
+        { db, client, log, ...(progress ? { onProgress: progress.update } : {}) },
+        {
+          pageSize: elements.pageSize,
+          concurrency: elements.concurrency,
+          customerId,
+          signal: shutdown.signal,
+        },
       );
+      progress?.finish();
       io.out(formatRunSummary(summary));
       return summary.status === "succeeded" ? EXIT.ok : EXIT.failed;
     } finally {
+      progress?.finish();
       await db.close();
+      shutdown.dispose();
     }
   },
 };

@@ -68,9 +68,33 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   });
   const gate = options.gate ?? new RequestGate();
 
-  /** One attempt: a refused token is replaced once, within the attempt, as the API asks. */
-  async function attempt(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
-    await gate.wait(signal);
+  /**
+   * One attempt, holding a slot at the gate. A 429's pause is set before the slot is
+   * released, so no waiting request slips through in between.
+   */
+  async function attempt(
+    request: PageRequest,
+    budgetLeftMs: () => number,
+    signal?: AbortSignal,
+  ): Promise<PageEnvelope> {
+    const slot = await gate.acquire(signal);
+    let outcome: "ok" | "throttled" | "other" = "other";
+    try {
+      const envelope = await answer(request, signal);
+      outcome = "ok";
+      return envelope;
+    } catch (error) {
+      const apiError = asApiError(error, signal);
+      if (!(apiError instanceof ElementsApiError)) throw apiError;
+      if (apiError.kind === "rate-limited") outcome = "throttled";
+      throw honourRetryAfter(apiError, budgetLeftMs());
+    } finally {
+      slot.release(outcome);
+    }
+  }
+
+  /** A refused token is replaced once, within the attempt, as the API asks. */
+  async function answer(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
     let token = await options.tokens.get(signal);
     let response = await observed(send(http, request, token, signal));
     if (response.status === 401) {
@@ -133,16 +157,11 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
         return await pRetry(
           async () => {
             attempts += 1;
-            try {
-              return await attempt(request, signal);
-            } catch (error) {
-              const apiError = asApiError(error, signal);
-              if (!(apiError instanceof ElementsApiError)) throw apiError;
-              throw honourRetryAfter(
-                apiError,
-                options.maxRetryTimeMs - (performance.now() - started),
-              );
-            }
+            return attempt(
+              request,
+              () => options.maxRetryTimeMs - (performance.now() - started),
+              signal,
+            );
           },
           {
             // The attempt budget is counted in shouldRetry: waits the API asked for do not use it.

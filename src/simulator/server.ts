@@ -16,8 +16,10 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const DEFAULT_PAGE_SIZE = 100;
 
 export interface SimulatorOptions {
-  /** 0 / undefined = a free port; the host is always 127.0.0.1. */
+  /** 0 / undefined = a free port. */
   port?: number;
+  /** Interface to listen on (default 127.0.0.1; 0.0.0.0 to serve other containers). */
+  host?: string;
   /** Generated data: how many customers (default 250). */
   customers?: number;
   /** Generated data: PRNG seed (default 1); the same seed and count give identical data. */
@@ -304,12 +306,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, HOST, () => {
+    server.listen(port, options.host ?? HOST, () => {
       server.off("error", reject);
       resolve();
     });
   });
-  url = `http://${HOST}:${(server.address() as AddressInfo).port}`;
+  // Listening on every interface, it is still reached locally at 127.0.0.1.
+  const reachedAt = options.host === undefined || options.host === "0.0.0.0" ? HOST : options.host;
+  url = `http://${reachedAt}:${(server.address() as AddressInfo).port}`;
 
   let closed: Promise<void> | undefined;
   return {

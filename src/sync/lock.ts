@@ -2,9 +2,15 @@
 // history periods; a session advisory lock held for the whole run rules that out, and
 // is released by PostgreSQL itself if the process dies.
 import type pg from "pg";
+import { SyncError } from "../errors.ts";
 
 /** An arbitrary application-wide key ("elements-sync run" in spirit). */
 export const SYNC_LOCK_KEY = 7_268_101_100;
+
+/** Another run holds the lock; the message names it when it can. */
+export class RunInProgressError extends SyncError {
+  override name = "RunInProgressError";
+}
 
 export interface SyncLock {
   release(): Promise<void>;

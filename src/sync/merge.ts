@@ -26,21 +26,38 @@ export interface MergeCounts {
 }
 
 export async function mergeStaging(tx: Tx, input: MergeInput): Promise<MergeCounts> {
+  await prepare(tx);
   await buildDesiredState(tx, input);
   const counts = await countChanges(tx);
   await closeChangedPeriods(tx, input);
-  await upsertSeenCustomers(tx, input);
+  const staged = await countStagedRows(tx, input);
+  // On a re-run every staged row usually exists already: then there is nothing to insert.
+  if ((await updateSeenCustomers(tx, input)) < staged.customers)
+    await insertNewCustomers(tx, input);
   await markAbsentCustomersRemoved(tx, input);
   await openNewPeriods(tx, input);
-  await upsertSeenTenants(tx, input);
+  if ((await updateSeenTenants(tx, input)) < staged.tenants) await insertNewTenants(tx, input);
   if (input.removeAbsent) await markAbsentTenantsRemoved(tx, input);
   return counts;
 }
 
+/**
+ * Staging tables are filled moments before the merge, so autovacuum has not analyzed them:
+ * without statistics the planner takes 100,000 staged rows for a handful and picks nested
+ * loops. Hash joins over whole tables also want more memory than the default work_mem.
+ */
+async function prepare(tx: Tx): Promise<void> {
+  await tx.$executeRaw`SET LOCAL work_mem = '64MB'`;
+  // Row counts are what matters here; a small sample gets them in milliseconds, not 300 ms.
+  await tx.$executeRaw`SET LOCAL default_statistics_target = 10`;
+  await tx.$executeRaw`ANALYZE staging_customers, staging_tenants`;
+}
+
 async function buildDesiredState(tx: Tx, { runId, removeAbsent }: MergeInput): Promise<void> {
+  // No key: staging's primary key already makes customer_id unique, and every use is a hash join.
   await tx.$executeRaw`
     CREATE TEMP TABLE merge_desired (
-      customer_id text PRIMARY KEY,
+      customer_id text NOT NULL,
       job_status int NOT NULL,
       management_mode int NOT NULL,
       removed boolean NOT NULL
@@ -88,22 +105,46 @@ async function closeChangedPeriods(tx: Tx, { runId, observedAt }: MergeInput): P
           IS DISTINCT FROM (d.job_status, d.management_mode, d.removed)`;
 }
 
-async function upsertSeenCustomers(tx: Tx, { runId, observedAt }: MergeInput): Promise<void> {
+// Seen rows are written with an UPDATE joined to staging and an INSERT of the rest rather
+// than INSERT ... ON CONFLICT: on a re-run nearly every row conflicts, and one hash join
+// beats a speculative insertion and an index probe per row. One run at a time (the sync
+// lock) means no row can appear between the two statements.
+async function countStagedRows(
+  tx: Tx,
+  { runId }: MergeInput,
+): Promise<{ customers: number; tenants: number }> {
+  const [row] = await tx.$queryRaw<{ customers: number; tenants: number }[]>`
+    SELECT (SELECT count(*)::int FROM staging_customers WHERE run_id = ${runId}::int) AS customers,
+           (SELECT count(*)::int FROM staging_tenants WHERE run_id = ${runId}::int) AS tenants`;
+  return row ?? { customers: 0, tenants: 0 };
+}
+
+/** Returns how many customers it updated. */
+async function updateSeenCustomers(tx: Tx, { runId, observedAt }: MergeInput): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE customers c SET
+      organization = s.organization,
+      owner_email = s.owner_email,
+      job_status = s.job_status,
+      country_or_region = s.country_or_region,
+      management_mode = s.management_mode,
+      last_seen_at = ${observedAt},
+      removed_at = NULL
+    FROM staging_customers s
+    WHERE s.run_id = ${runId}::int AND c.id = s.id`;
+}
+
+async function insertNewCustomers(tx: Tx, { runId, observedAt }: MergeInput): Promise<void> {
   await tx.$executeRaw`
-    INSERT INTO customers AS c (id, organization, owner_email, job_status, country_or_region,
-                                management_mode, first_seen_at, last_seen_at, removed_at)
+    INSERT INTO customers (id, organization, owner_email, job_status, country_or_region,
+                           management_mode, first_seen_at, last_seen_at, removed_at)
     SELECT s.id, s.organization, s.owner_email, s.job_status, s.country_or_region,
            s.management_mode, ${observedAt}, ${observedAt}, NULL
     FROM staging_customers s
     WHERE s.run_id = ${runId}::int
-    ON CONFLICT (id) DO UPDATE SET
-      organization = EXCLUDED.organization,
-      owner_email = EXCLUDED.owner_email,
-      job_status = EXCLUDED.job_status,
-      country_or_region = EXCLUDED.country_or_region,
-      management_mode = EXCLUDED.management_mode,
-      last_seen_at = EXCLUDED.last_seen_at,
-      removed_at = NULL`;
+      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.id)
+    -- In key order, index inserts and foreign-key checks walk the indexes instead of jumping.
+    ORDER BY s.id`;
 }
 
 async function markAbsentCustomersRemoved(tx: Tx, { observedAt }: MergeInput): Promise<void> {
@@ -124,28 +165,40 @@ async function openNewPeriods(tx: Tx, { runId, observedAt }: MergeInput): Promis
     WHERE NOT EXISTS (
       SELECT 1 FROM customer_status_history h
       WHERE h.customer_id = d.customer_id AND h.valid_to IS NULL
-    )`;
+    )
+    ORDER BY d.customer_id`;
 }
 
-async function upsertSeenTenants(tx: Tx, { runId, observedAt }: MergeInput): Promise<void> {
+/** Returns how many tenants it updated. */
+async function updateSeenTenants(tx: Tx, { runId, observedAt }: MergeInput): Promise<number> {
+  return tx.$executeRaw`
+    UPDATE tenants t SET
+      name = s.name,
+      last_seen_at = ${observedAt},
+      removed_at = NULL
+    FROM staging_tenants s
+    WHERE s.run_id = ${runId}::int AND t.customer_id = s.customer_id AND t.id = s.id`;
+}
+
+async function insertNewTenants(tx: Tx, { runId, observedAt }: MergeInput): Promise<void> {
   await tx.$executeRaw`
-    INSERT INTO tenants AS t (customer_id, id, name, first_seen_at, last_seen_at, removed_at)
+    INSERT INTO tenants (customer_id, id, name, first_seen_at, last_seen_at, removed_at)
     SELECT s.customer_id, s.id, s.name, ${observedAt}, ${observedAt}, NULL
     FROM staging_tenants s
     WHERE s.run_id = ${runId}::int
-    ON CONFLICT (customer_id, id) DO UPDATE SET
-      name = EXCLUDED.name,
-      last_seen_at = EXCLUDED.last_seen_at,
-      removed_at = NULL`;
+      AND NOT EXISTS (
+        SELECT 1 FROM tenants t WHERE t.customer_id = s.customer_id AND t.id = s.id
+      )
+    ORDER BY s.customer_id, s.id`;
 }
 
-async function markAbsentTenantsRemoved(tx: Tx, { runId, observedAt }: MergeInput): Promise<void> {
+/**
+ * Every tenant this run saw now has last_seen_at = observedAt, later than any earlier
+ * run's: the present ones with an older last_seen_at are exactly those it did not see.
+ */
+async function markAbsentTenantsRemoved(tx: Tx, { observedAt }: MergeInput): Promise<void> {
   await tx.$executeRaw`
-    UPDATE tenants t
+    UPDATE tenants
     SET removed_at = ${observedAt}
-    WHERE t.removed_at IS NULL
-      AND NOT EXISTS (
-        SELECT 1 FROM staging_tenants s
-        WHERE s.run_id = ${runId}::int AND s.customer_id = t.customer_id AND s.id = t.id
-      )`;
+    WHERE removed_at IS NULL AND last_seen_at < ${observedAt}`;
 }

@@ -10,6 +10,16 @@ type Tx = Prisma.TransactionClient;
 
 export type RunStatus = "running" | "succeeded" | "failed" | "abandoned";
 
+/** The error of a run stopped by SIGTERM or SIGINT. */
+export const INTERRUPTED = "interrupted";
+
+/** The run holding the database, for a message to whoever was refused. */
+export interface RunningRun {
+  id: number;
+  startedAt: Date;
+  scheduledFor: Date | null;
+}
+
 export interface StartedRun {
   id: number;
   /** Stamps everything the run changes; later than every earlier run's. */
@@ -42,11 +52,13 @@ export interface RunOutcome extends FetchProgress {
 export async function startRun(
   prisma: PrismaClient,
   customerFilter: string | null,
+  scheduledFor: Date | null = null,
 ): Promise<StartedRun> {
   const [run] = await prisma.$queryRaw<StartedRun[]>`
-    INSERT INTO sync_runs (customer_filter, started_at)
+    INSERT INTO sync_runs (customer_filter, scheduled_for, started_at)
     VALUES (
       ${customerFilter},
+      ${scheduledFor}::timestamptz,
       greatest(
         date_trunc('milliseconds', clock_timestamp()),
         (SELECT max(started_at) + interval '1 millisecond' FROM sync_runs)
@@ -135,4 +147,12 @@ export async function abandonStaleRuns(prisma: PrismaClient): Promise<number[]> 
     await clearStaging(tx, ids);
     return ids;
   });
+}
+
+/** The run in progress, if any: the newest row still `running`. */
+export async function findRunningRun(prisma: PrismaClient): Promise<RunningRun | undefined> {
+  const [row] = await prisma.$queryRaw<RunningRun[]>`
+    SELECT id, started_at AS "startedAt", scheduled_for AS "scheduledFor"
+    FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1`;
+  return row;
 }

@@ -1,6 +1,7 @@
-// Staging: each fetched page is written to staging_customers / staging_tenants under the
-// run's id as soon as it arrives, so memory stays flat and the merge can be one set-based
+// Staging: fetched pages are written to staging_customers / staging_tenants under the
+// run's id as they arrive, so memory stays flat and the merge can be one set-based
 // transaction at the end. Staging rows are scratch: removed when the run ends.
+import type pg from "pg";
 import type { PrismaClient } from "../db.ts";
 import type { CustomerRecord } from "../elements/payload.ts";
 
@@ -9,8 +10,75 @@ function dedupeById<T extends { id: string }>(records: readonly T[]): T[] {
   return [...new Map(records.map((record) => [record.id, record])).values()];
 }
 
-export async function stageCustomers(
-  prisma: PrismaClient,
+/**
+ * Writes pages to staging on one dedicated connection. Pages handed over while a write is
+ * under way are written together in the next one (one round of statements for many pages),
+ * so staging keeps up with any number of concurrent fetches. A customer seen twice keeps
+ * the copy that arrived last, with that copy's tenant list.
+ */
+export interface StagingWriter {
+  /** Queues one page's accepted records; resolves once they are in staging. */
+  write(records: readonly CustomerRecord[]): Promise<void>;
+  /** Resolves when nothing is queued or being written (whatever the outcome). */
+  idle(): Promise<void>;
+  /** Returns the connection to the pool; call after idle(). */
+  close(): void;
+}
+
+interface QueuedPage {
+  records: readonly CustomerRecord[];
+  done: { resolve(): void; reject(error: unknown): void };
+}
+
+export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<StagingWriter> {
+  const connection = await pool.connect();
+  let queue: QueuedPage[] = [];
+  let writing: Promise<void> | undefined;
+  let failure: Error | undefined;
+
+  async function writeQueued(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue;
+      queue = [];
+      // Once a write failed the run fails: later pages are refused, not half-written.
+      if (failure === undefined) {
+        try {
+          await writeBatch(
+            connection,
+            runId,
+            batch.flatMap((page) => page.records),
+          );
+        } catch (error) {
+          failure = error instanceof Error ? error : new Error(String(error));
+        }
+      }
+      for (const page of batch) {
+        if (failure === undefined) page.done.resolve();
+        else page.done.reject(failure);
+      }
+    }
+    writing = undefined;
+  }
+
+  return {
+    write(records) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ records, done: { resolve, reject } });
+        writing ??= writeQueued();
+      });
+    },
+    async idle() {
+      while (writing) await writing;
+    },
+    close() {
+      // A connection whose statement failed is discarded rather than returned to the pool.
+      connection.release(failure);
+    },
+  };
+}
+
+async function writeBatch(
+  connection: pg.PoolClient,
   runId: number,
   records: readonly CustomerRecord[],
 ): Promise<void> {
@@ -20,39 +88,43 @@ export async function stageCustomers(
     dedupeById(customer.tenants).map((tenant) => ({ customerId: customer.id, ...tenant })),
   );
   const customerIds = customers.map((c) => c.id);
-
-  await prisma.$transaction([
-    prisma.$executeRaw`
-      INSERT INTO staging_customers
-        (run_id, id, organization, owner_email, job_status, country_or_region, management_mode)
-      SELECT ${runId}::int, s.*
-      FROM unnest(
-        ${customerIds}::text[],
-        ${customers.map((c) => c.organization)}::text[],
-        ${customers.map((c) => c.ownerEmail)}::text[],
-        ${customers.map((c) => c.jobStatus)}::int[],
-        ${customers.map((c) => c.countryOrRegion)}::text[],
-        ${customers.map((c) => c.managementMode)}::int[]
-      ) AS s
-      ON CONFLICT (run_id, id) DO UPDATE SET
-        organization = EXCLUDED.organization,
-        owner_email = EXCLUDED.owner_email,
-        job_status = EXCLUDED.job_status,
-        country_or_region = EXCLUDED.country_or_region,
-        management_mode = EXCLUDED.management_mode`,
-    // A customer seen again replaces its tenant list rather than adding to it.
-    prisma.$executeRaw`
-      DELETE FROM staging_tenants
-      WHERE run_id = ${runId}::int AND customer_id = ANY(${customerIds}::text[])`,
-    prisma.$executeRaw`
-      INSERT INTO staging_tenants (run_id, customer_id, id, name)
-      SELECT ${runId}::int, s.*
-      FROM unnest(
-        ${tenants.map((t) => t.customerId)}::text[],
-        ${tenants.map((t) => t.id)}::text[],
-        ${tenants.map((t) => t.name)}::text[]
-      ) AS s`,
-  ]);
+  // One array parameter per column: a few statements per batch, whatever its size.
+  const upsert = await connection.query<{ replaced: boolean }>(
+    `INSERT INTO staging_customers
+       (run_id, id, organization, owner_email, job_status, country_or_region, management_mode)
+     SELECT $1::int, s.*
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[]) AS s
+     ON CONFLICT (run_id, id) DO UPDATE SET
+       organization = EXCLUDED.organization,
+       owner_email = EXCLUDED.owner_email,
+       job_status = EXCLUDED.job_status,
+       country_or_region = EXCLUDED.country_or_region,
+       management_mode = EXCLUDED.management_mode
+     -- xmax is set on a row this statement updated rather than inserted.
+     RETURNING xmax <> 0 AS replaced`,
+    [
+      runId,
+      customerIds,
+      customers.map((c) => c.organization),
+      customers.map((c) => c.ownerEmail),
+      customers.map((c) => c.jobStatus),
+      customers.map((c) => c.countryOrRegion),
+      customers.map((c) => c.managementMode),
+    ],
+  );
+  // A customer seen again replaces its tenant list rather than adding to it.
+  if (upsert.rows.some((row) => row.replaced)) {
+    await connection.query(
+      `DELETE FROM staging_tenants WHERE run_id = $1::int AND customer_id = ANY($2::text[])`,
+      [runId, customerIds],
+    );
+  }
+  if (tenants.length === 0) return;
+  await connection.query(
+    `INSERT INTO staging_tenants (run_id, customer_id, id, name)
+     SELECT $1::int, s.* FROM unnest($2::text[], $3::text[], $4::text[]) AS s`,
+    [runId, tenants.map((t) => t.customerId), tenants.map((t) => t.id), tenants.map((t) => t.name)],
+  );
 }
 
 export interface StagedCounts {

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import type { Credentials, ElementsConfig } from "../../src/config.ts";
+import { DEFAULT_CONCURRENCY, type Credentials, type ElementsConfig } from "../../src/config.ts";
 import { openDatabase, type Database } from "../../src/db.ts";
 import type { ElementsClient } from "../../src/elements/client.ts";
 import { createElementsSource } from "../../src/elements/source.ts";
@@ -36,6 +36,8 @@ export interface HarnessOptions {
   maxRetryTimeMs?: number;
   credentials?: Credentials;
   simulator?: Omit<SimulatorOptions, "dataFile">;
+  /** Pages fetched at the same time (default: the sync's default, 4). */
+  concurrency?: number;
 }
 
 export interface Harness {
@@ -51,6 +53,7 @@ export interface Harness {
     customerId?: string;
     pageSize?: number;
     signal?: AbortSignal;
+    concurrency?: number;
   }): Promise<RunSummary>;
   close(): Promise<void>;
 }
@@ -96,6 +99,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     timeoutMs: options.timeoutMs ?? 5_000,
     maxAttempts: options.maxAttempts ?? 5,
     maxRetryTimeMs: options.maxRetryTimeMs ?? 20_000,
+    concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
   };
   // Short backoff keeps retry tests quick; the rules under test are the same.
   const client = createElementsSource(config, logger, 20);
@@ -113,6 +117,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
           pageSize: run.pageSize ?? config.pageSize,
           customerId: run.customerId,
           signal: run.signal,
+          concurrency: run.concurrency ?? config.concurrency,
         },
       ),
     async close() {

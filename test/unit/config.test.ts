@@ -21,7 +21,20 @@ describe("configuration", () => {
       timeoutMs: 30_000,
       maxAttempts: 6,
       maxRetryTimeMs: 300_000,
+      concurrency: 4,
     });
+  });
+
+  it("reads ELEMENTS_CONCURRENCY from 1 to 32", () => {
+    expect(readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: "1" }).concurrency).toBe(1);
+    expect(readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: "32" }).concurrency).toBe(32);
+    for (const value of ["0", "33", "2.5", "many"]) {
+      expect(() => readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: value })).toThrow(
+        new ConfigError(
+          `ELEMENTS_CONCURRENCY must be an integer from 1 to 32 (pages fetched at the same time); got "${value}".`,
+        ),
+      );
+    }
   });
 
   it("picks hosts by region code or full URL", () => {

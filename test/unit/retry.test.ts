@@ -68,3 +68,66 @@ describe("RequestGate", () => {
     await expect(gate.wait()).resolves.toBeUndefined();
   });
 });
+
+describe("RequestGate pacing", () => {
+  async function acquireAll(gate: RequestGate, n: number) {
+    return Promise.all(Array.from({ length: n }, () => gate.acquire()));
+  }
+
+  it("sets no limit of its own until a request is throttled", async () => {
+    const gate = new RequestGate(() => 0);
+    const slots = await acquireAll(gate, 20);
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+    for (const slot of slots) slot.release("ok");
+    expect(gate.limit).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("halves the requests in flight once for requests throttled together", async () => {
+    const gate = new RequestGate(() => 0);
+    const slots = await acquireAll(gate, 8);
+    for (const slot of slots.slice(0, 3)) slot.release("throttled");
+    expect(gate.limit).toBe(4);
+    // The others were sent before the decrease: their answers change nothing.
+    for (const slot of slots.slice(3)) slot.release("ok");
+    expect(gate.limit).toBe(4);
+  });
+
+  it("holds requests beyond the limit until a slot is released, then grows by one per round", async () => {
+    const gate = new RequestGate(() => 0);
+    const [throttled, ...others] = await acquireAll(gate, 4);
+    throttled?.release("throttled");
+    for (const slot of others) slot.release("other");
+    expect(gate.limit).toBe(2);
+    const [a, b] = await acquireAll(gate, 2);
+    let third = false;
+    const pending = gate.acquire().then((slot) => {
+      third = true;
+      return slot;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(third).toBe(false);
+    a?.release("ok");
+    const c = await pending;
+    expect(third).toBe(true);
+    b?.release("ok");
+    expect(gate.limit).toBe(3);
+    c.release("ok");
+  });
+
+  it("never goes below one request in flight", async () => {
+    const gate = new RequestGate(() => 0);
+    for (let i = 0; i < 5; i++) (await gate.acquire()).release("throttled");
+    expect(gate.limit).toBe(1);
+  });
+
+  it("stops waiting when the signal aborts", async () => {
+    const gate = new RequestGate(() => 0);
+    (await gate.acquire()).release("throttled");
+    const held = await gate.acquire();
+    const controller = new AbortController();
+    const waiting = gate.acquire(controller.signal);
+    controller.abort(new Error("stopped"));
+    await expect(waiting).rejects.toThrow("stopped");
+    held.release("ok");
+  });
+});

@@ -1,0 +1,275 @@
+// How fast the README's example queries answer on a large history: 100,000 customers with
+// a year of nightly runs, built directly in SQL with generate_series (not synced through
+// the API), then every `<!-- query: name -->` block of README.md timed as written.
+//
+//   npm run bench:reporting [-- --customers 100000 --days 365 --changes 8 --repeat 5]
+//   npm run bench:reporting -- --reuse     time the queries again on the data built last time
+//
+// Uses BENCH_DATABASE_URL when set (the database is emptied: its public and reporting
+// schemas are dropped); otherwise (re)creates elements_sync_reporting_bench on 127.0.0.1:5432.
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { migrate } from "../src/migrations.ts";
+
+const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
+const BENCH_DATABASE = "elements_sync_reporting_bench";
+const TARGET_MS = 200;
+
+interface Settings {
+  customers: number;
+  days: number;
+  /** Average job-status changes per customer over the whole period. */
+  changes: number;
+  repeat: number;
+  reuse: boolean;
+}
+
+function readSettings(): Settings {
+  const { values } = parseArgs({
+    options: {
+      customers: { type: "string", default: "100000" },
+      days: { type: "string", default: "365" },
+      changes: { type: "string", default: "8" },
+      repeat: { type: "string", default: "5" },
+      reuse: { type: "boolean", default: false },
+    },
+  });
+  const positive = (name: keyof typeof values): number => {
+    const value = Number(values[name]);
+    if (!Number.isInteger(value) || value < 1)
+      throw new Error(`--${name} must be a positive integer`);
+    return value;
+  };
+  return {
+    customers: positive("customers"),
+    days: positive("days"),
+    changes: positive("changes"),
+    repeat: positive("repeat"),
+    reuse: values.reuse,
+  };
+}
+
+function readmeQueries(): { name: string; sql: string }[] {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  return [...readme.matchAll(/<!-- query: ([\w-]+) -->\s*```sql\n([\s\S]*?)```/g)].map((m) => ({
+    name: m[1] ?? "",
+    sql: m[2] ?? "",
+  }));
+}
+
+function localBenchUrl(): string {
+  const url = new URL(LOCAL_SERVER);
+  url.pathname = `/${BENCH_DATABASE}`;
+  return url.toString();
+}
+
+async function benchDatabase(): Promise<string> {
+  const fromEnv = process.env.BENCH_DATABASE_URL;
+  if (fromEnv) {
+    const client = new pg.Client({ connectionString: fromEnv });
+    await client.connect();
+    try {
+      await client.query(
+        "DROP SCHEMA IF EXISTS reporting CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+      );
+    } finally {
+      await client.end();
+    }
+    return fromEnv;
+  }
+  const admin = new pg.Client({ connectionString: LOCAL_SERVER });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${BENCH_DATABASE} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${BENCH_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  return localBenchUrl();
+}
+
+/**
+ * A history that keeps every invariant the sync guarantees: one run a night (the last a
+ * minute ago), each customer's periods back to back, consecutive periods different, a
+ * removed period only between present ones or at the end, codes kept while removed.
+ */
+const BUILD_STEPS: { what: string; sql: string }[] = [
+  {
+    what: "nightly runs",
+    sql: `
+      INSERT INTO sync_runs (id, started_at, finished_at, status, complete, api_total_count,
+                             pages_fetched, customers_seen, tenants_seen)
+      SELECT i, now() - interval '1 minute' - ($2::int - i) * interval '1 day',
+             now() - interval '1 minute' - ($2::int - i) * interval '1 day' + interval '4 minutes',
+             'succeeded', true, $1::int, ceil($1::int / 100.0), $1::int, 2 * $1::int
+      FROM generate_series(1, $2::int) AS i;
+      SELECT setval('sync_runs_id_seq', $2::int);`,
+  },
+  {
+    what: "change points",
+    // Run 1 sees everyone; then about $3 changes per customer at random later runs.
+    sql: `
+      CREATE UNLOGGED TABLE bench_points AS
+      SELECT n, 1 AS run FROM generate_series(1, $1::int) AS n
+      UNION
+      SELECT n, 2 + floor(random() * ($2::int - 1))::int
+      FROM generate_series(1, $1::int) AS n
+      CROSS JOIN LATERAL generate_series(1, floor(random() * (2 * $3::int + 1))::int + 0 * n) AS k
+      WHERE $2::int > 1`,
+  },
+  {
+    what: "periods",
+    // A removed period only at an even position, so two never follow each other; it keeps
+    // the codes of the period before it (offset 0), every other period moves to another status.
+    sql: `
+      CREATE UNLOGGED TABLE bench_periods AS
+      WITH numbered AS (
+        SELECT n, run, row_number() OVER w AS pos, lead(run) OVER w AS next_run
+        FROM bench_points WINDOW w AS (PARTITION BY n ORDER BY run)
+      ), flagged AS (
+        SELECT *, pos % 2 = 0 AND random() < 0.06 AS removed,
+               1 + floor(random() * 6)::int AS step, floor(random() * 7)::int AS first_status,
+               (n % 3) AS mode
+        FROM numbered
+      )
+      SELECT n, run, next_run, removed, mode,
+             (first_value(first_status) OVER w
+              + sum(CASE WHEN removed OR pos = 1 THEN 0 ELSE step END) OVER w) % 7 AS job_status
+      FROM flagged
+      WINDOW w AS (PARTITION BY n ORDER BY run ROWS UNBOUNDED PRECEDING)`,
+  },
+  {
+    what: "customers",
+    sql: `
+      INSERT INTO customers (id, organization, owner_email, job_status, country_or_region,
+                             management_mode, first_seen_at, last_seen_at, removed_at)
+      SELECT md5('customer ' || p.n)::uuid::text, 'Organization ' || p.n, 'admin' || p.n || '@example.com',
+             p.job_status, 'US', p.mode, first_run.started_at,
+             CASE WHEN p.removed THEN seen.started_at ELSE last_run.started_at END,
+             CASE WHEN p.removed THEN r.started_at END
+      FROM bench_periods p
+      JOIN sync_runs r ON r.id = p.run
+      JOIN sync_runs seen ON seen.id = greatest(p.run - 1, 1)
+      CROSS JOIN (SELECT started_at FROM sync_runs WHERE id = 1) first_run
+      CROSS JOIN (SELECT started_at FROM sync_runs WHERE id = $2::int) last_run
+      WHERE p.next_run IS NULL`,
+  },
+  {
+    what: "history",
+    sql: `
+      INSERT INTO customer_status_history (customer_id, job_status, management_mode, removed,
+                                           valid_from, valid_to, opened_by_run_id, closed_by_run_id)
+      SELECT md5('customer ' || p.n)::uuid::text, p.job_status, p.mode, p.removed,
+             r.started_at, nr.started_at, p.run, p.next_run
+      FROM bench_periods p
+      JOIN sync_runs r ON r.id = p.run
+      LEFT JOIN sync_runs nr ON nr.id = p.next_run`,
+  },
+  {
+    what: "tenants",
+    sql: `
+      INSERT INTO tenants (customer_id, id, name, first_seen_at, last_seen_at, removed_at)
+      SELECT c.id, md5(c.id || ' tenant ' || k)::uuid::text, 'tenant-' || k || '.onmicrosoft.com',
+             c.first_seen_at, c.last_seen_at, c.removed_at
+      FROM customers c CROSS JOIN generate_series(1, 2) AS k`,
+  },
+  { what: "cleanup", sql: "DROP TABLE bench_points, bench_periods" },
+];
+
+async function build(client: pg.Client, settings: Settings): Promise<void> {
+  for (const step of BUILD_STEPS) {
+    const started = performance.now();
+    // Multi-statement steps go through the simple protocol, so parameters are inlined
+    // (they are integers this script parsed).
+    const sql = step.sql
+      .replaceAll("$1::int", String(settings.customers))
+      .replaceAll("$2::int", String(settings.days))
+      .replaceAll("$3::int", String(settings.changes));
+    await client.query(sql);
+    console.log(`  ${step.what.padEnd(14)} ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  await client.query("VACUUM ANALYZE");
+}
+
+interface Timing {
+  name: string;
+  rows: number;
+  executionMs: number;
+  wallMs: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+}
+
+async function time(
+  client: pg.Client,
+  query: { name: string; sql: string },
+  repeat: number,
+): Promise<Timing> {
+  const sql = query.sql.trim().replace(/;$/, "");
+  await client.query(sql); // warm-up
+  const wall: number[] = [];
+  const execution: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < repeat; i++) {
+    const started = performance.now();
+    rows = (await client.query(sql)).rowCount ?? 0;
+    wall.push(performance.now() - started);
+    const plan = await client.query<{ "QUERY PLAN": [{ "Execution Time": number }] }>(
+      `EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`,
+    );
+    execution.push(plan.rows[0]?.["QUERY PLAN"][0]["Execution Time"] ?? Number.NaN);
+  }
+  return { name: query.name, rows, executionMs: median(execution), wallMs: median(wall) };
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const url = settings.reuse
+    ? (process.env.BENCH_DATABASE_URL ?? localBenchUrl())
+    : await benchDatabase();
+  if (!settings.reuse) {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    await migrate(pool);
+    await pool.end();
+  }
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    if (!settings.reuse) {
+      console.log(
+        `Building ${settings.customers} customers, ${settings.days} nightly runs, ~${settings.changes} changes each:`,
+      );
+      await build(client, settings);
+    }
+    const { rows } = await client.query<{ periods: string; tenants: string }>(
+      `SELECT (SELECT count(*) FROM customer_status_history) AS periods,
+              (SELECT count(*) FROM tenants) AS tenants`,
+    );
+    console.log(
+      `  ${rows[0]?.periods ?? "?"} history periods, ${rows[0]?.tenants ?? "?"} tenants\n`,
+    );
+
+    const timings: Timing[] = [];
+    for (const query of readmeQueries()) timings.push(await time(client, query, settings.repeat));
+    const width = Math.max(...timings.map((t) => t.name.length), 5);
+    console.log(
+      `${"query".padEnd(width)}  ${"rows".padStart(7)}  ${"execution ms".padStart(12)}  ${"wall ms".padStart(8)}  under ${TARGET_MS} ms`,
+    );
+    for (const t of timings) {
+      console.log(
+        `${t.name.padEnd(width)}  ${String(t.rows).padStart(7)}  ${t.executionMs.toFixed(1).padStart(12)}  ${t.wallMs.toFixed(1).padStart(8)}  ${t.wallMs < TARGET_MS ? "yes" : "NO"}`,
+      );
+    }
+    console.log(
+      `\nMedians of ${settings.repeat} runs after a warm-up. execution: EXPLAIN ANALYZE's Execution Time; wall: the query with every row fetched by node-pg.`,
+    );
+  } finally {
+    await client.end();
+  }
+}
+
+await main();

@@ -1,0 +1,86 @@
+// `elements-sync bi-access <role>`: a login for BI tools that reads the reporting views and
+// nothing else. The password comes from a file or stdin, never from the command line
+// (where other users of the machine and the shell history would see it).
+import { readFile } from "node:fs/promises";
+import pg from "pg";
+import { loadDotEnv, readDatabaseUrl } from "../config.ts";
+import { ConfigError, errorMessage } from "../errors.ts";
+import { checkRoleName, grantReportingAccess } from "../reporting/access.ts";
+import { EXIT } from "./io.ts";
+import type { Command } from "./main.ts";
+import { stringOption } from "./options.ts";
+
+export const biAccessCommand: Command = {
+  summary: "create or update a read-only login for BI tools (reporting views only)",
+  usage: [
+    "Usage: elements-sync bi-access <role> [--password-file <file>]",
+    "",
+    "Creates the login role <role> (or updates it, if it is already a plain login) so that",
+    "it can read the views of schema reporting in DATABASE_URL's database and nothing else:",
+    "no base table, no other schema, no writes. Views added by later migrations are",
+    "readable too. Run it as the user that migrates (with CREATEROLE) or as a superuser.",
+    "",
+    "The password is the first line of --password-file, or else standard input:",
+    "  printf '%s' \"$BI_PASSWORD\" | elements-sync bi-access metabase_reader",
+    "",
+    "Options:",
+    "  --password-file <file>  read the password from this file",
+  ].join("\n"),
+  positionals: true,
+  options: {
+    "password-file": { type: "string" },
+  },
+  async run(values, io, positionals) {
+    const [role, ...extra] = positionals;
+    if (role === undefined) throw new ConfigError("name the role: elements-sync bi-access <role>.");
+    if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
+    checkRoleName(role);
+    const password = await readPassword(stringOption(values, "password-file"));
+    loadDotEnv();
+    const databaseUrl = readDatabaseUrl(process.env);
+
+    const client = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: "elements-sync bi-access",
+    });
+    await client.connect();
+    try {
+      const result = await grantReportingAccess(client, role, password);
+      io.out(
+        `${result.created ? "created" : "updated"} role ${role}: it can log in to database ${result.database} ` +
+          `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}), nothing else`,
+      );
+      return EXIT.ok;
+    } finally {
+      await client.end();
+    }
+  },
+};
+
+/** The first line of the file or of stdin; a trailing newline is not part of a password. */
+async function readPassword(file: string | undefined): Promise<string> {
+  let text: string;
+  if (file !== undefined) {
+    try {
+      text = await readFile(file, "utf8");
+    } catch (error) {
+      throw new ConfigError(`--password-file ${file} cannot be read: ${errorMessage(error)}`);
+    }
+  } else {
+    if (process.stdin.isTTY) {
+      throw new ConfigError(
+        "give the password with --password-file <file> or on standard input (it is never an argument).",
+      );
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    text = Buffer.concat(chunks).toString("utf8");
+  }
+  const password = text.split(/\r?\n/)[0] ?? "";
+  if (password === "") {
+    throw new ConfigError(
+      `the password is empty (${file === undefined ? "standard input" : `--password-file ${file}`}).`,
+    );
+  }
+  return password;
+}

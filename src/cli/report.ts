@@ -1,0 +1,239 @@
+// `elements-sync report changes|trend|runs`: the reporting views for people who do not use a
+// BI tool, as aligned tables, CSV or JSON, and the trend as a self-contained HTML chart.
+import { writeFile } from "node:fs/promises";
+import pg from "pg";
+import { loadDotEnv, readDatabaseUrl } from "../config.ts";
+import { JOB_STATUS_LABELS } from "../elements/codes.ts";
+import { ConfigError } from "../errors.ts";
+import { renderTrendHtml } from "../reporting/chart.ts";
+import { formatCsv, formatTable, tableObjects, type Table } from "../reporting/format.ts";
+import {
+  hasReportingViews,
+  readChanges,
+  readDaily,
+  readRuns,
+  type Since,
+} from "../reporting/queries.ts";
+import {
+  CHANGE_COLUMNS,
+  changesForPeople,
+  DAILY_COLUMNS,
+  dataTable,
+  RUN_COLUMNS,
+  runsForPeople,
+  trendForPeople,
+} from "../reporting/reports.ts";
+import { EXIT, type Io } from "./io.ts";
+import type { Command } from "./main.ts";
+import { integerOption, stringOption } from "./options.ts";
+
+type Values = Record<string, string | boolean | undefined>;
+type Format = "table" | "csv" | "json";
+
+const SUBCOMMANDS = ["changes", "trend", "runs"] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+
+/** Changes shown under the chart of `report trend --html`. */
+const CHART_CHANGES = 50;
+
+export const reportCommand: Command = {
+  summary: "job-status changes, daily trend and runs from the reporting views",
+  usage: [
+    "Usage: elements-sync report changes [--since 7d] [--status <status>] [--limit N]",
+    "       elements-sync report trend [--days 30] [--html out.html]",
+    "       elements-sync report runs [--limit 20]",
+    "",
+    "Reads the reporting views of DATABASE_URL (run `elements-sync migrate` first).",
+    "",
+    "  changes   customers added, removed, restored or changed, newest first",
+    "  trend     customers per job status at the end of each day",
+    "  runs      the latest runs with their duration and outcome",
+    "",
+    "Options:",
+    "  --since <when>       changes since 24h, 7d, 2w ago, or since a day (2026-11-20); default 7d",
+    "  --status <status>    changes into this job status: a label (failed, working,",
+    '                       "no backup update") or a code',
+    "  --days N             trend: the last N days, today included (default 30)",
+    "  --limit N            at most N rows (runs: default 20)",
+    "  --format <f>         table (default), csv or json; csv and json carry the view's columns",
+    "  --html <file>        trend: write a self-contained HTML chart with the latest changes",
+    "  --time-zone <zone>   time zone of days and times, e.g. Europe/Berlin (default: this machine's)",
+  ].join("\n"),
+  positionals: true,
+  options: {
+    since: { type: "string" },
+    status: { type: "string" },
+    days: { type: "string" },
+    limit: { type: "string" },
+    format: { type: "string" },
+    html: { type: "string" },
+    "time-zone": { type: "string" },
+  },
+  async run(values, io, positionals) {
+    const subcommand = readSubcommand(positionals);
+    checkOptionsApply(subcommand, values);
+    const format = readFormat(values);
+    const timeZone =
+      stringOption(values, "time-zone") ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
+    loadDotEnv();
+    const databaseUrl = readDatabaseUrl(process.env);
+
+    const client = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: "elements-sync report",
+    });
+    await client.connect();
+    try {
+      await setTimeZone(client, timeZone);
+      if (!(await hasReportingViews(client))) {
+        throw new ConfigError(
+          "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",
+        );
+      }
+      if (subcommand === "changes") {
+        const rows = await readChanges(client, {
+          since: readSince(values),
+          jobStatus: readStatus(values),
+          limit: values.limit === undefined ? undefined : readLimit(values, 20),
+        });
+        print(io, format, changesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
+      } else if (subcommand === "trend") {
+        const days = integerOption(values, "days", { min: 1, max: 36600, fallback: 30 });
+        const daily = await readDaily(client, days);
+        const html = stringOption(values, "html");
+        if (html !== undefined) {
+          const firstDay = daily[0]?.day;
+          const changes = await readChanges(client, {
+            since: firstDay ? { kind: "day", day: firstDay } : parseSince(`${days}d`),
+            limit: CHART_CHANGES,
+          });
+          await writeChart(html, daily, changes, timeZone);
+          io.out(
+            `wrote ${html}: ${new Set(daily.map((row) => row.day)).size} days, ${changes.length} latest changes`,
+          );
+        } else {
+          print(io, format, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));
+        }
+      } else {
+        const rows = await readRuns(client, readLimit(values, 20));
+        print(io, format, runsForPeople(rows), dataTable(rows, RUN_COLUMNS));
+      }
+      return EXIT.ok;
+    } finally {
+      await client.end();
+    }
+  },
+};
+
+function readSubcommand(positionals: readonly string[]): Subcommand {
+  const [name, ...extra] = positionals;
+  const known = SUBCOMMANDS.find((candidate) => candidate === name);
+  if (!known) {
+    throw new ConfigError(
+      name === undefined
+        ? `say which report: ${SUBCOMMANDS.join(", ")}.`
+        : `unknown report "${name}"; use ${SUBCOMMANDS.join(", ")}.`,
+    );
+  }
+  if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
+  return known;
+}
+
+const OPTIONS_OF: Record<Subcommand, readonly string[]> = {
+  changes: ["since", "status", "limit", "format", "time-zone"],
+  trend: ["days", "html", "format", "time-zone"],
+  runs: ["limit", "format", "time-zone"],
+};
+
+function checkOptionsApply(subcommand: Subcommand, values: Values): void {
+  const allowed = new Set([...OPTIONS_OF[subcommand], "help"]);
+  const misplaced = Object.keys(values).find((name) => !allowed.has(name));
+  if (misplaced !== undefined) {
+    throw new ConfigError(`--${misplaced} does not apply to report ${subcommand}.`);
+  }
+  if (values.html !== undefined && values.format !== undefined) {
+    throw new ConfigError("--html writes HTML; leave out --format.");
+  }
+}
+
+function readFormat(values: Values): Format {
+  const format = stringOption(values, "format") ?? "table";
+  if (format === "table" || format === "csv" || format === "json") return format;
+  throw new ConfigError(`--format must be table, csv or json; got "${format}".`);
+}
+
+function readLimit(values: Values, fallback: number): number {
+  return integerOption(values, "limit", { min: 1, max: 1_000_000, fallback });
+}
+
+const UNITS: Record<string, string> = { h: "hours", d: "days", w: "weeks" };
+
+/** `24h`, `7d`, `2w` back from now, or a calendar day `YYYY-MM-DD` (from its midnight). */
+export function parseSince(raw: string): Since {
+  const duration = /^(\d{1,5})([hdw])$/.exec(raw);
+  if (duration?.[1] !== undefined && duration[2] !== undefined) {
+    return { kind: "duration", interval: `${duration[1]} ${UNITS[duration[2]] ?? "days"}` };
+  }
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(raw);
+  if (day && new Date(`${raw}T00:00:00Z`).toISOString().startsWith(raw)) {
+    return { kind: "day", day: raw };
+  }
+  throw new ConfigError(
+    `--since must be a duration such as 24h, 7d or 2w, or a day such as 2026-11-20; got "${raw}".`,
+  );
+}
+
+function readSince(values: Values): Since {
+  return parseSince(stringOption(values, "since") ?? "7d");
+}
+
+function normalizeLabel(label: string): string {
+  return label
+    .toLowerCase()
+    .replaceAll(/[-_\s]+/g, " ")
+    .trim();
+}
+
+/** A job status code from a label (any case, `-` or `_` for spaces) or a number. */
+export function parseJobStatus(raw: string): number {
+  if (/^-?\d+$/.test(raw)) return Number(raw);
+  const wanted = normalizeLabel(raw);
+  for (const [code, label] of JOB_STATUS_LABELS) if (normalizeLabel(label) === wanted) return code;
+  const labels = [...JOB_STATUS_LABELS.values()].map((label) => `"${label}"`).join(", ");
+  throw new ConfigError(`--status must be a job status code or one of ${labels}; got "${raw}".`);
+}
+
+function readStatus(values: Values): number | undefined {
+  const raw = stringOption(values, "status");
+  return raw === undefined ? undefined : parseJobStatus(raw);
+}
+
+async function setTimeZone(client: pg.Client, timeZone: string): Promise<void> {
+  try {
+    await client.query("SELECT set_config('TimeZone', $1, false)", [timeZone]);
+  } catch {
+    throw new ConfigError(`--time-zone: PostgreSQL does not know the time zone "${timeZone}".`);
+  }
+}
+
+function print(io: Io, format: Format, forPeople: Table, data: Table): void {
+  if (format === "json") io.out(JSON.stringify(tableObjects(data), null, 2));
+  else if (format === "csv") io.out(formatCsv(data));
+  else if (forPeople.rows.length === 0) io.out("(no rows)");
+  else io.out(formatTable(forPeople));
+}
+
+async function writeChart(
+  path: string,
+  daily: Parameters<typeof renderTrendHtml>[0]["daily"],
+  changes: Parameters<typeof renderTrendHtml>[0]["changes"],
+  timeZone: string,
+): Promise<void> {
+  const html = renderTrendHtml({
+    daily,
+    changes,
+    timeZone,
+    generatedAt: new Date().toISOString(),
+  });
+  await writeFile(path, html);
+}

@@ -1,0 +1,141 @@
+// A login role for BI tools that reads the reporting views and nothing else. The views run
+// with their owner's rights, so SELECT on them needs no right on the base tables; the role
+// gets no table privilege, no CREATE anywhere, and read-only transactions by default.
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
+import pg from "pg";
+import { ConfigError } from "../errors.ts";
+
+/** Lowercase so BI tools never need to quote it; `pg_` names are reserved by PostgreSQL. */
+export function checkRoleName(name: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name) || name.startsWith("pg_")) {
+    throw new ConfigError(
+      `role name "${name}" is not allowed: use 1 to 63 lowercase letters, digits and underscores, ` +
+        "starting with a letter or underscore and not with pg_.",
+    );
+  }
+  return name;
+}
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL would store for `password` (RFC 5802/7677), computed
+ * here so the password itself never travels in a statement a server log could record.
+ * SASLprep is the identity for printable ASCII; other passwords are NFKC-normalized, its main step.
+ */
+export function scramVerifier(
+  password: string,
+  salt: Buffer = randomBytes(16),
+  iterations = 4096,
+): string {
+  const normalized = /^[\x20-\x7e]*$/.test(password) ? password : password.normalize("NFKC");
+  const salted = pbkdf2Sync(normalized, salt, iterations, 32, "sha256");
+  const clientKey = createHmac("sha256", salted).update("Client Key").digest();
+  const storedKey = createHash("sha256").update(clientKey).digest();
+  const serverKey = createHmac("sha256", salted).update("Server Key").digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString("base64")}$${storedKey.toString("base64")}:${serverKey.toString("base64")}`;
+}
+
+interface ExistingRole {
+  superuser: boolean;
+  privileged: boolean;
+  member_of: string[];
+  owns_objects: boolean;
+  is_current_user: boolean;
+}
+
+/** What makes an existing role more than a reporting reader; empty when it is safe to take over. */
+function reasonsNotToTouch(role: ExistingRole): string[] {
+  const reasons: string[] = [];
+  if (role.is_current_user) reasons.push("it is the user running this command");
+  if (role.superuser) reasons.push("it is a superuser");
+  if (role.privileged)
+    reasons.push("it may create roles or databases, replicate or bypass row security");
+  if (role.member_of.length > 0) reasons.push(`it is a member of ${role.member_of.join(", ")}`);
+  if (role.owns_objects) reasons.push("it owns database objects");
+  return reasons;
+}
+
+export interface AccessResult {
+  created: boolean;
+  database: string;
+  views: string[];
+}
+
+/** Creates or updates `role` in one transaction: all of it happens, or none. */
+export async function grantReportingAccess(
+  client: pg.ClientBase,
+  role: string,
+  password: string,
+): Promise<AccessResult> {
+  const name = pg.escapeIdentifier(checkRoleName(role));
+  await client.query("BEGIN");
+  try {
+    const { rows: schema } = await client.query<{ owner: string | null; database: string }>(
+      `SELECT (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'reporting') AS owner,
+              current_database() AS database`,
+    );
+    const owner = schema[0]?.owner;
+    const database = schema[0]?.database ?? "";
+    if (!owner) {
+      throw new ConfigError(
+        "the database has no reporting schema; run `elements-sync migrate` first.",
+      );
+    }
+    const { rows: existing } = await client.query<ExistingRole>(
+      `SELECT r.rolsuper AS superuser,
+              r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls AS privileged,
+              array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                    WHERE m.member = r.oid ORDER BY 1) AS member_of,
+              EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refobjid = r.oid AND d.deptype = 'o')
+                AS owns_objects,
+              r.rolname = current_user AS is_current_user
+       FROM pg_roles r WHERE r.rolname = $1`,
+      [role],
+    );
+    const found = existing[0];
+    if (found) {
+      const reasons = reasonsNotToTouch(found);
+      if (reasons.length > 0) {
+        throw new ConfigError(
+          `role ${role} already exists and is not a reporting-only role (${reasons.join("; ")}); choose another name.`,
+        );
+      }
+    }
+    const attributes = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${pg.escapeLiteral(scramVerifier(password))}`;
+    await client.query(`${found ? "ALTER" : "CREATE"} ROLE ${name} WITH ${attributes}`);
+    await client.query(`ALTER ROLE ${name} SET default_transaction_read_only = on`);
+    // Explicit grants only: what PUBLIC holds cannot be revoked from one role, and holds
+    // no table privilege (and, since PostgreSQL 15, no CREATE on schema public).
+    await client.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${name}`);
+    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${name}`);
+    await client.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${name}`);
+    await client.query(`REVOKE ALL ON SCHEMA public, reporting_internal FROM ${name}`);
+    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting_internal FROM ${name}`);
+    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting FROM ${name}`);
+    await client.query(`GRANT USAGE ON SCHEMA reporting TO ${name}`);
+    await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO ${name}`);
+    // Views a later migration adds are created by the schema's owner: readable at once.
+    await client.query(
+      `ALTER DEFAULT PRIVILEGES FOR ROLE ${pg.escapeIdentifier(owner)} IN SCHEMA reporting GRANT SELECT ON TABLES TO ${name}`,
+    );
+    const { rows: views } = await client.query<{ view: string }>(
+      `SELECT c.relname::text AS view FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'reporting' AND has_table_privilege($1, c.oid, 'SELECT') ORDER BY 1`,
+      [role],
+    );
+    await client.query("COMMIT");
+    return { created: !found, database, views: views.map((row) => row.view) };
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw explainPermission(error);
+  }
+}
+
+/** PostgreSQL's "permission denied" says what, not who may: add what this needs. */
+function explainPermission(error: unknown): unknown {
+  if ((error as { code?: string } | null)?.code !== "42501") return error;
+  return new Error(
+    `${(error as Error).message}. bi-access must run as a user with CREATEROLE that owns the ` +
+      "reporting schema (the user that migrates), or as a superuser.",
+    { cause: error },
+  );
+}

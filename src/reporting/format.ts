@@ -1,0 +1,48 @@
+// Rendering rows for people (aligned columns) and for scripts (CSV, JSON).
+
+export type Cell = string | number | boolean | null;
+
+export interface Table {
+  headers: string[];
+  rows: Cell[][];
+  /** Columns to right-align (numbers). */
+  numeric?: ReadonlySet<number>;
+}
+
+function text(cell: Cell): string {
+  return cell === null ? "" : String(cell);
+}
+
+/** Columns padded to their widest cell, two spaces apart, with a rule under the headers. */
+export function formatTable(table: Table): string {
+  const cells = [table.headers, ...table.rows.map((row) => row.map(text))];
+  const widths = table.headers.map((_, column) =>
+    Math.max(...cells.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) => {
+        const width = widths[column] ?? 0;
+        return table.numeric?.has(column) ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join("  ")
+      .trimEnd();
+  const rule = widths.map((width) => "-".repeat(width)).join("  ");
+  return [line(table.headers), rule, ...cells.slice(1).map(line)].join("\n");
+}
+
+/** RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled. */
+export function formatCsv(table: Table): string {
+  const field = (cell: Cell) => {
+    const value = text(cell);
+    return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+  };
+  return [table.headers, ...table.rows].map((row) => row.map(field).join(",")).join("\r\n");
+}
+
+/** The rows as objects keyed by header, so JSON and CSV carry the same columns. */
+export function tableObjects(table: Table): Record<string, Cell>[] {
+  return table.rows.map((row) =>
+    Object.fromEntries(table.headers.map((header, column) => [header, row[column] ?? null])),
+  );
+}

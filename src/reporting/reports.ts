@@ -1,0 +1,149 @@
+// The three reports as tables: a layout for people (`--format table`) and the view's own
+// columns for scripts (`--format csv|json`), so a script reads what a BI tool reads.
+import type { Cell, Table } from "./format.ts";
+import type { ChangeRow, DailyRow, RunRow } from "./queries.ts";
+
+/** "2026-11-24T10:15:31+01:00" → "2026-11-24 10:15" (already in the report's time zone). */
+export function shortTime(iso: string | null): string {
+  return iso === null ? "" : iso.slice(0, 16).replace("T", " ");
+}
+
+/** Rows of objects as a table with their keys as headers, in the order of `columns`. */
+export function dataTable<T extends object>(
+  rows: readonly T[],
+  columns: readonly (keyof T)[],
+): Table {
+  return {
+    headers: columns.map(String),
+    rows: rows.map((row) => columns.map((column) => row[column] as Cell)),
+  };
+}
+
+export const CHANGE_COLUMNS: readonly (keyof ChangeRow)[] = [
+  "changed_at",
+  "run_id",
+  "customer_id",
+  "organization",
+  "change_kind",
+  "previous_job_status",
+  "previous_job_status_label",
+  "job_status",
+  "job_status_label",
+  "previous_management_mode",
+  "previous_management_mode_label",
+  "management_mode",
+  "management_mode_label",
+  "job_status_changed",
+  "management_mode_changed",
+];
+
+function transition(previous: string | null, current: string): string {
+  return previous !== null && previous !== current ? `${previous} → ${current}` : current;
+}
+
+export function changesForPeople(rows: readonly ChangeRow[]): Table {
+  return {
+    headers: [
+      "changed at",
+      "run",
+      "organization",
+      "change",
+      "job status",
+      "management mode",
+      "customer id",
+    ],
+    numeric: new Set([1]),
+    rows: rows.map((row) => [
+      shortTime(row.changed_at),
+      row.run_id,
+      row.organization ?? "(no name)",
+      row.change_kind,
+      transition(row.previous_job_status_label, row.job_status_label),
+      transition(row.previous_management_mode_label, row.management_mode_label),
+      row.customer_id,
+    ]),
+  };
+}
+
+export const DAILY_COLUMNS: readonly (keyof DailyRow)[] = [
+  "day",
+  "job_status",
+  "job_status_label",
+  "customers",
+];
+
+/** The job statuses that have customers on some day of `rows`, in code order. */
+export function statusesInUse(rows: readonly DailyRow[]): { code: number; label: string }[] {
+  const used = new Map<number, string>();
+  for (const row of rows) if (row.customers > 0) used.set(row.job_status, row.job_status_label);
+  return [...used].sort(([a], [b]) => a - b).map(([code, label]) => ({ code, label }));
+}
+
+/** One line per day, one column per job status in use, and the total. */
+export function trendForPeople(rows: readonly DailyRow[]): Table {
+  const statuses = statusesInUse(rows);
+  const days = [...new Set(rows.map((row) => row.day))];
+  const count = new Map(rows.map((row) => [`${row.day} ${row.job_status}`, row.customers]));
+  return {
+    headers: ["day", ...statuses.map((status) => status.label), "total"],
+    numeric: new Set(statuses.map((_, index) => index + 1).concat(statuses.length + 1)),
+    rows: days.map((day) => {
+      const counts = statuses.map((status) => count.get(`${day} ${status.code}`) ?? 0);
+      return [day, ...counts, counts.reduce((sum, n) => sum + n, 0)];
+    }),
+  };
+}
+
+export const RUN_COLUMNS: readonly (keyof RunRow)[] = [
+  "run_id",
+  "started_at",
+  "finished_at",
+  "duration_seconds",
+  "status",
+  "outcome",
+  "outcome_reason",
+  "customer_filter",
+  "api_total_count",
+  "pages_fetched",
+  "customers_seen",
+  "tenants_seen",
+  "customers_added",
+  "customers_removed",
+  "customers_restored",
+  "status_changes",
+  "rejected_records",
+];
+
+export function runsForPeople(rows: readonly RunRow[]): Table {
+  return {
+    headers: [
+      "run",
+      "started",
+      "seconds",
+      "outcome",
+      "customers",
+      "added",
+      "removed",
+      "restored",
+      "changes",
+      "rejected",
+      "reason",
+    ],
+    numeric: new Set([0, 2, 4, 5, 6, 7, 8, 9]),
+    rows: rows.map((row) => [
+      row.run_id,
+      shortTime(row.started_at),
+      row.duration_seconds === null ? "" : Number(row.duration_seconds).toFixed(1),
+      row.customer_filter === null
+        ? row.outcome
+        : `${row.outcome} (--customer ${row.customer_filter})`,
+      row.customers_seen,
+      row.customers_added,
+      row.customers_removed,
+      row.customers_restored,
+      row.status_changes,
+      row.rejected_records,
+      row.outcome_reason ?? "",
+    ]),
+  };
+}

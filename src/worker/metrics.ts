@@ -1,0 +1,164 @@
+// Prometheus metrics of the worker. What describes the database (runs by status, the last
+// run, customers by job status) is read from PostgreSQL at scrape time, so every replica
+// reports the same truth; API requests, retries, rejected records and fires are counted by
+// this process since it started.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import type { Database } from "../db.ts";
+import type { ClientEvents } from "../elements/client.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import type { RunStatus } from "../sync/runs.ts";
+import type { RunSummary } from "../sync/sync.ts";
+
+/** What became of one scheduled fire in this process. */
+export type FireOutcome =
+  "ran" | "overlap" | "not-elected" | "coordinator-error" | "missed" | "locked" | "error";
+
+export interface WorkerMetrics {
+  readonly contentType: string;
+  /** Pass to the Elements client: counts requests by status and retries by kind. */
+  readonly clientEvents: ClientEvents;
+  recordRun(summary: RunSummary): void;
+  recordFire(outcome: FireOutcome): void;
+  /** Reads the database, then renders every metric in the text exposition format. */
+  render(): Promise<string>;
+}
+
+const RUN_STATUSES: readonly RunStatus[] = ["running", "succeeded", "failed", "abandoned"];
+
+interface MetricsOptions {
+  db: Database;
+  log: Logger;
+  /** The next scheduled fire, if the schedule is running. */
+  nextFire: () => Date | null;
+}
+
+export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): WorkerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const gauge = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
+    new Gauge<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [registry] });
+  const counter = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
+    new Counter<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [registry] });
+
+  const database = {
+    up: gauge("database_up", "1 if the last scrape could read the database, else 0"),
+    runs: gauge("runs", "sync_runs rows by status", ["status"]),
+    running: gauge("run_in_progress", "1 while a run is running on the database"),
+    lastStart: gauge(
+      "last_run_start_timestamp_seconds",
+      "start of the last finished run (Unix time)",
+    ),
+    lastFinish: gauge(
+      "last_run_finish_timestamp_seconds",
+      "end of the last finished run (Unix time)",
+    ),
+    lastDuration: gauge("last_run_duration_seconds", "duration of the last finished run"),
+    lastStatus: gauge("last_run_status", "1 for the last finished run's status, else 0", [
+      "status",
+    ]),
+    lastComplete: gauge("last_run_complete", "1 if the last finished run was complete"),
+    lastSuccess: gauge(
+      "last_success_timestamp_seconds",
+      "start of the last succeeded run (Unix time)",
+    ),
+    customers: gauge("customers", "present customers by job status", ["job_status", "label"]),
+  };
+  const nextFireGauge = gauge(
+    "next_fire_timestamp_seconds",
+    "when the schedule fires next (Unix time)",
+  );
+  const requests = counter("api_requests_total", "Elements API answers by HTTP status", ["status"]);
+  const retries = counter("api_retries_total", "Elements API requests retried, by cause", ["kind"]);
+  const rejected = counter("rejected_records_total", "customer records rejected by validation");
+  const runs = counter("runs_finished_total", "runs this process finished, by status", ["status"]);
+  const fires = counter("fires_total", "scheduled fires seen by this process, by outcome", [
+    "outcome",
+  ]);
+
+  async function readDatabase(): Promise<void> {
+    const [byStatus, last, customers] = await Promise.all([
+      db.prisma.$queryRaw<{ status: string; runs: number }[]>`
+        SELECT status, count(*)::int AS runs FROM sync_runs GROUP BY status`,
+      db.prisma.$queryRaw<LastRunRow[]>`
+        SELECT r.started, r.finished, r.status, r.complete, s."lastSuccess"
+        FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
+              FROM sync_runs WHERE status = 'succeeded') s
+        LEFT JOIN LATERAL (
+          SELECT extract(epoch FROM started_at)::float8 AS started,
+                 extract(epoch FROM finished_at)::float8 AS finished,
+                 status, complete
+          FROM sync_runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1
+        ) r ON true`,
+      db.prisma.$queryRaw<{ jobStatus: number; label: string | null; customers: number }[]>`
+        SELECT c.job_status AS "jobStatus", s.label, count(*)::int AS customers
+        FROM customers c LEFT JOIN job_status_codes s ON s.code = c.job_status
+        WHERE c.removed_at IS NULL
+        GROUP BY c.job_status, s.label`,
+    ]);
+    for (const metric of Object.values(database)) metric.reset();
+    database.up.set(1);
+    for (const status of RUN_STATUSES) {
+      database.runs.set({ status }, byStatus.find((row) => row.status === status)?.runs ?? 0);
+    }
+    database.running.set(byStatus.some((row) => row.status === "running") ? 1 : 0);
+    const [row] = last;
+    if (row?.started != null && row.finished != null) {
+      database.lastStart.set(row.started);
+      database.lastFinish.set(row.finished);
+      database.lastDuration.set(row.finished - row.started);
+      for (const status of RUN_STATUSES) {
+        database.lastStatus.set({ status }, status === row.status ? 1 : 0);
+      }
+      database.lastComplete.set(row.complete ? 1 : 0);
+    }
+    if (row?.lastSuccess != null) database.lastSuccess.set(row.lastSuccess);
+    for (const { jobStatus, label, customers: count } of customers) {
+      database.customers.set(
+        { job_status: String(jobStatus), label: label ?? `unknown (${jobStatus})` },
+        count,
+      );
+    }
+  }
+
+  return {
+    contentType: registry.contentType,
+    clientEvents: {
+      response: (status) => {
+        requests.inc({ status: String(status) });
+      },
+      retry: (kind) => {
+        retries.inc({ kind });
+      },
+    },
+    recordRun(summary) {
+      runs.inc({ status: summary.status });
+      rejected.inc(summary.rejectedRecords);
+    },
+    recordFire(outcome) {
+      fires.inc({ outcome });
+    },
+    async render() {
+      try {
+        await readDatabase();
+      } catch (error) {
+        // Stale numbers would look healthy: report the database down and nothing from it.
+        log.warn({ err: errorMessage(error) }, "metrics: could not read the database");
+        for (const metric of Object.values(database)) metric.reset();
+        database.up.set(0);
+      }
+      const next = nextFire();
+      nextFireGauge.reset();
+      if (next) nextFireGauge.set(next.getTime() / 1000);
+      return registry.metrics();
+    },
+  };
+}
+
+interface LastRunRow {
+  started: number | null;
+  finished: number | null;
+  status: RunStatus | null;
+  complete: boolean | null;
+  lastSuccess: number | null;
+}

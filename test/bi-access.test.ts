@@ -1,0 +1,228 @@
+// `elements-sync bi-access`: what the role it makes can and cannot do, tried by logging in
+// as that role. Roles belong to the whole server, so each test run uses fresh names and
+// drops them at the end.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { migrate } from "../src/migrations.ts";
+import { scramVerifier } from "../src/reporting/access.ts";
+import { runCli } from "./support/cli.ts";
+import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+
+const suffix = randomBytes(4).toString("hex");
+const ROLE = `bi_reader_${suffix}`;
+const SCRATCH_ROLE = `bi_scratch_${suffix}`;
+const PASSWORD = "correct horse battery staple";
+
+const VIEWS = [
+  "customer_status_at_run",
+  "customers",
+  "job_status_changes",
+  "job_status_daily",
+  "sync_runs",
+  "tenants",
+];
+const BASE_TABLES = [
+  "customers",
+  "tenants",
+  "customer_status_history",
+  "sync_runs",
+  "job_status_codes",
+  "management_mode_codes",
+  "staging_customers",
+  "staging_tenants",
+  "_prisma_migrations",
+  "reporting_internal.job_status_deltas",
+];
+
+let db: TestDatabase;
+let dir: string;
+let passwordFile: string;
+
+async function onAdmin<T extends pg.QueryResultRow>(sql: string, params: unknown[] = []) {
+  const client = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A session logged in as `role` (trust or password authentication, whichever the server uses). */
+async function connectAs(role: string, password: string): Promise<pg.Client> {
+  const url = new URL(db.url);
+  url.username = role;
+  url.password = password;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  return client;
+}
+
+async function errorCode(client: pg.Client, sql: string): Promise<string | undefined> {
+  try {
+    await client.query(sql);
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("es_bi");
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  await migrate(pool);
+  await pool.end();
+  dir = mkdtempSync(join(tmpdir(), "elements-sync-bi-"));
+  passwordFile = join(dir, "password");
+  writeFileSync(passwordFile, `${PASSWORD}\n`);
+});
+
+afterAll(async () => {
+  await db.drop();
+  await onAdmin(`DROP ROLE IF EXISTS ${ROLE}`);
+  await onAdmin(`DROP ROLE IF EXISTS ${SCRATCH_ROLE}`);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("elements-sync bi-access", () => {
+  it("creates a login role with the password from --password-file", async () => {
+    const result = await runCli(["bi-access", ROLE, "--password-file", passwordFile], {
+      DATABASE_URL: db.url,
+    });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`created role ${ROLE}`);
+    expect(result.stdout).toContain(VIEWS.join(", "));
+    const [stored] = await onAdmin<{ rolpassword: string; rolcanlogin: boolean }>(
+      "SELECT rolpassword, rolcanlogin FROM pg_authid WHERE rolname = $1",
+      [ROLE],
+    );
+    expect(stored?.rolcanlogin).toBe(true);
+    // The stored verifier is the one for this password, with its own salt.
+    const salt = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(stored?.rolpassword ?? "")?.[1];
+    expect(salt).toBeDefined();
+    expect(stored?.rolpassword).toBe(scramVerifier(PASSWORD, Buffer.from(salt ?? "", "base64")));
+  });
+
+  it("computes the same SCRAM verifier as PostgreSQL itself", async () => {
+    await onAdmin(`CREATE ROLE ${SCRATCH_ROLE}`);
+    await onAdmin(
+      `SET password_encryption = 'scram-sha-256'; ALTER ROLE ${SCRATCH_ROLE} PASSWORD 'pässwörd ok'`,
+    );
+    const [row] = await onAdmin<{ rolpassword: string }>(
+      "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+      [SCRATCH_ROLE],
+    );
+    const salt = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(row?.rolpassword ?? "")?.[1] ?? "";
+    expect(row?.rolpassword).toBe(scramVerifier("pässwörd ok", Buffer.from(salt, "base64")));
+  });
+
+  it("lets the role read every reporting view, read-only by default", async () => {
+    const client = await connectAs(ROLE, PASSWORD);
+    try {
+      for (const view of VIEWS) {
+        const { rows } = await client.query(`SELECT count(*) FROM reporting.${view}`);
+        expect(rows).toHaveLength(1);
+      }
+      const { rows } = await client.query<{ transaction_read_only: string }>(
+        "SHOW transaction_read_only",
+      );
+      expect(rows).toEqual([{ transaction_read_only: "on" }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("denies the role every base table, every write and every CREATE", async () => {
+    const client = await connectAs(ROLE, PASSWORD);
+    try {
+      for (const table of BASE_TABLES) {
+        expect([table, await errorCode(client, `SELECT * FROM ${table} LIMIT 1`)]).toEqual([
+          table,
+          "42501",
+        ]);
+      }
+      // Read-only transactions are only a default: privileges deny writes even without them.
+      await client.query("SET default_transaction_read_only = off");
+      const writes = [
+        // reporting.sync_runs reads one table, so PostgreSQL could write through it: privileges stop it.
+        "INSERT INTO reporting.sync_runs (run_id) VALUES (999)",
+        "UPDATE reporting.sync_runs SET customer_filter = 'x'",
+        "DELETE FROM reporting.sync_runs",
+        "UPDATE customers SET organization = 'x'",
+        "CREATE TABLE reporting.mine (id int)",
+        "CREATE TABLE public.mine (id int)",
+        "CREATE VIEW reporting.mine AS SELECT 1",
+        "CREATE SCHEMA mine",
+      ];
+      for (const sql of writes) expect([sql, await errorCode(client, sql)]).toEqual([sql, "42501"]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("lets the role read a view that a later migration adds", async () => {
+    // What a later migration does: the owner of the reporting schema creates a view.
+    await db.query("CREATE VIEW reporting.added_later AS SELECT count(*) AS n FROM customers");
+    const client = await connectAs(ROLE, PASSWORD);
+    try {
+      expect((await client.query("SELECT n FROM reporting.added_later")).rows).toEqual([
+        { n: "0" },
+      ]);
+    } finally {
+      await client.end();
+      await db.query("DROP VIEW reporting.added_later");
+    }
+  });
+
+  it("updates the role with a new password from standard input", async () => {
+    const before = await onAdmin<{ rolpassword: string }>(
+      "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+      [ROLE],
+    );
+    const result = await runCli(["bi-access", ROLE], { DATABASE_URL: db.url }, "new secret\n");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(`updated role ${ROLE}`);
+    const [after] = await onAdmin<{ rolpassword: string }>(
+      "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
+      [ROLE],
+    );
+    expect(after?.rolpassword).not.toBe(before[0]?.rolpassword);
+    const salt = /^SCRAM-SHA-256\$4096:([^$]+)\$/.exec(after?.rolpassword ?? "")?.[1] ?? "";
+    expect(after?.rolpassword).toBe(scramVerifier("new secret", Buffer.from(salt, "base64")));
+    expect(result.stdout + result.stderr).not.toContain("new secret");
+  });
+
+  it.each([
+    [["bi-access", "Robert'); DROP TABLE customers; --"], "role name"],
+    [["bi-access", "pg_monitor"], "role name"],
+    [["bi-access", "reader", "--password", "secret"], "Unknown option '--password'"],
+    [["bi-access"], "name the role"],
+    [["bi-access", "reader"], "the password is empty (standard input)"],
+    [["bi-access", "reader", "--password-file", "/nonexistent/file"], "cannot be read"],
+  ])("refuses %j with exit status 2, changing nothing", async (args, message) => {
+    const result = await runCli(args, { DATABASE_URL: db.url });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    const roles = await onAdmin("SELECT 1 FROM pg_roles WHERE rolname = 'reader'");
+    expect(roles).toEqual([]);
+  });
+
+  it("refuses to turn a privileged role into a reader", async () => {
+    const admin = decodeURIComponent(new URL(db.url).username);
+    const result = await runCli(["bi-access", admin], { DATABASE_URL: db.url }, "x");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `role ${admin} already exists and is not a reporting-only role (it is the user running this command; it is a superuser`,
+    );
+    const [role] = await onAdmin<{ rolsuper: boolean; rolconfig: string[] | null }>(
+      "SELECT rolsuper, rolconfig FROM pg_roles WHERE rolname = $1",
+      [admin],
+    );
+    expect(role).toEqual({ rolsuper: true, rolconfig: null });
+  });
+});

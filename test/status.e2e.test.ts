@@ -1,0 +1,103 @@
+// `elements-sync status`: the last runs and the next fire, as a table and as JSON.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./support/cli-process.ts";
+import { createTestDatabase } from "./support/database.ts";
+import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+
+let h: Harness;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  h = await createHarness({ customers: sampleCustomers(12) });
+  await h.sync();
+  await h.serve(sampleCustomers(12).slice(1));
+  await h.sync();
+  h.simulator.injectFault({ status: 403, times: 1 });
+  await h.sync();
+  env = { DATABASE_URL: h.db.url, SYNC_CRON: "0 9 * * *", SYNC_TIMEZONE: "Asia/Kolkata" };
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+describe("elements-sync status", () => {
+  it("prints the last runs newest first as a table, with the next fire", async () => {
+    const result = await runCli(["status", "--runs", "2"], env);
+    expect(result.code).toBe(0);
+    const [header, blank, titles, ...rows] = result.stdout.trimEnd().split("\n");
+    // 09:00 in Kolkata (UTC+5:30) is 03:30 UTC.
+    expect(header).toMatch(
+      /^schedule: 0 9 \* \* \* \(Asia\/Kolkata\); next fire \d{4}-\d\d-\d\d 03:30:00 UTC$/,
+    );
+    expect(blank).toBe("");
+    expect(titles?.split(/\s{2,}/)).toEqual([
+      "run",
+      "started (UTC)",
+      "duration",
+      "status",
+      "trigger",
+      "complete",
+      "seen",
+      "added",
+      "removed",
+      "restored",
+      "status changes",
+      "error",
+    ]);
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(
+      /^ *3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +failed +on demand +no +0 +0 +0 +0 +0 +The app registration lacks the permission elements\.customers\.read\.all.{0,40}…$/,
+    );
+    expect(rows[1]).toMatch(
+      /^ *2 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +succeeded +on demand +yes +11 +0 +1 +0 +0$/,
+    );
+  });
+
+  it("prints JSON with --json", async () => {
+    const result = await runCli(["status", "--json"], env);
+    expect(result.code).toBe(0);
+    const status = JSON.parse(result.stdout) as {
+      schedule: { cron: string; timezone: string; nextFireAt: string };
+      runs: Record<string, unknown>[];
+    };
+    expect(status.schedule).toMatchObject({ cron: "0 9 * * *", timezone: "Asia/Kolkata" });
+    expect(status.schedule.nextFireAt).toMatch(/T03:30:00\.000Z$/);
+    expect(new Date(status.schedule.nextFireAt).getTime()).toBeGreaterThan(Date.now());
+    expect(status.runs.map((run) => [run.id, run.status])).toEqual([
+      [3, "failed"],
+      [2, "succeeded"],
+      [1, "succeeded"],
+    ]);
+    expect(status.runs[2]).toMatchObject({
+      complete: true,
+      customersSeen: 12,
+      customersAdded: 12,
+      scheduledFor: null,
+      error: null,
+    });
+    expect(status.runs[2]?.durationMs).toBeGreaterThan(0);
+  });
+
+  it("says what to do when the database has no elements-sync tables", async () => {
+    const empty = await createTestDatabase("es_status");
+    try {
+      const result = await runCli(["status"], { DATABASE_URL: empty.url });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(
+        "has no elements-sync tables yet: run `elements-sync migrate`",
+      );
+    } finally {
+      await empty.drop();
+    }
+  });
+
+  it("exits 2 on a bad --runs or SYNC_CRON", async () => {
+    const runs = await runCli(["status", "--runs", "0"], env);
+    expect(runs.code).toBe(2);
+    expect(runs.stderr).toContain("--runs must be an integer from 1 to 1000");
+    const cron = await runCli(["status"], { ...env, SYNC_CRON: "every night" });
+    expect(cron.code).toBe(2);
+    expect(cron.stderr).toContain("SYNC_CRON must be a cron expression");
+  });
+});
