@@ -28,5 +28,6 @@ USER node
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HTTP_PORT || 9464) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "bin/elements-sync.js"]
+# The heap flags of bin/elements-sync.js's first line (test/compose.test.ts keeps them equal).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "--max-old-space-size=1024", "bin/elements-sync.js"]
 CMD ["start"]

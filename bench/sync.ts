@@ -9,7 +9,7 @@
 // Prints a table and writes bench/results/<date>.json (<date>-large.json with --large,
 // <date>-custom.json with other options).
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, platform, release } from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
@@ -30,11 +30,20 @@ const { values: args } = parseArgs({
     latency: { type: "string", default: "50" },
     concurrency: { type: "string", default: "4" },
     "page-size": { type: "string", default: "100" },
-    // V8 flags for the measured worker only, e.g. "--max-semi-space-size=4 --max-old-space-size=64".
-    "node-options": { type: "string", default: "" },
+    // V8 flags for the measured worker; by default those the launcher runs every command with.
+    "node-options": { type: "string" },
   },
 });
-const workerFlags = args["node-options"].split(" ").filter(Boolean);
+const workerFlags = (args["node-options"] ?? launcherHeapFlags()).split(" ").filter(Boolean);
+
+/** The heap flags on bin/elements-sync.js's first line, so the benchmark runs the sync as users do. */
+function launcherHeapFlags(): string {
+  const shebang = readFileSync(new URL("../bin/elements-sync.js", import.meta.url), "utf8");
+  return (shebang.split("\n")[0] ?? "")
+    .split(" ")
+    .filter((word) => word.startsWith("--max-"))
+    .join(" ");
+}
 
 function positive(name: string, raw: string): number {
   const value = Number(raw);

@@ -1,6 +1,7 @@
 // There is no Docker engine where the tests run, so the compose file and the Dockerfile are
 // checked as text: the services, health checks, dependencies and environment the README
 // describes, and an image that runs the same entry point and command the tests run.
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -138,7 +139,10 @@ describe("Dockerfile", () => {
       .trim();
     expect(user).toBeDefined();
     expect(["root", "0"]).not.toContain(user);
-    expect(runtime).toContain('ENTRYPOINT ["node", "bin/elements-sync.js"]');
+    const flags = launcherHeapFlags()
+      .map((flag) => `"${flag}", `)
+      .join("");
+    expect(runtime).toContain(`ENTRYPOINT ["node", ${flags}"bin/elements-sync.js"]`);
     expect(runtime).toContain('CMD ["start"]');
     expect(runtime).toContain("EXPOSE 9464");
     expect(runtime.find((line) => line.startsWith("HEALTHCHECK"))).toContain("/healthz");
@@ -172,6 +176,25 @@ describe("Dockerfile", () => {
     for (const entry of [".env", "node_modules", "src/generated"]) expect(ignored).toContain(entry);
   });
 });
+
+describe("the launcher", () => {
+  it("caps the heap from its first line, and that line runs where `env -S` exists", () => {
+    expect(launcherHeapFlags()).toEqual(["--max-semi-space-size=4", "--max-old-space-size=1024"]);
+    // Run the file itself, as npx does, so the kernel reads the shebang.
+    const bin = new URL("node_modules/.bin", root).pathname;
+    const help = spawnSync(new URL("bin/elements-sync.js", root).pathname, ["--help"], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}` },
+      encoding: "utf8",
+    });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain("Usage: elements-sync <command>");
+  });
+});
+
+function launcherHeapFlags(): string[] {
+  const shebang = read("bin/elements-sync.js").split("\n")[0] ?? "";
+  return shebang.split(" ").filter((word) => word.startsWith("--max-"));
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
