@@ -12,6 +12,10 @@ COMMENT ON SCHEMA "reporting" IS 'elements-sync reporting views (see README "Que
 
 -- Changes since an instant ("since yesterday") and the history's time line.
 CREATE INDEX "customer_status_history_valid_from_idx" ON "customer_status_history"("valid_from");
+-- The period a change closed (job_status_changes' previous period): an index lookup per change.
+-- It also keeps the planner's estimate of that lookup low enough not to JIT-compile a
+-- 15,000-row query (PostgreSQL's default jit_above_cost), which cost 0.7 s of 0.8 s.
+CREATE INDEX "customer_status_history_customer_id_valid_to_idx" ON "customer_status_history"("customer_id", "valid_to");
 
 CREATE VIEW "reporting"."customers" AS
 SELECT c.id AS customer_id,
