@@ -184,7 +184,11 @@ describe("elements-sync bi-access", () => {
       "SELECT rolpassword FROM pg_authid WHERE rolname = $1",
       [ROLE],
     );
-    const result = await runCli(["bi-access", ROLE], { DATABASE_URL: db.url }, "new secret\n");
+    const result = await runCli(
+      ["bi-access", ROLE],
+      { DATABASE_URL: db.url },
+      { stdin: "new secret\n" },
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`updated role ${ROLE}`);
     const [after] = await onAdmin<{ rolpassword: string }>(
@@ -214,7 +218,7 @@ describe("elements-sync bi-access", () => {
 
   it("refuses to turn a privileged role into a reader", async () => {
     const admin = decodeURIComponent(new URL(db.url).username);
-    const result = await runCli(["bi-access", admin], { DATABASE_URL: db.url }, "x");
+    const result = await runCli(["bi-access", admin], { DATABASE_URL: db.url }, { stdin: "x" });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(
       `role ${admin} already exists and is not a reporting-only role (it is the user running this command; it is a superuser`,

@@ -1,52 +1,15 @@
 // The command line as people use it: a real child process running bin/elements-sync.js.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tryAcquireSyncLock } from "../src/sync/lock.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
+import { runCli as cli, spawnCli } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
-
-const BIN = fileURLToPath(new URL("../bin/elements-sync.js", import.meta.url));
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs the CLI in a fresh directory (so no stray .env is read) with exactly `env`;
- * `files` are written into that directory first.
- */
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-  files: Record<string, string> = {},
-): Promise<Result> {
-  const cwd = mkdtempSync(join(tmpdir(), "elements-sync-cli-"));
-  for (const [name, content] of Object.entries(files)) writeFileSync(join(cwd, name), content);
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env: { PATH: process.env.PATH ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => {
-    child.on("close", (code) => {
-      rmSync(cwd, { recursive: true, force: true });
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let db: TestDatabase;
 let simulator: Simulator;
@@ -174,27 +137,17 @@ describe("elements-sync", () => {
   it("reads configuration from .env in the working directory; the environment wins", async () => {
     const { ELEMENTS_CLIENT_SECRET: secret, ...rest } = env;
     const dotenv = `ELEMENTS_CLIENT_SECRET=${secret ?? ""}\nELEMENTS_PAGE_SIZE=not-a-number\n`;
-    const result = await cli(["sync", "--no-migrate"], rest, { ".env": dotenv });
+    const result = await cli(["sync", "--no-migrate"], rest, { files: { ".env": dotenv } });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^run \d+ succeeded/);
   });
 
   it("serves the simulator until SIGTERM", async () => {
-    const child = spawn(process.execPath, [BIN, "simulate", "--customers", "3", "--seed", "5"], {
-      env: { PATH: process.env.PATH ?? "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        out += chunk.toString();
-        const match = /listening on (http:\/\/\S+)/.exec(out);
-        if (match?.[1]) resolve(match[1]);
-      });
-      child.on("exit", () => {
-        reject(new Error(`simulate exited early: ${out}`));
-      });
-    });
+    const simulate = spawnCli(["simulate", "--customers", "3", "--seed", "5"], {});
+    await expect
+      .poll(() => /listening on (http:\/\/\S+)/.exec(simulate.stdout())?.[1], { timeout: 20_000 })
+      .toBeDefined();
+    const url = /listening on (http:\/\/\S+)/.exec(simulate.stdout())?.[1] ?? "";
     const token = (await (
       await fetch(`${url}/connect/token`, {
         method: "POST",
@@ -218,9 +171,8 @@ describe("elements-sync", () => {
     ).json()) as { data: unknown[]; metadata: { totalCount: number } };
     expect(page.metadata.totalCount).toBe(3);
     expect(page.data).toHaveLength(3);
-    const exit = new Promise<number | null>((resolve) => child.on("exit", resolve));
-    child.kill("SIGTERM");
-    expect(await exit).toBe(0);
+    simulate.child.kill("SIGTERM");
+    expect((await simulate.exited).code).toBe(0);
   });
 
   it("runs the demo: two runs and what changed between them", async () => {

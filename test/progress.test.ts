@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProgressDisplay, formatProgress } from "../src/cli/progress.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { BIN, runCli } from "./support/cli-process.ts";
+import { BIN, runCli } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 

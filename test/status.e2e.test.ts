@@ -1,6 +1,6 @@
 // `elements-sync status`: the last runs and the next fire, as a table and as JSON.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./support/cli-process.ts";
+import { runCli } from "./support/cli.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 

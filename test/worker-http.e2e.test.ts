@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { freePort, spawnCli, type CliProcess } from "./support/cli-process.ts";
+import { freePort, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { parseLogLines } from "./support/cli-process.ts";
+import { parseLogLines } from "./support/cli.ts";
 
 const SHUTDOWN = fileURLToPath(new URL("../src/worker/shutdown.ts", import.meta.url));
 const LOGGER = fileURLToPath(new URL("../src/logger.ts", import.meta.url));

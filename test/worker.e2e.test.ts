@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { runCli, spawnCli, type CliProcess } from "./support/cli-process.ts";
+import { runCli, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
