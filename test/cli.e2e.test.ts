@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tryAcquireSyncLock } from "../src/sync/lock.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { runCli as cli, spawnCli } from "./support/cli.ts";
+import { runCli as cli, simulatorEnv, spawnCli } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 
@@ -23,10 +23,7 @@ beforeAll(async () => {
   await writeCustomersFile(dataFile, sampleCustomers(30));
   simulator = await startSimulator({ dataFile, clientSecret: "cli-secret-xyz" });
   env = {
-    DATABASE_URL: db.url,
-    ELEMENTS_API_URL: simulator.url,
-    ELEMENTS_IDENTITY_URL: simulator.url,
-    ELEMENTS_CLIENT_ID: "demo-client",
+    ...simulatorEnv(db.url, simulator.url),
     ELEMENTS_CLIENT_SECRET: "cli-secret-xyz",
     ELEMENTS_PAGE_SIZE: "7",
     ELEMENTS_MAX_ATTEMPTS: "2",

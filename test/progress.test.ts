@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProgressDisplay, formatProgress } from "../src/cli/progress.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { BIN, runCli } from "./support/cli.ts";
+import { BIN, runCli, simulatorEnv } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 
@@ -68,11 +68,7 @@ describe("elements-sync sync progress", () => {
     env = {
       PATH: process.env.PATH ?? "",
       TERM: "xterm",
-      DATABASE_URL: db.url,
-      ELEMENTS_API_URL: simulator.url,
-      ELEMENTS_IDENTITY_URL: simulator.url,
-      ELEMENTS_CLIENT_ID: "demo-client",
-      ELEMENTS_CLIENT_SECRET: "demo-secret",
+      ...simulatorEnv(db.url, simulator.url),
       ELEMENTS_PAGE_SIZE: "5",
       LOG_LEVEL: "warn",
     };

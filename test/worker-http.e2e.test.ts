@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { freePort, spawnCli, type CliProcess } from "./support/cli.ts";
+import { freePort, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 
@@ -31,11 +31,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   worker = spawnCli(["start"], {
-    DATABASE_URL: db.url,
-    ELEMENTS_API_URL: simulator.url,
-    ELEMENTS_IDENTITY_URL: simulator.url,
-    ELEMENTS_CLIENT_ID: "demo-client",
-    ELEMENTS_CLIENT_SECRET: "demo-secret",
+    ...simulatorEnv(db.url, simulator.url),
     ELEMENTS_PAGE_SIZE: "10",
     SYNC_CRON: "30 4 * * *",
     SYNC_TIMEZONE: "Europe/Berlin",

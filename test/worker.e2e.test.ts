@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vitest";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { runCli, spawnCli, type CliProcess } from "./support/cli.ts";
+import { runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
@@ -54,11 +54,7 @@ async function database(): Promise<TestDatabase> {
 
 function environment(db: TestDatabase, simulator: Simulator, extra: Record<string, string> = {}) {
   return {
-    DATABASE_URL: db.url,
-    ELEMENTS_API_URL: simulator.url,
-    ELEMENTS_IDENTITY_URL: simulator.url,
-    ELEMENTS_CLIENT_ID: "demo-client",
-    ELEMENTS_CLIENT_SECRET: "demo-secret",
+    ...simulatorEnv(db.url, simulator.url),
     ELEMENTS_PAGE_SIZE: "5",
     ELEMENTS_CONCURRENCY: "1",
     ELEMENTS_MAX_ATTEMPTS: "2",

@@ -108,3 +108,14 @@ export async function freePort(): Promise<number> {
   if (address === null || typeof address === "string") throw new Error("no port");
   return address.port;
 }
+
+/** The configuration that points the CLI at `databaseUrl` and a simulator with its demo login. */
+export function simulatorEnv(databaseUrl: string, simulatorUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    ELEMENTS_API_URL: simulatorUrl,
+    ELEMENTS_IDENTITY_URL: simulatorUrl,
+    ELEMENTS_CLIENT_ID: "demo-client",
+    ELEMENTS_CLIENT_SECRET: "demo-secret",
+  };
+}
