@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { migrate } from "../src/migrations.ts";
+import { benchCommand, describeMachine, saveResults } from "./results.ts";
 
 const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
 const BENCH_DATABASE = "elements_sync_reporting_bench";
@@ -71,7 +72,7 @@ async function benchDatabase(): Promise<string> {
     await client.connect();
     try {
       await client.query(
-        "DROP SCHEMA IF EXISTS reporting CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public",
+        "DROP SCHEMA IF EXISTS reporting, reporting_internal CASCADE; DROP SCHEMA public CASCADE; CREATE SCHEMA public",
       );
     } finally {
       await client.end();
@@ -267,6 +268,17 @@ async function main(): Promise<void> {
     console.log(
       `\nMedians of ${settings.repeat} runs after a warm-up. execution: EXPLAIN ANALYZE's Execution Time; wall: the query with every row fetched by node-pg.`,
     );
+    const report = {
+      date: new Date().toISOString(),
+      command: benchCommand("bench:reporting"),
+      machine: await describeMachine(url),
+      settings,
+      periods: Number(rows[0]?.periods),
+      tenants: Number(rows[0]?.tenants),
+      targetMs: TARGET_MS,
+      timings,
+    };
+    console.log(`Saved ${saveResults("-reporting", report)}`);
   } finally {
     await client.end();
   }

@@ -9,12 +9,12 @@
 // Prints a table and writes bench/results/<date>.json (<date>-large.json with --large,
 // <date>-custom.json with other options).
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, totalmem, platform, release } from "node:os";
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { createLogger } from "../src/logger.ts";
 import { migrate } from "../src/migrations.ts";
+import { benchCommand, describeMachine, saveResults } from "./results.ts";
 import type { WorkerJob, WorkerResult } from "./sync-worker.ts";
 
 const ROOT = new URL("..", import.meta.url);
@@ -292,15 +292,7 @@ function printReport(results: SizeResult[], baseline: BaselineResult | undefined
 }
 
 async function main(): Promise<void> {
-  const [version] = await admin<{ server_version: string }>(adminUrl, "SHOW server_version");
-  const machine = {
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: cpus().length,
-    memoryGb: round(totalmem() / 2 ** 30, 1),
-    os: `${platform()} ${release()}`,
-    node: process.version,
-    postgres: version?.server_version ?? "unknown",
-  };
+  const machine = await describeMachine(adminUrl);
   const results: SizeResult[] = [];
   for (const size of sizes) results.push(await measureSize(size));
   const baseline = baselineSize > 0 ? await measureBaseline(baselineSize) : undefined;
@@ -309,19 +301,15 @@ async function main(): Promise<void> {
   printReport(results, baseline);
   const report = {
     date: new Date().toISOString(),
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    command: benchCommand("bench"),
     machine,
     settings: { pageSize, concurrency, latencyMs, workerFlags },
     results,
     baseline,
   };
-  const dir = new URL("bench/results/", ROOT).pathname;
-  mkdirSync(dir, { recursive: true });
   // The default run and --large each keep one file a day; other settings are kept apart.
   const custom = process.argv.slice(2).some((arg) => arg !== "--large");
-  const suffix = custom ? "-custom" : args.large ? "-large" : "";
-  const file = `${dir}${report.date.slice(0, 10)}${suffix}.json`;
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  const file = saveResults(custom ? "-custom" : args.large ? "-large" : "", report);
   process.stdout.write(`\nSaved ${file}\n`);
 }
 

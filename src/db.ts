@@ -17,6 +17,9 @@ export function openDatabase(databaseUrl: string): Database {
     connectionString: databaseUrl,
     max: 5,
     application_name: "elements-sync",
+    // A database that does not answer fails the query, rather than leaving it (and every
+    // health check and scrape after it) waiting for the operating system's TCP timeout.
+    connectionTimeoutMillis: 10_000,
   });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on("error", () => undefined);

@@ -3,7 +3,7 @@
 // the code never logs credentials on purpose.
 import { pino, type Logger } from "pino";
 import pinoPretty from "pino-pretty";
-import type { LogFormat, LogLevel } from "./config.ts";
+import { readLogFormat, readLogLevel, type Env, type LogFormat, type LogLevel } from "./config.ts";
 
 export type { Logger };
 
@@ -59,4 +59,9 @@ export function describeDatabaseUrl(url: string): string {
   } catch {
     return "(unparseable DATABASE_URL)";
   }
+}
+
+/** The logger LOG_LEVEL and LOG_FORMAT ask for (ConfigError when either is invalid). */
+export function loggerFromEnv(env: Env): Logger {
+  return createLogger(readLogLevel(env), logDestination(readLogFormat(env)));
 }

@@ -7,7 +7,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { freePort, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
+import { freePort, runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 
@@ -119,6 +119,22 @@ describe("worker HTTP", () => {
     // Node's own process metrics come along.
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
     expect(text).toMatch(/^nodejs_heap_size_used_bytes \d/m);
+  });
+
+  it("does not count a --customer run as the last success: it refreshes one customer, not the snapshot", async () => {
+    const before = sample(
+      await (await fetch(`${base}/metrics`)).text(),
+      "last_success_timestamp_seconds",
+    );
+    const [first] = customers as { id: string }[];
+    const single = await runCli(
+      ["sync", "--customer", first?.id ?? "", "--no-migrate"],
+      simulatorEnv(db.url, simulator.url),
+    );
+    expect(single.code).toBe(0);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(sample(text, 'runs{status="succeeded"}')).toBe(2);
+    expect(sample(text, "last_success_timestamp_seconds")).toBe(before);
   });
 
   it("answers 404 elsewhere", async () => {

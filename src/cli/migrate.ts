@@ -1,6 +1,6 @@
-import { loadDotEnv, readDatabaseUrl, readLogFormat, readLogLevel } from "../config.ts";
+import { loadDotEnv, readDatabaseUrl } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { createLogger, logDestination } from "../logger.ts";
+import { loggerFromEnv } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { EXIT } from "./io.ts";
 import type { Command } from "./main.ts";
@@ -18,7 +18,7 @@ export const migrateCommand: Command = {
   async run(_values, io) {
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(process.env);
-    const log = createLogger(readLogLevel(process.env), logDestination(readLogFormat(process.env)));
+    const log = loggerFromEnv(process.env);
     const db = openDatabase(databaseUrl);
     try {
       const result = await migrate(db.pool, { log });

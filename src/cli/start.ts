@@ -1,14 +1,7 @@
-import {
-  loadDotEnv,
-  readDatabaseUrl,
-  readElementsConfig,
-  readLogFormat,
-  readLogLevel,
-  readWorkerConfig,
-} from "../config.ts";
+import { loadDotEnv, readDatabaseUrl, readElementsConfig, readWorkerConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
-import { createLogger, logDestination } from "../logger.ts";
+import { loggerFromEnv } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { checkHealth, startOperatorServer, type OperatorServer } from "../worker/http.ts";
 import { createWorkerMetrics } from "../worker/metrics.ts";
@@ -42,7 +35,7 @@ export const startCommand: Command = {
     const databaseUrl = readDatabaseUrl(env);
     const elements = readElementsConfig(env);
     const schedule = readWorkerConfig(env);
-    const log = createLogger(readLogLevel(env), logDestination(readLogFormat(env)));
+    const log = loggerFromEnv(env);
 
     const shutdown = handleShutdownSignals(log);
     const db = openDatabase(databaseUrl);

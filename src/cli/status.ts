@@ -157,9 +157,11 @@ function utc(iso: string): string {
 
 function duration(ms: number | null): string {
   if (ms === null) return "";
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  // Round once, then split: 59.96 s is "1 min 0 s", never "60.0 s".
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
 function trigger(run: RunRow): string {

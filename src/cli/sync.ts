@@ -1,13 +1,7 @@
-import {
-  loadDotEnv,
-  readDatabaseUrl,
-  readElementsConfig,
-  readLogFormat,
-  readLogLevel,
-} from "../config.ts";
+import { loadDotEnv, readDatabaseUrl, readElementsConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
-import { createLogger, logDestination } from "../logger.ts";
+import { loggerFromEnv } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { runSync } from "../sync/sync.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
@@ -41,7 +35,7 @@ export const syncCommand: Command = {
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(env);
     const elements = readElementsConfig(env);
-    const log = createLogger(readLogLevel(env), logDestination(readLogFormat(env)));
+    const log = loggerFromEnv(env);
     const client = createElementsSource(elements, log);
     const customerId = stringOption(values, "customer");
 

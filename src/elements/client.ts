@@ -96,12 +96,12 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   /** A refused token is replaced once, within the attempt, as the API asks. */
   async function answer(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
     let token = await options.tokens.get(signal);
-    let response = await observed(send(http, request, token, signal));
+    let response = await observed(send(http, request, token, signal), signal);
     if (response.status === 401) {
       await response.body?.cancel();
       options.tokens.invalidate(token);
       token = await options.tokens.get(signal);
-      response = await observed(send(http, request, token, signal));
+      response = await observed(send(http, request, token, signal), signal);
     }
     const outcome = classifyStatus(response.status);
     if (outcome === "ok") return parseEnvelope(await response.text());
@@ -122,13 +122,14 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     });
   }
 
-  async function observed(pending: Promise<Response>): Promise<Response> {
+  async function observed(pending: Promise<Response>, signal?: AbortSignal): Promise<Response> {
     try {
       const response = await pending;
       options.events?.response?.(response.status);
       return response;
     } catch (error) {
-      options.events?.response?.("error");
+      // A request we aborted ourselves (shutdown, another page failed) is not the API's doing.
+      if (!signal?.aborted) options.events?.response?.("error");
       throw error;
     }
   }

@@ -16,6 +16,8 @@ export interface MergeInput {
   observedAt: Date;
   /** Only a complete run may conclude that what it did not see has been removed. */
   removeAbsent: boolean;
+  /** Tenants in staging (the run counted them already): all known means nothing to insert. */
+  stagedTenants: number;
 }
 
 export interface MergeCounts {
@@ -30,13 +32,12 @@ export async function mergeStaging(tx: Tx, input: MergeInput): Promise<MergeCoun
   await buildDesiredState(tx, input);
   const counts = await countChanges(tx);
   await closeChangedPeriods(tx, input);
-  const staged = await countStagedRows(tx, input);
   // On a re-run every staged row usually exists already: then there is nothing to insert.
-  if ((await updateSeenCustomers(tx, input)) < staged.customers)
-    await insertNewCustomers(tx, input);
+  await updateSeenCustomers(tx, input);
+  if (counts.customersAdded > 0) await insertNewCustomers(tx, input);
   await markAbsentCustomersRemoved(tx, input);
   await openNewPeriods(tx, input);
-  if ((await updateSeenTenants(tx, input)) < staged.tenants) await insertNewTenants(tx, input);
+  if ((await updateSeenTenants(tx, input)) < input.stagedTenants) await insertNewTenants(tx, input);
   if (input.removeAbsent) await markAbsentTenantsRemoved(tx, input);
   return counts;
 }
@@ -109,19 +110,8 @@ async function closeChangedPeriods(tx: Tx, { runId, observedAt }: MergeInput): P
 // than INSERT ... ON CONFLICT: on a re-run nearly every row conflicts, and one hash join
 // beats a speculative insertion and an index probe per row. One run at a time (the sync
 // lock) means no row can appear between the two statements.
-async function countStagedRows(
-  tx: Tx,
-  { runId }: MergeInput,
-): Promise<{ customers: number; tenants: number }> {
-  const [row] = await tx.$queryRaw<{ customers: number; tenants: number }[]>`
-    SELECT (SELECT count(*)::int FROM staging_customers WHERE run_id = ${runId}::int) AS customers,
-           (SELECT count(*)::int FROM staging_tenants WHERE run_id = ${runId}::int) AS tenants`;
-  return row ?? { customers: 0, tenants: 0 };
-}
-
-/** Returns how many customers it updated. */
-async function updateSeenCustomers(tx: Tx, { runId, observedAt }: MergeInput): Promise<number> {
-  return tx.$executeRaw`
+async function updateSeenCustomers(tx: Tx, { runId, observedAt }: MergeInput): Promise<void> {
+  await tx.$executeRaw`
     UPDATE customers c SET
       organization = s.organization,
       owner_email = s.owner_email,

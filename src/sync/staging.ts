@@ -90,7 +90,8 @@ async function writeBatch(
   const customerIds = customers.map((c) => c.id);
   // One array parameter per column: a few statements per batch, whatever its size.
   const upsert = await connection.query<{ replaced: boolean }>(
-    `INSERT INTO staging_customers
+    `WITH upserted AS (
+     INSERT INTO staging_customers
        (run_id, id, organization, owner_email, job_status, country_or_region, management_mode)
      SELECT $1::int, s.*
      FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[]) AS s
@@ -101,7 +102,8 @@ async function writeBatch(
        country_or_region = EXCLUDED.country_or_region,
        management_mode = EXCLUDED.management_mode
      -- xmax is set on a row this statement updated rather than inserted.
-     RETURNING xmax <> 0 AS replaced`,
+     RETURNING xmax <> 0 AS replaced)
+     SELECT coalesce(bool_or(replaced), false) AS replaced FROM upserted`,
     [
       runId,
       customerIds,
@@ -113,7 +115,7 @@ async function writeBatch(
     ],
   );
   // A customer seen again replaces its tenant list rather than adding to it.
-  if (upsert.rows.some((row) => row.replaced)) {
+  if (upsert.rows[0]?.replaced) {
     await connection.query(
       `DELETE FROM staging_tenants WHERE run_id = $1::int AND customer_id = ANY($2::text[])`,
       [runId, customerIds],

@@ -62,6 +62,8 @@ export type RunSummary =
 const MERGE_TIMEOUT_MS = 15 * 60_000;
 
 export async function runSync(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
+  // Stopped before it began (a signal during migrations): no run, no sync_runs row.
+  options.signal?.throwIfAborted();
   const lock = await tryAcquireSyncLock(deps.db.pool);
   if (!lock) throw new RunInProgressError(await describeLockHolder(deps));
   try {
@@ -163,6 +165,7 @@ async function mergeRun(
         runId: run.id,
         observedAt: run.startedAt,
         removeAbsent: fetched.complete,
+        stagedTenants: fetched.tenantsSeen,
       });
       const outcome: RunOutcome = { ...fetched, ...counts };
       await recordSuccess(tx, run.id, outcome);

@@ -83,7 +83,8 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       db.prisma.$queryRaw<LastRunRow[]>`
         SELECT r.started, r.finished, r.status, r.complete, s."lastSuccess"
         FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
-              FROM sync_runs WHERE status = 'succeeded') s
+              -- A full run only: a --customer run refreshes one customer, not the snapshot.
+              FROM sync_runs WHERE status = 'succeeded' AND customer_filter IS NULL) s
         LEFT JOIN LATERAL (
           SELECT extract(epoch FROM started_at)::float8 AS started,
                  extract(epoch FROM finished_at)::float8 AS finished,

@@ -49,7 +49,6 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
 
   /** One run, never throwing: failures are recorded in sync_runs and logged. */
   async function run(scheduledFor: Date | undefined): Promise<FireOutcome> {
-    if (signal.aborted) return "error";
     try {
       const summary = await runSync(
         { db: deps.db, client: deps.client, log },
@@ -88,12 +87,15 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
       owner: `${hostname()}:${process.pid}`,
     }),
     log,
+    // A fire claimed while stopping is not started: stop() no longer waits for new runs.
     onFire: (fireAt) =>
-      track(
-        run(fireAt).then((outcome) => {
-          metrics.recordFire(outcome);
-        }),
-      ),
+      signal.aborted
+        ? Promise.resolve()
+        : track(
+            run(fireAt).then((outcome) => {
+              metrics.recordFire(outcome);
+            }),
+          ),
     onSkipped(fireAt, reason) {
       metrics.recordFire(reason);
       const level = reason === "not-elected" ? "debug" : "warn";
