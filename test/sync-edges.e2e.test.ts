@@ -1,5 +1,6 @@
 // End to end: records the run must reject or flag, certificate authentication,
 // single-customer runs, and runs that must not overlap or be left running.
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { createTestCertificate } from "./support/certificate.ts";
@@ -292,6 +293,41 @@ describe("runs", () => {
     expect(await snapshot()).toEqual(before);
     const [row] = await h.db.query("SELECT status FROM sync_runs WHERE id = $1", [run.runId]);
     expect(row).toEqual({ status: "failed" });
+    await expectInvariants(h.db);
+  });
+});
+
+describe("a stop signal", () => {
+  it("that arrives once the merge has begun lets the merge finish: the run succeeds whole", async () => {
+    const customers = sampleCustomers(12);
+    const h = (harness = await createHarness({ customers, pageSize: 5 }));
+    // Hold the merge at its first read of customers, so the signal comes while it runs.
+    const blocker = new pg.Client({ connectionString: h.db.url });
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE");
+      const stop = new AbortController();
+      const run = h.sync({ signal: stop.signal });
+      await expect
+        .poll(
+          async () =>
+            (
+              await h.db.query(
+                `SELECT 1 FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+              )
+            ).length,
+          { timeout: 20_000 },
+        )
+        .toBe(1);
+      stop.abort();
+      await blocker.query("COMMIT");
+      expect(await run).toMatchObject({ status: "succeeded", customersAdded: 12 });
+    } finally {
+      await blocker.end();
+    }
+    const [counted] = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM customers");
+    expect(counted?.n).toBe(12);
     await expectInvariants(h.db);
   });
 });
