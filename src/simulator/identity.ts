@@ -23,6 +23,7 @@ export class Identity {
   readonly #certificate: ClientCertificate | undefined;
   /** access token -> expiry (ms since the epoch) */
   readonly #tokens = new Map<string, number>();
+  readonly #issued: string[] = [];
   /** jti of each accepted client assertion -> its expiry (ms), to refuse replays */
   readonly #usedAssertions = new Map<string, number>();
 
@@ -55,6 +56,7 @@ export class Identity {
     forgetExpired(this.#tokens, now);
     const accessToken = randomBytes(32).toString("base64url");
     this.#tokens.set(accessToken, now + this.#settings.tokenLifetimeSeconds * 1000);
+    this.#issued.push(accessToken);
     return {
       status: 200,
       body: {
@@ -69,6 +71,11 @@ export class Identity {
   isValid(accessToken: string): boolean {
     const expiresAt = this.#tokens.get(accessToken);
     return expiresAt !== undefined && expiresAt > Date.now();
+  }
+
+  /** Every access token issued so far, expired or not: tests check none reaches a log. */
+  issued(): string[] {
+    return [...this.#issued];
   }
 
   /** Every token issued so far becomes invalid. */

@@ -81,6 +81,8 @@ export interface Simulator {
   requests: RequestLogEntry[];
   /** Queues a fault: the next matching request(s) get this response instead of the real one. */
   injectFault(fault: Fault): void;
+  /** Every access token issued so far, for tests that check none reaches a log. */
+  issuedTokens(): string[];
   /** Every token issued so far becomes invalid (the next API call with one gets 401). */
   expireTokens(): void;
   close(): Promise<void>;
@@ -335,6 +337,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
           throw new RangeError("onPage applies to customers faults only");
       }
       faults.push({ ...fault, remaining });
+    },
+    issuedTokens() {
+      return identity.issued();
     },
     expireTokens() {
       identity.expireAll();

@@ -52,6 +52,13 @@ export interface SyncOptions {
   scheduledFor?: Date | undefined;
   /** Pages fetched at the same time after page 1 (default 4, ELEMENTS_CONCURRENCY). */
   concurrency?: number | undefined;
+  /**
+   * The mass-removal guard: a complete run that would mark more than this fraction of the
+   * present customers removed removes none and records a warning (default 0.2).
+   */
+  maxRemovalFraction?: number | undefined;
+  /** Lifts the mass-removal guard for this run (`--allow-mass-removal`). */
+  allowMassRemoval?: boolean | undefined;
 }
 
 export type RunSummary =

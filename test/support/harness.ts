@@ -38,6 +38,8 @@ export interface HarnessOptions {
   simulator?: Omit<SimulatorOptions, "dataFile">;
   /** Pages fetched at the same time (default: the sync's default, 4). */
   concurrency?: number;
+  /** The URL the worker connects with, from the test database's (e.g. through a TCP proxy). */
+  databaseUrlFor?: (url: string) => string;
 }
 
 export interface Harness {
@@ -54,6 +56,8 @@ export interface Harness {
     pageSize?: number;
     signal?: AbortSignal;
     concurrency?: number;
+    maxRemovalFraction?: number;
+    allowMassRemoval?: boolean;
   }): Promise<RunSummary>;
   close(): Promise<void>;
 }
@@ -82,7 +86,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const dataFile = join(dir, "customers.json");
   await writeCustomersFile(dataFile, options.customers ?? sampleCustomers());
   const db = await createTestDatabase();
-  const database = openDatabase(db.url);
+  const database = openDatabase(options.databaseUrlFor?.(db.url) ?? db.url);
   const { logger, lines } = captureLogs();
   await migrate(database.pool, { log: logger });
   const simulator = await startSimulator({ ...options.simulator, dataFile });
@@ -118,6 +122,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
           customerId: run.customerId,
           signal: run.signal,
           concurrency: run.concurrency ?? config.concurrency,
+          maxRemovalFraction: run.maxRemovalFraction,
+          allowMassRemoval: run.allowMassRemoval,
         },
       ),
     async close() {
