@@ -2,7 +2,7 @@
 // (the simulator and the benchmark driver run in other processes). Started by
 // bench/sync.ts with a JSON job as its argument; prints one JSON line with the result.
 import { Writable } from "node:stream";
-import type { ElementsConfig } from "../src/config.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES, type ElementsConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db.ts";
 import { createElementsSource } from "../src/elements/source.ts";
 import { createLogger } from "../src/logger.ts";
@@ -62,6 +62,7 @@ async function main(): Promise<WorkerResult> {
     maxAttempts: 6,
     maxRetryTimeMs: 300_000,
     concurrency: job.concurrency,
+    maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
   };
   const client = createElementsSource(config, log);
   const db = openDatabase(job.databaseUrl);

@@ -61,7 +61,23 @@ export interface ElementsConfig {
   maxRetryTimeMs: number;
   /** Pages fetched at the same time after page 1. */
   concurrency: number;
+  /** A response body larger than this fails the request (a broken or hostile server). */
+  maxResponseBytes: number;
 }
+
+/** 50 MiB: a page of 100 customers is tens of kilobytes. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024;
+
+/** What a run may conclude from the data it fetched. */
+export interface RemovalPolicy {
+  /**
+   * A complete run that would mark more than this fraction of the present customers removed
+   * removes none and records a warning instead (0 to 1; 1 turns the guard off).
+   */
+  maxRemovalFraction: number;
+}
+
+export const DEFAULT_MAX_REMOVAL_FRACTION = 0.2;
 
 /** Pages in flight at once unless ELEMENTS_CONCURRENCY says otherwise. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -214,6 +230,23 @@ export function readElementsConfig(env: Env): ElementsConfig {
       "ELEMENTS_CONCURRENCY",
       integer(1, 32).default(DEFAULT_CONCURRENCY),
       "an integer from 1 to 32 (pages fetched at the same time)",
+    ),
+    maxResponseBytes: read(
+      env,
+      "ELEMENTS_MAX_RESPONSE_BYTES",
+      integer(1024, 2 ** 31 - 1).default(DEFAULT_MAX_RESPONSE_BYTES),
+      "a number of bytes from 1024 to 2147483647",
+    ),
+  };
+}
+
+export function readRemovalPolicy(env: Env): RemovalPolicy {
+  return {
+    maxRemovalFraction: read(
+      env,
+      "MAX_REMOVAL_FRACTION",
+      z.coerce.number().min(0).max(1).default(DEFAULT_MAX_REMOVAL_FRACTION),
+      "a fraction from 0 to 1 such as 0.2 (1 turns the mass-removal guard off)",
     ),
   };
 }

@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { DEFAULT_CONCURRENCY, readLogLevel, type ElementsConfig } from "../config.ts";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  readLogLevel,
+  type ElementsConfig,
+} from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { openDatabase, type Database } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
@@ -84,6 +89,7 @@ function demoConfig(url: string): ElementsConfig {
     maxAttempts: 3,
     maxRetryTimeMs: 30_000,
     concurrency: DEFAULT_CONCURRENCY,
+    maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
   };
 }
 

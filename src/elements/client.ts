@@ -4,6 +4,7 @@
 import ky, { isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import pRetry from "p-retry";
 import { errorMessage } from "../errors.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import type { TokenSource } from "./auth.ts";
 import {
@@ -37,6 +38,8 @@ export interface ElementsClientOptions {
   gate?: RequestGate;
   /** Told about every HTTP answer and retry, for metrics; must not throw. */
   events?: ClientEvents;
+  /** A larger response body fails the request at once (default 50 MiB). */
+  maxResponseBytes?: number;
 }
 
 /** What the client reports as it works. `status` is "error" when no HTTP answer came. */
@@ -67,6 +70,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     throwHttpErrors: false,
   });
   const gate = options.gate ?? new RequestGate();
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
 
   /**
    * One attempt, holding a slot at the gate. A 429's pause is set before the slot is
@@ -104,7 +108,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
       response = await observed(send(http, request, token, signal), signal);
     }
     const outcome = classifyStatus(response.status);
-    if (outcome === "ok") return parseEnvelope(await response.text());
+    if (outcome === "ok") return parseEnvelope(await readCapped(response, maxResponseBytes));
     const detail = await errorDetail(response);
     if (outcome === "rate-limited") {
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
@@ -248,6 +252,37 @@ function asApiError(error: unknown, signal?: AbortSignal): unknown {
     });
   }
   return error;
+}
+
+/**
+ * The body as text, refusing one larger than `maxBytes` without reading the rest: a server
+ * that streams without end must not exhaust the worker's memory. Not retried: the same
+ * request would get the same answer.
+ */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const tooLarge = (size: string) =>
+    new ElementsApiError(
+      `The Elements API sent a response body of ${size}, more than ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes} bytes) allows.`,
+      { kind: "fatal", status: response.status },
+    );
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge(`${declared} bytes`);
+  }
+  if (response.body === null) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      await response.body.cancel().catch(() => undefined);
+      throw tooLarge(`over ${maxBytes} bytes`);
+    }
+    text += decoder.decode(chunk, { stream: true });
+  }
+  return text + decoder.decode();
 }
 
 function parseEnvelope(text: string): PageEnvelope {

@@ -26,6 +26,7 @@ export function createElementsSource(
     timeoutMs: config.timeoutMs,
     maxAttempts: config.maxAttempts,
     maxRetryTimeMs: config.maxRetryTimeMs,
+    maxResponseBytes: config.maxResponseBytes,
     ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
     ...(events !== undefined ? { events } : {}),
   });

@@ -5,7 +5,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { DEFAULT_CONCURRENCY, type Credentials, type ElementsConfig } from "../../src/config.ts";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  type Credentials,
+  type ElementsConfig,
+} from "../../src/config.ts";
 import { openDatabase, type Database } from "../../src/db.ts";
 import type { ElementsClient } from "../../src/elements/client.ts";
 import { createElementsSource } from "../../src/elements/source.ts";
@@ -38,6 +43,8 @@ export interface HarnessOptions {
   simulator?: Omit<SimulatorOptions, "dataFile">;
   /** Pages fetched at the same time (default: the sync's default, 4). */
   concurrency?: number;
+  /** Response body cap of the client (default: ELEMENTS_MAX_RESPONSE_BYTES's default). */
+  maxResponseBytes?: number;
   /** The URL the worker connects with, from the test database's (e.g. through a TCP proxy). */
   databaseUrlFor?: (url: string) => string;
 }
@@ -104,6 +111,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     maxAttempts: options.maxAttempts ?? 5,
     maxRetryTimeMs: options.maxRetryTimeMs ?? 20_000,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
   // Short backoff keeps retry tests quick; the rules under test are the same.
   const client = createElementsSource(config, logger, 20);

@@ -3,6 +3,7 @@ import {
   readDatabaseUrl,
   readElementsConfig,
   readLogLevel,
+  readRemovalPolicy,
   resolveHosts,
 } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
@@ -22,7 +23,36 @@ describe("configuration", () => {
       maxAttempts: 6,
       maxRetryTimeMs: 300_000,
       concurrency: 4,
+      maxResponseBytes: 52_428_800,
     });
+  });
+
+  it("reads ELEMENTS_MAX_RESPONSE_BYTES from 1024 bytes up", () => {
+    const read = (value: string) =>
+      readElementsConfig({ ...minimal, ELEMENTS_MAX_RESPONSE_BYTES: value }).maxResponseBytes;
+    expect(read("1024")).toBe(1024);
+    expect(read("1000000")).toBe(1_000_000);
+    for (const value of ["0", "1023", "50MB", "1.5"]) {
+      expect(() => read(value)).toThrow(
+        new ConfigError(
+          `ELEMENTS_MAX_RESPONSE_BYTES must be a number of bytes from 1024 to 2147483647; got "${value}".`,
+        ),
+      );
+    }
+  });
+
+  it("reads MAX_REMOVAL_FRACTION from 0 to 1, 0.2 by default", () => {
+    expect(readRemovalPolicy({})).toEqual({ maxRemovalFraction: 0.2 });
+    expect(readRemovalPolicy({ MAX_REMOVAL_FRACTION: "0" }).maxRemovalFraction).toBe(0);
+    expect(readRemovalPolicy({ MAX_REMOVAL_FRACTION: "0.05" }).maxRemovalFraction).toBe(0.05);
+    expect(readRemovalPolicy({ MAX_REMOVAL_FRACTION: "1" }).maxRemovalFraction).toBe(1);
+    for (const value of ["-0.1", "1.5", "20%", "half"]) {
+      expect(() => readRemovalPolicy({ MAX_REMOVAL_FRACTION: value })).toThrow(
+        new ConfigError(
+          `MAX_REMOVAL_FRACTION must be a fraction from 0 to 1 such as 0.2 (1 turns the mass-removal guard off); got "${value}".`,
+        ),
+      );
+    }
   });
 
   it("reads ELEMENTS_CONCURRENCY from 1 to 32", () => {
