@@ -15,7 +15,14 @@ import type { Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { describeIssues, tokenResponseSchema } from "./payload.ts";
-import { ElementsApiError, parseJsonBody, parseRetryAfter } from "./retry.ts";
+import {
+  certificateFailure,
+  ElementsApiError,
+  parseJsonBody,
+  parseRetryAfter,
+  redactSecrets,
+  rootCauseMessage,
+} from "./retry.ts";
 
 export interface TokenSource {
   /** A valid access token, fetching a new one when there is none or it is about to expire. */
@@ -81,7 +88,9 @@ export function loadSigningCertificate(
         `The private key in ${path} is encrypted; set ELEMENTS_CERTIFICATE_PASSPHRASE.`,
       );
     }
-    throw new ConfigError(`ELEMENTS_CERTIFICATE_PATH (${path}) holds no usable private key.`);
+    throw new ConfigError(
+      `ELEMENTS_CERTIFICATE_PATH (${path}) holds no usable private key; put the private key and the certificate in one PEM file.`,
+    );
   }
   if (!certificate.checkPrivateKey(privateKey)) {
     throw new ConfigError(`The private key in ${path} does not belong to its certificate.`);
@@ -155,10 +164,11 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 
   /** Failures come back as ElementsApiError; retrying them is the caller's business. */
   async function requestToken(signal?: AbortSignal): Promise<CachedToken> {
+    const body = requestBody();
     let response: Response;
     try {
       response = await ky.post(tokenUrl, {
-        body: requestBody(),
+        body,
         timeout: options.timeoutMs,
         retry: 0,
         throwHttpErrors: false,
@@ -166,16 +176,16 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       });
     } catch (error) {
       if (!isNetworkError(error) && !isTimeoutError(error)) throw error;
-      throw new ElementsApiError(
-        `Could not reach the identity service at ${tokenUrl} (${describeNetworkError(error)})`,
-        {
-          kind: "retry",
-          cause: error,
-        },
+      throw (
+        certificateFailure(error, `the identity service at ${tokenUrl}`) ??
+        new ElementsApiError(
+          `Could not reach the identity service at ${tokenUrl} (${rootCauseMessage(error)})`,
+          { kind: "retry", cause: error },
+        )
       );
     }
     const text = await response.text();
-    if (!response.ok) throw tokenFailure(response, text);
+    if (!response.ok) throw tokenFailure(response, redactSecrets(text, sentSecrets(body)));
     const parsed = parseTokenResponse(text);
     const lifetimeMs = parsed.expiresInS * 1000;
     const fetchedAt = now();
@@ -205,8 +215,9 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   };
 }
 
-function describeNetworkError(error: Error): string {
-  return error.cause instanceof Error ? error.cause.message : error.message;
+/** What the request carried that an identity service echoing it must not put in a message. */
+function sentSecrets(body: URLSearchParams): string[] {
+  return ["client_secret", "client_assertion"].flatMap((name) => body.getAll(name));
 }
 
 function tokenFailure(response: Response, text: string): ElementsApiError {

@@ -14,12 +14,15 @@ import {
   type PageEnvelope,
 } from "./payload.ts";
 import {
+  certificateFailure,
   classifyStatus,
   describeHttpFailure,
   ElementsApiError,
   parseJsonBody,
   parseRetryAfter,
+  redactSecrets,
   RequestGate,
+  rootCauseMessage,
   type FailureKind,
 } from "./retry.ts";
 
@@ -244,12 +247,13 @@ function asApiError(error: unknown, signal?: AbortSignal): unknown {
     );
   }
   if (isNetworkError(error)) {
-    const cause = error.cause;
-    const reason = cause instanceof Error ? cause.message : errorMessage(error);
-    return new ElementsApiError(`Could not reach the Elements API (${reason})`, {
-      kind: "retry",
-      cause: error,
-    });
+    return (
+      certificateFailure(error, "the Elements API") ??
+      new ElementsApiError(`Could not reach the Elements API (${rootCauseMessage(error)})`, {
+        kind: "retry",
+        cause: error,
+      })
+    );
   }
   return error;
 }
@@ -297,8 +301,8 @@ function parseEnvelope(text: string): PageEnvelope {
   return result.data;
 }
 
-/** A short, safe excerpt of an error body for messages. */
+/** A short, safe excerpt of an error body for messages: redacted before it is cut, so no token half survives. */
 async function errorDetail(response: Response): Promise<string> {
-  const text = (await response.text().catch(() => "")).trim();
+  const text = redactSecrets((await response.text().catch(() => "")).trim());
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -203,3 +203,73 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/** The innermost cause's message: `fetch failed` says less than `connect ECONNREFUSED …`. */
+export function rootCauseMessage(error: Error): string {
+  let innermost = error;
+  while (innermost.cause instanceof Error) innermost = innermost.cause;
+  return innermost.message;
+}
+
+/** OpenSSL's verdicts on a server certificate Node does not trust. */
+const CERTIFICATE_ERROR_CODES = new Set([
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HOSTNAME_MISMATCH",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+]);
+
+/**
+ * A failure for an untrusted server certificate, found anywhere in `error`'s causes. Not
+ * transient: retrying would only repeat it for minutes, so it is fatal at once.
+ */
+export function certificateFailure(error: unknown, who: string): ElementsApiError | undefined {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === undefined || !CERTIFICATE_ERROR_CODES.has(code)) continue;
+    return new ElementsApiError(
+      `The TLS certificate of ${who} is not trusted (${code}). If a proxy or a private CA ` +
+        `signs it, set NODE_EXTRA_CA_CERTS to that CA's PEM file; certificate checks stay on.`,
+      { kind: "fatal", cause: error },
+    );
+  }
+  return undefined;
+}
+
+/** Runs of 32+ base64(url) or JWT characters: candidates for tokens and keys. */
+const TOKEN_LIKE = /[A-Za-z0-9+/_=.-]{32,}/g;
+
+/** Random base64 mixes upper and lower case; paths, UUIDs and hex digests do not. */
+function looksRandom(run: string): boolean {
+  return /[A-Z]/.test(run) && /[a-z]/.test(run);
+}
+
+/**
+ * Error bodies go into messages and logs, and a server may echo what it was sent: the
+ * bearer token, the client secret. Token-like runs are cut, and so are `secrets` (as sent
+ * and as form-encoded).
+ */
+export function redactSecrets(text: string, secrets: readonly string[] = []): string {
+  let redacted = text;
+  for (const secret of secrets) {
+    if (secret === "") continue;
+    for (const form of new Set([secret, encodeURIComponent(secret), formEncoded(secret)])) {
+      redacted = redacted.split(form).join("[redacted]");
+    }
+  }
+  return redacted
+    .replace(/\b(Bearer|Basic)\s+\S+/gi, "$1 [redacted]")
+    .replace(TOKEN_LIKE, (run) => (looksRandom(run) ? "[redacted]" : run));
+}
+
+function formEncoded(value: string): string {
+  return new URLSearchParams({ v: value }).toString().slice(2);
+}
