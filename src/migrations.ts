@@ -84,8 +84,8 @@ async function migrateLocked(
   files: MigrationFile[],
   log?: Logger,
 ): Promise<MigrationResult> {
-  await client.query(CREATE_MIGRATIONS_TABLE);
-  const rows = await readAppliedRows(client);
+  // Created with the first migration applied, so a refused or failed first run leaves no trace.
+  const rows = (await historyExists(client)) ? await readAppliedRows(client) : [];
   checkHistory(files, rows);
   const done = new Set(
     rows.filter((row) => row.finished_at !== null).map((row) => row.migration_name),
@@ -148,6 +148,13 @@ async function readMigration(dir: string, name: string): Promise<MigrationFile> 
   };
 }
 
+async function historyExists(client: pg.PoolClient): Promise<boolean> {
+  const result = await client.query<{ exists: boolean }>(
+    `SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS exists`,
+  );
+  return result.rows[0]?.exists === true;
+}
+
 async function readAppliedRows(client: pg.PoolClient): Promise<MigrationRow[]> {
   const result = await client.query<MigrationRow>(
     `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations"
@@ -176,8 +183,8 @@ function checkHistory(files: readonly MigrationFile[], rows: readonly MigrationR
     } else if (file.checksum !== row.checksum) {
       problems.push(
         `Migration ${row.migration_name} was changed after it was applied (checksum ${file.checksum} on disk, ` +
-          `${row.checksum} in the database). Restore the original file; never edit an applied migration, ` +
-          `add a new one instead.`,
+          `${row.checksum} in _prisma_migrations), or its row there was edited. Restore the original file; ` +
+          `never edit an applied migration, add a new one instead.`,
       );
     }
   }
@@ -188,6 +195,7 @@ async function applyMigration(client: pg.PoolClient, file: MigrationFile): Promi
   const id = randomUUID();
   await client.query("BEGIN");
   try {
+    await client.query(CREATE_MIGRATIONS_TABLE);
     await client.query(
       `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count)
        VALUES ($1, $2, $3, now(), 0)`,
@@ -203,10 +211,27 @@ async function applyMigration(client: pg.PoolClient, file: MigrationFile): Promi
   } catch (error) {
     await client.query("ROLLBACK").catch(() => undefined);
     throw new MigrationError(
-      `Migration ${file.name} failed and was rolled back: ${errorMessage(error)}${whereInFile(file.sql, error)}`,
+      `Migration ${file.name} failed and was rolled back: ${errorMessage(error)}${whereInFile(file.sql, error)}.` +
+        historyLostHint(file.name, error),
       { cause: error },
     );
   }
+}
+
+/**
+ * SQLSTATEs of "already exists" (column, object, function, schema, table): a pending
+ * migration meeting what it creates means _prisma_migrations lost its row, not a bad file.
+ */
+const ALREADY_EXISTS = new Set(["42701", "42710", "42723", "42P06", "42P07"]);
+
+function historyLostHint(name: string, error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !ALREADY_EXISTS.has(code)) return "";
+  return (
+    ` The database already has what this migration creates, but _prisma_migrations does not record it: ` +
+    `its row (or the whole table) was deleted. Restore _prisma_migrations from a backup, or, if the schema ` +
+    `is known to match, record it with \`prisma migrate resolve --applied ${name}\`.`
+  );
 }
 
 /** ` (line N of migration.sql)` from a PostgreSQL error's 1-based character position, if it has one. */

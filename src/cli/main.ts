@@ -2,6 +2,7 @@
 // exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ConfigError, errorMessage } from "../errors.ts";
+import { describeFailure } from "./failure.ts";
 import { demoCommand } from "./demo.ts";
 import { biAccessCommand } from "./bi-access.ts";
 import { EXIT, processIo, type Io } from "./io.ts";
@@ -93,7 +94,7 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       io.err(`elements-sync ${name}: configuration error: ${error.message}`);
       return EXIT.usage;
     }
-    io.err(`elements-sync ${name}: ${errorMessage(error)}`);
+    io.err(`elements-sync ${name}: ${describeFailure(error, process.env)}`);
     return EXIT.failed;
   }
 }

@@ -29,6 +29,8 @@ export const statusCommand: Command = {
     const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
     const db = openDatabase(databaseUrl);
     try {
+      // Through pg first: a database that cannot be reached fails with pg's one-line error, not Prisma's several.
+      await db.pool.query("SELECT 1");
       const runs = await lastRuns(db.prisma, limit);
       const status: Status = {
         schedule: {
