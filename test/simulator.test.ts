@@ -596,7 +596,7 @@ describe("faults, latency and the request log", () => {
     }).toThrow(RangeError);
     expect(() => {
       simulator.injectFault({ onPage: 1 });
-    }).toThrow(/needs a status, reset or delayMs/);
+    }).toThrow(/needs a status, reset, delayMs, corrupt or expireTokens/);
     expect(() => {
       simulator.injectFault({ status: 500, endpoint: "token", onPage: 1 });
     }).toThrow(RangeError);
@@ -615,7 +615,14 @@ describe("faults, latency and the request log", () => {
     expect(simulator.requests.map((entry) => ({ ...entry, at: typeof entry.at }))).toEqual([
       { path: "/connect/token", status: 200, at: "number" },
       { path: customersPath, pageIndex: 1, pageSize: 100, status: 200, at: "number" },
-      { path: customersPath, pageIndex: 2, pageSize: 100, status: 429, at: "number" },
+      {
+        path: customersPath,
+        pageIndex: 2,
+        pageSize: 100,
+        status: 429,
+        fault: "status 429",
+        at: "number",
+      },
       { path: customersPath, pageIndex: 2, pageSize: 100, status: 200, at: "number" },
       { path: customersPath, pageIndex: 1, pageSize: 101, status: 401, at: "number" },
       { path: "/nowhere", status: 404, at: "number" },

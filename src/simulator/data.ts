@@ -25,8 +25,8 @@ export interface CustomersFile {
   customers: unknown[];
 }
 
-/** mulberry32: a small, fast PRNG; returns floats in [0, 1). */
-function mulberry32(seed: number): () => number {
+/** mulberry32: a small, fast PRNG; returns floats in [0, 1). Also drives the chaos mode. */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

@@ -1,13 +1,30 @@
 // A local stand-in for the AvePoint Elements partner API: the identity service's token
 // endpoint and the customers endpoint on one node:http server, with injectable faults,
-// added latency and a log of every request. Used by tests, `elements-sync simulate` and the demo.
-import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
+// a chaos mode, data a test can change mid-run, added latency and a log of every request.
+// Used by tests, `elements-sync simulate` and the demo.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CUSTOMERS_PATH } from "../elements/payload.ts";
 import { errorMessage } from "../errors.ts";
+import { Chaos, type ChaosOptions } from "./chaos.ts";
 import { generateCustomers, readCustomersFile } from "./data.ts";
+import {
+  checkedInteger,
+  corruptPage,
+  describeFault,
+  FaultQueue,
+  isObject,
+  statusReply,
+  type Fault,
+  type FaultEndpoint,
+  type Page,
+} from "./faults.ts";
 import { Identity } from "./identity.ts";
+import { jsonReply, RESET, type Reply } from "./reply.ts";
+
+export type { ChaosKind, ChaosOptions } from "./chaos.ts";
+export type { Fault, PageCorruption } from "./faults.ts";
 
 export const TOKEN_PATH = "/connect/token";
 const CUSTOMERS_ROUTE = `/${CUSTOMERS_PATH}`;
@@ -42,6 +59,8 @@ export interface SimulatorOptions {
   servedPageSize?: number;
   /** Receives one line per request (and why a token request was refused); never a secret. */
   log?: (line: string) => void;
+  /** Random faults from a seeded PRNG; queued faults go first. */
+  chaos?: ChaosOptions;
 }
 
 export interface RequestLogEntry {
@@ -53,26 +72,27 @@ export interface RequestLogEntry {
   customerId?: string;
   /** The status answered; 0 when the connection was reset without an answer. */
   status: number;
+  /** The fault this request got, e.g. `status 503` or `chaos reset`. */
+  fault?: string;
 }
 
-export interface Fault {
-  /** The status to answer with. Without it (and without `reset`) the real answer is sent, after `delayMs`. */
-  status?: number;
-  /** Wait this long before answering, e.g. longer than the client's timeout. */
-  delayMs?: number;
-  /** Close the connection without answering (logged with status 0). */
-  reset?: boolean;
-  /** Sent as the Retry-After header. */
-  retryAfter?: string;
-  /** Sent verbatim instead of the default small JSON error. */
-  body?: string;
-  /** How many matching requests get this fault (default 1). */
-  times?: number;
-  /** Default "customers". */
-  endpoint?: "customers" | "token";
-  /** Only customers requests for this pageIndex. */
-  onPage?: number;
+/** A valid customers request, as a data hook sees it. */
+export interface CustomersRequest {
+  pageIndex: number;
+  pageSize: number;
+  customerId: string | undefined;
+  /** What would be served: the in-memory data, the data file's or the generated. */
+  customers: readonly unknown[];
 }
+
+/**
+ * Runs (awaited) before a customers page is cut from the data. Returning a list replaces
+ * the data from then on, as `setCustomers` does: inserting or deleting shifts the offsets
+ * of later pages and changes totalCount mid-run.
+ */
+export type CustomersHook = (
+  request: CustomersRequest,
+) => readonly unknown[] | undefined | Promise<readonly unknown[] | undefined>;
 
 export interface Simulator {
   /** e.g. http://127.0.0.1:PORT (no trailing slash): both the API and the identity base URL. */
@@ -85,22 +105,13 @@ export interface Simulator {
   issuedTokens(): string[];
   /** Every token issued so far becomes invalid (the next API call with one gets 401). */
   expireTokens(): void;
+  /** Serves these records from the next request on, over the data file; undefined goes back to it. */
+  setCustomers(customers: readonly unknown[] | undefined): void;
+  /** Sets (or with undefined, removes) the hook run before each customers page is cut. */
+  onCustomersRequest(hook: CustomersHook | undefined): void;
+  /** Starts the chaos mode afresh with these options, or stops it. */
+  setChaos(chaos: ChaosOptions | undefined): void;
   close(): Promise<void>;
-}
-
-interface Reply {
-  status: number;
-  body: string;
-  headers: Record<string, string>;
-  note?: string | undefined;
-  /** Destroy the connection instead of answering. */
-  reset?: boolean;
-}
-
-const RESET: Reply = { status: 0, body: "", headers: {}, reset: true };
-
-interface QueuedFault extends Fault {
-  remaining: number;
 }
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
@@ -123,55 +134,56 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   });
   const { dataFile } = options;
   const generated = dataFile === undefined ? generateCustomers(customerCount, seed) : [];
-  const loadCustomers = (): Promise<readonly unknown[]> =>
-    dataFile === undefined ? Promise.resolve(generated) : readCustomersFile(dataFile);
+  let inMemory: readonly unknown[] | undefined;
+  const loadCustomers = (): Promise<readonly unknown[]> => {
+    if (inMemory !== undefined) return Promise.resolve(inMemory);
+    return dataFile === undefined ? Promise.resolve(generated) : readCustomersFile(dataFile);
+  };
+  let customersHook: CustomersHook | undefined;
 
-  const faults: QueuedFault[] = [];
+  const faults = new FaultQueue();
+  let chaos = options.chaos === undefined ? undefined : new Chaos(options.chaos);
   const requests: RequestLogEntry[] = [];
   const closing = new AbortController();
   let url = "";
 
-  function takeFault(endpoint: "customers" | "token", pageIndex?: number): QueuedFault | undefined {
-    const index = faults.findIndex(
-      (fault) =>
-        (fault.endpoint ?? "customers") === endpoint &&
-        (fault.onPage === undefined || fault.onPage === pageIndex),
-    );
-    const fault = faults[index];
-    if (fault === undefined) return undefined;
-    fault.remaining -= 1;
-    if (fault.remaining === 0) faults.splice(index, 1);
-    return fault;
+  /** The fault this request gets, if any: a queued one first, else chaos's draw. */
+  function pickFault(
+    endpoint: FaultEndpoint,
+    pageIndex: number | undefined,
+    entry: RequestLogEntry,
+  ): Fault | undefined {
+    const queued = faults.take(endpoint, pageIndex);
+    if (queued !== undefined) {
+      entry.fault = describeFault(queued);
+      return queued;
+    }
+    const drawn = chaos?.next(endpoint);
+    if (drawn !== undefined) entry.fault = `chaos ${drawn.kind}`;
+    return drawn?.fault;
   }
 
-  /** What a fault makes of a request: a delay, then a reset, its own reply, or the real one. */
-  async function applyFault(
-    endpoint: "customers" | "token",
-    pageIndex: number | undefined,
-  ): Promise<Reply | undefined> {
-    const fault = takeFault(endpoint, pageIndex);
+  /**
+   * What a fault does before the real answer: a delay, expired tokens, then a reset or its
+   * own reply; undefined lets the real answer through.
+   */
+  async function preempt(fault: Fault | undefined): Promise<Reply | undefined> {
     if (fault === undefined) return undefined;
     if (fault.delayMs !== undefined)
       await sleep(fault.delayMs, undefined, { signal: closing.signal });
+    if (fault.expireTokens) identity.expireAll();
     if (fault.reset) return RESET;
     if (fault.status === undefined) return undefined;
-    const headers: Record<string, string> = {};
-    if (fault.retryAfter !== undefined) headers["retry-after"] = fault.retryAfter;
-    if (fault.body === undefined) {
-      const message = `simulated fault: ${fault.status} ${STATUS_CODES[fault.status] ?? ""}`.trim();
-      return jsonReply(fault.status, { error: "simulated_fault", message }, headers);
-    }
-    const contentType = isJson(fault.body) ? "application/json" : "text/plain; charset=utf-8";
-    return {
-      status: fault.status,
-      body: fault.body,
-      headers: { "content-type": contentType, ...headers },
-    };
+    return statusReply({ ...fault, status: fault.status });
   }
 
-  async function tokenEndpoint(request: IncomingMessage, body: string): Promise<Reply> {
-    const fault = await applyFault("token", undefined);
-    if (fault) return fault;
+  async function tokenEndpoint(
+    request: IncomingMessage,
+    body: string,
+    entry: RequestLogEntry,
+  ): Promise<Reply> {
+    const faulted = await preempt(pickFault("token", undefined, entry));
+    if (faulted) return faulted;
     const contentType = request.headers["content-type"] ?? "";
     if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
       return jsonReply(400, {
@@ -201,8 +213,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       entry.customerId = filter.customerId;
 
     if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
-    const fault = await applyFault("customers", pageIndex);
-    if (fault) return fault;
+    const fault = pickFault("customers", pageIndex, entry);
+    const faulted = await preempt(fault);
+    if (faulted) return faulted;
 
     const token = /^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? "")?.[1];
     if (token === undefined || !identity.isValid(token)) {
@@ -236,16 +249,23 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
     }
     const { customerId } = filter;
+    const replaced = await customersHook?.({ pageIndex, pageSize, customerId, customers });
+    if (replaced) customers = inMemory = [...replaced];
     const selected =
       customerId === undefined
         ? customers
         : customers.filter((record) => isObject(record) && record.id === customerId);
     const served = Math.min(pageSize, options.servedPageSize ?? pageSize);
     const start = (pageIndex - 1) * served;
-    return jsonReply(200, {
+    const page: Page = {
       data: selected.slice(start, start + served),
       metadata: { pageIndex, pageSize: served, totalCount: selected.length },
-    });
+    };
+    if (fault?.corrupt === undefined) return jsonReply(200, page);
+    return {
+      ...jsonReply(200, page),
+      body: corruptPage(fault.corrupt, page, selected, start, fault.record),
+    };
   }
 
   async function route(
@@ -261,7 +281,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       });
     }
     if (request.method === "POST" && target.pathname === TOKEN_PATH)
-      return tokenEndpoint(request, body);
+      return tokenEndpoint(request, body, entry);
     if (request.method === "POST" && target.pathname === CUSTOMERS_ROUTE) {
       return customersEndpoint(request, target.searchParams, body, entry);
     }
@@ -322,27 +342,22 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url,
     requests,
     injectFault(fault) {
-      if (fault.status === undefined) {
-        if (!fault.reset && fault.delayMs === undefined) {
-          throw new RangeError("a fault needs a status, reset or delayMs");
-        }
-      } else {
-        checkedInteger("fault status", fault.status, 100, 599);
-      }
-      if (fault.delayMs !== undefined) checkedInteger("fault delayMs", fault.delayMs, 0);
-      const remaining = checkedInteger("fault times", fault.times ?? 1, 1);
-      if (fault.onPage !== undefined) {
-        checkedInteger("fault onPage", fault.onPage, 1);
-        if (fault.endpoint === "token")
-          throw new RangeError("onPage applies to customers faults only");
-      }
-      faults.push({ ...fault, remaining });
+      faults.push(fault);
     },
     issuedTokens() {
       return identity.issued();
     },
     expireTokens() {
       identity.expireAll();
+    },
+    setCustomers(customers) {
+      inMemory = customers === undefined ? undefined : [...customers];
+    },
+    onCustomersRequest(hook) {
+      customersHook = hook;
+    },
+    setChaos(next) {
+      chaos = next === undefined ? undefined : new Chaos(next);
     },
     close() {
       closed ??= new Promise<void>((resolve, reject) => {
@@ -355,14 +370,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       });
       return closed;
     },
-  };
-}
-
-function jsonReply(status: number, value: unknown, headers: Record<string, string> = {}): Reply {
-  return {
-    status,
-    body: JSON.stringify(value),
-    headers: { "content-type": "application/json", ...headers },
   };
 }
 
@@ -400,29 +407,4 @@ function parseFilter(body: string): { customerId?: string } | string {
   if (customerId === undefined || customerId === null) return {};
   if (typeof customerId !== "string") return "customerId must be a string";
   return { customerId };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function checkedInteger(
-  name: string,
-  value: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-  return value;
 }

@@ -1,0 +1,25 @@
+// What the simulator sends back for one request, built before it is written, so that a
+// fault can replace or corrupt it.
+
+export interface Reply {
+  status: number;
+  body: string;
+  headers: Record<string, string>;
+  note?: string | undefined;
+  /** Destroy the connection instead of answering. */
+  reset?: boolean;
+}
+
+export const RESET: Reply = { status: 0, body: "", headers: {}, reset: true };
+
+export function jsonReply(
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): Reply {
+  return {
+    status,
+    body: JSON.stringify(value),
+    headers: { "content-type": "application/json", ...headers },
+  };
+}
