@@ -301,11 +301,12 @@ describe("a stop signal", () => {
   it("that arrives once the merge has begun lets the merge finish: the run succeeds whole", async () => {
     const customers = sampleCustomers(12);
     const h = (harness = await createHarness({ customers, pageSize: 5 }));
-    // Hold the merge at its first read of customers, so the signal comes while it runs.
+    // Hold the merge at its first write of history (earlier steps read customers), so the
+    // signal comes while it runs.
     const blocker = new pg.Client({ connectionString: h.db.url });
     await blocker.connect();
     try {
-      await blocker.query("BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE");
+      await blocker.query("BEGIN; LOCK TABLE customer_status_history IN ACCESS EXCLUSIVE MODE");
       const stop = new AbortController();
       const run = h.sync({ signal: stop.signal });
       await expect

@@ -1,4 +1,10 @@
-import { loadDotEnv, readDatabaseUrl, readElementsConfig, readWorkerConfig } from "../config.ts";
+import {
+  loadDotEnv,
+  readDatabaseUrl,
+  readElementsConfig,
+  readRemovalPolicy,
+  readWorkerConfig,
+} from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
 import { loggerFromEnv } from "../logger.ts";
@@ -34,6 +40,7 @@ export const startCommand: Command = {
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(env);
     const elements = readElementsConfig(env);
+    const removals = readRemovalPolicy(env);
     const schedule = readWorkerConfig(env);
     const log = loggerFromEnv(env);
 
@@ -59,6 +66,7 @@ export const startCommand: Command = {
           schedule,
           pageSize: elements.pageSize,
           concurrency: elements.concurrency,
+          maxRemovalFraction: removals.maxRemovalFraction,
           signal: shutdown.signal,
         },
       );

@@ -17,6 +17,7 @@ export function formatRunSummary(summary: RunSummary): string {
     `${summary.customersSeen} customers (${scope}), ${summary.tenantsSeen} tenants; ` +
     `${summary.customersAdded} added, ${summary.customersRemoved} removed, ` +
     `${summary.customersRestored} restored, ${summary.statusChanges} status changes, ` +
-    `${summary.rejectedRecords} rejected`
+    `${summary.rejectedRecords} rejected` +
+    (summary.warning === null ? "" : `\nwarning: ${summary.warning}`)
   );
 }

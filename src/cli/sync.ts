@@ -1,4 +1,4 @@
-import { loadDotEnv, readDatabaseUrl, readElementsConfig } from "../config.ts";
+import { loadDotEnv, readDatabaseUrl, readElementsConfig, readRemovalPolicy } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
 import { loggerFromEnv } from "../logger.ts";
@@ -14,19 +14,22 @@ import { formatRunSummary } from "./summary.ts";
 export const syncCommand: Command = {
   summary: "run one sync: fetch every customer, merge, record history",
   usage: [
-    "Usage: elements-sync sync [--customer <id>] [--no-migrate]",
+    "Usage: elements-sync sync [--customer <id>] [--allow-mass-removal] [--no-migrate]",
     "",
     "Fetches every customer (or one, with --customer) from the Elements API, stages it in",
     "PostgreSQL and merges it in one transaction. Prints a one-line summary.",
     "",
     "Options:",
-    "  --customer <id>  sync this customer only (never marks anything removed)",
-    "  --no-migrate     do not apply pending migrations first",
+    "  --customer <id>         sync this customer only (never marks anything removed)",
+    "  --allow-mass-removal    mark customers removed even when more than MAX_REMOVAL_FRACTION",
+    "                          of them are gone (the guard otherwise removes none and warns)",
+    "  --no-migrate            do not apply pending migrations first",
     "",
     "Exit status: 0 the run succeeded, 1 it failed (recorded in sync_runs), 2 bad usage or configuration.",
   ].join("\n"),
   options: {
     customer: { type: "string" },
+    "allow-mass-removal": { type: "boolean", default: false },
     migrate: { type: "boolean", default: true },
   },
   async run(values, io) {
@@ -35,6 +38,7 @@ export const syncCommand: Command = {
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(env);
     const elements = readElementsConfig(env);
+    const removals = readRemovalPolicy(env);
     const log = loggerFromEnv(env);
     const client = createElementsSource(elements, log);
     const customerId = stringOption(values, "customer");
@@ -51,6 +55,8 @@ export const syncCommand: Command = {
           pageSize: elements.pageSize,
           concurrency: elements.concurrency,
           customerId,
+          maxRemovalFraction: removals.maxRemovalFraction,
+          allowMassRemoval: values["allow-mass-removal"] === true,
           signal: shutdown.signal,
         },
       );

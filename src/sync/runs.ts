@@ -38,6 +38,10 @@ export interface FetchProgress {
 export interface RunOutcome extends FetchProgress {
   complete: boolean;
   incompleteReason: string | null;
+  /** Customers the mass-removal guard kept from being marked removed. */
+  removalsWithheld: number;
+  /** Something to look at although the run succeeded (the guard held removals back). */
+  warning: string | null;
   customersAdded: number;
   customersRemoved: number;
   customersRestored: number;
@@ -99,7 +103,9 @@ export async function recordSuccess(tx: Tx, runId: number, outcome: RunOutcome):
       customers_added = ${outcome.customersAdded}::int,
       customers_removed = ${outcome.customersRemoved}::int,
       customers_restored = ${outcome.customersRestored}::int,
-      status_changes = ${outcome.statusChanges}::int
+      status_changes = ${outcome.statusChanges}::int,
+      removals_withheld = ${outcome.removalsWithheld}::int,
+      warning = ${outcome.warning}
     WHERE id = ${runId}::int`;
 }
 

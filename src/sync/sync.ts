@@ -1,8 +1,9 @@
 // One sync run, end to end: lock, record the run, stream every page into staging,
-// judge completeness, merge in one transaction, record the outcome.
+// judge completeness, check what may be marked removed, merge in one transaction, record
+// the outcome.
 import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
-import { DEFAULT_CONCURRENCY } from "../config.ts";
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_REMOVAL_FRACTION } from "../config.ts";
 import type { CustomerRecord, PageEnvelope } from "../elements/payload.ts";
 import { effectivePageSize, pageCount } from "../elements/paging.ts";
 import { errorMessage, SyncError } from "../errors.ts";
@@ -11,6 +12,7 @@ import { judgeCompleteness } from "./completeness.ts";
 import { RunInProgressError, tryAcquireSyncLock } from "./lock.ts";
 import { mergeStaging, type MergeCounts } from "./merge.ts";
 import { checkRecords, UnknownCodeReporter } from "./records.ts";
+import { decideRemovals, type RemovalDecision } from "./removals.ts";
 import {
   abandonStaleRuns,
   claimRunForMerge,
@@ -118,13 +120,20 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     if (!completeness.complete) {
       log.warn({ reason: completeness.reason }, "incomplete run: nothing will be marked removed");
     }
+    const removal = completeness.complete
+      ? await decideRemovalsOf(deps, log, run.id, options)
+      : NO_REMOVALS;
+    // Lookups may have staged customers the pages skipped.
+    Object.assign(progress, await stagedProgress(deps, run.id));
     // Past this point a signal no longer stops the run: the merge is one transaction that
     // takes seconds, and finishing it is as clean as rolling it back.
     options.signal?.throwIfAborted();
-    const outcome = await mergeRun(deps, run, {
+    const outcome = await mergeRun(deps, run, removal.removeAbsent, {
       ...progress,
-      complete: completeness.complete,
-      incompleteReason: completeness.reason,
+      complete: completeness.complete && removal.incompleteReason === null,
+      incompleteReason: completeness.reason ?? removal.incompleteReason,
+      removalsWithheld: removal.withheld,
+      warning: removal.warning,
     });
     const summary: RunSummary = {
       runId: run.id,
@@ -159,10 +168,44 @@ async function describeLockHolder(deps: SyncDependencies): Promise<string> {
   return `Another elements-sync run is in progress on this database${which}; try again when it has finished.`;
 }
 
+const NO_REMOVALS: RemovalDecision = {
+  removeAbsent: false,
+  withheld: 0,
+  warning: null,
+  incompleteReason: null,
+};
+
+/** For a complete run: which of the customers it did not see it may mark removed. */
+async function decideRemovalsOf(
+  deps: SyncDependencies,
+  log: Logger,
+  runId: number,
+  options: SyncOptions,
+): Promise<RemovalDecision> {
+  const writer = await openStagingWriter(deps.db.pool, runId);
+  try {
+    return await decideRemovals(
+      { prisma: deps.db.prisma, client: deps.client, log, writer },
+      {
+        runId,
+        pageSize: options.pageSize,
+        concurrency: concurrencyOf(options),
+        maxRemovalFraction: options.maxRemovalFraction ?? DEFAULT_MAX_REMOVAL_FRACTION,
+        allowMassRemoval: options.allowMassRemoval ?? false,
+        signal: options.signal,
+      },
+    );
+  } finally {
+    await writer.idle();
+    writer.close();
+  }
+}
+
 /** The merge and the run's success are one transaction: both happen or neither does. */
 async function mergeRun(
   deps: SyncDependencies,
   run: StartedRun,
+  removeAbsent: boolean,
   fetched: Omit<RunOutcome, keyof MergeCounts>,
 ): Promise<RunOutcome> {
   return deps.db.prisma.$transaction(
@@ -171,7 +214,7 @@ async function mergeRun(
       const counts = await mergeStaging(tx, {
         runId: run.id,
         observedAt: run.startedAt,
-        removeAbsent: fetched.complete,
+        removeAbsent,
         stagedTenants: fetched.tenantsSeen,
       });
       const outcome: RunOutcome = { ...fetched, ...counts };

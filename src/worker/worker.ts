@@ -24,6 +24,8 @@ export interface WorkerOptions {
   schedule: WorkerConfig;
   pageSize: number;
   concurrency: number;
+  /** MAX_REMOVAL_FRACTION: the mass-removal guard. */
+  maxRemovalFraction: number;
   /** Aborting it stops the worker and interrupts the run in progress. */
   signal: AbortSignal;
 }
@@ -55,6 +57,7 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
         {
           pageSize: options.pageSize,
           concurrency: options.concurrency,
+          maxRemovalFraction: options.maxRemovalFraction,
           signal,
           scheduledFor,
         },

@@ -1,0 +1,83 @@
+// ELEMENTS_MAX_RESPONSE_BYTES: a response body over the cap fails the request at once,
+// whether the server declares its length or streams without one.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { createElementsClient } from "../src/elements/client.ts";
+import { ElementsApiError } from "../src/elements/retry.ts";
+import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { expectInvariants } from "./support/invariants.ts";
+
+let harness: Harness | undefined;
+let server: Server | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+  const open = server;
+  server = undefined;
+  if (open) {
+    open.closeAllConnections();
+    await new Promise((resolve) => open.close(resolve));
+  }
+});
+
+describe("ELEMENTS_MAX_RESPONSE_BYTES", () => {
+  it("fails the run without retrying when a page is larger than the cap, changing nothing", async () => {
+    const customers = sampleCustomers(20);
+    const h = (harness = await createHarness({ customers, pageSize: 10 }));
+    expect((await h.sync()).status).toBe("succeeded");
+    const before = await h.db.query("SELECT * FROM customers ORDER BY id");
+
+    await h.close();
+    const small = (harness = await createHarness({
+      customers,
+      pageSize: 10,
+      maxResponseBytes: 2048,
+    }));
+    const run = await small.sync();
+    expect(run).toMatchObject({
+      status: "failed",
+      error: expect.stringMatching(
+        /^The Elements API sent a response body of \d+ bytes, more than ELEMENTS_MAX_RESPONSE_BYTES \(2048 bytes\) allows\./,
+      ) as unknown,
+    });
+    // Refused at once: one request for page 1, none repeated.
+    expect(small.simulator.requests.filter((r) => r.pageIndex === 1)).toHaveLength(1);
+    expect(await small.db.query("SELECT * FROM customers")).toEqual([]);
+    await expectInvariants(small.db);
+    expect(before).toHaveLength(20);
+  });
+
+  it("stops reading a body streamed without a length once it passes the cap", async () => {
+    let chunksSent = 0;
+    server = createServer((_request, response) => {
+      // Chunked, no content-length: 1 KiB at a time until the client hangs up.
+      response.writeHead(200, { "content-type": "application/json" });
+      response.write('{"data":[');
+      const send = () => {
+        if (response.destroyed || chunksSent >= 10_000) return response.end();
+        chunksSent += 1;
+        response.write('"x",'.repeat(256), () => setImmediate(send));
+      };
+      send();
+    });
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = createElementsClient({
+      apiUrl: `http://127.0.0.1:${port}`,
+      tokens: { get: () => Promise.resolve("token"), invalidate: () => undefined },
+      log: captureLogs().logger,
+      timeoutMs: 10_000,
+      maxAttempts: 3,
+      maxRetryTimeMs: 10_000,
+      maxResponseBytes: 64 * 1024,
+    });
+    const failure = await client.fetchPage({ pageIndex: 1, pageSize: 10 }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ElementsApiError);
+    expect((failure as Error).message).toBe(
+      "The Elements API sent a response body of over 65536 bytes, more than ELEMENTS_MAX_RESPONSE_BYTES (65536 bytes) allows.",
+    );
+    // It hung up soon after the cap instead of reading all 10 MiB.
+    expect(chunksSent).toBeLessThan(1000);
+  });
+});
