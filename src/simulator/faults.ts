@@ -66,6 +66,10 @@ export class FaultQueue {
     this.#faults.push({ ...fault, remaining: checkFault(fault) });
   }
 
+  clear(): void {
+    this.#faults.length = 0;
+  }
+
   take(endpoint: FaultEndpoint, pageIndex?: number): Fault | undefined {
     const index = this.#faults.findIndex(
       (fault) =>

@@ -101,6 +101,8 @@ export interface Simulator {
   requests: RequestLogEntry[];
   /** Queues a fault: the next matching request(s) get this response instead of the real one. */
   injectFault(fault: Fault): void;
+  /** Drops every queued fault not yet served. */
+  clearFaults(): void;
   /** Every access token issued so far, for tests that check none reaches a log. */
   issuedTokens(): string[];
   /** Every token issued so far becomes invalid (the next API call with one gets 401). */
@@ -343,6 +345,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     requests,
     injectFault(fault) {
       faults.push(fault);
+    },
+    clearFaults() {
+      faults.clear();
     },
     issuedTokens() {
       return identity.issued();
