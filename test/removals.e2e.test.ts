@@ -4,7 +4,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import type { RunSummary } from "../src/sync/sync.ts";
 import { runCli, simulatorEnv } from "./support/cli.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { createWorkerMetrics } from "../src/worker/metrics.ts";
+import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 
 let harness: Harness | undefined;
@@ -76,10 +77,17 @@ describe("the mass-removal guard", () => {
     );
     expect(tenants?.removed).toBe(0);
     expect(h.logs).toContainEqual(expect.objectContaining({ level: 40, msg: guarded.warning }));
+    const metrics = createWorkerMetrics({
+      db: h.database,
+      log: captureLogs().logger,
+      nextFire: () => null,
+    });
+    expect(await metrics.render()).toMatch(/^elements_sync_last_run_removals_withheld 25$/m);
 
     // The operator confirms: the same data with the guard lifted removes them all.
     const allowed = await syncOk(h, { allowMassRemoval: true });
     expect(allowed).toMatchObject({ customersRemoved: 25, removalsWithheld: 0, warning: null });
+    expect(await metrics.render()).toMatch(/^elements_sync_last_run_removals_withheld 0$/m);
     expect(await removedIds(h)).toEqual(ids(customers));
   });
 

@@ -58,6 +58,10 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       "status",
     ]),
     lastComplete: gauge("last_run_complete", "1 if the last finished run was complete"),
+    lastWithheld: gauge(
+      "last_run_removals_withheld",
+      "customers the mass-removal guard kept the last finished run from marking removed",
+    ),
     lastSuccess: gauge(
       "last_success_timestamp_seconds",
       "start of the last succeeded run (Unix time)",
@@ -81,14 +85,14 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       db.prisma.$queryRaw<{ status: string; runs: number }[]>`
         SELECT status, count(*)::int AS runs FROM sync_runs GROUP BY status`,
       db.prisma.$queryRaw<LastRunRow[]>`
-        SELECT r.started, r.finished, r.status, r.complete, s."lastSuccess"
+        SELECT r.started, r.finished, r.status, r.complete, r."removalsWithheld", s."lastSuccess"
         FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
               -- A full run only: a --customer run refreshes one customer, not the snapshot.
               FROM sync_runs WHERE status = 'succeeded' AND customer_filter IS NULL) s
         LEFT JOIN LATERAL (
           SELECT extract(epoch FROM started_at)::float8 AS started,
                  extract(epoch FROM finished_at)::float8 AS finished,
-                 status, complete
+                 status, complete, removals_withheld AS "removalsWithheld"
           FROM sync_runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1
         ) r ON true`,
       db.prisma.$queryRaw<{ jobStatus: number; label: string | null; customers: number }[]>`
@@ -112,6 +116,7 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
         database.lastStatus.set({ status }, status === row.status ? 1 : 0);
       }
       database.lastComplete.set(row.complete ? 1 : 0);
+      database.lastWithheld.set(row.removalsWithheld ?? 0);
     }
     if (row?.lastSuccess != null) database.lastSuccess.set(row.lastSuccess);
     for (const { jobStatus, label, customers: count } of customers) {
@@ -161,5 +166,6 @@ interface LastRunRow {
   finished: number | null;
   status: RunStatus | null;
   complete: boolean | null;
+  removalsWithheld: number | null;
   lastSuccess: number | null;
 }
