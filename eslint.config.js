@@ -15,6 +15,19 @@ export default tseslint.config(
     },
   },
   {
+    // Data goes into SQL as parameters only: tagged $queryRaw / $executeRaw, or pg's $1.
+    files: ["src/**/*.ts"],
+    rules: {
+      "no-restricted-properties": [
+        "error",
+        ...["$queryRawUnsafe", "$executeRawUnsafe"].map((property) => ({
+          property,
+          message: "Pass data as parameters: use the tagged $queryRaw / $executeRaw instead.",
+        })),
+      ],
+    },
+  },
+  {
     files: ["**/*.js"],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
