@@ -9,6 +9,7 @@ import { parseRetryAfter } from "../src/elements/retry.ts";
 import { CHAOS_KINDS, type ChaosKind } from "../src/simulator/chaos.ts";
 import { generateCustomers, writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../src/simulator/server.ts";
+import { runCli, spawnCli } from "./support/cli.ts";
 
 interface PageBody {
   data: Record<string, unknown>[];
@@ -348,5 +349,34 @@ describe("chaos mode", () => {
     expect(() => {
       simulator.setChaos({ seed: 1, rate: 0.5, kinds: ["meteor" as ChaosKind] });
     }).toThrow(/unknown chaos kind meteor/);
+  });
+});
+
+describe("simulate --fault-rate", () => {
+  it("serves chaos from the command line, and refuses a rate outside 0 to 1", async () => {
+    const simulate = spawnCli(["simulate", "--fault-rate", "1", "--fault-seed", "4"], {});
+    try {
+      await expect
+        .poll(() => /listening on (http:\/\/\S+)/.exec(simulate.stdout())?.[1], {
+          timeout: 20_000,
+        })
+        .toBeDefined();
+      const url = /listening on (http:\/\/\S+)/.exec(simulate.stdout())?.[1] ?? "";
+      // At rate 1 every token request gets a token fault: a 429, a 5xx or a reset.
+      for (let i = 0; i < 5; i++) {
+        const status = await fetch(`${url}/connect/token`, { method: "POST" }).then(
+          (response) => response.status,
+          () => 0,
+        );
+        expect([0, 429, 500, 503]).toContain(status);
+      }
+    } finally {
+      simulate.child.kill("SIGTERM");
+    }
+    expect((await simulate.exited).code).toBe(0);
+
+    const refused = await runCli(["simulate", "--fault-rate", "1.5"]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--fault-rate must be a number from 0 to 1; got "1.5".');
   });
 });

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.ts";
 import { startSimulator } from "../simulator/server.ts";
 import { EXIT } from "./io.ts";
 import type { Command } from "./main.ts";
@@ -6,7 +7,7 @@ import { integerOption, stringOption } from "./options.ts";
 export const simulateCommand: Command = {
   summary: "serve a local Elements API (token + customers endpoints) for demos and tests",
   usage: [
-    "Usage: elements-sync simulate [--port N] [--host H] [--customers N] [--seed S] [--data file.json] [--latency ms]",
+    "Usage: elements-sync simulate [--port N] [--host H] [--customers N] [--seed S] [--data file.json] [--latency ms] [--fault-rate R] [--fault-seed S]",
     "",
     "Serves POST /connect/token and POST /partner/external/v3/general/customers/batch on",
     "127.0.0.1 (or --host) until interrupted. Client id demo-client, secret demo-secret.",
@@ -18,6 +19,9 @@ export const simulateCommand: Command = {
     "  --seed S        seed of the generated data (default 1); same seed, same data",
     '  --data FILE     serve {"customers": [...]} from FILE, re-read on every request',
     "  --latency MS    delay every customers response by MS milliseconds (default 0)",
+    "  --fault-rate R  give each request a random fault with probability R, 0 to 1 (default 0):",
+    "                  429, 5xx, resets, 1 s delays, 403, corrupt pages, expired tokens",
+    "  --fault-seed S  seed of the random faults (default 1); same seed, same faults",
   ].join("\n"),
   options: {
     port: { type: "string" },
@@ -26,10 +30,18 @@ export const simulateCommand: Command = {
     seed: { type: "string" },
     data: { type: "string" },
     latency: { type: "string" },
+    "fault-rate": { type: "string" },
+    "fault-seed": { type: "string" },
   },
   async run(values, io) {
     const dataFile = stringOption(values, "data");
     const host = stringOption(values, "host");
+    const faultRate = rateOption(values, "fault-rate");
+    const faultSeed = integerOption(values, "fault-seed", {
+      min: 0,
+      max: 2 ** 31 - 1,
+      fallback: 1,
+    });
     const simulator = await startSimulator({
       port: integerOption(values, "port", { min: 0, max: 65_535, fallback: 0 }),
       customers: integerOption(values, "customers", { min: 0, max: 10_000_000, fallback: 250 }),
@@ -37,6 +49,7 @@ export const simulateCommand: Command = {
       latencyMs: integerOption(values, "latency", { min: 0, max: 600_000, fallback: 0 }),
       ...(dataFile !== undefined ? { dataFile } : {}),
       ...(host !== undefined ? { host } : {}),
+      ...(faultRate > 0 ? { chaos: { seed: faultSeed, rate: faultRate } } : {}),
     });
     io.out(`Elements API simulator listening on ${simulator.url}`);
     io.out("Point the worker at it with:");
@@ -50,3 +63,13 @@ export const simulateCommand: Command = {
     return EXIT.ok;
   },
 };
+
+function rateOption(values: Record<string, string | boolean | undefined>, name: string): number {
+  const raw = stringOption(values, name);
+  if (raw === undefined) return 0;
+  const value = Number(raw);
+  if (!/^\s*[\d.]+\s*$/.test(raw) || !(value >= 0 && value <= 1)) {
+    throw new ConfigError(`--${name} must be a number from 0 to 1; got "${raw}".`);
+  }
+  return value;
+}
