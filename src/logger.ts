@@ -19,6 +19,12 @@ export const REDACTED_KEYS = [
   "passphrase",
   "privateKey",
   "databaseUrl",
+  "connectionString",
+  "token",
+  "refresh_token",
+  "id_token",
+  "secret",
+  "cookie",
 ];
 
 export function createLogger(

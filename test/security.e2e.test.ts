@@ -7,8 +7,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Writable } from "node:stream";
 import { ESLint } from "eslint";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../src/logger.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { createTestCertificate, type TestCertificate } from "./support/certificate.ts";
@@ -249,6 +251,33 @@ describe("secrets never reach logs or error output", () => {
     const all = outputs.join("\n");
     expect(outputs.length).toBeGreaterThanOrEqual(10);
     for (const secret of secrets) expect(all).not.toContain(secret);
+  });
+});
+
+describe("the logger redacts secret-bearing fields, as a second line of defence", () => {
+  it("censors them at the top level and one level down", () => {
+    let written = "";
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        written += chunk.toString();
+        done();
+      },
+    });
+    const log = createLogger("trace", sink);
+    log.trace(
+      {
+        client_secret: CLIENT_SECRET,
+        connectionString: `postgresql://u:${DB_PASSWORD}@h/d`,
+        request: { authorization: "Bearer leaked-token-1", token: "leaked-token-2" },
+        options: { passphrase: PASSPHRASE },
+      },
+      "a careless log line",
+    );
+    expect(written).toContain("a careless log line");
+    expect(written.match(/\[redacted\]/g)).toHaveLength(5);
+    for (const secret of [CLIENT_SECRET, DB_PASSWORD, "leaked-token", PASSPHRASE]) {
+      expect(written).not.toContain(secret);
+    }
   });
 });
 
