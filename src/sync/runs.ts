@@ -4,7 +4,7 @@
 import type { PrismaClient } from "../db.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { SyncError } from "../errors.ts";
-import { clearStaging } from "./staging.ts";
+import { clearAllStaging, clearStaging } from "./staging.ts";
 
 type Tx = Prisma.TransactionClient;
 
@@ -112,8 +112,23 @@ export async function recordSuccess(tx: Tx, runId: number, outcome: RunOutcome):
 /**
  * Marks the run failed with what it had fetched (counted from staging, which is then
  * dropped) and returns that progress. Leaves a run another process already ended alone.
+ * Tries twice: when the database failed the run, the first connection the pool hands out
+ * may have died of the same fault before the pool noticed; the second is a new one.
  */
 export async function recordFailure(
+  prisma: PrismaClient,
+  runId: number,
+  progress: FetchProgress,
+  error: string,
+): Promise<FetchProgress> {
+  try {
+    return await recordFailureOnce(prisma, runId, progress, error);
+  } catch {
+    return recordFailureOnce(prisma, runId, progress, error);
+  }
+}
+
+async function recordFailureOnce(
   prisma: PrismaClient,
   runId: number,
   progress: FetchProgress,
@@ -138,8 +153,10 @@ export async function recordFailure(
 }
 
 /**
- * Marks runs left `running` by a process that died as abandoned and drops what they
+ * Marks runs left `running` by a process that died as abandoned and drops everything
  * staged. Only safe while holding the sync lock: then no other run can be in progress.
+ * Staging of runs that ended is dropped too: a statement a failed run sent into a broken
+ * connection can still reach the server after the failure was recorded and staging cleared.
  */
 export async function abandonStaleRuns(prisma: PrismaClient): Promise<number[]> {
   return prisma.$transaction(async (tx) => {
@@ -149,9 +166,8 @@ export async function abandonStaleRuns(prisma: PrismaClient): Promise<number[]> 
           error = 'the process running it stopped before the run finished'
       WHERE status = 'running'
       RETURNING id`;
-    const ids = stale.map((row) => row.id);
-    await clearStaging(tx, ids);
-    return ids;
+    await clearAllStaging(tx);
+    return stale.map((row) => row.id);
   });
 }
 

@@ -35,6 +35,12 @@ export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<S
   let queue: QueuedPage[] = [];
   let writing: Promise<void> | undefined;
   let failure: Error | undefined;
+  // Lost between writes, the connection only says "not queryable" when next used: keep why.
+  let lost: Error | undefined;
+  const onConnectionError = (error: Error) => {
+    lost = error;
+  };
+  connection.on("error", onConnectionError);
 
   async function writeQueued(): Promise<void> {
     while (queue.length > 0) {
@@ -49,7 +55,7 @@ export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<S
             batch.flatMap((page) => page.records),
           );
         } catch (error) {
-          failure = error instanceof Error ? error : new Error(String(error));
+          failure = stagingFailure(error, lost);
         }
       }
       for (const page of batch) {
@@ -71,10 +77,18 @@ export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<S
       while (writing) await writing;
     },
     close() {
+      connection.off("error", onConnectionError);
       // A connection whose statement failed is discarded rather than returned to the pool.
-      connection.release(failure);
+      connection.release(failure ?? lost);
     },
   };
+}
+
+function stagingFailure(error: unknown, lostConnection: Error | undefined): Error {
+  if (lostConnection) {
+    return new Error(`Lost the database connection while staging pages: ${lostConnection.message}`);
+  }
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 async function writeBatch(
@@ -149,4 +163,10 @@ export async function clearStaging(
   if (runIds.length === 0) return;
   await db.$executeRaw`DELETE FROM staging_tenants WHERE run_id = ANY(${runIds}::int[])`;
   await db.$executeRaw`DELETE FROM staging_customers WHERE run_id = ANY(${runIds}::int[])`;
+}
+
+/** Removes what every run staged; only while holding the sync lock, before a run starts. */
+export async function clearAllStaging(db: Pick<PrismaClient, "$executeRaw">): Promise<void> {
+  await db.$executeRaw`DELETE FROM staging_tenants`;
+  await db.$executeRaw`DELETE FROM staging_customers`;
 }

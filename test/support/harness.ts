@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import pg from "pg";
+import { expect } from "vitest";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -47,6 +49,8 @@ export interface HarnessOptions {
   maxResponseBytes?: number;
   /** The URL the worker connects with, from the test database's (e.g. through a TCP proxy). */
   databaseUrlFor?: (url: string) => string;
+  /** The worker's wait for one statement's answer (default: the worker's default, 10 min). */
+  queryTimeoutMs?: number;
 }
 
 export interface Harness {
@@ -93,7 +97,9 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   const dataFile = join(dir, "customers.json");
   await writeCustomersFile(dataFile, options.customers ?? sampleCustomers());
   const db = await createTestDatabase();
-  const database = openDatabase(options.databaseUrlFor?.(db.url) ?? db.url);
+  const database = openDatabase(options.databaseUrlFor?.(db.url) ?? db.url, {
+    queryTimeoutMs: options.queryTimeoutMs,
+  });
   const { logger, lines } = captureLogs();
   await migrate(database.pool, { log: logger });
   const simulator = await startSimulator({ ...options.simulator, dataFile });
@@ -141,4 +147,94 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What a run may change: compare before and after a run that must have changed nothing. */
+export async function snapshotData(db: TestDatabase): Promise<Record<string, unknown[]>> {
+  return {
+    customers: await db.query("SELECT * FROM customers ORDER BY id"),
+    tenants: await db.query("SELECT * FROM tenants ORDER BY customer_id, id"),
+    history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
+  };
+}
+
+/** Asserts the present customers and tenants are exactly those of `source`, field by field. */
+export async function expectDataMatches(
+  db: TestDatabase,
+  source: readonly SimulatedCustomer[],
+): Promise<void> {
+  const customers = await db.query(
+    `SELECT id, organization, owner_email, job_status, country_or_region, management_mode
+     FROM customers WHERE removed_at IS NULL ORDER BY id`,
+  );
+  const tenants = await db.query(
+    "SELECT customer_id, id, name FROM tenants WHERE removed_at IS NULL ORDER BY customer_id, id",
+  );
+  const byId = [...source].sort((a, b) => (a.id < b.id ? -1 : 1));
+  expect(customers).toEqual(
+    byId.map((c) => ({
+      id: c.id,
+      organization: c.organization,
+      owner_email: c.ownerEmail,
+      job_status: c.jobStatus,
+      country_or_region: c.countryOrRegion,
+      management_mode: c.managementMode,
+    })),
+  );
+  expect(tenants).toEqual(
+    byId.flatMap((c) =>
+      c.tenants
+        .map((t) => ({ customer_id: c.id, id: t.id, name: t.name }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    ),
+  );
+}
+
+/** A source that differs from `customers` in every way a run can record: changed, gone, new. */
+export function changedSource(customers: readonly SimulatedCustomer[]): SimulatedCustomer[] {
+  const changed = structuredClone(customers.slice(2));
+  for (const customer of changed.slice(0, 3)) {
+    customer.jobStatus = customer.jobStatus === 2 ? 3 : 2;
+  }
+  const added = generateCustomers(2, 99).map((c, i) => ({ ...c, id: `added-${i}` }));
+  return [...changed, ...added];
+}
+
+/**
+ * Takes an ACCESS EXCLUSIVE lock on `table` from a connection of its own, so a merge that
+ * reaches the table waits there until release().
+ */
+export async function holdTable(
+  db: TestDatabase,
+  table: string,
+): Promise<{ release(): Promise<void> }> {
+  const blocker = new pg.Client({ connectionString: db.url });
+  await blocker.connect();
+  await blocker.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  let released = false;
+  return {
+    async release() {
+      if (released) return;
+      released = true;
+      await blocker.query("COMMIT");
+      await blocker.end();
+    },
+  };
+}
+
+/** Resolves once a worker's connection (any process) waits on a lock in the test database. */
+export async function waitForWorkerBlocked(db: TestDatabase): Promise<void> {
+  await expect
+    .poll(
+      async () =>
+        (
+          await db.query(
+            `SELECT 1 FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'
+               AND application_name = 'elements-sync'`,
+          )
+        ).length,
+      { timeout: 20_000, interval: 20 },
+    )
+    .toBe(1);
 }

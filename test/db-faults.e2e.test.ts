@@ -1,0 +1,271 @@
+// The database connection failing under a run: connections cut or stalled (a half-open
+// connection, a partition) while pages are fetched and while the merge runs, through a TCP
+// proxy between the worker and PostgreSQL. The test's own queries go direct.
+import { afterEach, describe, expect, inject, it } from "vitest";
+import type { SimulatedCustomer } from "../src/simulator/data.ts";
+import {
+  changedSource,
+  createHarness,
+  expectDataMatches,
+  holdTable,
+  sampleCustomers,
+  snapshotData,
+  waitForWorkerBlocked,
+  type Harness,
+} from "./support/harness.ts";
+import type { RunSummary } from "../src/sync/sync.ts";
+import { expectInvariants } from "./support/invariants.ts";
+import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
+
+/** Short, so a stall that outlasts it fails the run in seconds; the default is 10 minutes. */
+const QUERY_TIMEOUT_MS = 1_000;
+
+let harness: Harness | undefined;
+let proxy: TcpProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  await harness?.close();
+  harness = undefined;
+  proxy = undefined;
+});
+
+interface Rig {
+  h: Harness;
+  proxy: TcpProxy;
+  /** What the faulted run would merge; the next good run must end with exactly this. */
+  source: SimulatedCustomer[];
+  /** customers, tenants and history after the first run, before the faulted one. */
+  before: Record<string, unknown[]>;
+}
+
+/**
+ * A database with one good run of 30 customers behind it and a changed source in front, so
+ * a faulted run would have changes, removals and additions to merge. Customers pages take
+ * 100 ms, one at a time: a run fetches for about 0.7 s.
+ */
+async function rig(queryTimeoutMs = 5_000): Promise<Rig> {
+  const p = (proxy = await startTcpProxy(inject("adminDatabaseUrl")));
+  const customers = sampleCustomers(30);
+  const h = (harness = await createHarness({
+    customers,
+    pageSize: 5,
+    concurrency: 1,
+    simulator: { latencyMs: 100 },
+    databaseUrlFor: p.route,
+    queryTimeoutMs,
+  }));
+  expect(await h.sync()).toMatchObject({ status: "succeeded", customersAdded: 30 });
+  const source = changedSource(customers);
+  await h.serve(source);
+  return { h, proxy: p, source, before: await snapshotData(h.db) };
+}
+
+/** Resolves once the simulator has answered `count` customers pages since `from` requests. */
+async function pagesServed(h: Harness, count: number, from = h.simulator.requests.length) {
+  await expect
+    .poll(
+      () =>
+        h.simulator.requests
+          .slice(from)
+          .filter((r) => r.pageIndex !== undefined && r.status === 200).length,
+      { interval: 10 },
+    )
+    .toBeGreaterThanOrEqual(count);
+}
+
+function failure(run: RunSummary): string | undefined {
+  return run.status === "failed" ? run.error : undefined;
+}
+
+async function runRow(h: Harness, runId: number) {
+  const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [runId]);
+  return row;
+}
+
+/** The next run, with the network healthy, ends with the source exactly. */
+async function expectNextRunConverges({ h, source }: Rig): Promise<void> {
+  // Sessions the proxy held open end once it lets their closes through; until then one
+  // may hold the sync lock or still be running a statement sent before the fault.
+  await expect
+    .poll(
+      async () =>
+        (
+          await h.db.query(
+            `SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND d.datname = current_database()
+             UNION ALL
+             SELECT 1 FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'elements-sync'
+               AND state <> 'idle'`,
+          )
+        ).length,
+    )
+    .toBe(0);
+  const next = await h.sync();
+  expect(next).toMatchObject({
+    status: "succeeded",
+    complete: true,
+    customersAdded: 2,
+    customersRemoved: 2,
+    statusChanges: 3,
+  });
+  await expectDataMatches(h.db, source);
+  await expectInvariants(h.db);
+}
+
+describe("connections cut", () => {
+  it("while pages are fetched: the run fails, recorded with the reason, and nothing changes", async () => {
+    const r = await rig();
+    const { h } = r;
+    const running = h.sync();
+    await pagesServed(h, 2);
+    r.proxy.cut();
+    const run = await running;
+    // A FIN or a reset, whichever the worker's socket sees first.
+    expect(failure(run)).toMatch(
+      /^Lost the database connection while staging pages: (Connection terminated unexpectedly|read ECONNRESET)$/,
+    );
+    expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
+    expect(await snapshotData(h.db)).toEqual(r.before);
+    await expectInvariants(h.db);
+    await expectNextRunConverges(r);
+  });
+
+  it("during the merge: the merge is rolled back whole and the run recorded failed", async () => {
+    const r = await rig();
+    const { h } = r;
+    const lock = await holdTable(h.db, "tenants");
+    try {
+      const running = h.sync();
+      await waitForWorkerBlocked(h.db);
+      r.proxy.cut();
+      await lock.release();
+      const run = await running;
+      expect(failure(run)).toMatch(/^(Connection terminated unexpectedly|read ECONNRESET)$/);
+      expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
+    } finally {
+      await lock.release();
+    }
+    expect(await snapshotData(h.db)).toEqual(r.before);
+    await expectInvariants(h.db);
+    await expectNextRunConverges(r);
+  });
+
+  it("with new connections refused too: the run is left to the next one to mark abandoned", async () => {
+    const r = await rig();
+    const { h } = r;
+    const running = h.sync();
+    await pagesServed(h, 2);
+    r.proxy.refuse(true);
+    r.proxy.cut();
+    const run = await running;
+    expect(run.status).toBe("failed");
+    // Nothing could be recorded: the row says running, the staged pages are still there.
+    expect(await runRow(h, run.runId)).toEqual({ status: "running", error: null });
+    expect(
+      h.logs.some(
+        (line) => line.msg === "could not record the failed run" && line.runId === run.runId,
+      ),
+    ).toBe(true);
+    expect(await snapshotData(h.db)).toEqual(r.before);
+
+    r.proxy.refuse(false);
+    await expectNextRunConverges(r);
+    expect(await runRow(h, run.runId)).toEqual({
+      status: "abandoned",
+      error: "the process running it stopped before the run finished",
+    });
+  });
+});
+
+describe("connections stalled", () => {
+  it("while pages are fetched, then resumed: the run waits and finishes correctly", async () => {
+    const r = await rig();
+    const { h } = r;
+    const running = h.sync();
+    await pagesServed(h, 2);
+    r.proxy.stall();
+    const stagedAtStall = await stagedCount(h);
+    // Pages keep arriving from the API, but none reaches staging while the stall lasts.
+    await pagesServed(h, 2);
+    expect(await stagedCount(h)).toBe(stagedAtStall);
+    r.proxy.resume();
+    const run = await running;
+    expect(run).toMatchObject({ status: "succeeded", complete: true, customersAdded: 2 });
+    await expectDataMatches(h.db, r.source);
+    await expectInvariants(h.db);
+  });
+
+  it("during the merge, then resumed: the merge commits whole", async () => {
+    const r = await rig();
+    const { h } = r;
+    const lock = await holdTable(h.db, "tenants");
+    let running: ReturnType<Harness["sync"]>;
+    try {
+      running = h.sync();
+      await waitForWorkerBlocked(h.db);
+      r.proxy.stall();
+    } finally {
+      await lock.release();
+    }
+    // The merge's statements wait in the proxy; nothing of it is visible until it commits.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await snapshotData(h.db)).toEqual(r.before);
+    r.proxy.resume();
+    expect(await running).toMatchObject({
+      status: "succeeded",
+      complete: true,
+      customersAdded: 2,
+      customersRemoved: 2,
+      statusChanges: 3,
+    });
+    await expectDataMatches(h.db, r.source);
+    await expectInvariants(h.db);
+  });
+
+  it("while pages are fetched, for longer than the query timeout: the run fails and says why", async () => {
+    const r = await rig(QUERY_TIMEOUT_MS);
+    const { h } = r;
+    const running = h.sync();
+    await pagesServed(h, 2);
+    r.proxy.stall();
+    const run = await running;
+    expect(run).toMatchObject({
+      status: "failed",
+      error: `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`,
+    });
+    expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
+    expect(await snapshotData(h.db)).toEqual(r.before);
+    await expectInvariants(h.db);
+    r.proxy.resume();
+    await expectNextRunConverges(r);
+  });
+
+  it("during the merge, for longer than the query timeout: nothing is merged, the run is recorded failed", async () => {
+    const r = await rig(QUERY_TIMEOUT_MS);
+    const { h } = r;
+    const lock = await holdTable(h.db, "tenants");
+    let running: ReturnType<Harness["sync"]>;
+    try {
+      running = h.sync();
+      await waitForWorkerBlocked(h.db);
+      r.proxy.stall();
+    } finally {
+      await lock.release();
+    }
+    const run = await running;
+    expect(failure(run)).toBe(
+      `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`,
+    );
+    expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
+    expect(await snapshotData(h.db)).toEqual(r.before);
+    await expectInvariants(h.db);
+    r.proxy.resume();
+    await expectNextRunConverges(r);
+  });
+});
+
+async function stagedCount(h: Harness): Promise<number> {
+  const [row] = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM staging_customers");
+  return row?.n ?? 0;
+}
