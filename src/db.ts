@@ -48,11 +48,10 @@ export function openDatabase(databaseUrl: string, options: DatabaseOptions = {})
   });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on("error", () => undefined);
-  const dropIdleConnections = trackIdleConnections(pool);
   pool.on("connect", (client) => {
     // Nor may a checked-out one (the sync lock's, staging's): pg emits 'error' on the client
     // as well as failing its queries, and the queries are where the run learns of it.
-    client.on("error", dropIdleConnections);
+    client.on("error", () => undefined);
     closeConnectionOnTimeout(client, queryTimeoutMs);
   });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
@@ -66,23 +65,6 @@ export function openDatabase(databaseUrl: string, options: DatabaseOptions = {})
       await prisma.$disconnect();
       await pool.end();
     },
-  };
-}
-
-/**
- * Returns a function that closes every idle connection of the pool. Called when one
- * connection fails: the idle ones most likely share its fault (a restarted server, a
- * partition) and, handed out next, would fail the next statement too, recording a failed
- * run among them; new connections cost milliseconds.
- */
-function trackIdleConnections(pool: pg.Pool): () => void {
-  const idle = new Set<pg.PoolClient>();
-  pool.on("release", (_error, client) => idle.add(client));
-  pool.on("acquire", (client) => idle.delete(client));
-  pool.on("remove", (client) => idle.delete(client));
-  return () => {
-    for (const client of idle) client.connection.stream.destroy();
-    idle.clear();
   };
 }
 
