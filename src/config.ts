@@ -119,7 +119,18 @@ function read<T>(
   throw new ConfigError(`${name} must be ${expectation}; ${shown}.`);
 }
 
-const httpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ""));
+function hasCredentials(url: string): boolean {
+  // An unparsable URL is z.url's to report.
+  if (!URL.canParse(url)) return false;
+  const { username, password } = new URL(url);
+  return username !== "" || password !== "";
+}
+
+const httpUrl = z
+  .url({ protocol: /^https?$/ })
+  // Credentials in the URL would show up in every message that names the host.
+  .refine((url) => !hasCredentials(url))
+  .transform((url) => url.replace(/\/+$/, ""));
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export function readDatabaseUrl(env: Env): string {
@@ -141,6 +152,18 @@ export function readLogLevel(env: Env): LogLevel {
   );
 }
 
+/** An optional API or identity URL; one that may hold credentials is not echoed. */
+function readUrl(env: Env, name: string): string | undefined {
+  const mayHoldCredentials = env[name]?.includes("@") ?? false;
+  return read(
+    env,
+    name,
+    httpUrl.optional(),
+    "an http(s) URL without a user name or password",
+    mayHoldCredentials,
+  );
+}
+
 /** The Graph and identity hosts for ELEMENTS_REGION, unless ELEMENTS_API_URL / ELEMENTS_IDENTITY_URL override them. */
 export function resolveHosts(env: Env): { apiUrl: string; identityUrl: string } {
   const region = read(
@@ -157,10 +180,8 @@ export function resolveHosts(env: Env): { apiUrl: string; identityUrl: string } 
         : // Data centers have their own Graph host; tokens come from the commercial identity service.
           { ...COMMERCIAL, apiUrl: `https://graph-${region}.avepointonlineservices.com` };
   return {
-    apiUrl: read(env, "ELEMENTS_API_URL", httpUrl.optional(), "an http(s) URL") ?? regional.apiUrl,
-    identityUrl:
-      read(env, "ELEMENTS_IDENTITY_URL", httpUrl.optional(), "an http(s) URL") ??
-      regional.identityUrl,
+    apiUrl: readUrl(env, "ELEMENTS_API_URL") ?? regional.apiUrl,
+    identityUrl: readUrl(env, "ELEMENTS_IDENTITY_URL") ?? regional.identityUrl,
   };
 }
 

@@ -90,7 +90,7 @@ describe("invalid configuration: exit 2, one line naming the variable, nothing w
     [
       "sync",
       { ELEMENTS_API_URL: "127.0.0.1:8080" },
-      /ELEMENTS_API_URL must be an http\(s\) URL; got "127\.0\.0\.1:8080"\.$/,
+      /ELEMENTS_API_URL must be an http\(s\) URL without a user name or password; got "127\.0\.0\.1:8080"\.$/,
     ],
     [
       "sync",

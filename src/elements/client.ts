@@ -62,6 +62,9 @@ export interface ElementsClient {
   fetchPage(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope>;
 }
 
+/** How much of an error body is read for the message. */
+const ERROR_BODY_BYTES = 64 * 1024;
+
 /** A 429 that says "retry at once" must still not turn into a tight loop. */
 const MIN_RATE_LIMIT_PAUSE_MS = 250;
 
@@ -274,19 +277,31 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
     await response.body?.cancel();
     throw tooLarge(`${declared} bytes`);
   }
-  if (response.body === null) return "";
+  const { text, whole } = await readUpTo(response, maxBytes);
+  if (!whole) throw tooLarge(`over ${maxBytes} bytes`);
+  return text;
+}
+
+/** At most `maxBytes` of the body; `whole` is false when there was more, left unread. */
+async function readUpTo(
+  response: Response,
+  maxBytes: number,
+): Promise<{ text: string; whole: boolean }> {
+  if (response.body === null) return { text: "", whole: true };
   const decoder = new TextDecoder();
   let text = "";
   let size = 0;
-  for await (const chunk of response.body) {
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    const room = maxBytes - size;
     size += chunk.byteLength;
     if (size > maxBytes) {
+      text += decoder.decode(chunk.subarray(0, room));
       await response.body.cancel().catch(() => undefined);
-      throw tooLarge(`over ${maxBytes} bytes`);
+      return { text, whole: false };
     }
     text += decoder.decode(chunk, { stream: true });
   }
-  return text + decoder.decode();
+  return { text: text + decoder.decode(), whole: true };
 }
 
 function parseEnvelope(text: string): PageEnvelope {
@@ -303,6 +318,8 @@ function parseEnvelope(text: string): PageEnvelope {
 
 /** A short, safe excerpt of an error body for messages: redacted before it is cut, so no token half survives. */
 async function errorDetail(response: Response): Promise<string> {
-  const text = redactSecrets((await response.text().catch(() => "")).trim());
+  // Only the start is shown, so a huge error body is not worth reading whole.
+  const body = await readUpTo(response, ERROR_BODY_BYTES).catch(() => ({ text: "" }));
+  const text = redactSecrets(body.text.trim());
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }

@@ -141,7 +141,9 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
       durationMs: elapsed(),
       ...outcome,
     };
-    log.info({ ...summary, fetchMs, mergeMs: elapsed() - fetchMs }, "sync run succeeded");
+    // The child logger names the run already.
+    const { runId: _runId, ...logged } = summary;
+    log.info({ ...logged, fetchMs, mergeMs: elapsed() - fetchMs }, "sync run succeeded");
     return summary;
   } catch (error) {
     const interrupted = options.signal?.aborted === true;

@@ -87,6 +87,16 @@ describe("configuration", () => {
     });
   });
 
+  it("refuses API and identity URLs with credentials, without echoing them", () => {
+    for (const name of ["ELEMENTS_API_URL", "ELEMENTS_IDENTITY_URL"]) {
+      expect(() => resolveHosts({ [name]: "https://user:hunter2@graph.example.com" })).toThrow(
+        new ConfigError(
+          `${name} must be an http(s) URL without a user name or password; the value given is not.`,
+        ),
+      );
+    }
+  });
+
   it("takes a certificate instead of a secret, never both", () => {
     expect(
       readElementsConfig({ ELEMENTS_CLIENT_ID: "a", ELEMENTS_CERTIFICATE_PATH: "/c.pem" })
