@@ -143,6 +143,18 @@ export function readDatabaseUrl(env: Env): string {
   );
 }
 
+/** How long a database connection may stay silent; see DatabaseOptions in db.ts. */
+export function readDatabaseTimeout(env: Env): { queryTimeoutMs: number } {
+  return {
+    queryTimeoutMs: read(
+      env,
+      "DATABASE_QUERY_TIMEOUT_MS",
+      integer(1000, 86_400_000).default(600_000),
+      "a number of milliseconds from 1000 to 86400000",
+    ),
+  };
+}
+
 export function readLogLevel(env: Env): LogLevel {
   return read(
     env,

@@ -131,6 +131,16 @@ describe("invalid configuration: exit 2, one line naming the variable, nothing w
     ],
     [
       "sync",
+      { DATABASE_QUERY_TIMEOUT_MS: "10m" },
+      /DATABASE_QUERY_TIMEOUT_MS must be a number of milliseconds from 1000 to 86400000; got "10m"\.$/,
+    ],
+    [
+      "migrate",
+      { DATABASE_QUERY_TIMEOUT_MS: "0" },
+      /DATABASE_QUERY_TIMEOUT_MS must be a number of milliseconds from 1000 to 86400000; got "0"\.$/,
+    ],
+    [
+      "sync",
       { LOG_LEVEL: "loud" },
       /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "loud"\.$/,
     ],

@@ -1,4 +1,4 @@
-import { loadDotEnv, readDatabaseUrl } from "../config.ts";
+import { loadDotEnv, readDatabaseTimeout, readDatabaseUrl } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { loggerFromEnv } from "../logger.ts";
 import { migrate } from "../migrations.ts";
@@ -19,7 +19,7 @@ export const migrateCommand: Command = {
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(process.env);
     const log = loggerFromEnv(process.env);
-    const db = openDatabase(databaseUrl);
+    const db = openDatabase(databaseUrl, readDatabaseTimeout(process.env));
     try {
       const result = await migrate(db.pool, { log });
       io.out(

@@ -1,5 +1,6 @@
 import {
   loadDotEnv,
+  readDatabaseTimeout,
   readDatabaseUrl,
   readElementsConfig,
   readRemovalPolicy,
@@ -39,13 +40,14 @@ export const startCommand: Command = {
     const env = process.env;
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(env);
+    const databaseTimeout = readDatabaseTimeout(env);
     const elements = readElementsConfig(env);
     const removals = readRemovalPolicy(env);
     const schedule = readWorkerConfig(env);
     const log = loggerFromEnv(env);
 
     const shutdown = handleShutdownSignals(log);
-    const db = openDatabase(databaseUrl);
+    const db = openDatabase(databaseUrl, databaseTimeout);
     let server: OperatorServer | undefined;
     let worker: Worker | undefined;
     try {

@@ -1,4 +1,4 @@
-import { loadDotEnv, readDatabaseUrl, readWorkerConfig } from "../config.ts";
+import { loadDotEnv, readDatabaseTimeout, readDatabaseUrl, readWorkerConfig } from "../config.ts";
 import { openDatabase, type PrismaClient } from "../db.ts";
 import { SyncError } from "../errors.ts";
 import { nextFire } from "../worker/schedule.ts";
@@ -27,7 +27,7 @@ export const statusCommand: Command = {
     const databaseUrl = readDatabaseUrl(process.env);
     const schedule = readWorkerConfig(process.env);
     const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
-    const db = openDatabase(databaseUrl);
+    const db = openDatabase(databaseUrl, readDatabaseTimeout(process.env));
     try {
       // Through pg first: a database that cannot be reached fails with pg's one-line error, not Prisma's several.
       await db.pool.query("SELECT 1");

@@ -1,4 +1,10 @@
-import { loadDotEnv, readDatabaseUrl, readElementsConfig, readRemovalPolicy } from "../config.ts";
+import {
+  loadDotEnv,
+  readDatabaseTimeout,
+  readDatabaseUrl,
+  readElementsConfig,
+  readRemovalPolicy,
+} from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
 import { loggerFromEnv } from "../logger.ts";
@@ -37,6 +43,7 @@ export const syncCommand: Command = {
     const env = process.env;
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(env);
+    const databaseTimeout = readDatabaseTimeout(env);
     const elements = readElementsConfig(env);
     const removals = readRemovalPolicy(env);
     const log = loggerFromEnv(env);
@@ -46,7 +53,7 @@ export const syncCommand: Command = {
     // Ctrl-C or SIGTERM stops the run cleanly: recorded failed, "interrupted", nothing merged.
     const shutdown = handleShutdownSignals(log);
     const progress = createProgressDisplay(process.stderr, env);
-    const db = openDatabase(databaseUrl);
+    const db = openDatabase(databaseUrl, databaseTimeout);
     try {
       if (values.migrate !== false) await migrate(db.pool, { log });
       const summary = await runSync(

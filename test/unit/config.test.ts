@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  readDatabaseTimeout,
   readDatabaseUrl,
   readElementsConfig,
   readLogLevel,
@@ -85,6 +86,14 @@ describe("configuration", () => {
       apiUrl: "http://127.0.0.1:8080",
       identityUrl: "http://127.0.0.1:8081",
     });
+  });
+
+  it("reads DATABASE_QUERY_TIMEOUT_MS, 10 minutes by default", () => {
+    expect(readDatabaseTimeout({})).toEqual({ queryTimeoutMs: 600_000 });
+    expect(readDatabaseTimeout({ DATABASE_QUERY_TIMEOUT_MS: "5000" })).toEqual({
+      queryTimeoutMs: 5000,
+    });
+    expect(() => readDatabaseTimeout({ DATABASE_QUERY_TIMEOUT_MS: "999" })).toThrow(ConfigError);
   });
 
   it("refuses API and identity URLs with credentials, without echoing them", () => {
