@@ -128,6 +128,18 @@ describe("the mass-removal guard", () => {
       /\nwarning: mass-removal guard: the API no longer lists 3 of 10 present customers \(30%, over MAX_REMOVAL_FRACTION 0\.2\)/,
     );
 
+    const status = await runCli(["status", "--json"], env);
+    const [latest] = (JSON.parse(status.stdout) as { runs: Record<string, unknown>[] }).runs;
+    expect(latest).toMatchObject({
+      status: "succeeded",
+      removalsWithheld: 3,
+      warning: expect.stringMatching(/^mass-removal guard: /) as unknown,
+    });
+    const table = await runCli(["status", "--runs", "1"], env);
+    expect(table.stdout).toMatch(
+      / succeeded .* mass-removal guard: the API no longer lists 3 of 1/,
+    );
+
     const raised = await runCli(["sync"], { ...env, MAX_REMOVAL_FRACTION: "0.25" });
     expect(raised.stdout).toMatch(/0 removed/);
 

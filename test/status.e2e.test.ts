@@ -43,7 +43,7 @@ describe("elements-sync status", () => {
       "removed",
       "restored",
       "status changes",
-      "error",
+      "note",
     ]);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatch(
@@ -75,6 +75,8 @@ describe("elements-sync status", () => {
       customersAdded: 12,
       scheduledFor: null,
       error: null,
+      removalsWithheld: 0,
+      warning: null,
     });
     expect(status.runs[2]?.durationMs).toBeGreaterThan(0);
   });

@@ -65,6 +65,8 @@ export interface RunRow {
   rejectedRecords: number;
   incompleteReason: string | null;
   error: string | null;
+  removalsWithheld: number;
+  warning: string | null;
 }
 
 interface Status {
@@ -89,7 +91,8 @@ async function lastRuns(prisma: PrismaClient, limit: number): Promise<RunRow[]> 
              customers_seen AS "customersSeen", customers_added AS "customersAdded",
              customers_removed AS "customersRemoved", customers_restored AS "customersRestored",
              status_changes AS "statusChanges", rejected_records AS "rejectedRecords",
-             incomplete_reason AS "incompleteReason", error
+             incomplete_reason AS "incompleteReason", error,
+             removals_withheld AS "removalsWithheld", warning
       FROM sync_runs ORDER BY id DESC LIMIT ${limit}::int`;
     return rows.map((row) => ({
       ...row,
@@ -123,7 +126,11 @@ const COLUMNS: { title: string; value(run: RunRow): string; right?: boolean }[] 
   { title: "removed", value: (run) => String(run.customersRemoved), right: true },
   { title: "restored", value: (run) => String(run.customersRestored), right: true },
   { title: "status changes", value: (run) => String(run.statusChanges), right: true },
-  { title: "error", value: (run) => shorten(run.error ?? run.incompleteReason ?? "") },
+  // Why it failed, what needs a look although it succeeded, or why it was incomplete.
+  {
+    title: "note",
+    value: (run) => shorten(run.error ?? run.warning ?? run.incompleteReason ?? ""),
+  },
 ];
 
 export function formatStatus(status: Status): string {
