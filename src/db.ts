@@ -9,6 +9,8 @@ export type { PrismaClient };
 export interface Database {
   prisma: PrismaClient;
   pool: pg.Pool;
+  /** DatabaseOptions.queryTimeoutMs as configured, for sessions that set their own timeouts. */
+  queryTimeoutMs: number;
   close(): Promise<void>;
 }
 
@@ -19,6 +21,7 @@ export interface DatabaseOptions {
    * for the next statement of an open transaction (then it ends the session, rolling the
    * transaction back and freeing its locks). Far above the slowest statement (the merge's
    * take seconds at 100,000 customers): it only ends waits on a connection that is gone.
+   * Also how long PostgreSQL keeps the sync lock's session through silence (lock.ts).
    */
   queryTimeoutMs?: number | undefined;
 }
@@ -59,6 +62,7 @@ export function openDatabase(databaseUrl: string, options: DatabaseOptions = {})
   return {
     prisma,
     pool,
+    queryTimeoutMs,
     async close() {
       if (closed) return;
       closed = true;

@@ -73,7 +73,10 @@ const MERGE_TIMEOUT_MS = 15 * 60_000;
 export async function runSync(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
   // Stopped before it began (a signal during migrations): no run, no sync_runs row.
   options.signal?.throwIfAborted();
-  const lock = await tryAcquireSyncLock(deps.db.pool);
+  const lock = await tryAcquireSyncLock(deps.db.pool, {
+    sessionTimeoutMs: deps.db.queryTimeoutMs,
+    log: deps.log,
+  });
   if (!lock) throw new RunInProgressError(await describeLockHolder(deps));
   try {
     const abandoned = await abandonStaleRuns(deps.db.prisma);
