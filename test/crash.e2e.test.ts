@@ -5,17 +5,18 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
+import { expectDataMatches, snapshotData, type DataSnapshot } from "./support/data.ts";
 import {
-  changedSource,
+  CHANGED_SOURCE_RUN,
   createHarness,
-  expectDataMatches,
-  holdTable,
+  duringMerge,
   sampleCustomers,
-  snapshotData,
-  waitForWorkerBlocked,
+  serveChangedSource,
+  workerSessionsSettled,
   type Harness,
 } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { runRow } from "./support/runs.ts";
 
 const ABANDONED = {
   status: "abandoned",
@@ -36,7 +37,7 @@ afterEach(async () => {
 interface Rig {
   h: Harness;
   source: SimulatedCustomer[];
-  before: Record<string, unknown[]>;
+  before: DataSnapshot;
   env: Record<string, string>;
 }
 
@@ -48,15 +49,12 @@ async function rig(): Promise<Rig> {
     pageSize: 5,
     simulator: { latencyMs: 100 },
   }));
-  expect(await h.sync()).toMatchObject({ status: "succeeded", customersAdded: 30 });
-  const source = changedSource(customers);
-  await h.serve(source);
   const env = {
     ...simulatorEnv(h.db.url, h.simulator.url),
     ELEMENTS_PAGE_SIZE: "5",
     ELEMENTS_CONCURRENCY: "1",
   };
-  return { h, source, env, before: await snapshotData(h.db) };
+  return { h, env, ...(await serveChangedSource(h, customers)) };
 }
 
 async function runningRunId(h: Harness): Promise<number | undefined> {
@@ -69,23 +67,6 @@ async function runningRunId(h: Harness): Promise<number | undefined> {
 async function kill(process: CliProcess): Promise<void> {
   process.child.kill("SIGKILL");
   expect(await process.exited).toMatchObject({ code: null, signal: "SIGKILL" });
-}
-
-/** Resolves once no worker session in the test database is in a statement or transaction. */
-async function workerSessionsSettled(h: Harness): Promise<void> {
-  await expect
-    .poll(
-      async () =>
-        (
-          await h.db.query(
-            `SELECT 1 FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'elements-sync'
-               AND state <> 'idle'`,
-          )
-        ).length,
-      { timeout: 10_000 },
-    )
-    .toBe(0);
 }
 
 async function stagedRows(h: Harness, runId: number): Promise<number> {
@@ -115,8 +96,7 @@ describe("a sync process killed", () => {
     const next = await runCli(["sync", "--no-migrate"], env);
     expect(next.code).toBe(0);
     expect(next.stdout).toMatch(/^run \d+ succeeded in .*: 30 customers \(complete\)/);
-    const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [runId]);
-    expect(row).toEqual(ABANDONED);
+    expect(await runRow(h.db, runId)).toMatchObject(ABANDONED);
     expect(await stagedRows(h, runId)).toBe(0);
     await expectDataMatches(h.db, source);
     await expectInvariants(h.db);
@@ -126,37 +106,30 @@ describe("a sync process killed", () => {
     const { h, env, before, source } = await rig();
     // Held at the merge's write of tenants: customers and history are already written
     // inside its transaction by then.
-    const lock = await holdTable(h.db, "tenants");
     let runId: number | undefined;
-    try {
-      const process = (child = spawnCli(["sync", "--no-migrate"], env));
-      await waitForWorkerBlocked(h.db);
-      const [waiting] = await h.db.query<{ query: string; in_transaction: boolean }>(
-        `SELECT query, xact_start IS NOT NULL AS in_transaction FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      );
-      expect(waiting?.query).toMatch(/UPDATE tenants/);
-      expect(waiting?.in_transaction).toBe(true);
-      runId = await runningRunId(h);
-      await kill(process);
-    } finally {
-      await lock.release();
-    }
+    await duringMerge(
+      h.db,
+      "tenants",
+      () => (child = spawnCli(["sync", "--no-migrate"], env)),
+      async () => {
+        const [waiting] = await h.db.query<{ query: string; in_transaction: boolean }>(
+          `SELECT query, xact_start IS NOT NULL AS in_transaction FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        expect(waiting?.query).toMatch(/UPDATE tenants/);
+        expect(waiting?.in_transaction).toBe(true);
+        runId = await runningRunId(h);
+        if (!child) throw new Error("unreachable");
+        await kill(child);
+      },
+    );
     // The server ends the dead client's session, rolling its transaction back.
-    await workerSessionsSettled(h);
+    await workerSessionsSettled(h.db);
     expect(await snapshotData(h.db)).toEqual(before);
     expect(runId).toBeDefined();
 
-    const next = await h.sync();
-    expect(next).toMatchObject({
-      status: "succeeded",
-      complete: true,
-      customersAdded: 2,
-      customersRemoved: 2,
-      statusChanges: 3,
-    });
-    const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [runId]);
-    expect(row).toEqual(ABANDONED);
+    expect(await h.sync()).toMatchObject(CHANGED_SOURCE_RUN);
+    expect(await runRow(h.db, runId)).toMatchObject(ABANDONED);
     expect(await stagedRows(h, runId ?? 0)).toBe(0);
     await expectDataMatches(h.db, source);
     await expectInvariants(h.db);

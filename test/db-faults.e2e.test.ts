@@ -3,18 +3,18 @@
 // proxy between the worker and PostgreSQL. The test's own queries go direct.
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
+import { expectDataMatches, snapshotData, type DataSnapshot } from "./support/data.ts";
 import {
-  changedSource,
+  CHANGED_SOURCE_RUN,
   createHarness,
-  expectDataMatches,
-  holdTable,
+  duringMerge,
   sampleCustomers,
-  snapshotData,
-  waitForWorkerBlocked,
+  serveChangedSource,
+  workerSessionsSettled,
   type Harness,
 } from "./support/harness.ts";
-import type { RunSummary } from "../src/sync/sync.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { failed, runRow } from "./support/runs.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 
 /** Short, so a stall that outlasts it fails the run in seconds; the default is 10 minutes. */
@@ -35,7 +35,7 @@ interface Rig {
   /** What the faulted run would merge; the next good run must end with exactly this. */
   source: SimulatedCustomer[];
   /** customers, tenants and history after the first run, before the faulted one. */
-  before: Record<string, unknown[]>;
+  before: DataSnapshot;
 }
 
 /**
@@ -54,10 +54,7 @@ async function rig(queryTimeoutMs = 5_000): Promise<Rig> {
     databaseUrlFor: p.route,
     queryTimeoutMs,
   }));
-  expect(await h.sync()).toMatchObject({ status: "succeeded", customersAdded: 30 });
-  const source = changedSource(customers);
-  await h.serve(source);
-  return { h, proxy: p, source, before: await snapshotData(h.db) };
+  return { h, proxy: p, ...(await serveChangedSource(h, customers)) };
 }
 
 /** Resolves once the simulator has answered `count` customers pages since `from` requests. */
@@ -73,42 +70,12 @@ async function pagesServed(h: Harness, count: number, from = h.simulator.request
     .toBeGreaterThanOrEqual(count);
 }
 
-function failure(run: RunSummary): string | undefined {
-  return run.status === "failed" ? run.error : undefined;
-}
-
-async function runRow(h: Harness, runId: number) {
-  const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [runId]);
-  return row;
-}
-
 /** The next run, with the network healthy, ends with the source exactly. */
 async function expectNextRunConverges({ h, source }: Rig): Promise<void> {
   // Sessions the proxy held open end once it lets their closes through; until then one
   // may hold the sync lock or still be running a statement sent before the fault.
-  await expect
-    .poll(
-      async () =>
-        (
-          await h.db.query(
-            `SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-             WHERE l.locktype = 'advisory' AND d.datname = current_database()
-             UNION ALL
-             SELECT 1 FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'elements-sync'
-               AND state <> 'idle'`,
-          )
-        ).length,
-    )
-    .toBe(0);
-  const next = await h.sync();
-  expect(next).toMatchObject({
-    status: "succeeded",
-    complete: true,
-    customersAdded: 2,
-    customersRemoved: 2,
-    statusChanges: 3,
-  });
+  await workerSessionsSettled(h.db);
+  expect(await h.sync()).toMatchObject(CHANGED_SOURCE_RUN);
   await expectDataMatches(h.db, source);
   await expectInvariants(h.db);
 }
@@ -120,12 +87,12 @@ describe("connections cut", () => {
     const running = h.sync();
     await pagesServed(h, 2);
     r.proxy.cut();
-    const run = await running;
+    const run = failed(await running);
     // A FIN or a reset, whichever the worker's socket sees first.
-    expect(failure(run)).toMatch(
+    expect(run.error).toMatch(
       /^Lost the database connection while staging pages: (Connection terminated unexpectedly|read ECONNRESET)$/,
     );
-    expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
+    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
     expect(await snapshotData(h.db)).toEqual(r.before);
     await expectInvariants(h.db);
     await expectNextRunConverges(r);
@@ -134,18 +101,17 @@ describe("connections cut", () => {
   it("during the merge: the merge is rolled back whole and the run recorded failed", async () => {
     const r = await rig();
     const { h } = r;
-    const lock = await holdTable(h.db, "tenants");
-    try {
-      const running = h.sync();
-      await waitForWorkerBlocked(h.db);
-      r.proxy.cut();
-      await lock.release();
-      const run = await running;
-      expect(failure(run)).toMatch(/^(Connection terminated unexpectedly|read ECONNRESET)$/);
-      expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
-    } finally {
-      await lock.release();
-    }
+    const { started: running } = await duringMerge(
+      h.db,
+      "tenants",
+      () => h.sync(),
+      () => {
+        r.proxy.cut();
+      },
+    );
+    const run = failed(await running);
+    expect(run.error).toMatch(/^(Connection terminated unexpectedly|read ECONNRESET)$/);
+    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
     expect(await snapshotData(h.db)).toEqual(r.before);
     await expectInvariants(h.db);
     await expectNextRunConverges(r);
@@ -158,10 +124,9 @@ describe("connections cut", () => {
     await pagesServed(h, 2);
     r.proxy.refuse(true);
     r.proxy.cut();
-    const run = await running;
-    expect(run.status).toBe("failed");
+    const run = failed(await running);
     // Nothing could be recorded: the row says running, the staged pages are still there.
-    expect(await runRow(h, run.runId)).toEqual({ status: "running", error: null });
+    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "running", error: null });
     expect(
       h.logs.some(
         (line) => line.msg === "could not record the failed run" && line.runId === run.runId,
@@ -171,7 +136,7 @@ describe("connections cut", () => {
 
     r.proxy.refuse(false);
     await expectNextRunConverges(r);
-    expect(await runRow(h, run.runId)).toEqual({
+    expect(await runRow(h.db, run.runId)).toMatchObject({
       status: "abandoned",
       error: "the process running it stopped before the run finished",
     });
@@ -199,26 +164,19 @@ describe("connections stalled", () => {
   it("during the merge, then resumed: the merge commits whole", async () => {
     const r = await rig();
     const { h } = r;
-    const lock = await holdTable(h.db, "tenants");
-    let running: ReturnType<Harness["sync"]>;
-    try {
-      running = h.sync();
-      await waitForWorkerBlocked(h.db);
-      r.proxy.stall();
-    } finally {
-      await lock.release();
-    }
+    const { started: running } = await duringMerge(
+      h.db,
+      "tenants",
+      () => h.sync(),
+      () => {
+        r.proxy.stall();
+      },
+    );
     // The merge's statements wait in the proxy; nothing of it is visible until it commits.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await snapshotData(h.db)).toEqual(r.before);
     r.proxy.resume();
-    expect(await running).toMatchObject({
-      status: "succeeded",
-      complete: true,
-      customersAdded: 2,
-      customersRemoved: 2,
-      statusChanges: 3,
-    });
+    expect(await running).toMatchObject(CHANGED_SOURCE_RUN);
     await expectDataMatches(h.db, r.source);
     await expectInvariants(h.db);
   });
@@ -229,12 +187,11 @@ describe("connections stalled", () => {
     const running = h.sync();
     await pagesServed(h, 2);
     r.proxy.stall();
-    const run = await running;
-    expect(run).toMatchObject({
-      status: "failed",
-      error: `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`,
-    });
-    expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
+    const run = failed(await running);
+    expect(run.error).toBe(
+      `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`,
+    );
+    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
     expect(await snapshotData(h.db)).toEqual(r.before);
     await expectInvariants(h.db);
     r.proxy.resume();
@@ -244,20 +201,19 @@ describe("connections stalled", () => {
   it("during the merge, for longer than the query timeout: nothing is merged, the run is recorded failed", async () => {
     const r = await rig(QUERY_TIMEOUT_MS);
     const { h } = r;
-    const lock = await holdTable(h.db, "tenants");
-    let running: ReturnType<Harness["sync"]>;
-    try {
-      running = h.sync();
-      await waitForWorkerBlocked(h.db);
-      r.proxy.stall();
-    } finally {
-      await lock.release();
-    }
-    const run = await running;
-    expect(failure(run)).toBe(
+    const { started: running } = await duringMerge(
+      h.db,
+      "tenants",
+      () => h.sync(),
+      () => {
+        r.proxy.stall();
+      },
+    );
+    const run = failed(await running);
+    expect(run.error).toBe(
       `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`,
     );
-    expect(await runRow(h, run.runId)).toEqual({ status: "failed", error: failure(run) });
+    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
     expect(await snapshotData(h.db)).toEqual(r.before);
     await expectInvariants(h.db);
     r.proxy.resume();

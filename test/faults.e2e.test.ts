@@ -3,15 +3,16 @@
 // or fails and changes nothing, and the next good run converges on the source.
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
-import type { RunSummary } from "../src/sync/sync.ts";
+import { expectDataMatches, snapshotData } from "./support/data.ts";
 import type { TestDatabase } from "./support/database.ts";
 import {
   createHarness,
+  newCustomers,
   sampleCustomers,
   type Harness,
   type HarnessOptions,
 } from "./support/harness.ts";
-import { expectInvariants } from "./support/invariants.ts";
+import { failed, syncChecked, syncOk } from "./support/runs.ts";
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -27,43 +28,6 @@ async function start(
   harness = await createHarness({ pageSize: 10, ...options, customers });
   harness.simulator.setCustomers(customers);
   return harness;
-}
-
-async function sync(h: Harness): Promise<RunSummary> {
-  const summary = await h.sync();
-  await expectInvariants(h.db);
-  return summary;
-}
-
-function failed(summary: RunSummary): Extract<RunSummary, { status: "failed" }> {
-  if (summary.status !== "failed") throw new Error(`run ${summary.runId} did not fail`);
-  return summary;
-}
-
-function succeeded(summary: RunSummary): Extract<RunSummary, { status: "succeeded" }> {
-  if (summary.status !== "succeeded") throw new Error(`run failed: ${summary.error}`);
-  return summary;
-}
-
-/** Everything a failed run must leave alone (last_seen_at included). */
-async function snapshot(db: TestDatabase) {
-  return {
-    customers: await db.query("SELECT * FROM customers ORDER BY id"),
-    tenants: await db.query("SELECT * FROM tenants ORDER BY customer_id, id"),
-    history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
-  };
-}
-
-/** After a complete run: present customers are exactly the source's, with its statuses. */
-async function expectMirrors(db: TestDatabase, source: readonly SimulatedCustomer[]) {
-  const present = await db.query<{ id: string; job_status: number }>(
-    "SELECT id, job_status FROM customers WHERE removed_at IS NULL ORDER BY id",
-  );
-  expect(present).toEqual(
-    source
-      .map(({ id, jobStatus }) => ({ id, job_status: jobStatus }))
-      .sort((a, b) => (a.id < b.id ? -1 : 1)),
-  );
 }
 
 async function isRemoved(db: TestDatabase, id: string): Promise<boolean> {
@@ -86,13 +50,6 @@ function onceAfterFirstPage(h: Harness, change: (customers: unknown[]) => unknow
   });
 }
 
-function newCustomers(count: number, seed: number, prefix: string): SimulatedCustomer[] {
-  return sampleCustomers(count, seed).map((customer, i) => ({
-    ...customer,
-    id: `${prefix}-${i}`,
-  }));
-}
-
 function flipped(customer: SimulatedCustomer): SimulatedCustomer {
   return { ...customer, jobStatus: customer.jobStatus === 2 ? 1 : 2 };
 }
@@ -101,26 +58,26 @@ describe("bodies the client cannot use", () => {
   it("a 200 with truncated JSON fails the run at once and changes nothing", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers);
-    succeeded(await sync(h));
-    const before = await snapshot(h.db);
+    await syncOk(h);
+    const before = await snapshotData(h.db);
     const changed = [flipped(customers[0] as SimulatedCustomer), ...customers.slice(2)];
     h.simulator.setCustomers(changed);
     h.simulator.injectFault({ corrupt: "truncated-json", onPage: 2 });
 
-    const run = failed(await sync(h));
+    const run = failed(await syncChecked(h));
     expect(run.error).toMatch(/answered with a body that is not JSON/);
     // Not retried: the same body would come back.
     expect(h.simulator.requests.filter((r) => r.pageIndex === 2).map((r) => r.status)).toEqual([
       200, 200,
     ]);
-    expect(await snapshot(h.db)).toEqual(before);
+    expect(await snapshotData(h.db)).toEqual(before);
 
-    expect(succeeded(await sync(h))).toMatchObject({
+    expect(await syncOk(h)).toMatchObject({
       complete: true,
       customersRemoved: 1,
       statusChanges: 1,
     });
-    await expectMirrors(h.db, changed);
+    await expectDataMatches(h.db, changed);
   });
 });
 
@@ -130,7 +87,7 @@ describe("403", () => {
     const h = await start(customers, { concurrency: 4 });
     h.simulator.injectFault({ status: 403, onPage: 1 });
 
-    const run = failed(await sync(h));
+    const run = failed(await syncChecked(h));
     expect(run.error).toBe(
       "The app registration lacks the permission elements.customers.read.all (403). Grant it under Elements > API app registration (" +
         '{"error":"simulated_fault","message":"simulated fault: 403 Forbidden"}).',
@@ -139,8 +96,8 @@ describe("403", () => {
     expect(h.logs.some((line) => line.msg === "customers request failed; retrying")).toBe(false);
     expect(await h.db.query("SELECT id FROM customers")).toEqual([]);
 
-    succeeded(await sync(h));
-    await expectMirrors(h.db, customers);
+    await syncOk(h);
+    await expectDataMatches(h.db, customers);
   });
 });
 
@@ -148,14 +105,14 @@ describe("a list that changes while it is paged", () => {
   it("customers inserted mid-run shift the offsets: the run is incomplete and removes nothing", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers);
-    succeeded(await sync(h));
+    await syncOk(h);
     const [gone, ...rest] = customers;
     if (!gone) throw new Error("unreachable");
     h.simulator.setCustomers(rest);
     const inserted = newCustomers(3, 21, "inserted");
     onceAfterFirstPage(h, (current) => [...inserted, ...current]);
 
-    const run = succeeded(await sync(h));
+    const run = await syncOk(h);
     expect(run).toMatchObject({ complete: false, customersRemoved: 0 });
     expect(run.incompleteReason).toBe("totalCount changed during the run (24 → 27)");
     // The customer deleted before the run is kept until a complete run proves it gone.
@@ -167,16 +124,16 @@ describe("a list that changes while it is paged", () => {
     expect(removedPeriods).toEqual([]);
 
     h.simulator.onCustomersRequest(undefined);
-    const next = succeeded(await sync(h));
+    const next = await syncOk(h);
     expect(next).toMatchObject({ complete: true, customersRemoved: 1, customersAdded: 3 });
     expect(await isRemoved(h.db, gone.id)).toBe(true);
-    await expectMirrors(h.db, [...inserted, ...rest]);
+    await expectDataMatches(h.db, [...inserted, ...rest]);
   });
 
   it("one deleted and one inserted mid-run keep totalCount: the skipped customer is not removed", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers);
-    succeeded(await sync(h));
+    await syncOk(h);
     // After page 1 (customers 0–9), customer 0 is deleted and a new one appended: page 2
     // then starts at old customer 11, so customer 10 is never served by paging, yet the
     // distinct ids seen (0–9, 11–24, the new one) are exactly totalCount.
@@ -186,7 +143,7 @@ describe("a list that changes while it is paged", () => {
     if (!skipped || !deleted || !added) throw new Error("unreachable");
     onceAfterFirstPage(h, (current) => [...current.slice(1), added]);
 
-    const run = succeeded(await sync(h));
+    const run = await syncOk(h);
     // Complete by count: only asking again for the absent customer shows it is still there.
     expect(run).toMatchObject({ complete: true, apiTotalCount: 25, customersRemoved: 0 });
     expect(await isRemoved(h.db, skipped.id)).toBe(false);
@@ -194,16 +151,16 @@ describe("a list that changes while it is paged", () => {
     expect(await isRemoved(h.db, deleted.id)).toBe(false);
 
     h.simulator.onCustomersRequest(undefined);
-    const next = succeeded(await sync(h));
+    const next = await syncOk(h);
     expect(next).toMatchObject({ complete: true, customersRemoved: 1 });
     expect(await isRemoved(h.db, deleted.id)).toBe(true);
-    await expectMirrors(h.db, [...customers.slice(1), added]);
+    await expectDataMatches(h.db, [...customers.slice(1), added]);
   });
 
   it("a totalCount that grows mid-run adds the pages it implies, but the run removes nothing", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers, { concurrency: 1 });
-    succeeded(await sync(h));
+    await syncOk(h);
     const gone = customers[24];
     if (!gone) throw new Error("unreachable");
     const kept = customers.slice(0, 24);
@@ -211,7 +168,7 @@ describe("a list that changes while it is paged", () => {
     const appended = newCustomers(8, 23, "appended");
     onceAfterFirstPage(h, (current) => [...current, ...appended]);
 
-    const run = succeeded(await sync(h));
+    const run = await syncOk(h);
     expect(run).toMatchObject({
       complete: false,
       incompleteReason: "totalCount changed during the run (24 → 32)",
@@ -223,18 +180,18 @@ describe("a list that changes while it is paged", () => {
     expect(await isRemoved(h.db, gone.id)).toBe(false);
 
     h.simulator.onCustomersRequest(undefined);
-    expect(succeeded(await sync(h))).toMatchObject({ complete: true, customersRemoved: 1 });
-    await expectMirrors(h.db, [...kept, ...appended]);
+    expect(await syncOk(h)).toMatchObject({ complete: true, customersRemoved: 1 });
+    await expectDataMatches(h.db, [...kept, ...appended]);
   });
 
   it("a totalCount that shrinks mid-run makes the run incomplete, removing nothing", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers);
-    succeeded(await sync(h));
+    await syncOk(h);
     // Customers at the end of the list go between page 1 and the others.
     onceAfterFirstPage(h, (current) => current.slice(0, 22));
 
-    const run = succeeded(await sync(h));
+    const run = await syncOk(h);
     expect(run).toMatchObject({
       complete: false,
       incompleteReason: "totalCount changed during the run (25 → 22)",
@@ -244,8 +201,8 @@ describe("a list that changes while it is paged", () => {
       expect(await isRemoved(h.db, customer.id)).toBe(false);
 
     h.simulator.onCustomersRequest(undefined);
-    expect(succeeded(await sync(h))).toMatchObject({ complete: true, customersRemoved: 3 });
-    await expectMirrors(h.db, customers.slice(0, 22));
+    expect(await syncOk(h)).toMatchObject({ complete: true, customersRemoved: 3 });
+    await expectDataMatches(h.db, customers.slice(0, 22));
   });
 });
 
@@ -253,7 +210,7 @@ describe("the identity service failing mid-run", () => {
   it("a token that expires mid-run is replaced through a failing token endpoint", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers, { concurrency: 1 });
-    succeeded(await sync(h));
+    await syncOk(h);
     const changed = customers.map((customer, i) => (i === 12 ? flipped(customer) : customer));
     h.simulator.setCustomers(changed);
     const earlier = h.simulator.requests.length;
@@ -263,32 +220,32 @@ describe("the identity service failing mid-run", () => {
     h.simulator.injectFault({ endpoint: "token", status: 503, times: 2 });
     h.simulator.injectFault({ endpoint: "token", reset: true });
 
-    const run = succeeded(await sync(h));
+    const run = await syncOk(h);
     expect(run).toMatchObject({ complete: true, customersSeen: 25, statusChanges: 1 });
     const requests = h.simulator.requests.slice(earlier);
     expect(requests.filter((r) => r.path === "/connect/token").map((r) => r.status)).toEqual([
       503, 503, 0, 200,
     ]);
     expect(requests.filter((r) => r.pageIndex === 2).map((r) => r.status)).toEqual([401, 200]);
-    await expectMirrors(h.db, changed);
+    await expectDataMatches(h.db, changed);
   });
 
   it("a token endpoint that stays down after expiry fails the run and changes nothing", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers);
-    succeeded(await sync(h));
-    const before = await snapshot(h.db);
+    await syncOk(h);
+    const before = await snapshotData(h.db);
     const changed = [flipped(customers[3] as SimulatedCustomer), ...customers.slice(5)];
     h.simulator.setCustomers(changed);
     h.simulator.injectFault({ expireTokens: true, onPage: 2 });
     h.simulator.injectFault({ endpoint: "token", status: 503, times: 1000 });
 
-    const run = failed(await sync(h));
+    const run = failed(await syncChecked(h));
     expect(run.error).toMatch(/identity service answered 503.*gave up after 5 attempts/);
-    expect(await snapshot(h.db)).toEqual(before);
+    expect(await snapshotData(h.db)).toEqual(before);
 
     h.simulator.clearFaults();
-    expect(succeeded(await sync(h))).toMatchObject({ complete: true, customersRemoved: 4 });
-    await expectMirrors(h.db, changed);
+    expect(await syncOk(h)).toMatchObject({ complete: true, customersRemoved: 4 });
+    await expectDataMatches(h.db, changed);
   });
 });

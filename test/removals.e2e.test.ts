@@ -2,11 +2,11 @@
 // keeps a customer skipped by offset paging from being marked removed.
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
-import type { RunSummary } from "../src/sync/sync.ts";
-import { runCli, simulatorEnv } from "./support/cli.ts";
 import { createWorkerMetrics } from "../src/worker/metrics.ts";
+import { runCli, simulatorEnv } from "./support/cli.ts";
 import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { runRow, succeeded, syncChecked, syncOk } from "./support/runs.ts";
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -14,36 +14,11 @@ afterEach(async () => {
   harness = undefined;
 });
 
-function succeeded(summary: RunSummary): Extract<RunSummary, { status: "succeeded" }> {
-  if (summary.status !== "succeeded") throw new Error(`run failed: ${summary.error}`);
-  return summary;
-}
-
-async function syncOk(h: Harness, options?: Parameters<Harness["sync"]>[0]) {
-  const summary = succeeded(await h.sync(options));
-  await expectInvariants(h.db);
-  return summary;
-}
-
 async function removedIds(h: Harness): Promise<string[]> {
   const rows = await h.db.query<{ id: string }>(
     "SELECT id FROM customers WHERE removed_at IS NOT NULL ORDER BY id",
   );
   return rows.map((row) => row.id);
-}
-
-async function runRow(h: Harness, runId: number) {
-  const [row] = await h.db.query<{
-    status: string;
-    complete: boolean;
-    customers_removed: number;
-    removals_withheld: number;
-    warning: string | null;
-  }>(
-    "SELECT status, complete, customers_removed, removals_withheld, warning FROM sync_runs WHERE id = $1",
-    [runId],
-  );
-  return row;
 }
 
 /** The customer ids the sync asked for one by one, in order. */
@@ -65,7 +40,7 @@ describe("the mass-removal guard", () => {
     expect(guarded.warning).toMatch(
       /^mass-removal guard: the API no longer lists 25 of 25 present customers \(100%, over MAX_REMOVAL_FRACTION 0\.2\); none were marked removed\./,
     );
-    expect(await runRow(h, guarded.runId)).toMatchObject({
+    expect(await runRow(h.db, guarded.runId)).toMatchObject({
       status: "succeeded",
       customers_removed: 0,
       removals_withheld: 25,
@@ -202,9 +177,7 @@ describe("customers missing from the pages", () => {
     // Page 1 is served; the lookup of the missing customer (also pageIndex 1) gets the 404.
     h.simulator.injectFault({ onPage: 1, delayMs: 0 });
     h.simulator.injectFault({ onPage: 1, status: 404 });
-    const run = succeeded(await h.sync());
-    expect(run).toMatchObject({ customersRemoved: 1 });
-    await expectInvariants(h.db);
+    expect(await syncOk(h)).toMatchObject({ customersRemoved: 1 });
   });
 
   it("fails the run, changing nothing, when a lookup fails", async () => {
@@ -215,10 +188,9 @@ describe("customers missing from the pages", () => {
     // Page 1 is served; the lookup (also pageIndex 1) is refused.
     h.simulator.injectFault({ onPage: 1, delayMs: 0 });
     h.simulator.injectFault({ onPage: 1, status: 403 });
-    const run = await h.sync();
+    const run = await syncChecked(h);
     expect(run).toMatchObject({ status: "failed", error: expect.stringMatching(/403/) as unknown });
     expect(await removedIds(h)).toEqual([]);
-    await expectInvariants(h.db);
   });
 
   it("removes nothing when a missing customer exists but its record is rejected", async () => {
@@ -236,10 +208,9 @@ describe("customers missing from the pages", () => {
       status: 200,
       body: JSON.stringify({ data: [broken], metadata: { totalCount: 1 } }),
     });
-    const run = succeeded(await h.sync());
+    const run = await syncOk(h);
     expect(run).toMatchObject({ complete: false, customersRemoved: 0 });
     expect(run.incompleteReason).toMatch(/exist but their record was rejected/);
     expect(await removedIds(h)).toEqual([]);
-    await expectInvariants(h.db);
   });
 });

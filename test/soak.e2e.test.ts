@@ -6,15 +6,17 @@
 import fc from "fast-check";
 import { afterEach, expect, it } from "vitest";
 import type { SimulatedCustomer, SimulatedTenant } from "../src/simulator/data.ts";
-import type { RunSummary } from "../src/sync/sync.ts";
-import type { TestDatabase } from "./support/database.ts";
+import { expectDataMatches, snapshotData } from "./support/data.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
-import { expectInvariants } from "./support/invariants.ts";
+import { syncChecked } from "./support/runs.ts";
 
 const RUNS = 200;
 const SEED = 61_2026;
 const MIN_CUSTOMERS = 30;
 const MAX_CUSTOMERS = 80;
+// Deletions pile up over failed and incomplete runs, so a complete run may rightly remove
+// more than the guard's default 20%; the guard has tests of its own.
+const MAX_REMOVAL_FRACTION = 1;
 
 interface Mutation {
   kind: "insert" | "delete" | "edit" | "restore";
@@ -167,9 +169,12 @@ async function soak(plans: RunPlan[]): Promise<void> {
   h.simulator.setChaos(undefined);
   h.simulator.onCustomersRequest(undefined);
   h.simulator.setCustomers(source.customers);
-  const last = await sync(h, 4);
+  const last = await syncChecked(h, {
+    concurrency: 4,
+    maxRemovalFraction: MAX_REMOVAL_FRACTION,
+  });
   expect(last).toMatchObject({ status: "succeeded", complete: true });
-  await expectMirrors(h.db, source.customers);
+  await expectDataMatches(h.db, source.customers);
 }
 
 async function soakRun(h: Harness, source: Source, plan: RunPlan, runNumber: number) {
@@ -186,12 +191,15 @@ async function soakRun(h: Harness, source: Source, plan: RunPlan, runNumber: num
     return now.length > 0 ? [...source.customers] : undefined;
   });
   h.simulator.setChaos({ seed: plan.chaosSeed, rate: plan.faultRate, slowMs: 400 });
-  const before = await snapshot(h.db);
+  const before = await snapshotData(h.db);
 
-  const run = await sync(h, plan.concurrency);
+  const run = await syncChecked(h, {
+    concurrency: plan.concurrency,
+    maxRemovalFraction: MAX_REMOVAL_FRACTION,
+  });
   const context = `run ${runNumber}: ${JSON.stringify(plan)}`;
   if (run.status === "failed") {
-    expect(await snapshot(h.db), `${context} failed (${run.error}) yet changed data`).toEqual(
+    expect(await snapshotData(h.db), `${context} failed (${run.error}) yet changed data`).toEqual(
       before,
     );
   } else {
@@ -206,74 +214,4 @@ async function soakRun(h: Harness, source: Source, plan: RunPlan, runNumber: num
   // Mutations planned for pages this run never asked for happen after it.
   for (const m of plan.mutations.filter((m) => m.at > pageRequests)) source.apply(m);
   source.endRun();
-}
-
-async function sync(h: Harness, concurrency: number): Promise<RunSummary> {
-  // The soak's deletions pile up over failed and incomplete runs, so a complete run may
-  // rightly remove more than the guard's default 20%; the guard has tests of its own.
-  const summary = await h.sync({ concurrency, maxRemovalFraction: 1 });
-  await expectInvariants(h.db);
-  return summary;
-}
-
-/** Everything a failed run must leave alone. */
-async function snapshot(db: TestDatabase) {
-  return {
-    customers: await db.query("SELECT * FROM customers ORDER BY id"),
-    tenants: await db.query("SELECT * FROM tenants ORDER BY customer_id, id"),
-    history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
-  };
-}
-
-const byKey = <T extends { key: string }>(rows: T[]) =>
-  [...rows].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-
-/** Present customers, their fields, tenants and open periods are exactly the source's. */
-async function expectMirrors(db: TestDatabase, customers: readonly SimulatedCustomer[]) {
-  const stored = await db.query<{
-    key: string;
-    organization: string;
-    owner_email: string;
-    job_status: number;
-    country_or_region: string;
-    management_mode: number;
-  }>(
-    `SELECT id AS key, organization, owner_email, job_status, country_or_region, management_mode
-     FROM customers WHERE removed_at IS NULL`,
-  );
-  expect(byKey(stored)).toEqual(
-    byKey(
-      customers.map((c) => ({
-        key: c.id,
-        organization: c.organization,
-        owner_email: c.ownerEmail,
-        job_status: c.jobStatus,
-        country_or_region: c.countryOrRegion,
-        management_mode: c.managementMode,
-      })),
-    ),
-  );
-
-  const tenants = await db.query<{ key: string; name: string }>(
-    "SELECT customer_id || '/' || id AS key, name FROM tenants WHERE removed_at IS NULL",
-  );
-  expect(byKey(tenants)).toEqual(
-    byKey(
-      customers.flatMap((c) => c.tenants.map((t) => ({ key: `${c.id}/${t.id}`, name: t.name }))),
-    ),
-  );
-
-  const open = await db.query<{ key: string; job_status: number; management_mode: number }>(
-    `SELECT customer_id AS key, job_status, management_mode FROM customer_status_history
-     WHERE valid_to IS NULL AND NOT removed`,
-  );
-  expect(byKey(open)).toEqual(
-    byKey(
-      customers.map((c) => ({
-        key: c.id,
-        job_status: c.jobStatus,
-        management_mode: c.managementMode,
-      })),
-    ),
-  );
 }

@@ -1,10 +1,11 @@
 // End to end: records the run must reject or flag, certificate authentication,
 // single-customer runs, and runs that must not overlap or be left running.
-import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { createTestCertificate } from "./support/certificate.ts";
+import { snapshotData } from "./support/data.ts";
+import { createHarness, duringMerge, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { failed } from "./support/runs.ts";
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -100,8 +101,7 @@ describe("records", () => {
     await h.serve(customers);
     h.simulator.injectFault({ status: 200, body: JSON.stringify({ items: [] }), onPage: 2 });
     const run = await h.sync();
-    expect(run.status).toBe("failed");
-    if (run.status === "failed") expect(run.error).toMatch(/not the documented shape.*data/);
+    expect(failed(run).error).toMatch(/not the documented shape.*data/);
     expect(await h.db.query("SELECT * FROM customers ORDER BY id")).toEqual(before);
     await expectInvariants(h.db);
   });
@@ -129,9 +129,7 @@ describe("authentication", () => {
     const h = (harness = await createHarness({
       credentials: { kind: "secret", clientSecret: "wrong-secret-value" },
     }));
-    const run = await h.sync();
-    expect(run.status).toBe("failed");
-    if (run.status !== "failed") return;
+    const run = failed(await h.sync());
     expect(run.error).toMatch(/refused the app's credentials.*ELEMENTS_CLIENT_ID/);
     expect(JSON.stringify(h.logs)).not.toContain("wrong-secret-value");
     expect(run.error).not.toContain("wrong-secret-value");
@@ -257,9 +255,7 @@ describe("runs", () => {
       "UPDATE sync_runs SET status = 'abandoned', finished_at = now(), error = 'taken over' WHERE status = 'running'",
     );
     const run = await running;
-    expect(run.status).toBe("failed");
-    if (run.status === "failed")
-      expect(run.error).toMatch(/Run \d+ is abandoned: another process took over/);
+    expect(failed(run).error).toMatch(/Run \d+ is abandoned: another process took over/);
     expect(await h.db.query("SELECT * FROM customer_status_history ORDER BY id")).toEqual(before);
     const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [
       run.runId,
@@ -271,12 +267,7 @@ describe("runs", () => {
     const customers = sampleCustomers();
     const h = (harness = await createHarness({ customers }));
     await h.sync();
-    const snapshot = async () => ({
-      customers: await h.db.query("SELECT * FROM customers ORDER BY id"),
-      tenants: await h.db.query("SELECT * FROM tenants ORDER BY customer_id, id"),
-      history: await h.db.query("SELECT * FROM customer_status_history ORDER BY id"),
-    });
-    const before = await snapshot();
+    const before = await snapshotData(h.db);
     const changed = structuredClone(customers.slice(1));
     const first = changed[0];
     if (first) first.jobStatus = first.jobStatus === 2 ? 3 : 2;
@@ -288,9 +279,8 @@ describe("runs", () => {
       CREATE TRIGGER fail_history BEFORE INSERT ON customer_status_history
         FOR EACH ROW EXECUTE FUNCTION fail_history();`);
     const run = await h.sync();
-    expect(run.status).toBe("failed");
-    if (run.status === "failed") expect(run.error).toContain("disk full (simulated)");
-    expect(await snapshot()).toEqual(before);
+    expect(failed(run).error).toContain("disk full (simulated)");
+    expect(await snapshotData(h.db)).toEqual(before);
     const [row] = await h.db.query("SELECT status FROM sync_runs WHERE id = $1", [run.runId]);
     expect(row).toEqual({ status: "failed" });
     await expectInvariants(h.db);
@@ -303,30 +293,16 @@ describe("a stop signal", () => {
     const h = (harness = await createHarness({ customers, pageSize: 5 }));
     // Hold the merge at its first write of history (earlier steps read customers), so the
     // signal comes while it runs.
-    const blocker = new pg.Client({ connectionString: h.db.url });
-    await blocker.connect();
-    try {
-      await blocker.query("BEGIN; LOCK TABLE customer_status_history IN ACCESS EXCLUSIVE MODE");
-      const stop = new AbortController();
-      const run = h.sync({ signal: stop.signal });
-      await expect
-        .poll(
-          async () =>
-            (
-              await h.db.query(
-                `SELECT 1 FROM pg_stat_activity
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-              )
-            ).length,
-          { timeout: 20_000 },
-        )
-        .toBe(1);
-      stop.abort();
-      await blocker.query("COMMIT");
-      expect(await run).toMatchObject({ status: "succeeded", customersAdded: 12 });
-    } finally {
-      await blocker.end();
-    }
+    const stop = new AbortController();
+    const { started: run } = await duringMerge(
+      h.db,
+      "customer_status_history",
+      () => h.sync({ signal: stop.signal }),
+      () => {
+        stop.abort();
+      },
+    );
+    expect(await run).toMatchObject({ status: "succeeded", customersAdded: 12 });
     const [counted] = await h.db.query<{ n: number }>("SELECT count(*)::int AS n FROM customers");
     expect(counted?.n).toBe(12);
     await expectInvariants(h.db);

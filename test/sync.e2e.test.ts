@@ -1,10 +1,11 @@
 // End to end: the real sync against the simulator over HTTP and a real PostgreSQL.
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
-import type { RunSummary } from "../src/sync/sync.ts";
+import { snapshotData } from "./support/data.ts";
+import type { TestDatabase } from "./support/database.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
-import type { TestDatabase } from "./support/database.ts";
+import { failed, succeeded, syncOk } from "./support/runs.ts";
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -19,30 +20,6 @@ async function startAt(
 ): Promise<Harness> {
   harness = await createHarness({ customers, pageSize, concurrency });
   return harness;
-}
-
-function succeeded(summary: RunSummary): Extract<RunSummary, { status: "succeeded" }> {
-  if (summary.status !== "succeeded") throw new Error(`run failed: ${summary.error}`);
-  return summary;
-}
-
-async function syncOk(h: Harness, options?: Parameters<Harness["sync"]>[0]) {
-  const summary = succeeded(await h.sync(options));
-  await expectInvariants(h.db);
-  return summary;
-}
-
-/** Everything but the last_seen_at columns, which every run refreshes. */
-async function snapshot(db: TestDatabase) {
-  return {
-    customers: await db.query(
-      "SELECT id, organization, owner_email, job_status, country_or_region, management_mode, first_seen_at, removed_at FROM customers ORDER BY id",
-    ),
-    tenants: await db.query(
-      "SELECT customer_id, id, name, first_seen_at, removed_at FROM tenants ORDER BY customer_id, id",
-    ),
-    history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
-  };
 }
 
 async function openPeriod(db: TestDatabase, customerId: string) {
@@ -133,7 +110,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
   it("an unchanged re-run adds no history and changes nothing but last_seen_at", async () => {
     const h = await start();
     await syncOk(h);
-    const before = await snapshot(h.db);
+    const before = await snapshotData(h.db, { withoutLastSeen: true });
     const lastSeenBefore = await h.db.query<{ max: Date }>(
       "SELECT max(last_seen_at) AS max FROM customers",
     );
@@ -146,7 +123,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
       statusChanges: 0,
       complete: true,
     });
-    expect(await snapshot(h.db)).toEqual(before);
+    expect(await snapshotData(h.db, { withoutLastSeen: true })).toEqual(before);
     const lastSeenAfter = await h.db.query<{ min: Date }>(
       "SELECT min(last_seen_at) AS min FROM customers",
     );
@@ -304,20 +281,18 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
     const customers = sampleCustomers();
     const h = await start(customers);
     await syncOk(h);
-    const before = await snapshot(h.db);
+    const before = await snapshotData(h.db);
     edit(customers, 1, { jobStatus: 6 });
     await h.serve(customers.slice(1));
     h.simulator.injectFault({ status: 403, onPage: 3 });
 
-    const run = await h.sync();
-    expect(run.status).toBe("failed");
-    if (run.status !== "failed") return;
+    const run = failed(await h.sync());
     expect(run.error).toContain("elements.customers.read.all");
     // 403 is not retried: page 3 was asked for once in each run.
     expect(h.simulator.requests.filter((r) => r.pageIndex === 3).map((r) => r.status)).toEqual([
       200, 403,
     ]);
-    expect(await snapshot(h.db)).toEqual(before);
+    expect(await snapshotData(h.db)).toEqual(before);
     const [row] = await h.db.query(
       "SELECT status, pages_fetched, error IS NOT NULL AS has_error FROM sync_runs WHERE id = $1",
       [run.runId],
@@ -357,8 +332,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
     const h = await start();
     h.simulator.injectFault({ status: 429, retryAfter: "3600", onPage: 2 });
     const run = await h.sync();
-    expect(run.status).toBe("failed");
-    if (run.status === "failed") expect(run.error).toContain("asked to wait 3600 s");
+    expect(failed(run).error).toContain("asked to wait 3600 s");
     expect(h.simulator.requests.filter((r) => r.pageIndex === 2)).toHaveLength(1);
   });
 
@@ -380,8 +354,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
     const h = await start();
     h.simulator.injectFault({ status, onPage: 1 });
     const run = await h.sync();
-    expect(run.status).toBe("failed");
-    if (run.status === "failed") expect(run.error).toMatch(message);
+    expect(failed(run).error).toMatch(message);
     expect(h.simulator.requests.filter((r) => r.pageIndex === 1)).toHaveLength(1);
   });
 
@@ -438,8 +411,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
     const h = await start();
     h.simulator.injectFault({ status: 502, onPage: 1, times: 50 });
     const run = await h.sync();
-    expect(run.status).toBe("failed");
-    if (run.status === "failed") expect(run.error).toMatch(/502.*gave up after 5 attempts/);
+    expect(failed(run).error).toMatch(/502.*gave up after 5 attempts/);
     expect(h.simulator.requests.filter((r) => r.pageIndex === 1)).toHaveLength(5);
   });
 
@@ -502,9 +474,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
     });
     harness.simulator.injectFault({ status: 429, retryAfter: "1", onPage: 2, times: 2 });
     const run = await harness.sync();
-    expect(run.status).toBe("failed");
-    if (run.status === "failed")
-      expect(run.error).toContain("longer than is left of ELEMENTS_MAX_RETRY_TIME_MS");
+    expect(failed(run).error).toContain("longer than is left of ELEMENTS_MAX_RETRY_TIME_MS");
     expect(
       harness.simulator.requests.filter((r) => r.pageIndex === 2).map((r) => r.status),
     ).toEqual([429, 429]);

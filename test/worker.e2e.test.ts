@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from "vi
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
+import { snapshotData } from "./support/data.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
@@ -218,12 +219,7 @@ describe("elements-sync start", () => {
     const db = await database();
     const first = await runCli(["sync"], environment(db, fast));
     expect(first.code).toBe(0);
-    const snapshot = async () => ({
-      customers: await db.query("SELECT * FROM customers ORDER BY id"),
-      tenants: await db.query("SELECT * FROM tenants ORDER BY customer_id, id"),
-      history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
-    });
-    const before = await snapshot();
+    const before = await snapshotData(db);
     // What a finished run would change: two customers gone, one with a new status.
     const changed = structuredClone(customers.slice(2));
     const target = changed[0];
@@ -256,7 +252,7 @@ describe("elements-sync start", () => {
     expect(row).toMatchObject({ status: "failed", error: "interrupted" });
     // The run at start served no scheduled time.
     expect((await runs(db)).at(-1)?.scheduled_for).toBeNull();
-    expect(await snapshot()).toEqual(before);
+    expect(await snapshotData(db)).toEqual(before);
     expect(await count(db, "SELECT 1 FROM staging_customers")).toBe(0);
     expect(logged(worker, "sync run interrupted: nothing merged")).toHaveLength(1);
     await expectInvariants(db);

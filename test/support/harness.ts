@@ -29,7 +29,11 @@ import {
   type SimulatorOptions,
 } from "../../src/simulator/server.ts";
 import { runSync, type RunSummary } from "../../src/sync/sync.ts";
+import { snapshotData, type DataSnapshot } from "./data.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
+
+// Their home is ./data.ts; kept importable from here for tests written against this path.
+export { expectDataMatches, snapshotData } from "./data.ts";
 
 export interface HarnessOptions {
   /** Initial data; default 25 generated customers. */
@@ -75,6 +79,14 @@ export interface Harness {
 
 export function sampleCustomers(count = 25, seed = 11): SimulatedCustomer[] {
   return generateCustomers(count, seed);
+}
+
+/** Generated customers with ids of their own (`prefix-0`, `prefix-1`, …). */
+export function newCustomers(count: number, seed: number, prefix: string): SimulatedCustomer[] {
+  return generateCustomers(count, seed).map((customer, i) => ({
+    ...customer,
+    id: `${prefix}-${i}`,
+  }));
 }
 
 export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[]; raw: string[] } {
@@ -149,56 +161,37 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   };
 }
 
-/** What a run may change: compare before and after a run that must have changed nothing. */
-export async function snapshotData(db: TestDatabase): Promise<Record<string, unknown[]>> {
-  return {
-    customers: await db.query("SELECT * FROM customers ORDER BY id"),
-    tenants: await db.query("SELECT * FROM tenants ORDER BY customer_id, id"),
-    history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
-  };
-}
-
-/** Asserts the present customers and tenants are exactly those of `source`, field by field. */
-export async function expectDataMatches(
-  db: TestDatabase,
-  source: readonly SimulatedCustomer[],
-): Promise<void> {
-  const customers = await db.query(
-    `SELECT id, organization, owner_email, job_status, country_or_region, management_mode
-     FROM customers WHERE removed_at IS NULL ORDER BY id`,
-  );
-  const tenants = await db.query(
-    "SELECT customer_id, id, name FROM tenants WHERE removed_at IS NULL ORDER BY customer_id, id",
-  );
-  const byId = [...source].sort((a, b) => (a.id < b.id ? -1 : 1));
-  expect(customers).toEqual(
-    byId.map((c) => ({
-      id: c.id,
-      organization: c.organization,
-      owner_email: c.ownerEmail,
-      job_status: c.jobStatus,
-      country_or_region: c.countryOrRegion,
-      management_mode: c.managementMode,
-    })),
-  );
-  expect(tenants).toEqual(
-    byId.flatMap((c) =>
-      c.tenants
-        .map((t) => ({ customer_id: c.id, id: t.id, name: t.name }))
-        .sort((a, b) => (a.id < b.id ? -1 : 1)),
-    ),
-  );
-}
-
 /** A source that differs from `customers` in every way a run can record: changed, gone, new. */
 export function changedSource(customers: readonly SimulatedCustomer[]): SimulatedCustomer[] {
   const changed = structuredClone(customers.slice(2));
   for (const customer of changed.slice(0, 3)) {
     customer.jobStatus = customer.jobStatus === 2 ? 3 : 2;
   }
-  const added = generateCustomers(2, 99).map((c, i) => ({ ...c, id: `added-${i}` }));
-  return [...changed, ...added];
+  return [...changed, ...newCustomers(2, 99, "added")];
 }
+
+/**
+ * After a first good run of `customers`, serves `changedSource(customers)`, so the next run
+ * has changes, removals and additions to merge. Returns that source and the data before it.
+ */
+export async function serveChangedSource(
+  h: Harness,
+  customers: readonly SimulatedCustomer[],
+): Promise<{ source: SimulatedCustomer[]; before: DataSnapshot }> {
+  expect(await h.sync()).toMatchObject({ status: "succeeded", customersAdded: customers.length });
+  const source = changedSource(customers);
+  await h.serve(source);
+  return { source, before: await snapshotData(h.db) };
+}
+
+/** What a complete run reports when it moves the data from `customers` to `changedSource(customers)`. */
+export const CHANGED_SOURCE_RUN = {
+  status: "succeeded",
+  complete: true,
+  customersAdded: 2,
+  customersRemoved: 2,
+  statusChanges: 3,
+} as const;
 
 /**
  * Takes an ACCESS EXCLUSIVE lock on `table` from a connection of its own, so a merge that
@@ -237,4 +230,49 @@ export async function waitForWorkerBlocked(db: TestDatabase): Promise<void> {
       { timeout: 20_000, interval: 20 },
     )
     .toBe(1);
+}
+
+/**
+ * Starts `begin` with `table` locked; once the worker's merge waits on the lock, does
+ * `meanwhile` (a fault, a signal) and lets the merge go on. Returns what `begin` started.
+ */
+export async function duringMerge<T>(
+  db: TestDatabase,
+  table: string,
+  begin: () => T,
+  meanwhile: () => unknown,
+): Promise<{ started: T }> {
+  const lock = await holdTable(db, table);
+  try {
+    const started = begin();
+    await waitForWorkerBlocked(db);
+    await meanwhile();
+    return { started };
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Resolves once no worker session in the test database runs a statement or holds the sync
+ * lock: sessions of a killed process or behind a cut connection end only when the server
+ * notices.
+ */
+export async function workerSessionsSettled(db: TestDatabase): Promise<void> {
+  await expect
+    .poll(
+      async () =>
+        (
+          await db.query(
+            `SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+             WHERE l.locktype = 'advisory' AND d.datname = current_database()
+             UNION ALL
+             SELECT 1 FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'elements-sync'
+               AND state <> 'idle'`,
+          )
+        ).length,
+      { timeout: 10_000 },
+    )
+    .toBe(0);
 }
