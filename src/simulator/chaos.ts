@@ -2,7 +2,13 @@
 // fault with probability `rate`. The same seed and the same order of requests give the
 // same faults, so a failing run can be replayed.
 import { mulberry32 } from "./data.ts";
-import { checkedInteger, type Fault, type FaultEndpoint } from "./faults.ts";
+import {
+  checkedInteger,
+  PAGE_CORRUPTIONS,
+  type Fault,
+  type FaultEndpoint,
+  type PageCorruption,
+} from "./faults.ts";
 
 export type ChaosKind =
   /** 429 with Retry-After in seconds (0 or 1). */
@@ -15,12 +21,8 @@ export type ChaosKind =
   /** The real answer after `slowMs`, meant to outlast the client's timeout. */
   | "slow"
   | "forbidden"
-  | "truncated-json"
-  | "wrong-shape"
-  | "missing-id"
-  | "wrong-type"
-  | "unknown-code"
-  | "duplicate"
+  /** A real page spoiled (see PageCorruption). */
+  | PageCorruption
   /** Every token expires just before the request is answered (a 401, then a new token). */
   | "token-expiry"
   /** On the token endpoint: 500 or 503. */
@@ -35,12 +37,7 @@ const CUSTOMERS_KINDS: readonly ChaosKind[] = [
   "reset",
   "slow",
   "forbidden",
-  "truncated-json",
-  "wrong-shape",
-  "missing-id",
-  "wrong-type",
-  "unknown-code",
-  "duplicate",
+  ...PAGE_CORRUPTIONS,
   "token-expiry",
 ];
 const TOKEN_KINDS: readonly ChaosKind[] = [
