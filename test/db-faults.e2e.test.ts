@@ -3,6 +3,7 @@
 // proxy between the worker and PostgreSQL. The test's own queries go direct.
 import { afterEach, describe, expect, inject, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
+import type { RunSummary } from "../src/sync/sync.ts";
 import { expectDataMatches, snapshotData, type DataSnapshot } from "./support/data.ts";
 import {
   CHANGED_SOURCE_RUN,
@@ -19,6 +20,7 @@ import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 
 /** Short, so a stall that outlasts it fails the run in seconds; the default is 10 minutes. */
 const QUERY_TIMEOUT_MS = 1_000;
+const TIMED_OUT = `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`;
 
 let harness: Harness | undefined;
 let proxy: TcpProxy | undefined;
@@ -80,6 +82,20 @@ async function expectNextRunConverges({ h, source }: Rig): Promise<void> {
   await expectInvariants(h.db);
 }
 
+/** The run failed saying `error`, its row says so too, and the data is as before it. */
+async function expectFailedChangingNothing(
+  { h, before }: Rig,
+  summary: RunSummary,
+  error: string | RegExp,
+): Promise<void> {
+  const run = failed(summary);
+  if (typeof error === "string") expect(run.error).toBe(error);
+  else expect(run.error).toMatch(error);
+  expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
+  expect(await snapshotData(h.db)).toEqual(before);
+  await expectInvariants(h.db);
+}
+
 describe("connections cut", () => {
   it("while pages are fetched: the run fails, recorded with the reason, and nothing changes", async () => {
     const r = await rig();
@@ -87,14 +103,12 @@ describe("connections cut", () => {
     const running = h.sync();
     await pagesServed(h, 2);
     r.proxy.cut();
-    const run = failed(await running);
     // A FIN or a reset, whichever the worker's socket sees first.
-    expect(run.error).toMatch(
+    await expectFailedChangingNothing(
+      r,
+      await running,
       /^Lost the database connection while staging pages: (Connection terminated unexpectedly|read ECONNRESET)$/,
     );
-    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
-    expect(await snapshotData(h.db)).toEqual(r.before);
-    await expectInvariants(h.db);
     await expectNextRunConverges(r);
   });
 
@@ -109,11 +123,11 @@ describe("connections cut", () => {
         r.proxy.cut();
       },
     );
-    const run = failed(await running);
-    expect(run.error).toMatch(/^(Connection terminated unexpectedly|read ECONNRESET)$/);
-    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
-    expect(await snapshotData(h.db)).toEqual(r.before);
-    await expectInvariants(h.db);
+    await expectFailedChangingNothing(
+      r,
+      await running,
+      /^(Connection terminated unexpectedly|read ECONNRESET)$/,
+    );
     await expectNextRunConverges(r);
   });
 
@@ -187,13 +201,7 @@ describe("connections stalled", () => {
     const running = h.sync();
     await pagesServed(h, 2);
     r.proxy.stall();
-    const run = failed(await running);
-    expect(run.error).toBe(
-      `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`,
-    );
-    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
-    expect(await snapshotData(h.db)).toEqual(r.before);
-    await expectInvariants(h.db);
+    await expectFailedChangingNothing(r, await running, TIMED_OUT);
     r.proxy.resume();
     await expectNextRunConverges(r);
   });
@@ -209,13 +217,7 @@ describe("connections stalled", () => {
         r.proxy.stall();
       },
     );
-    const run = failed(await running);
-    expect(run.error).toBe(
-      `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`,
-    );
-    expect(await runRow(h.db, run.runId)).toMatchObject({ status: "failed", error: run.error });
-    expect(await snapshotData(h.db)).toEqual(r.before);
-    await expectInvariants(h.db);
+    await expectFailedChangingNothing(r, await running, TIMED_OUT);
     r.proxy.resume();
     await expectNextRunConverges(r);
   });

@@ -1,7 +1,7 @@
 // End to end: the real sync against the simulator over HTTP and a real PostgreSQL.
 import { afterEach, describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
-import { snapshotData } from "./support/data.ts";
+import { expectDataMatches, snapshotData } from "./support/data.ts";
 import type { TestDatabase } from "./support/database.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
@@ -69,32 +69,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
       statusChanges: 0,
       rejectedRecords: 0,
     });
-    const stored = await h.db.query<{
-      id: string;
-      organization: string;
-      owner_email: string;
-      job_status: number;
-      country_or_region: string;
-      management_mode: number;
-    }>(
-      "SELECT id, organization, owner_email, job_status, country_or_region, management_mode FROM customers ORDER BY id",
-    );
-    expect(stored).toEqual(
-      customers
-        .map(({ id, organization, ownerEmail, jobStatus, countryOrRegion, managementMode }) => ({
-          id,
-          organization,
-          owner_email: ownerEmail,
-          job_status: jobStatus,
-          country_or_region: countryOrRegion,
-          management_mode: managementMode,
-        }))
-        .sort((a, b) => a.id.localeCompare(b.id)),
-    );
-    const tenants = await h.db.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM tenants WHERE removed_at IS NULL",
-    );
-    expect(tenants[0]?.n).toBe(tenantCount);
+    await expectDataMatches(h.db, customers);
     const history = await h.db.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM customer_status_history WHERE opened_by_run_id = $1",
       [run.runId],
