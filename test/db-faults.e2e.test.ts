@@ -72,6 +72,25 @@ async function pagesServed(h: Harness, count: number, from = h.simulator.request
     .toBeGreaterThanOrEqual(count);
 }
 
+/**
+ * Starts a run and does `fault` once it is fetching (two pages staged or on their way) or
+ * merging (held on tenants until then).
+ */
+async function faultedRun(
+  { h }: Rig,
+  when: "fetching" | "merging",
+  fault: () => void,
+): Promise<{ running: Promise<RunSummary> }> {
+  if (when === "merging") {
+    const { started } = await duringMerge(h.db, "tenants", () => h.sync(), fault);
+    return { running: started };
+  }
+  const running = h.sync();
+  await pagesServed(h, 2);
+  fault();
+  return { running };
+}
+
 /** The next run, with the network healthy, ends with the source exactly. */
 async function expectNextRunConverges({ h, source }: Rig): Promise<void> {
   // Sessions the proxy held open end once it lets their closes through; until then one
@@ -99,10 +118,9 @@ async function expectFailedChangingNothing(
 describe("connections cut", () => {
   it("while pages are fetched: the run fails, recorded with the reason, and nothing changes", async () => {
     const r = await rig();
-    const { h } = r;
-    const running = h.sync();
-    await pagesServed(h, 2);
-    r.proxy.cut();
+    const { running } = await faultedRun(r, "fetching", () => {
+      r.proxy.cut();
+    });
     // A FIN or a reset, whichever the worker's socket sees first.
     await expectFailedChangingNothing(
       r,
@@ -114,15 +132,9 @@ describe("connections cut", () => {
 
   it("during the merge: the merge is rolled back whole and the run recorded failed", async () => {
     const r = await rig();
-    const { h } = r;
-    const { started: running } = await duringMerge(
-      h.db,
-      "tenants",
-      () => h.sync(),
-      () => {
-        r.proxy.cut();
-      },
-    );
+    const { running } = await faultedRun(r, "merging", () => {
+      r.proxy.cut();
+    });
     await expectFailedChangingNothing(
       r,
       await running,
@@ -134,10 +146,10 @@ describe("connections cut", () => {
   it("with new connections refused too: the run is left to the next one to mark abandoned", async () => {
     const r = await rig();
     const { h } = r;
-    const running = h.sync();
-    await pagesServed(h, 2);
-    r.proxy.refuse(true);
-    r.proxy.cut();
+    const { running } = await faultedRun(r, "fetching", () => {
+      r.proxy.refuse(true);
+      r.proxy.cut();
+    });
     const run = failed(await running);
     // Nothing could be recorded: the row says running, the staged pages are still there.
     expect(await runRow(h.db, run.runId)).toMatchObject({ status: "running", error: null });
@@ -161,9 +173,9 @@ describe("connections stalled", () => {
   it("while pages are fetched, then resumed: the run waits and finishes correctly", async () => {
     const r = await rig();
     const { h } = r;
-    const running = h.sync();
-    await pagesServed(h, 2);
-    r.proxy.stall();
+    const { running } = await faultedRun(r, "fetching", () => {
+      r.proxy.stall();
+    });
     const stagedAtStall = await stagedCount(h);
     // Pages keep arriving from the API, but none reaches staging while the stall lasts.
     await pagesServed(h, 2);
@@ -178,14 +190,9 @@ describe("connections stalled", () => {
   it("during the merge, then resumed: the merge commits whole", async () => {
     const r = await rig();
     const { h } = r;
-    const { started: running } = await duringMerge(
-      h.db,
-      "tenants",
-      () => h.sync(),
-      () => {
-        r.proxy.stall();
-      },
-    );
+    const { running } = await faultedRun(r, "merging", () => {
+      r.proxy.stall();
+    });
     // The merge's statements wait in the proxy; nothing of it is visible until it commits.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await snapshotData(h.db)).toEqual(r.before);
@@ -197,10 +204,9 @@ describe("connections stalled", () => {
 
   it("while pages are fetched, for longer than the query timeout: the run fails and says why", async () => {
     const r = await rig(QUERY_TIMEOUT_MS);
-    const { h } = r;
-    const running = h.sync();
-    await pagesServed(h, 2);
-    r.proxy.stall();
+    const { running } = await faultedRun(r, "fetching", () => {
+      r.proxy.stall();
+    });
     await expectFailedChangingNothing(r, await running, TIMED_OUT);
     r.proxy.resume();
     await expectNextRunConverges(r);
@@ -208,15 +214,9 @@ describe("connections stalled", () => {
 
   it("during the merge, for longer than the query timeout: nothing is merged, the run is recorded failed", async () => {
     const r = await rig(QUERY_TIMEOUT_MS);
-    const { h } = r;
-    const { started: running } = await duringMerge(
-      h.db,
-      "tenants",
-      () => h.sync(),
-      () => {
-        r.proxy.stall();
-      },
-    );
+    const { running } = await faultedRun(r, "merging", () => {
+      r.proxy.stall();
+    });
     await expectFailedChangingNothing(r, await running, TIMED_OUT);
     r.proxy.resume();
     await expectNextRunConverges(r);
