@@ -6,14 +6,8 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { openDatabase, type Database } from "../src/db.ts";
 import { RunInProgressError, SYNC_LOCK_KEY } from "../src/sync/lock.ts";
 import { runSync, type RunSummary } from "../src/sync/sync.ts";
-import {
-  captureLogs,
-  createHarness,
-  expectDataMatches,
-  sampleCustomers,
-  snapshotData,
-  type Harness,
-} from "./support/harness.ts";
+import { expectDataMatches, snapshotData } from "./support/data.ts";
+import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 

@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createElementsClient } from "../src/elements/client.ts";
 import { ElementsApiError } from "../src/elements/retry.ts";
 import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { snapshotData } from "./support/data.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { failed, syncOk } from "./support/runs.ts";
 
 let harness: Harness | undefined;
 let server: Server | undefined;
@@ -24,28 +26,28 @@ afterEach(async () => {
 describe("ELEMENTS_MAX_RESPONSE_BYTES", () => {
   it("fails the run without retrying when a page is larger than the cap, changing nothing", async () => {
     const customers = sampleCustomers(20);
-    const h = (harness = await createHarness({ customers, pageSize: 10 }));
-    expect((await h.sync()).status).toBe("succeeded");
-    const before = await h.db.query("SELECT * FROM customers ORDER BY id");
-
-    await h.close();
-    const small = (harness = await createHarness({
+    const h = (harness = await createHarness({
       customers,
       pageSize: 10,
-      maxResponseBytes: 2048,
+      maxResponseBytes: 65_536,
     }));
-    const run = await small.sync();
-    expect(run).toMatchObject({
-      status: "failed",
-      error: expect.stringMatching(
-        /^The Elements API sent a response body of \d+ bytes, more than ELEMENTS_MAX_RESPONSE_BYTES \(2048 bytes\) allows\./,
-      ) as unknown,
-    });
-    // Refused at once: one request for page 1, none repeated.
-    expect(small.simulator.requests.filter((r) => r.pageIndex === 1)).toHaveLength(1);
-    expect(await small.db.query("SELECT * FROM customers")).toEqual([]);
-    await expectInvariants(small.db);
-    expect(before).toHaveLength(20);
+    await syncOk(h);
+    const before = await snapshotData(h.db);
+
+    // Page 2 grows past 64 KiB: one customer's organization is 100,000 characters long.
+    const [first, ...rest] = customers;
+    if (!first) throw new Error("sample too small");
+    await h.serve([...rest, { ...first, organization: "x".repeat(100_000) }]);
+    const requestsBefore = h.simulator.requests.length;
+    const run = await h.sync();
+    expect(failed(run).error).toMatch(
+      /^The Elements API sent a response body of \d+ bytes, more than ELEMENTS_MAX_RESPONSE_BYTES \(65536 bytes\) allows\./,
+    );
+    // Refused at once: page 2 was asked for once, not retried.
+    const pages = h.simulator.requests.slice(requestsBefore).map((r) => r.pageIndex);
+    expect(pages.filter((page) => page === 2)).toHaveLength(1);
+    expect(await snapshotData(h.db)).toEqual(before);
+    await expectInvariants(h.db);
   });
 
   it("stops reading a body streamed without a length once it passes the cap", async () => {
