@@ -32,8 +32,6 @@ import { runSync, type RunSummary } from "../../src/sync/sync.ts";
 import { snapshotData, type DataSnapshot } from "./data.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
-// Their home is ./data.ts; kept importable from here for tests written against this path.
-
 export interface HarnessOptions {
   /** Initial data; default 25 generated customers. */
   customers?: unknown[];
