@@ -296,7 +296,8 @@ async function readUpTo(
     size += chunk.byteLength;
     if (size > maxBytes) {
       text += decoder.decode(chunk.subarray(0, room));
-      await response.body.cancel().catch(() => undefined);
+      // Returning cancels the stream; body.cancel() here would only throw (the loop holds
+      // the stream's lock).
       return { text, whole: false };
     }
     text += decoder.decode(chunk, { stream: true });
