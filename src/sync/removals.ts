@@ -144,10 +144,9 @@ async function lookUpEach(
       throw error;
     }),
   );
-  const settled = await Promise.allSettled(workers);
+  await Promise.allSettled(workers);
+  // Every failure aborts `stop`: its reason is the first one, not an abort it caused.
   if (stop.signal.aborted) throw stop.signal.reason;
-  const failed = settled.find((outcome) => outcome.status === "rejected");
-  if (failed) throw failed.reason;
   return result;
 }
 
