@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Writable } from "node:stream";
 import { ESLint } from "eslint";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createElementsClient } from "../src/elements/client.ts";
 import { createLogger } from "../src/logger.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
@@ -251,6 +252,37 @@ describe("secrets never reach logs or error output", () => {
     const all = outputs.join("\n");
     expect(outputs.length).toBeGreaterThanOrEqual(10);
     for (const secret of secrets) expect(all).not.toContain(secret);
+  });
+});
+
+describe("an API error echoing the bearer token", () => {
+  it("is redacted even when the token does not look random", async () => {
+    // Lower-case hex: the token-like pattern alone would let it through.
+    const token = "0123456789abcdef0123456789abcdef01234567";
+    const server = createServer((request, response) => {
+      const sent = (request.headers.authorization ?? "").replace(/^Bearer /, "");
+      response.writeHead(500, { "content-type": "text/plain" }).end(`no access for ${sent}`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const client = createElementsClient({
+        apiUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        tokens: { get: () => Promise.resolve(token), invalidate: () => undefined },
+        log: createLogger("silent"),
+        timeoutMs: 5_000,
+        maxAttempts: 1,
+        maxRetryTimeMs: 5_000,
+      });
+      const failure = await client
+        .fetchPage({ pageIndex: 1, pageSize: 5 })
+        .catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(Error);
+      expect((failure as Error).message).toContain("no access for [redacted]");
+      expect((failure as Error).message).not.toContain(token);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 

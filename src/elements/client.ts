@@ -115,7 +115,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     }
     const outcome = classifyStatus(response.status);
     if (outcome === "ok") return parseEnvelope(await readCapped(response, maxResponseBytes));
-    const detail = await errorDetail(response);
+    const detail = await errorDetail(response, token);
     if (outcome === "rate-limited") {
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
       throw new ElementsApiError(describeHttpFailure(429, detail), {
@@ -318,9 +318,10 @@ function parseEnvelope(text: string): PageEnvelope {
 }
 
 /** A short, safe excerpt of an error body for messages: redacted before it is cut, so no token half survives. */
-async function errorDetail(response: Response): Promise<string> {
+async function errorDetail(response: Response, sentToken: string): Promise<string> {
   // Only the start is shown, so a huge error body is not worth reading whole.
   const body = await readUpTo(response, ERROR_BODY_BYTES).catch(() => ({ text: "" }));
-  const text = redactSecrets(body.text.trim());
+  // The token by name too: one that does not look random (hex, say) escapes the pattern.
+  const text = redactSecrets(body.text.trim(), [sentToken]);
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
