@@ -50,6 +50,23 @@ describe("ELEMENTS_MAX_RESPONSE_BYTES", () => {
     await expectInvariants(h.db);
   });
 
+  it("applies to the identity service's token response too", async () => {
+    const h = (harness = await createHarness({ maxResponseBytes: 4096 }));
+    h.simulator.injectFault({
+      endpoint: "token",
+      status: 200,
+      body: JSON.stringify({ access_token: "t", expires_in: 3600, padding: "x".repeat(10_000) }),
+    });
+    const run = await h.sync();
+    expect(failed(run).error).toMatch(
+      /^The identity service sent a response body of \d+ bytes, more than ELEMENTS_MAX_RESPONSE_BYTES \(4096 bytes\) allows\./,
+    );
+    // Refused at once, not retried; no customers request was made.
+    expect(h.simulator.requests.map((r) => r.path)).toEqual(["/connect/token"]);
+    expect(await h.db.query("SELECT id FROM customers")).toEqual([]);
+    await expectInvariants(h.db);
+  });
+
   it("stops reading a body streamed without a length once it passes the cap", async () => {
     let chunksSent = 0;
     server = createServer((_request, response) => {

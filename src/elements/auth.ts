@@ -11,9 +11,10 @@ import {
 } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ky, { isNetworkError, isTimeoutError } from "ky";
-import type { Credentials } from "../config.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES, type Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { ERROR_BODY_BYTES, readCapped, readUpTo } from "./body.ts";
 import { describeIssues, tokenResponseSchema } from "./payload.ts";
 import {
   certificateFailure,
@@ -39,6 +40,8 @@ export interface TokenSourceOptions {
   timeoutMs: number;
   log: Logger;
   now?: () => number;
+  /** A larger token response fails at once (default ELEMENTS_MAX_RESPONSE_BYTES's). */
+  maxResponseBytes?: number;
 }
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -136,6 +139,7 @@ interface CachedToken {
 
 export function createTokenSource(options: TokenSourceOptions): TokenSource {
   const now = options.now ?? Date.now;
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const tokenUrl = `${options.identityUrl}/connect/token`;
   const signing =
     options.credentials.kind === "certificate"
@@ -184,8 +188,11 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         )
       );
     }
-    const text = await response.text();
-    if (!response.ok) throw tokenFailure(response, redactSecrets(text, sentSecrets(body)));
+    if (!response.ok) {
+      const { text } = await readUpTo(response, ERROR_BODY_BYTES);
+      throw tokenFailure(response, redactSecrets(text, sentSecrets(body)));
+    }
+    const text = await readCapped(response, maxResponseBytes, "The identity service");
     const parsed = parseTokenResponse(text);
     const lifetimeMs = parsed.expiresInS * 1000;
     const fetchedAt = now();

@@ -5,6 +5,7 @@ import ky, { isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import pRetry from "p-retry";
 import { errorMessage } from "../errors.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../config.ts";
+import { ERROR_BODY_BYTES, readCapped, readUpTo } from "./body.ts";
 import type { Logger } from "../logger.ts";
 import type { TokenSource } from "./auth.ts";
 import {
@@ -62,9 +63,6 @@ export interface ElementsClient {
   fetchPage(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope>;
 }
 
-/** How much of an error body is read for the message. */
-const ERROR_BODY_BYTES = 64 * 1024;
-
 /** A 429 that says "retry at once" must still not turn into a tight loop. */
 const MIN_RATE_LIMIT_PAUSE_MS = 250;
 
@@ -114,7 +112,8 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
       response = await observed(send(http, request, token, signal), signal);
     }
     const outcome = classifyStatus(response.status);
-    if (outcome === "ok") return parseEnvelope(await readCapped(response, maxResponseBytes));
+    if (outcome === "ok")
+      return parseEnvelope(await readCapped(response, maxResponseBytes, "The Elements API"));
     const detail = await errorDetail(response, token);
     if (outcome === "rate-limited") {
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
@@ -259,50 +258,6 @@ function asApiError(error: unknown, signal?: AbortSignal): unknown {
     );
   }
   return error;
-}
-
-/**
- * The body as text, refusing one larger than `maxBytes` without reading the rest: a server
- * that streams without end must not exhaust the worker's memory. Not retried: the same
- * request would get the same answer.
- */
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
-  const tooLarge = (size: string) =>
-    new ElementsApiError(
-      `The Elements API sent a response body of ${size}, more than ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes} bytes) allows.`,
-      { kind: "fatal", status: response.status },
-    );
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw tooLarge(`${declared} bytes`);
-  }
-  const { text, whole } = await readUpTo(response, maxBytes);
-  if (!whole) throw tooLarge(`over ${maxBytes} bytes`);
-  return text;
-}
-
-/** At most `maxBytes` of the body; `whole` is false when there was more, left unread. */
-async function readUpTo(
-  response: Response,
-  maxBytes: number,
-): Promise<{ text: string; whole: boolean }> {
-  if (response.body === null) return { text: "", whole: true };
-  const decoder = new TextDecoder();
-  let text = "";
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    const room = maxBytes - size;
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      text += decoder.decode(chunk.subarray(0, room));
-      // Returning cancels the stream; body.cancel() here would only throw (the loop holds
-      // the stream's lock).
-      return { text, whole: false };
-    }
-    text += decoder.decode(chunk, { stream: true });
-  }
-  return { text: text + decoder.decode(), whole: true };
 }
 
 function parseEnvelope(text: string): PageEnvelope {

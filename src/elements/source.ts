@@ -18,6 +18,7 @@ export function createElementsSource(
     scope: config.scope,
     timeoutMs: config.timeoutMs,
     log,
+    maxResponseBytes: config.maxResponseBytes,
   });
   return createElementsClient({
     apiUrl: config.apiUrl,
