@@ -27,7 +27,8 @@ export interface RemovalDependencies {
   prisma: PrismaClient;
   client: ElementsClient;
   log: Logger;
-  writer: StagingWriter;
+  /** Opened only when there are customers to look up: most runs have none. */
+  openWriter: () => Promise<StagingWriter>;
 }
 
 export interface RemovalOptions {
@@ -125,6 +126,7 @@ async function lookUpEach(
   ids: readonly string[],
 ): Promise<{ staged: number; rejected: string[] }> {
   const result = { staged: 0, rejected: [] as string[] };
+  const writer = await deps.openWriter();
   // The first failure stops the other lookups.
   const stop = new AbortController();
   const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
@@ -134,7 +136,7 @@ async function lookUpEach(
       const records = await lookUp(deps.client, id, options.pageSize, signal);
       const { accepted, rejected } = checkRecords(1, records);
       if (rejected.length > 0) result.rejected.push(id);
-      await deps.writer.write(accepted);
+      await writer.write(accepted);
       result.staged += accepted.length;
     }
   };
@@ -145,6 +147,8 @@ async function lookUpEach(
     }),
   );
   await Promise.allSettled(workers);
+  await writer.idle();
+  writer.close();
   // Every failure aborts `stop`: its reason is the first one, not an abort it caused.
   if (stop.signal.aborted) throw stop.signal.reason;
   return result;

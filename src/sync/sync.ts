@@ -187,23 +187,22 @@ async function decideRemovalsOf(
   runId: number,
   options: SyncOptions,
 ): Promise<RemovalDecision> {
-  const writer = await openStagingWriter(deps.db.pool, runId);
-  try {
-    return await decideRemovals(
-      { prisma: deps.db.prisma, client: deps.client, log, writer },
-      {
-        runId,
-        pageSize: options.pageSize,
-        concurrency: concurrencyOf(options),
-        maxRemovalFraction: options.maxRemovalFraction ?? DEFAULT_MAX_REMOVAL_FRACTION,
-        allowMassRemoval: options.allowMassRemoval ?? false,
-        signal: options.signal,
-      },
-    );
-  } finally {
-    await writer.idle();
-    writer.close();
-  }
+  return decideRemovals(
+    {
+      prisma: deps.db.prisma,
+      client: deps.client,
+      log,
+      openWriter: () => openStagingWriter(deps.db.pool, runId),
+    },
+    {
+      runId,
+      pageSize: options.pageSize,
+      concurrency: concurrencyOf(options),
+      maxRemovalFraction: options.maxRemovalFraction ?? DEFAULT_MAX_REMOVAL_FRACTION,
+      allowMassRemoval: options.allowMassRemoval ?? false,
+      signal: options.signal,
+    },
+  );
 }
 
 /** The merge and the run's success are one transaction: both happen or neither does. */
