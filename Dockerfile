@@ -9,7 +9,8 @@ WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts ./scripts
 COPY prisma ./prisma
-RUN npm ci --no-audit --no-fund
+# Only the install scripts that package.json's allowScripts approves run (see README).
+RUN npm ci --strict-allow-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
 RUN npm prune --omit=dev --no-audit --no-fund
