@@ -12,13 +12,13 @@ interface Lockfile {
   packages: Record<string, { hasInstallScript?: boolean }>;
 }
 
-function readJson<T>(path: string): T {
-  return JSON.parse(readFileSync(new URL(`../${path}`, import.meta.url), "utf8")) as T;
+function readJson(path: string): unknown {
+  return JSON.parse(readFileSync(new URL(`../${path}`, import.meta.url), "utf8"));
 }
 
 /** Names of the locked packages that have install scripts, e.g. "@prisma/engines". */
 function packagesWithInstallScripts(): Set<string> {
-  const lock = readJson<Lockfile>("package-lock.json");
+  const lock = readJson("package-lock.json") as Lockfile;
   const names = Object.entries(lock.packages)
     .filter(([path, entry]) => path !== "" && entry.hasInstallScript === true)
     .map(([path]) => path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length));
@@ -26,9 +26,7 @@ function packagesWithInstallScripts(): Set<string> {
 }
 
 describe("install scripts", () => {
-  const allowScripts = readJson<{ allowScripts: Record<string, boolean> }>(
-    "package.json",
-  ).allowScripts;
+  const { allowScripts } = readJson("package.json") as { allowScripts: Record<string, boolean> };
 
   it("approves the Node 24 and Prisma installers and denies the rest", () => {
     expect(allowScripts).toEqual({
