@@ -1,15 +1,19 @@
 import { describe, expect, it } from "vitest";
-import {
-  readDatabaseTimeout,
-  readDatabaseUrl,
-  readElementsConfig,
-  readLogLevel,
-  readRemovalPolicy,
-  resolveHosts,
-} from "../../src/config.ts";
+import { readConfig, type Env } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const minimal = { ELEMENTS_CLIENT_ID: "app-id", ELEMENTS_CLIENT_SECRET: "s3cret-value" };
+
+const readElementsConfig = (env: Env) => readConfig(env, ["elements"]).elements;
+const readRemovalPolicy = (env: Env) => readConfig(env, ["removals"]).removals;
+const readDatabaseTimeout = (env: Env) => readConfig(env, ["databaseTimeout"]).databaseTimeout;
+const readDatabaseUrl = (env: Env) => readConfig(env, ["database"]).database.url;
+const readLogLevel = (env: Env) => readConfig(env, ["logging"]).logging.level;
+/** The hosts alone: the credentials the elements concern needs are made up. */
+function resolveHosts(env: Env): { apiUrl: string; identityUrl: string } {
+  const { apiUrl, identityUrl } = readElementsConfig({ ...minimal, ...env });
+  return { apiUrl, identityUrl };
+}
 
 describe("configuration", () => {
   it("defaults to the commercial hosts, the documented scope and 100 per page", () => {
