@@ -293,6 +293,11 @@ const worker = concern(
 
 const CONCERNS = { database, databaseTimeout, elements, removals, logging, worker };
 
+/** Every variable any command reads, `<NAME>_FILE` ones included. */
+export const CONFIG_VARIABLES: readonly string[] = Object.values(CONCERNS).flatMap(
+  (one) => one.names,
+);
+
 export type ConcernName = keyof typeof CONCERNS;
 export type Config = { [K in ConcernName]: ConfigOf<(typeof CONCERNS)[K]> };
 export type DatabaseConfig = Config["database"];
