@@ -3,6 +3,14 @@
 /** Bad usage or configuration: exit 2, nothing written. */
 export class ConfigError extends Error {
   override name = "ConfigError";
+  /** What is wrong, one line each (configuration reports every bad variable at once). */
+  readonly problems: readonly string[];
+
+  constructor(problems: string | readonly string[]) {
+    const list = typeof problems === "string" ? [problems] : problems;
+    super(list.join("\n"));
+    this.problems = list;
+  }
 }
 
 /** A failure the operator can act on; the message says what went wrong and what to do. */

@@ -3,7 +3,7 @@
 // the code never logs credentials on purpose.
 import { pino, type Logger } from "pino";
 import pinoPretty from "pino-pretty";
-import { readLogFormat, readLogLevel, type Env, type LogFormat, type LogLevel } from "./config.ts";
+import type { LogFormat, LoggingConfig, LogLevel } from "./config.ts";
 
 export type { Logger };
 
@@ -67,7 +67,7 @@ export function describeDatabaseUrl(url: string): string {
   }
 }
 
-/** The logger LOG_LEVEL and LOG_FORMAT ask for (ConfigError when either is invalid). */
-export function loggerFromEnv(env: Env): Logger {
-  return createLogger(readLogLevel(env), logDestination(readLogFormat(env)));
+/** The logger LOG_LEVEL and LOG_FORMAT ask for. */
+export function loggerFor(config: LoggingConfig): Logger {
+  return createLogger(config.level, logDestination(config.format));
 }

@@ -180,6 +180,141 @@ describe("invalid configuration: exit 2, one line naming the variable, nothing w
   });
 });
 
+describe("several invalid variables: one line each, exit 2, nothing written", () => {
+  it("names every bad variable of every concern the command reads", async () => {
+    const result = await runCli(["sync"], {
+      ...env,
+      DATABASE_URL: "mysql://u:hunter2@h/db",
+      ELEMENTS_PAGE_SIZE: "abc",
+      MAX_REMOVAL_FRACTION: "20%",
+      LOG_LEVEL: "loud",
+      // Not read by sync: must not be reported.
+      SYNC_CRON: "every day",
+    });
+    const prefix = "elements-sync sync: configuration error: ";
+    expect(result.stderr.trim().split("\n")).toEqual([
+      `${prefix}DATABASE_URL must be a PostgreSQL URL such as postgresql://user:password@host:5432/database; the value given is not.`,
+      `${prefix}ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000 (the API documents 100 as its maximum); got "abc".`,
+      `${prefix}MAX_REMOVAL_FRACTION must be a fraction from 0 to 1 such as 0.2 (1 turns the mass-removal guard off); got "20%".`,
+      `${prefix}LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent; got "loud".`,
+    ]);
+    expect(result.stdout).toBe("");
+    expect(result.code).toBe(2);
+    expect(await publicTables(empty)).toEqual([]);
+  });
+});
+
+describe("a secret file that cannot be used: exit 2, one line naming the variable and the file", () => {
+  const content = "hunter2-secret-in-a-file";
+  let files: string;
+  beforeAll(() => {
+    files = join(dir, "secrets");
+    mkdirSync(files, { recursive: true });
+  });
+
+  function secretFile(name: string, text: string): string {
+    const path = join(files, name);
+    writeFileSync(path, text, { mode: 0o600 });
+    return path;
+  }
+
+  const fileCases: [
+    what: string,
+    command: string,
+    variables: () => Record<string, string>,
+    message: (variables: Record<string, string>) => string,
+  ][] = [
+    [
+      "DATABASE_URL and DATABASE_URL_FILE both set",
+      "sync",
+      () => ({ DATABASE_URL_FILE: secretFile("both-db", `${empty.url}\n`) }),
+      () => "Set either DATABASE_URL or DATABASE_URL_FILE, not both.",
+    ],
+    [
+      "ELEMENTS_CLIENT_SECRET and its file both set",
+      "sync",
+      () => ({ ELEMENTS_CLIENT_SECRET_FILE: secretFile("both-secret", `${content}\n`) }),
+      () => "Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CLIENT_SECRET_FILE, not both.",
+    ],
+    [
+      "the passphrase and its file both set",
+      "sync",
+      () => ({
+        ELEMENTS_CLIENT_SECRET: "",
+        ELEMENTS_CERTIFICATE_PATH: certificate.combinedPemPath,
+        ELEMENTS_CERTIFICATE_PASSPHRASE: content,
+        ELEMENTS_CERTIFICATE_PASSPHRASE_FILE: secretFile("both-passphrase", content),
+      }),
+      () =>
+        "Set either ELEMENTS_CERTIFICATE_PASSPHRASE or ELEMENTS_CERTIFICATE_PASSPHRASE_FILE, not both.",
+    ],
+    [
+      "a missing DATABASE_URL_FILE",
+      "migrate",
+      () => ({ DATABASE_URL: "", DATABASE_URL_FILE: join(files, "no-such-file") }),
+      (v) => `DATABASE_URL_FILE cannot be read (${v.DATABASE_URL_FILE ?? ""}): ENOENT.`,
+    ],
+    [
+      "a directory as ELEMENTS_CLIENT_SECRET_FILE",
+      "sync",
+      () => ({ ELEMENTS_CLIENT_SECRET: "", ELEMENTS_CLIENT_SECRET_FILE: files }),
+      (v) =>
+        `ELEMENTS_CLIENT_SECRET_FILE cannot be read (${v.ELEMENTS_CLIENT_SECRET_FILE ?? ""}): EISDIR.`,
+    ],
+    [
+      "a DATABASE_URL_FILE holding only a newline",
+      "status",
+      () => ({ DATABASE_URL: "", DATABASE_URL_FILE: secretFile("empty-db", "\n") }),
+      (v) => `DATABASE_URL_FILE (${v.DATABASE_URL_FILE ?? ""}) is empty; it must hold the value.`,
+    ],
+    [
+      "an empty ELEMENTS_CLIENT_SECRET_FILE",
+      "sync",
+      () => ({ ELEMENTS_CLIENT_SECRET: "", ELEMENTS_CLIENT_SECRET_FILE: secretFile("empty", "") }),
+      (v) =>
+        `ELEMENTS_CLIENT_SECRET_FILE (${v.ELEMENTS_CLIENT_SECRET_FILE ?? ""}) is empty; it must hold the value.`,
+    ],
+    [
+      "a missing passphrase file",
+      "sync",
+      () => ({
+        ELEMENTS_CLIENT_SECRET: "",
+        ELEMENTS_CERTIFICATE_PATH: certificate.combinedPemPath,
+        ELEMENTS_CERTIFICATE_PASSPHRASE_FILE: join(files, "missing-passphrase"),
+      }),
+      (v) =>
+        `ELEMENTS_CERTIFICATE_PASSPHRASE_FILE cannot be read (${v.ELEMENTS_CERTIFICATE_PASSPHRASE_FILE ?? ""}): ENOENT.`,
+    ],
+    [
+      "a DATABASE_URL_FILE that holds no PostgreSQL URL",
+      "migrate",
+      () => ({
+        DATABASE_URL: "",
+        DATABASE_URL_FILE: secretFile("not-a-url", `mysql://u:${content}@h/db\n`),
+      }),
+      (v) =>
+        `DATABASE_URL from DATABASE_URL_FILE (${v.DATABASE_URL_FILE ?? ""}) must be a PostgreSQL URL such as postgresql://user:password@host:5432/database; the value given is not.`,
+    ],
+  ];
+
+  it.concurrent.each(fileCases)("%s (%s)", async (_what, command, variables, message) => {
+    const given = variables();
+    const result = await runCli([command], { ...env, ...given });
+    expect(result.stderr.trim().split("\n")).toEqual([
+      `elements-sync ${command}: configuration error: ${message(given)}`,
+    ]);
+    expect(result.stdout).toBe("");
+    expect(result.code).toBe(2);
+    expect(result.stderr).not.toContain(content);
+  });
+
+  it("leaves the database untouched and asks the identity service nothing", async () => {
+    // Runs after the concurrent cases above, which share this database and simulator.
+    expect(await publicTables(empty)).toEqual([]);
+    expect(simulator.requests).toEqual([]);
+  });
+});
+
 describe("an unusable certificate: exit 2 before anything is written", () => {
   function pemFile(name: string, content: string): string {
     const path = join(dir, name);
@@ -299,6 +434,22 @@ describe("a database that cannot be used: exit 1, one line naming it, never its 
       expect(result.stderr).not.toContain(password);
     },
   );
+
+  it("sync: the URL read from DATABASE_URL_FILE is named the same way", async () => {
+    const port = await freePort();
+    const url = `postgresql://someone:${password}@127.0.0.1:${port}/elements`;
+    const file = join(dir, "unreachable-database-url");
+    writeFileSync(file, `${url}\n`, { mode: 0o600 });
+    const result = await runCli(["sync"], { ...env, DATABASE_URL: "", DATABASE_URL_FILE: file });
+    expectOneLine(
+      result,
+      1,
+      new RegExp(
+        `^elements-sync sync: cannot connect to the database postgresql://someone:\\*\\*\\*@127\\.0\\.0\\.1:${port}/elements \\(DATABASE_URL\\): connect ECONNREFUSED`,
+      ),
+    );
+    expect(result.stderr).not.toContain(password);
+  });
 
   /** The test database's URL with `change` applied and a password added. */
   function databaseUrl(change: (url: URL) => void): string {

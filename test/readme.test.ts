@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { CONFIG_VARIABLES } from "../src/config.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { moveRun } from "./support/reporting-scenario.ts";
 
@@ -228,6 +229,11 @@ describe("README", () => {
       );
       expect({ view, columns: documented }).toEqual({ view, columns: actual });
     }
+  });
+
+  it("documents every variable the configuration reads, and no other", () => {
+    const documented = tableAfter("## Configuration").map(([name = ""]) => unquote(name));
+    expect(documented.toSorted()).toEqual([...CONFIG_VARIABLES].sort());
   });
 
   it("documents the same variables as .env.example", () => {

@@ -159,6 +159,41 @@ describe("secrets never reach logs or error output", () => {
     await expectInvariants(db);
   });
 
+  it("succeeding paths with every secret read from a file (<NAME>_FILE)", async () => {
+    // As Docker and Kubernetes secrets provide them: one value per file, with a trailing newline.
+    const secretFile = (name: string, value: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, `${value}\n`, { mode: 0o600 });
+      return path;
+    };
+    const fromFiles = {
+      DATABASE_URL: "",
+      DATABASE_URL_FILE: secretFile("database-url", urlWithPassword(db.url)),
+    };
+    const runsBefore = await db.query("SELECT id FROM sync_runs");
+    const withSecret = await run(
+      ["sync"],
+      secretEnv({
+        ...fromFiles,
+        ELEMENTS_CLIENT_SECRET: "",
+        ELEMENTS_CLIENT_SECRET_FILE: secretFile("client-secret", CLIENT_SECRET),
+      }),
+    );
+    expect(withSecret.stdout, withSecret.stderr).toMatch(/^run \d+ succeeded/);
+    const withCertificate = await run(
+      ["sync"],
+      certificateEnv({
+        ...fromFiles,
+        ELEMENTS_CERTIFICATE_PASSPHRASE: "",
+        ELEMENTS_CERTIFICATE_PASSPHRASE_FILE: secretFile("passphrase", PASSPHRASE),
+      }),
+    );
+    expect(withCertificate.stdout, withCertificate.stderr).toMatch(/^run \d+ succeeded/);
+    expect(await db.query("SELECT id FROM sync_runs")).toHaveLength(runsBefore.length + 2);
+    expect((await run(["status"], secretEnv(fromFiles))).code).toBe(0);
+    await expectInvariants(db);
+  });
+
   it("the identity service echoes the client secret in its error", async () => {
     const formEncoded = new URLSearchParams({ client_secret: CLIENT_SECRET }).toString();
     secretSimulator.injectFault({

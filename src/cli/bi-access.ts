@@ -3,7 +3,7 @@
 // (where other users of the machine and the shell history would see it).
 import { readFile } from "node:fs/promises";
 import pg from "pg";
-import { loadDotEnv, readDatabaseUrl } from "../config.ts";
+import { loadDotEnv, readConfig } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { checkRoleName, grantReportingAccess } from "../reporting/access.ts";
 import { EXIT } from "./io.ts";
@@ -37,10 +37,10 @@ export const biAccessCommand: Command = {
     checkRoleName(role);
     const password = await readPassword(stringOption(values, "password-file"));
     loadDotEnv();
-    const databaseUrl = readDatabaseUrl(process.env);
+    const { database } = readConfig(process.env, ["database"]);
 
     const client = new pg.Client({
-      connectionString: databaseUrl,
+      connectionString: database.url,
       application_name: "elements-sync bi-access",
     });
     await client.connect();

@@ -7,14 +7,14 @@ import pg from "pg";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_RESPONSE_BYTES,
-  readLogLevel,
+  readConfig,
   type ElementsConfig,
 } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { openDatabase, type Database } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
 import { createElementsSource } from "../elements/source.ts";
-import { createLogger, describeDatabaseUrl } from "../logger.ts";
+import { createLogger, describeDatabaseUrl, logDestination } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import {
   generateCustomers,
@@ -43,7 +43,12 @@ export const demoCommand: Command = {
   ].join("\n"),
   options: {},
   async run(_values, io) {
-    const log = createLogger(process.env.LOG_LEVEL ? readLogLevel(process.env) : "warn");
+    const { logging } = readConfig(process.env, ["logging"]);
+    // Quieter than other commands unless asked: the demo's output is its printout.
+    const log = createLogger(
+      process.env.LOG_LEVEL ? logging.level : "warn",
+      logDestination(logging.format),
+    );
     const databaseUrl = await demoDatabase(io, process.env.DATABASE_URL);
     const dir = mkdtempSync(join(tmpdir(), "elements-sync-demo-"));
     const dataFile = join(dir, "customers.json");

@@ -1,7 +1,7 @@
 // The one line a failed command prints: what went wrong and, for the database, which one.
 import { errorMessage } from "../errors.ts";
 import { describeDatabaseUrl } from "../logger.ts";
-import type { Env } from "../config.ts";
+import { configuredDatabaseUrl, type Env } from "../config.ts";
 
 /** Socket errors of a connection attempt (`syscall` connect or getaddrinfo). */
 const CONNECT_SYSCALLS = new Set(["connect", "getaddrinfo"]);
@@ -18,7 +18,7 @@ const CONNECT_TIMEOUT = /^Connection terminated due to connection timeout$/;
 export function describeFailure(error: unknown, env: Env): string {
   const message = oneLine(errorMessage(error));
   if (!isConnectionFailure(error)) return message;
-  const url = env.DATABASE_URL;
+  const url = configuredDatabaseUrl(env);
   const where = url ? ` ${describeDatabaseUrl(url)}` : "";
   return `cannot connect to the database${where} (DATABASE_URL): ${message}`;
 }

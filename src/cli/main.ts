@@ -91,7 +91,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     return await command.run(values, io, positionals);
   } catch (error) {
     if (error instanceof ConfigError) {
-      io.err(`elements-sync ${name}: configuration error: ${error.message}`);
+      for (const problem of error.problems) {
+        io.err(`elements-sync ${name}: configuration error: ${problem}`);
+      }
       return EXIT.usage;
     }
     io.err(`elements-sync ${name}: ${describeFailure(error, process.env)}`);

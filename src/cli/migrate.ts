@@ -1,6 +1,6 @@
-import { loadDotEnv, readDatabaseTimeout, readDatabaseUrl } from "../config.ts";
+import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { loggerFromEnv } from "../logger.ts";
+import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { EXIT } from "./io.ts";
 import type { Command } from "./main.ts";
@@ -17,9 +17,13 @@ export const migrateCommand: Command = {
   options: {},
   async run(_values, io) {
     loadDotEnv();
-    const databaseUrl = readDatabaseUrl(process.env);
-    const log = loggerFromEnv(process.env);
-    const db = openDatabase(databaseUrl, readDatabaseTimeout(process.env));
+    const { database, databaseTimeout, logging } = readConfig(process.env, [
+      "database",
+      "databaseTimeout",
+      "logging",
+    ]);
+    const log = loggerFor(logging);
+    const db = openDatabase(database.url, databaseTimeout);
     try {
       const result = await migrate(db.pool, { log });
       io.out(

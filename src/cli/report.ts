@@ -2,7 +2,7 @@
 // BI tool, as aligned tables, CSV or JSON, and the trend as a self-contained HTML chart.
 import { writeFile } from "node:fs/promises";
 import pg from "pg";
-import { loadDotEnv, readDatabaseUrl } from "../config.ts";
+import { loadDotEnv, readConfig } from "../config.ts";
 import { JOB_STATUS_LABELS } from "../elements/codes.ts";
 import { ConfigError } from "../errors.ts";
 import { renderTrendHtml } from "../reporting/chart.ts";
@@ -76,10 +76,10 @@ export const reportCommand: Command = {
     const timeZone =
       stringOption(values, "time-zone") ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
     loadDotEnv();
-    const databaseUrl = readDatabaseUrl(process.env);
+    const { database } = readConfig(process.env, ["database"]);
 
     const client = new pg.Client({
-      connectionString: databaseUrl,
+      connectionString: database.url,
       application_name: "elements-sync report",
     });
     await client.connect();

@@ -1,14 +1,7 @@
-import {
-  loadDotEnv,
-  readDatabaseTimeout,
-  readDatabaseUrl,
-  readElementsConfig,
-  readRemovalPolicy,
-  readWorkerConfig,
-} from "../config.ts";
+import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
-import { loggerFromEnv } from "../logger.ts";
+import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { checkHealth, startOperatorServer, type OperatorServer } from "../worker/http.ts";
 import { createWorkerMetrics } from "../worker/metrics.ts";
@@ -39,15 +32,25 @@ export const startCommand: Command = {
     // Everything that can be wrong with the configuration fails here, before any write.
     const env = process.env;
     loadDotEnv();
-    const databaseUrl = readDatabaseUrl(env);
-    const databaseTimeout = readDatabaseTimeout(env);
-    const elements = readElementsConfig(env);
-    const removals = readRemovalPolicy(env);
-    const schedule = readWorkerConfig(env);
-    const log = loggerFromEnv(env);
+    const {
+      database,
+      databaseTimeout,
+      elements,
+      removals,
+      worker: schedule,
+      logging,
+    } = readConfig(env, [
+      "database",
+      "databaseTimeout",
+      "elements",
+      "removals",
+      "worker",
+      "logging",
+    ]);
+    const log = loggerFor(logging);
 
     const shutdown = handleShutdownSignals(log);
-    const db = openDatabase(databaseUrl, databaseTimeout);
+    const db = openDatabase(database.url, databaseTimeout);
     let server: OperatorServer | undefined;
     let worker: Worker | undefined;
     try {

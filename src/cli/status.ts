@@ -1,4 +1,4 @@
-import { loadDotEnv, readDatabaseTimeout, readDatabaseUrl, readWorkerConfig } from "../config.ts";
+import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase, type PrismaClient } from "../db.ts";
 import { SyncError } from "../errors.ts";
 import { nextFire } from "../worker/schedule.ts";
@@ -24,10 +24,13 @@ export const statusCommand: Command = {
   },
   async run(values, io) {
     loadDotEnv();
-    const databaseUrl = readDatabaseUrl(process.env);
-    const schedule = readWorkerConfig(process.env);
+    const {
+      database,
+      databaseTimeout,
+      worker: schedule,
+    } = readConfig(process.env, ["database", "databaseTimeout", "worker"]);
     const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
-    const db = openDatabase(databaseUrl, readDatabaseTimeout(process.env));
+    const db = openDatabase(database.url, databaseTimeout);
     try {
       // Through pg first: a database that cannot be reached fails with pg's one-line error, not Prisma's several.
       await db.pool.query("SELECT 1");

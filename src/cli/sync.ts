@@ -1,13 +1,7 @@
-import {
-  loadDotEnv,
-  readDatabaseTimeout,
-  readDatabaseUrl,
-  readElementsConfig,
-  readRemovalPolicy,
-} from "../config.ts";
+import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
-import { loggerFromEnv } from "../logger.ts";
+import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { runSync } from "../sync/sync.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
@@ -42,18 +36,21 @@ export const syncCommand: Command = {
     // Everything that can be wrong with the configuration fails here, before any write.
     const env = process.env;
     loadDotEnv();
-    const databaseUrl = readDatabaseUrl(env);
-    const databaseTimeout = readDatabaseTimeout(env);
-    const elements = readElementsConfig(env);
-    const removals = readRemovalPolicy(env);
-    const log = loggerFromEnv(env);
+    const { database, databaseTimeout, elements, removals, logging } = readConfig(env, [
+      "database",
+      "databaseTimeout",
+      "elements",
+      "removals",
+      "logging",
+    ]);
+    const log = loggerFor(logging);
     const client = createElementsSource(elements, log);
     const customerId = stringOption(values, "customer");
 
     // Ctrl-C or SIGTERM stops the run cleanly: recorded failed, "interrupted", nothing merged.
     const shutdown = handleShutdownSignals(log);
     const progress = createProgressDisplay(process.stderr, env);
-    const db = openDatabase(databaseUrl, databaseTimeout);
+    const db = openDatabase(database.url, databaseTimeout);
     try {
       if (values.migrate !== false) await migrate(db.pool, { log });
       const summary = await runSync(

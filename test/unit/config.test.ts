@@ -1,15 +1,22 @@
-import { describe, expect, it } from "vitest";
-import {
-  readDatabaseTimeout,
-  readDatabaseUrl,
-  readElementsConfig,
-  readLogLevel,
-  readRemovalPolicy,
-  resolveHosts,
-} from "../../src/config.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readConfig, type Env } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const minimal = { ELEMENTS_CLIENT_ID: "app-id", ELEMENTS_CLIENT_SECRET: "s3cret-value" };
+
+const readElementsConfig = (env: Env) => readConfig(env, ["elements"]).elements;
+const readRemovalPolicy = (env: Env) => readConfig(env, ["removals"]).removals;
+const readDatabaseTimeout = (env: Env) => readConfig(env, ["databaseTimeout"]).databaseTimeout;
+const readDatabaseUrl = (env: Env) => readConfig(env, ["database"]).database.url;
+const readLogLevel = (env: Env) => readConfig(env, ["logging"]).logging.level;
+/** The hosts alone: the credentials the elements concern needs are made up. */
+function resolveHosts(env: Env): { apiUrl: string; identityUrl: string } {
+  const { apiUrl, identityUrl } = readElementsConfig({ ...minimal, ...env });
+  return { apiUrl, identityUrl };
+}
 
 describe("configuration", () => {
   it("defaults to the commercial hosts, the documented scope and 100 per page", () => {
@@ -159,5 +166,176 @@ describe("configuration", () => {
     expect(readLogLevel({})).toBe("info");
     expect(readLogLevel({ LOG_LEVEL: "debug" })).toBe("debug");
     expect(() => readLogLevel({ LOG_LEVEL: "loud" })).toThrow(/^LOG_LEVEL must be one of/);
+  });
+});
+
+describe("every bad variable at once", () => {
+  it("lists each bad variable of every concern read, one line each, in declaration order", () => {
+    const env = {
+      ...minimal,
+      ELEMENTS_CLIENT_SECRET: "",
+      ELEMENTS_PAGE_SIZE: "abc",
+      ELEMENTS_REGION: "mars",
+      LOG_FORMAT: "xml",
+      DATABASE_URL: "mysql://u:hunter2@h/db",
+    };
+    let error: unknown;
+    try {
+      readConfig(env, ["database", "elements", "removals", "logging"]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      "DATABASE_URL must be a PostgreSQL URL such as postgresql://user:password@host:5432/database; the value given is not.",
+      'ELEMENTS_REGION must be "commercial" (the default), "gov" or a data-center code (au, ca, de, us, fr, jp, kr, ne, sg, ch, uk, we); got "mars".',
+      "ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH must be set: the app registration's client secret, or a PEM file with its certificate and private key.",
+      'ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000 (the API documents 100 as its maximum); got "abc".',
+      'LOG_FORMAT must be "json" (the default) or "pretty"; got "xml".',
+    ]);
+    expect((error as ConfigError).message).toBe((error as ConfigError).problems.join("\n"));
+    expect(String(error)).not.toContain("hunter2");
+  });
+
+  it("says the one bad variable word for word", () => {
+    expect(() => readConfig({ ...minimal, ELEMENTS_PAGE_SIZE: "abc" }, ["elements"])).toThrow(
+      new ConfigError(
+        'ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000 (the API documents 100 as its maximum); got "abc".',
+      ),
+    );
+  });
+
+  it("checks only the concerns asked for", () => {
+    // No Elements credentials, a bad page size: neither matters to a command that does not call the API.
+    expect(
+      readConfig({ DATABASE_URL: "postgresql://h/d", ELEMENTS_PAGE_SIZE: "abc" }, [
+        "database",
+        "worker",
+      ]),
+    ).toEqual({
+      database: { url: "postgresql://h/d" },
+      worker: { cron: "0 2 * * *", timezone: "UTC", runOnStart: false, httpPort: 9464 },
+    });
+  });
+});
+
+describe("secrets from files (<NAME>_FILE)", () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "elements-sync-config-"));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function secretFile(name: string, content: string | Buffer): string {
+    const path = join(dir, name);
+    writeFileSync(path, content, { mode: 0o600 });
+    return path;
+  }
+
+  /** The problems readConfig reports, or [] when it reads the concerns. */
+  function problemsOf(env: Env, concerns: Parameters<typeof readConfig>[1]): readonly string[] {
+    try {
+      readConfig(env, concerns);
+      return [];
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+  }
+
+  it("reads the value without one trailing newline, \\n or \\r\\n", () => {
+    const clientSecret = (content: string) => {
+      const file = secretFile("client-secret", content);
+      const { credentials } = readElementsConfig({
+        ELEMENTS_CLIENT_ID: "a",
+        ELEMENTS_CLIENT_SECRET_FILE: file,
+      });
+      return credentials.kind === "secret" ? credentials.clientSecret : undefined;
+    };
+    expect(clientSecret("s3cret")).toBe("s3cret");
+    expect(clientSecret("s3cret\n")).toBe("s3cret");
+    expect(clientSecret("s3cret\r\n")).toBe("s3cret");
+    expect(clientSecret("s3cret\n\n")).toBe("s3cret\n");
+    expect(clientSecret("s3cret\r\n\r\n")).toBe("s3cret\r\n");
+    expect(clientSecret("  s3cret with spaces \t\r\n")).toBe("  s3cret with spaces \t");
+    const url = secretFile("database-url", "postgresql://u:p@h:5432/d\n");
+    expect(readDatabaseUrl({ DATABASE_URL_FILE: url })).toBe("postgresql://u:p@h:5432/d");
+  });
+
+  it("takes the certificate passphrase from a file", () => {
+    const passphrase = secretFile("passphrase", "correct horse\n");
+    expect(
+      readElementsConfig({
+        ELEMENTS_CLIENT_ID: "a",
+        ELEMENTS_CERTIFICATE_PATH: "/c.pem",
+        ELEMENTS_CERTIFICATE_PASSPHRASE_FILE: passphrase,
+      }).credentials,
+    ).toEqual({ kind: "certificate", certificatePath: "/c.pem", passphrase: "correct horse" });
+  });
+
+  it("treats an empty <NAME>_FILE as unset, like an empty variable", () => {
+    expect(readDatabaseUrl({ DATABASE_URL: "postgresql://h/d", DATABASE_URL_FILE: "" })).toBe(
+      "postgresql://h/d",
+    );
+  });
+
+  it("reports each bad file in one line naming the variable and the path, never the content", () => {
+    const content = "hunter2-in-the-file";
+    const empty = secretFile("empty", "");
+    const newline = secretFile("newline-only", "\r\n");
+    const large = secretFile("large", Buffer.alloc(64 * 1024 + 1, "a"));
+    const notUrl = secretFile("not-a-url", `${content}\n`);
+    const missing = join(dir, "no-such-file");
+    const cases: [env: Env, problem: string][] = [
+      [
+        { DATABASE_URL: "postgresql://h/d", DATABASE_URL_FILE: notUrl },
+        "Set either DATABASE_URL or DATABASE_URL_FILE, not both.",
+      ],
+      [{ DATABASE_URL_FILE: missing }, `DATABASE_URL_FILE cannot be read (${missing}): ENOENT.`],
+      [{ DATABASE_URL_FILE: dir }, `DATABASE_URL_FILE cannot be read (${dir}): EISDIR.`],
+      [
+        { DATABASE_URL_FILE: empty },
+        `DATABASE_URL_FILE (${empty}) is empty; it must hold the value.`,
+      ],
+      [
+        { DATABASE_URL_FILE: newline },
+        `DATABASE_URL_FILE (${newline}) is empty; it must hold the value.`,
+      ],
+      [
+        { DATABASE_URL_FILE: large },
+        `DATABASE_URL_FILE (${large}) is larger than 64 KiB; it must hold the value only.`,
+      ],
+      [
+        { DATABASE_URL_FILE: notUrl },
+        `DATABASE_URL from DATABASE_URL_FILE (${notUrl}) must be a PostgreSQL URL such as postgresql://user:password@host:5432/database; the value given is not.`,
+      ],
+    ];
+    for (const [env, problem] of cases) {
+      expect(problemsOf(env, ["database"])).toEqual([problem]);
+    }
+
+    const elements = (env: Env) => problemsOf({ ELEMENTS_CLIENT_ID: "a", ...env }, ["elements"]);
+    expect(
+      elements({ ELEMENTS_CLIENT_SECRET: content, ELEMENTS_CLIENT_SECRET_FILE: notUrl }),
+    ).toEqual(["Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CLIENT_SECRET_FILE, not both."]);
+    // The unreadable file is the problem, not "no credentials".
+    expect(elements({ ELEMENTS_CLIENT_SECRET_FILE: missing })).toEqual([
+      `ELEMENTS_CLIENT_SECRET_FILE cannot be read (${missing}): ENOENT.`,
+    ]);
+    expect(
+      elements({
+        ELEMENTS_CERTIFICATE_PATH: "/c.pem",
+        ELEMENTS_CERTIFICATE_PASSPHRASE: content,
+        ELEMENTS_CERTIFICATE_PASSPHRASE_FILE: empty,
+      }),
+    ).toEqual([
+      "Set either ELEMENTS_CERTIFICATE_PASSPHRASE or ELEMENTS_CERTIFICATE_PASSPHRASE_FILE, not both.",
+    ]);
+    // A secret from a file still counts as a secret next to a certificate.
+    expect(
+      elements({ ELEMENTS_CLIENT_SECRET_FILE: notUrl, ELEMENTS_CERTIFICATE_PATH: "/c.pem" }),
+    ).toEqual(["Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH, not both."]);
   });
 });
