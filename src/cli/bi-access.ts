@@ -2,12 +2,12 @@
 // nothing else. The password comes from a file or stdin, never from the command line
 // (where other users of the machine and the shell history would see it).
 import { readFile } from "node:fs/promises";
-import pg from "pg";
-import { loadDotEnv, readDatabaseUrl } from "../config.ts";
+import { loadDotEnv, readDatabaseTimeout, readDatabaseUrl } from "../config.ts";
+import { openDatabase } from "../db.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { checkRoleName, grantReportingAccess } from "../reporting/access.ts";
+import type { Command } from "./command.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./main.ts";
 import { stringOption } from "./options.ts";
 
 export const biAccessCommand: Command = {
@@ -38,21 +38,19 @@ export const biAccessCommand: Command = {
     const password = await readPassword(stringOption(values, "password-file"));
     loadDotEnv();
     const databaseUrl = readDatabaseUrl(process.env);
-
-    const client = new pg.Client({
-      connectionString: databaseUrl,
-      application_name: "elements-sync bi-access",
+    const db = openDatabase(databaseUrl, {
+      ...readDatabaseTimeout(process.env),
+      applicationName: "elements-sync bi-access",
     });
-    await client.connect();
     try {
-      const result = await grantReportingAccess(client, role, password);
+      const result = await grantReportingAccess(db.pool, role, password);
       io.out(
         `${result.created ? "created" : "updated"} role ${role}: it can log in to database ${result.database} ` +
           `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}), nothing else`,
       );
       return EXIT.ok;
     } finally {
-      await client.end();
+      await db.close();
     }
   },
 };
