@@ -1,5 +1,7 @@
-// One pg pool per process, shared by Prisma (through @prisma/adapter-pg) and by the few
-// places that need a dedicated session: advisory locks and multi-statement migrations.
+// The one way into PostgreSQL: one pg pool per process (every command opens it here, with
+// the same connect and query timeouts), shared by Prisma (through @prisma/adapter-pg) and by
+// the few places that need a session of their own (advisory locks, staging, migrations,
+// transactions written as SQL), which take it through openSession, withSession or inTransaction.
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "./generated/prisma/client.ts";
@@ -15,6 +17,8 @@ export interface Database {
 }
 
 export interface DatabaseOptions {
+  /** Shown in pg_stat_activity, so an operator can tell the worker from a report. */
+  applicationName?: string | undefined;
   /**
    * Longest silence either side of a connection waits through: the worker for the answer
    * to one statement (then it closes the connection and the statement fails), PostgreSQL
@@ -29,6 +33,9 @@ export interface DatabaseOptions {
 /** Default of DatabaseOptions.queryTimeoutMs. */
 export const DEFAULT_QUERY_TIMEOUT_MS = 10 * 60_000;
 
+/** How long opening a connection may take before the statement waiting for it fails. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** pg's message when query_timeout expires. */
 const QUERY_TIMEOUT_MESSAGE = "Query read timeout";
 
@@ -37,10 +44,10 @@ export function openDatabase(databaseUrl: string, options: DatabaseOptions = {})
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: 5,
-    application_name: "elements-sync",
+    application_name: options.applicationName ?? "elements-sync",
     // A database that does not answer fails the query, rather than leaving it (and every
     // health check and scrape after it) waiting for the operating system's TCP timeout.
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // A half-open connection (a partition, a firewall dropping state) never answers.
     query_timeout: queryTimeoutMs,
     // The other half: a transaction whose worker went silent (a partition, a frozen process)
@@ -92,4 +99,86 @@ function closeConnectionOnTimeout(client: pg.PoolClient, timeoutMs: number): voi
     });
   };
   client.query = guarded as typeof client.query;
+}
+
+/** What runs a statement: the pool (on any free connection) or one session. */
+export interface Queryable {
+  query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<T>>;
+}
+
+/**
+ * One connection of the pool held by one caller, so that its statements share a server
+ * session: an advisory lock, a transaction, a session setting. `release(true)` ends the
+ * session rather than returning it to the pool, the only way to drop state that must not
+ * reach the pool's next user (a lock that could not be released, a changed timeout).
+ */
+export type Session = pg.PoolClient;
+
+/** A session for a caller that holds it across calls (the sync lock, staging); it releases it. */
+export function openSession(pool: pg.Pool): Promise<Session> {
+  return pool.connect();
+}
+
+/**
+ * Runs `fn` on a session of its own and returns the session to the pool when `fn` resolves.
+ * The session is ended instead when `fn` throws (its state is unknown) or calls `discard`.
+ */
+export async function withSession<T>(
+  pool: pg.Pool,
+  fn: (session: Session, discard: () => void) => Promise<T>,
+): Promise<T> {
+  const session = await openSession(pool);
+  let discarded = false;
+  try {
+    return await fn(session, () => {
+      discarded = true;
+    });
+  } catch (error) {
+    discarded = true;
+    throw error;
+  } finally {
+    session.release(discarded);
+  }
+}
+
+/**
+ * Runs `fn` between BEGIN and COMMIT on `session`, or on a session of its own when given the
+ * pool; ROLLBACK when `fn` (or the COMMIT) fails, and the error is thrown on. The one place
+ * a transaction is written in SQL; Prisma code uses `prisma.$transaction`.
+ */
+export async function inTransaction<T>(
+  target: pg.Pool | Session,
+  fn: (session: Session) => Promise<T>,
+): Promise<T> {
+  if (target instanceof pg.Pool) {
+    return withSession(target, (session) => inTransaction(session, fn));
+  }
+  await target.query("BEGIN");
+  try {
+    const result = await fn(target);
+    await target.query("COMMIT");
+    return result;
+  } catch (error) {
+    // A failed ROLLBACK means the connection is gone, and the transaction with it.
+    await target.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Drops the database `name` (ending its sessions) and creates it empty; `server` is another database of that server. */
+export async function recreateDatabase(server: Queryable, name: string): Promise<void> {
+  const quoted = pg.escapeIdentifier(name);
+  await server.query(`DROP DATABASE IF EXISTS ${quoted} WITH (FORCE)`);
+  await server.query(`CREATE DATABASE ${quoted}`);
+}
+
+/** Strips the password from a PostgreSQL URL so it can be shown to people. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
 }

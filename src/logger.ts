@@ -56,17 +56,6 @@ export function logDestination(format: LogFormat): pino.DestinationStream {
   });
 }
 
-/** Strips the password from a PostgreSQL URL so it can be shown to people. */
-export function describeDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return "(unparseable DATABASE_URL)";
-  }
-}
-
 /** The logger LOG_LEVEL and LOG_FORMAT ask for. */
 export function loggerFor(config: LoggingConfig): Logger {
   return createLogger(config.level, logDestination(config.format));

@@ -7,6 +7,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
+import { inTransaction, withSession, type Session } from "./db.ts";
 import { errorMessage, SyncError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
@@ -62,25 +63,19 @@ export async function migrate(
 ): Promise<MigrationResult> {
   const { migrationsDir = MIGRATIONS_DIR, log } = options;
   const files = await readMigrations(migrationsDir);
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await acquireLock(client, log);
+  return withSession(pool, async (session, discard) => {
+    await acquireLock(session, log);
     try {
-      return await migrateLocked(client, files, log);
+      return await migrateLocked(session, files, log);
     } finally {
-      await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(() => {
-        // Dropping the session is the only other way to free a session-level lock.
-        broken = true;
-      });
+      // Ending the session is the only other way to free a session-level lock.
+      await session.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(discard);
     }
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 async function migrateLocked(
-  client: pg.PoolClient,
+  client: Session,
   files: MigrationFile[],
   log?: Logger,
 ): Promise<MigrationResult> {
@@ -103,7 +98,7 @@ async function migrateLocked(
   return result;
 }
 
-async function acquireLock(client: pg.PoolClient, log?: Logger): Promise<void> {
+async function acquireLock(client: Session, log?: Logger): Promise<void> {
   const tried = await client.query<{ locked: boolean }>(
     "SELECT pg_try_advisory_lock($1) AS locked",
     [MIGRATION_LOCK_KEY],
@@ -148,14 +143,14 @@ async function readMigration(dir: string, name: string): Promise<MigrationFile> 
   };
 }
 
-async function historyExists(client: pg.PoolClient): Promise<boolean> {
+async function historyExists(client: Session): Promise<boolean> {
   const result = await client.query<{ exists: boolean }>(
     `SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS exists`,
   );
   return result.rows[0]?.exists === true;
 }
 
-async function readAppliedRows(client: pg.PoolClient): Promise<MigrationRow[]> {
+async function readAppliedRows(client: Session): Promise<MigrationRow[]> {
   const result = await client.query<MigrationRow>(
     `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations"
      WHERE rolled_back_at IS NULL ORDER BY started_at, migration_name`,
@@ -191,25 +186,24 @@ function checkHistory(files: readonly MigrationFile[], rows: readonly MigrationR
   if (problems.length > 0) throw new MigrationError(`Nothing was migrated. ${problems.join(" ")}`);
 }
 
-async function applyMigration(client: pg.PoolClient, file: MigrationFile): Promise<void> {
+async function applyMigration(client: Session, file: MigrationFile): Promise<void> {
   const id = randomUUID();
-  await client.query("BEGIN");
   try {
-    await client.query(CREATE_MIGRATIONS_TABLE);
-    await client.query(
-      `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count)
-       VALUES ($1, $2, $3, now(), 0)`,
-      [id, file.checksum, file.name],
-    );
-    // No parameters: the simple query protocol is the one that accepts several statements.
-    await client.query(file.sql);
-    await client.query(
-      `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
-      [id],
-    );
-    await client.query("COMMIT");
+    await inTransaction(client, async (tx) => {
+      await tx.query(CREATE_MIGRATIONS_TABLE);
+      await tx.query(
+        `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count)
+         VALUES ($1, $2, $3, now(), 0)`,
+        [id, file.checksum, file.name],
+      );
+      // No parameters: the simple query protocol is the one that accepts several statements.
+      await tx.query(file.sql);
+      await tx.query(
+        `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
+        [id],
+      );
+    });
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
     throw new MigrationError(
       `Migration ${file.name} failed and was rolled back: ${errorMessage(error)}${whereInFile(file.sql, error)}.` +
         historyLostHint(file.name, error),

@@ -4,6 +4,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -418,20 +419,50 @@ describe("an unusable certificate: exit 2 before anything is written", () => {
 describe("a database that cannot be used: exit 1, one line naming it, never its password", () => {
   const password = "n0t-th1s-pa55word";
 
-  it.concurrent.each(["sync", "migrate", "status"])(
-    "%s: nothing listens on the port",
-    async (command) => {
-      const port = await freePort();
-      const url = `postgresql://someone:${password}@127.0.0.1:${port}/elements`;
-      const result = await runCli([command], { ...env, DATABASE_URL: url });
-      expectOneLine(
-        result,
-        1,
-        new RegExp(
-          `^elements-sync ${command}: cannot connect to the database postgresql://someone:\\*\\*\\*@127\\.0\\.0\\.1:${port}/elements \\(DATABASE_URL\\): connect ECONNREFUSED`,
-        ),
-      );
-      expect(result.stderr).not.toContain(password);
+  /** Every command that opens DATABASE_URL, with the arguments it needs to get that far. */
+  const databaseCommands = [
+    ["sync"],
+    ["migrate"],
+    ["status"],
+    ["report", "runs"],
+    ["bi-access", "bi_reader", "--password-file", "password"],
+  ];
+  const input = { files: { password: "bi-password\n" } };
+
+  it.concurrent.each(databaseCommands)("%s: nothing listens on the port", async (...args) => {
+    const port = await freePort();
+    const url = `postgresql://someone:${password}@127.0.0.1:${port}/elements`;
+    const result = await runCli(args, { ...env, DATABASE_URL: url }, input);
+    expectOneLine(
+      result,
+      1,
+      new RegExp(
+        `^elements-sync ${args[0]}: cannot connect to the database postgresql://someone:\\*\\*\\*@127\\.0\\.0\\.1:${port}/elements \\(DATABASE_URL\\): connect ECONNREFUSED`,
+      ),
+    );
+    expect(result.stderr).not.toContain(password);
+  });
+
+  // Every command opens the database with the same connect timeout (src/db.ts): none waits
+  // for the operating system's TCP timeout, or forever, on a server that never answers.
+  it.concurrent.each(databaseCommands)(
+    "%s: the server accepts the connection and never answers",
+    async (...args) => {
+      const server = await silentServer();
+      try {
+        const url = `postgresql://someone:${password}@127.0.0.1:${server.port}/elements`;
+        const result = await runCli(args, { ...env, DATABASE_URL: url }, input);
+        expectOneLine(
+          result,
+          1,
+          new RegExp(
+            `^elements-sync ${args[0]}: cannot connect to the database postgresql://someone:\\*\\*\\*@127\\.0\\.0\\.1:${server.port}/elements \\(DATABASE_URL\\): Connection terminated due to connection timeout$`,
+          ),
+        );
+        expect(server.connections()).toBeGreaterThan(0);
+      } finally {
+        await server.close();
+      }
     },
   );
 
@@ -577,3 +608,32 @@ describe("a tampered _prisma_migrations: exit 1, one line, nothing applied", () 
     }
   });
 });
+
+/** A TCP server that accepts connections and never sends a byte: a database that hangs. */
+async function silentServer(): Promise<{
+  port: number;
+  connections(): number;
+  close(): Promise<void>;
+}> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.on("close", () => {
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}

@@ -2,12 +2,12 @@
 // nothing else. The password comes from a file or stdin, never from the command line
 // (where other users of the machine and the shell history would see it).
 import { readFile } from "node:fs/promises";
-import pg from "pg";
 import { loadDotEnv, readConfig } from "../config.ts";
+import { openDatabase } from "../db.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { checkRoleName, grantReportingAccess } from "../reporting/access.ts";
+import type { Command } from "./command.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./main.ts";
 import { stringOption } from "./options.ts";
 
 export const biAccessCommand: Command = {
@@ -37,22 +37,20 @@ export const biAccessCommand: Command = {
     checkRoleName(role);
     const password = await readPassword(stringOption(values, "password-file"));
     loadDotEnv();
-    const { database } = readConfig(process.env, ["database"]);
-
-    const client = new pg.Client({
-      connectionString: database.url,
-      application_name: "elements-sync bi-access",
+    const { database, databaseTimeout } = readConfig(process.env, ["database", "databaseTimeout"]);
+    const db = openDatabase(database.url, {
+      ...databaseTimeout,
+      applicationName: "elements-sync bi-access",
     });
-    await client.connect();
     try {
-      const result = await grantReportingAccess(client, role, password);
+      const result = await grantReportingAccess(db.pool, role, password);
       io.out(
         `${result.created ? "created" : "updated"} role ${role}: it can log in to database ${result.database} ` +
           `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}), nothing else`,
       );
       return EXIT.ok;
     } finally {
-      await client.end();
+      await db.close();
     }
   },
 };

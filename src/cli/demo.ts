@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_RESPONSE_BYTES,
@@ -11,20 +10,23 @@ import {
   type ElementsConfig,
 } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
-import { openDatabase, type Database } from "../db.ts";
+import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
 import { createElementsSource } from "../elements/source.ts";
-import { createLogger, describeDatabaseUrl, logDestination } from "../logger.ts";
+import { createLogger, logDestination } from "../logger.ts";
 import { migrate } from "../migrations.ts";
+import { readChanges, readTenantChanges, type ChangeRow } from "../reporting/queries.ts";
 import {
   generateCustomers,
   writeCustomersFile,
   type SimulatedCustomer,
 } from "../simulator/data.ts";
 import { startSimulator } from "../simulator/server.ts";
-import { runSync, type RunSummary } from "../sync/sync.ts";
+import { countRuns } from "../sync/runs.ts";
+import { runSync } from "../sync/sync.ts";
+import type { Command } from "./command.ts";
+import { isConnectionFailure } from "./failure.ts";
 import { EXIT, type Io } from "./io.ts";
-import type { Command } from "./main.ts";
 import { formatRunSummary } from "./summary.ts";
 
 const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -71,7 +73,7 @@ export const demoCommand: Command = {
       );
       const second = await sync();
       io.out(`Second sync: ${formatRunSummary(second)}`);
-      if (second.status === "succeeded") await printChanges(db, second, io);
+      if (second.status === "succeeded") await printChanges(db.pool, second.runId, io);
       io.out(`\nThe data is in ${describeDatabaseUrl(databaseUrl)}; README.md has queries to try.`);
       return first.status === "succeeded" && second.status === "succeeded" ? EXIT.ok : EXIT.failed;
     } finally {
@@ -113,21 +115,18 @@ export async function demoDatabase(
     io.out(`Database: ${describeDatabaseUrl(databaseUrl)} (from DATABASE_URL)`);
     return databaseUrl;
   }
-  const admin = new pg.Client({ connectionString: localServer, connectionTimeoutMillis: 5000 });
+  const server = openDatabase(localServer);
   try {
-    await admin.connect();
+    await recreateDatabase(server.pool, name);
   } catch (error) {
+    if (!isConnectionFailure(error)) throw error;
     throw new Error(
       `DATABASE_URL is not set and no PostgreSQL accepts connections at ${describeDatabaseUrl(localServer)} (${errorMessage(error)}). ` +
         "Start one (docker compose up -d postgres) or set DATABASE_URL.",
       { cause: error },
     );
-  }
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE "${name}"`);
   } finally {
-    await admin.end();
+    await server.close();
   }
   const url = new URL(localServer);
   url.pathname = `/${name}`;
@@ -136,17 +135,9 @@ export async function demoDatabase(
 }
 
 async function refuseIfSynced(databaseUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
+  const db = openDatabase(databaseUrl);
   try {
-    // Two statements: a query naming sync_runs fails to plan where the table does not exist.
-    const { rows: tables } = await client.query<{ exists: boolean }>(
-      "SELECT to_regclass('public.sync_runs') IS NOT NULL AS exists",
-    );
-    const { rows } = tables[0]?.exists
-      ? await client.query<{ runs: string }>("SELECT count(*) AS runs FROM sync_runs")
-      : { rows: [] };
-    const runs = Number(rows[0]?.runs ?? 0);
+    const runs = await countRuns(db.pool);
     if (runs > 0) {
       throw new ConfigError(
         `DATABASE_URL points at a database that already holds ${runs} elements-sync run(s); the demo would mix simulated customers into it. ` +
@@ -154,7 +145,7 @@ async function refuseIfSynced(databaseUrl: string): Promise<void> {
       );
     }
   } finally {
-    await client.end();
+    await db.close();
   }
 }
 
@@ -199,73 +190,49 @@ async function applyChanges(
   return done.map((line) => `\n  ${line}`).join("");
 }
 
-interface ChangeRow {
-  organization: string | null;
-  job_status: number;
-  management_mode: number;
-  removed: boolean;
-  prev_job_status: number | null;
-  prev_management_mode: number | null;
-  prev_removed: boolean | null;
-}
-
-async function printChanges(db: Database, run: RunSummary, io: Io): Promise<void> {
-  // Every history period the run opened, next to the period it closed (if any).
-  const rows = await db.prisma.$queryRaw<ChangeRow[]>`
-    SELECT c.organization, h.job_status, h.management_mode, h.removed,
-           prev.job_status AS prev_job_status, prev.management_mode AS prev_management_mode,
-           prev.removed AS prev_removed
-    FROM customer_status_history h
-    JOIN customers c ON c.id = h.customer_id
-    LEFT JOIN customer_status_history prev
-      ON prev.customer_id = h.customer_id AND prev.closed_by_run_id = h.opened_by_run_id
-    WHERE h.opened_by_run_id = ${run.runId}::int
-    ORDER BY c.organization`;
-  // Tenants have no history table: first_seen_at and removed_at carry the run's timestamp.
-  const tenants = await db.prisma.$queryRaw<
-    { organization: string | null; name: string | null; added: boolean }[]
-  >`
-    SELECT c.organization, t.name, t.first_seen_at = r.started_at AS added
-    FROM tenants t
-    JOIN customers c ON c.id = t.customer_id
-    JOIN sync_runs r ON r.id = ${run.runId}::int
-    WHERE t.first_seen_at = r.started_at OR t.removed_at = r.started_at
-    ORDER BY c.organization, t.name`;
+/** What the run changed, as reporting.job_status_changes and reporting.tenants record it. */
+async function printChanges(db: Queryable, runId: number, io: Io): Promise<void> {
+  const changes = await readChanges(db, { runId });
+  const tenants = await readTenantChanges(db, runId);
   const width = Math.max(
-    ...[...rows, ...tenants].map((row) => (row.organization ?? "").length),
+    ...[...changes, ...tenants].map((row) => (row.organization ?? "").length),
     12,
   );
   const line = (organization: string | null, text: string) =>
     `  ${(organization ?? "(no name)").padEnd(width)}  ${text}`;
-  io.out(`\nWhat run ${run.runId} recorded in customer_status_history:`);
-  for (const row of rows) io.out(line(row.organization, describeChange(row)));
-  io.out(`\nTenants added or removed by run ${run.runId} (tenants table):`);
+  io.out(`\nWhat run ${runId} recorded in customer_status_history:`);
+  for (const change of changes) io.out(line(change.organization, describeChange(change)));
+  io.out(`\nTenants added or removed by run ${runId} (tenants table):`);
   for (const tenant of tenants)
     io.out(
       line(
         tenant.organization,
-        `tenant ${tenant.name ?? "(no name)"} ${tenant.added ? "added" : "removed"}`,
+        `tenant ${tenant.tenant_name ?? "(no name)"} ${tenant.added ? "added" : "removed"}`,
       ),
     );
 }
 
-function describeChange(row: ChangeRow): string {
-  const job = (code: number) => codeLabel("jobStatus", code);
-  const mode = (code: number) => codeLabel("managementMode", code);
-  if (
-    row.prev_removed === null ||
-    row.prev_job_status === null ||
-    row.prev_management_mode === null
-  ) {
-    return `new customer, ${job(row.job_status)}`;
+function describeChange(change: ChangeRow): string {
+  switch (change.change_kind) {
+    case "added":
+      return `new customer, ${change.job_status_label}`;
+    case "removed":
+      return "removed (absent from a complete run)";
+    case "restored":
+      return `restored, ${change.job_status_label}`;
+    case "changed": {
+      const parts: string[] = [];
+      if (change.previous_job_status !== change.job_status) {
+        parts.push(
+          `job status ${change.previous_job_status_label ?? ""} → ${change.job_status_label}`,
+        );
+      }
+      if (change.previous_management_mode !== change.management_mode) {
+        parts.push(
+          `management mode ${change.previous_management_mode_label ?? ""} → ${change.management_mode_label}`,
+        );
+      }
+      return parts.join("; ");
+    }
   }
-  if (row.removed && !row.prev_removed) return "removed (absent from a complete run)";
-  if (!row.removed && row.prev_removed) return `restored, ${job(row.job_status)}`;
-  const parts: string[] = [];
-  if (row.prev_job_status !== row.job_status)
-    parts.push(`job status ${job(row.prev_job_status)} → ${job(row.job_status)}`);
-  if (row.prev_management_mode !== row.management_mode) {
-    parts.push(`management mode ${mode(row.prev_management_mode)} → ${mode(row.management_mode)}`);
-  }
-  return parts.join("; ");
 }

@@ -1,6 +1,6 @@
 // The one line a failed command prints: what went wrong and, for the database, which one.
 import { errorMessage } from "../errors.ts";
-import { describeDatabaseUrl } from "../logger.ts";
+import { describeDatabaseUrl } from "../db.ts";
 import { configuredDatabaseUrl, type Env } from "../config.ts";
 
 /** Socket errors of a connection attempt (`syscall` connect or getaddrinfo). */

@@ -1,7 +1,8 @@
 // `elements-sync <command>`: parses the command line, runs the command, maps errors to
 // exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
 import { ConfigError, errorMessage } from "../errors.ts";
+import type { Command } from "./command.ts";
 import { describeFailure } from "./failure.ts";
 import { demoCommand } from "./demo.ts";
 import { biAccessCommand } from "./bi-access.ts";
@@ -12,19 +13,6 @@ import { simulateCommand } from "./simulate.ts";
 import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
 import { syncCommand } from "./sync.ts";
-
-export interface Command {
-  summary: string;
-  usage: string;
-  options: NonNullable<ParseArgsConfig["options"]>;
-  /** Accepts arguments that are not options (a subcommand, a name); passed to run in order. */
-  positionals?: boolean;
-  run(
-    values: Record<string, string | boolean | undefined>,
-    io: Io,
-    positionals: string[],
-  ): Promise<number>;
-}
 
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,

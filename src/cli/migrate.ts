@@ -3,7 +3,7 @@ import { openDatabase } from "../db.ts";
 import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 
 export const migrateCommand: Command = {
   summary: "apply pending database migrations and exit",

@@ -1,17 +1,19 @@
 // `elements-sync report changes|trend|runs`: the reporting views for people who do not use a
 // BI tool, as aligned tables, CSV or JSON, and the trend as a self-contained HTML chart.
 import { writeFile } from "node:fs/promises";
-import pg from "pg";
 import { loadDotEnv, readConfig } from "../config.ts";
+import { inTransaction, openDatabase, type Session } from "../db.ts";
 import { JOB_STATUS_LABELS } from "../elements/codes.ts";
 import { ConfigError } from "../errors.ts";
 import { renderTrendHtml } from "../reporting/chart.ts";
 import { formatCsv, formatTable, tableObjects, type Table } from "../reporting/format.ts";
 import {
   hasReportingViews,
+  isUnknownTimeZone,
   readChanges,
   readDaily,
   readRuns,
+  setTimeZone,
   type Since,
 } from "../reporting/queries.ts";
 import {
@@ -23,8 +25,8 @@ import {
   runsForPeople,
   trendForPeople,
 } from "../reporting/reports.ts";
+import type { Command } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
-import type { Command } from "./main.ts";
 import { integerOption, stringOption } from "./options.ts";
 
 type Values = Record<string, string | boolean | undefined>;
@@ -76,54 +78,70 @@ export const reportCommand: Command = {
     const timeZone =
       stringOption(values, "time-zone") ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
     loadDotEnv();
-    const { database } = readConfig(process.env, ["database"]);
-
-    const client = new pg.Client({
-      connectionString: database.url,
-      application_name: "elements-sync report",
+    const { database, databaseTimeout } = readConfig(process.env, ["database", "databaseTimeout"]);
+    const db = openDatabase(database.url, {
+      ...databaseTimeout,
+      applicationName: "elements-sync report",
     });
-    await client.connect();
     try {
-      await setTimeZone(client, timeZone);
-      if (!(await hasReportingViews(client))) {
-        throw new ConfigError(
-          "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",
-        );
-      }
-      if (subcommand === "changes") {
-        const rows = await readChanges(client, {
-          since: readSince(values),
-          jobStatus: readStatus(values),
-          limit: values.limit === undefined ? undefined : readLimit(values, 20),
-        });
-        print(io, format, changesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
-      } else if (subcommand === "trend") {
-        const days = integerOption(values, "days", { min: 1, max: 36600, fallback: 30 });
-        const daily = await readDaily(client, days);
-        const html = stringOption(values, "html");
-        if (html !== undefined) {
-          const firstDay = daily[0]?.day;
-          const changes = await readChanges(client, {
-            since: firstDay ? { kind: "day", day: firstDay } : parseSince(`${days}d`),
-            limit: CHART_CHANGES,
-          });
-          await writeChart(html, daily, changes, timeZone);
-          io.out(
-            `wrote ${html}: ${new Set(daily.map((row) => row.day)).size} days, ${changes.length} latest changes`,
+      // One transaction: the time zone holds for it alone, and every query sees one snapshot.
+      await inTransaction(db.pool, async (session) => {
+        await useTimeZone(session, timeZone);
+        if (!(await hasReportingViews(session))) {
+          throw new ConfigError(
+            "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",
           );
-        } else {
-          print(io, format, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));
         }
-      } else {
-        const rows = await readRuns(client, readLimit(values, 20));
-        print(io, format, runsForPeople(rows), dataTable(rows, RUN_COLUMNS));
-      }
+        await printReport(session, subcommand, values, { io, format, timeZone });
+      });
       return EXIT.ok;
     } finally {
-      await client.end();
+      await db.close();
     }
   },
 };
+
+interface Output {
+  io: Io;
+  format: Format;
+  timeZone: string;
+}
+
+async function printReport(
+  session: Session,
+  subcommand: Subcommand,
+  values: Values,
+  { io, format, timeZone }: Output,
+): Promise<void> {
+  if (subcommand === "changes") {
+    const rows = await readChanges(session, {
+      since: readSince(values),
+      jobStatus: readStatus(values),
+      limit: values.limit === undefined ? undefined : readLimit(values, 20),
+    });
+    print(io, format, changesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
+  } else if (subcommand === "trend") {
+    const days = integerOption(values, "days", { min: 1, max: 36600, fallback: 30 });
+    const daily = await readDaily(session, days);
+    const html = stringOption(values, "html");
+    if (html !== undefined) {
+      const firstDay = daily[0]?.day;
+      const changes = await readChanges(session, {
+        since: firstDay ? { kind: "day", day: firstDay } : parseSince(`${days}d`),
+        limit: CHART_CHANGES,
+      });
+      await writeChart(html, daily, changes, timeZone);
+      io.out(
+        `wrote ${html}: ${new Set(daily.map((row) => row.day)).size} days, ${changes.length} latest changes`,
+      );
+    } else {
+      print(io, format, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));
+    }
+  } else {
+    const rows = await readRuns(session, readLimit(values, 20));
+    print(io, format, runsForPeople(rows), dataTable(rows, RUN_COLUMNS));
+  }
+}
 
 function readSubcommand(positionals: readonly string[]): Subcommand {
   const [name, ...extra] = positionals;
@@ -208,10 +226,11 @@ function readStatus(values: Values): number | undefined {
   return raw === undefined ? undefined : parseJobStatus(raw);
 }
 
-async function setTimeZone(client: pg.Client, timeZone: string): Promise<void> {
+async function useTimeZone(session: Session, timeZone: string): Promise<void> {
   try {
-    await client.query("SELECT set_config('TimeZone', $1, false)", [timeZone]);
-  } catch {
+    await setTimeZone(session, timeZone);
+  } catch (error) {
+    if (!isUnknownTimeZone(error)) throw error;
     throw new ConfigError(`--time-zone: PostgreSQL does not know the time zone "${timeZone}".`);
   }
 }

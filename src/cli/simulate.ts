@@ -1,7 +1,7 @@
 import { ConfigError } from "../errors.ts";
 import { startSimulator } from "../simulator/server.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 import { integerOption, stringOption } from "./options.ts";
 
 export const simulateCommand: Command = {

@@ -8,7 +8,7 @@ import { createWorkerMetrics } from "../worker/metrics.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { startWorker, type Worker } from "../worker/worker.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 
 export const startCommand: Command = {
   summary: "run as a worker: sync on the SYNC_CRON schedule until stopped",

@@ -1,9 +1,11 @@
 import { loadDotEnv, readConfig } from "../config.ts";
-import { openDatabase, type PrismaClient } from "../db.ts";
+import { openDatabase } from "../db.ts";
 import { SyncError } from "../errors.ts";
+import { formatDuration, formatTable, type Table } from "../reporting/format.ts";
+import { hasReportingViews, readRuns, type RunRow } from "../reporting/queries.ts";
 import { nextFire } from "../worker/schedule.ts";
+import type { Command } from "./command.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./main.ts";
 import { integerOption } from "./options.ts";
 
 export const statusCommand: Command = {
@@ -32,9 +34,12 @@ export const statusCommand: Command = {
     const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
     const db = openDatabase(database.url, databaseTimeout);
     try {
-      // Through pg first: a database that cannot be reached fails with pg's one-line error, not Prisma's several.
-      await db.pool.query("SELECT 1");
-      const runs = await lastRuns(db.prisma, limit);
+      if (!(await hasReportingViews(db.pool))) {
+        throw new SyncError(
+          "The database has no elements-sync tables yet: run `elements-sync migrate` (or a sync) first.",
+        );
+      }
+      const runs = await readRuns(db.pool, limit);
       const status: Status = {
         schedule: {
           cron: schedule.cron,
@@ -43,7 +48,7 @@ export const statusCommand: Command = {
         },
         runs,
       };
-      io.out(values.json === true ? JSON.stringify(status, null, 2) : formatStatus(status));
+      io.out(values.json === true ? statusJson(status) : formatStatus(status));
       return EXIT.ok;
     } finally {
       await db.close();
@@ -51,132 +56,105 @@ export const statusCommand: Command = {
   },
 };
 
-export interface RunRow {
-  id: number;
-  startedAt: string;
-  finishedAt: string | null;
-  durationMs: number | null;
-  status: string;
-  complete: boolean;
-  scheduledFor: string | null;
-  customerFilter: string | null;
-  customersSeen: number;
-  customersAdded: number;
-  customersRemoved: number;
-  customersRestored: number;
-  statusChanges: number;
-  rejectedRecords: number;
-  incompleteReason: string | null;
-  error: string | null;
-  removalsWithheld: number;
-  warning: string | null;
-}
-
 interface Status {
   schedule: { cron: string; timezone: string; nextFireAt: string | null };
   runs: RunRow[];
 }
 
-async function lastRuns(prisma: PrismaClient, limit: number): Promise<RunRow[]> {
-  try {
-    const rows = await prisma.$queryRaw<
-      (Omit<RunRow, "startedAt" | "finishedAt" | "scheduledFor"> & {
-        startedAt: Date;
-        finishedAt: Date | null;
-        scheduledFor: Date | null;
-      })[]
-    >`
-      SELECT id, started_at AS "startedAt", finished_at AS "finishedAt",
-             -- a running run's duration is how long it has been going
-             (extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at) * 1000)::float8
-               AS "durationMs",
-             status, complete, scheduled_for AS "scheduledFor", customer_filter AS "customerFilter",
-             customers_seen AS "customersSeen", customers_added AS "customersAdded",
-             customers_removed AS "customersRemoved", customers_restored AS "customersRestored",
-             status_changes AS "statusChanges", rejected_records AS "rejectedRecords",
-             incomplete_reason AS "incompleteReason", error,
-             removals_withheld AS "removalsWithheld", warning
-      FROM sync_runs ORDER BY id DESC LIMIT ${limit}::int`;
-    return rows.map((row) => ({
-      ...row,
-      startedAt: row.startedAt.toISOString(),
-      finishedAt: row.finishedAt?.toISOString() ?? null,
-      scheduledFor: row.scheduledFor?.toISOString() ?? null,
-    }));
-  } catch (error) {
-    if (isMissingTable(error)) {
-      throw new SyncError(
-        "The database has no elements-sync tables yet: run `elements-sync migrate` (or a sync) first.",
-      );
-    }
-    throw error;
-  }
+/** Run fields in camelCase and times in UTC, as scripts reading `status --json` know them. */
+function statusJson({ schedule, runs }: Status): string {
+  const json = {
+    schedule,
+    runs: runs.map((run) => ({
+      id: run.run_id,
+      startedAt: utcIso(run.started_at),
+      finishedAt: run.finished_at === null ? null : utcIso(run.finished_at),
+      durationMs: run.elapsed_ms,
+      status: run.status,
+      complete: run.outcome === "complete",
+      scheduledFor: run.scheduled_for === null ? null : utcIso(run.scheduled_for),
+      customerFilter: run.customer_filter,
+      customersSeen: run.customers_seen,
+      customersAdded: run.customers_added,
+      customersRemoved: run.customers_removed,
+      customersRestored: run.customers_restored,
+      statusChanges: run.status_changes,
+      rejectedRecords: run.rejected_records,
+      // outcome_reason is the reason of a run that was incomplete or did not succeed.
+      incompleteReason: run.status === "succeeded" ? run.outcome_reason : null,
+      error: run.status === "succeeded" ? null : run.outcome_reason,
+      removalsWithheld: run.removals_withheld,
+      warning: run.warning,
+    })),
+  };
+  return JSON.stringify(json, null, 2);
 }
 
-function isMissingTable(error: unknown): boolean {
-  return /sync_runs.*does not exist|relation .* does not exist|42P01/.test(String(error));
-}
+/** Long notes are cut in the table; --json has them whole. */
+const NOTE_WIDTH = 80;
 
-const COLUMNS: { title: string; value(run: RunRow): string; right?: boolean }[] = [
-  { title: "run", value: (run) => String(run.id), right: true },
-  { title: "started (UTC)", value: (run) => utc(run.startedAt) },
-  { title: "duration", value: (run) => duration(run.durationMs), right: true },
-  { title: "status", value: (run) => run.status },
-  { title: "trigger", value: (run) => trigger(run) },
-  { title: "complete", value: (run) => (run.complete ? "yes" : "no") },
-  { title: "seen", value: (run) => String(run.customersSeen), right: true },
-  { title: "added", value: (run) => String(run.customersAdded), right: true },
-  { title: "removed", value: (run) => String(run.customersRemoved), right: true },
-  { title: "restored", value: (run) => String(run.customersRestored), right: true },
-  { title: "status changes", value: (run) => String(run.statusChanges), right: true },
-  // Why it failed, what needs a look although it succeeded, or why it was incomplete.
-  {
-    title: "note",
-    value: (run) => shorten(run.error ?? run.warning ?? run.incompleteReason ?? ""),
-  },
-];
-
-export function formatStatus(status: Status): string {
-  const { schedule } = status;
+function formatStatus({ schedule, runs }: Status): string {
   const next = schedule.nextFireAt ? utc(schedule.nextFireAt) : "never";
   const header = `schedule: ${schedule.cron} (${schedule.timezone}); next fire ${next} UTC`;
-  if (status.runs.length === 0) return `${header}\nno runs yet`;
-  const cells = status.runs.map((run) => COLUMNS.map((column) => column.value(run)));
-  const widths = COLUMNS.map((column, index) =>
-    Math.max(column.title.length, ...cells.map((row) => row[index]?.length ?? 0)),
-  );
-  const line = (values: string[]) =>
-    values
-      .map((value, index) => {
-        const width = widths[index] ?? 0;
-        return COLUMNS[index]?.right ? value.padStart(width) : value.padEnd(width);
-      })
-      .join("  ")
-      .trimEnd();
-  return [header, "", line(COLUMNS.map((column) => column.title)), ...cells.map(line)].join("\n");
+  if (runs.length === 0) return `${header}\nno runs yet`;
+  return `${header}\n\n${formatTable(runsTable(runs))}`;
 }
 
-/** Long errors are cut in the table; --json has them whole. */
-const ERROR_WIDTH = 80;
+function runsTable(runs: readonly RunRow[]): Table {
+  return {
+    headers: [
+      "run",
+      "started (UTC)",
+      "duration",
+      "status",
+      "trigger",
+      "complete",
+      "seen",
+      "added",
+      "removed",
+      "restored",
+      "status changes",
+      "note",
+    ],
+    numeric: new Set([0, 2, 6, 7, 8, 9, 10]),
+    rule: false,
+    rows: runs.map((run) => [
+      run.run_id,
+      utc(run.started_at),
+      formatDuration(run.elapsed_ms),
+      run.status,
+      trigger(run),
+      run.outcome === "complete" ? "yes" : "no",
+      run.customers_seen,
+      run.customers_added,
+      run.customers_removed,
+      run.customers_restored,
+      run.status_changes,
+      // Why it failed, what needs a look although it succeeded, or why it was incomplete.
+      shorten(note(run)),
+    ]),
+  };
+}
+
+function note(run: RunRow): string {
+  if (run.status !== "succeeded") return run.outcome_reason ?? "";
+  return run.warning ?? run.outcome_reason ?? "";
+}
 
 function shorten(text: string): string {
-  return text.length > ERROR_WIDTH ? `${text.slice(0, ERROR_WIDTH - 1)}…` : text;
+  return text.length > NOTE_WIDTH ? `${text.slice(0, NOTE_WIDTH - 1)}…` : text;
 }
 
+function utcIso(iso: string): string {
+  return new Date(iso).toISOString();
+}
+
+/** "2026-11-30 03:30:00" from ISO 8601 text in any time zone. */
 function utc(iso: string): string {
-  return iso.replace("T", " ").replace(/\.\d+Z$/, "");
-}
-
-function duration(ms: number | null): string {
-  if (ms === null) return "";
-  // Round once, then split: 59.96 s is "1 min 0 s", never "60.0 s".
-  const tenths = Math.round(ms / 100);
-  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
-  const seconds = Math.round(ms / 1000);
-  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+  return utcIso(iso).replace("T", " ").slice(0, 19);
 }
 
 function trigger(run: RunRow): string {
-  if (run.scheduledFor) return `cron ${utc(run.scheduledFor).slice(11)}`;
-  return run.customerFilter ? `customer ${run.customerFilter}` : "on demand";
+  if (run.scheduled_for) return `cron ${utc(run.scheduled_for).slice(11)}`;
+  return run.customer_filter ? `customer ${run.customer_filter}` : "on demand";
 }

@@ -6,7 +6,7 @@ import { migrate } from "../migrations.ts";
 import { runSync } from "../sync/sync.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./main.ts";
+import type { Command } from "./command.ts";
 import { stringOption } from "./options.ts";
 import { createProgressDisplay } from "./progress.ts";
 import { formatRunSummary } from "./summary.ts";

@@ -3,6 +3,7 @@
 // gets no table privilege, no CREATE anywhere, and read-only transactions by default.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
+import { inTransaction, type Session } from "../db.ts";
 import { ConfigError } from "../errors.ts";
 
 /** Lowercase so BI tools never need to quote it; `pg_` names are reserved by PostgreSQL. */
@@ -62,72 +63,78 @@ export interface AccessResult {
 
 /** Creates or updates `role` in one transaction: all of it happens, or none. */
 export async function grantReportingAccess(
-  client: pg.ClientBase,
+  db: pg.Pool | Session,
   role: string,
   password: string,
 ): Promise<AccessResult> {
   const name = pg.escapeIdentifier(checkRoleName(role));
-  await client.query("BEGIN");
   try {
-    const { rows: schema } = await client.query<{ owner: string | null; database: string }>(
-      `SELECT (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'reporting') AS owner,
-              current_database() AS database`,
-    );
-    const owner = schema[0]?.owner;
-    const database = schema[0]?.database ?? "";
-    if (!owner) {
-      throw new ConfigError(
-        "the database has no reporting schema; run `elements-sync migrate` first.",
-      );
-    }
-    const { rows: existing } = await client.query<ExistingRole>(
-      `SELECT r.rolsuper AS superuser,
-              r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls AS privileged,
-              array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
-                    WHERE m.member = r.oid ORDER BY 1) AS member_of,
-              EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refobjid = r.oid AND d.deptype = 'o')
-                AS owns_objects,
-              r.rolname = current_user AS is_current_user
-       FROM pg_roles r WHERE r.rolname = $1`,
-      [role],
-    );
-    const found = existing[0];
-    if (found) {
-      const reasons = reasonsNotToTouch(found);
-      if (reasons.length > 0) {
-        throw new ConfigError(
-          `role ${role} already exists and is not a reporting-only role (${reasons.join("; ")}); choose another name.`,
-        );
-      }
-    }
-    const attributes = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${pg.escapeLiteral(scramVerifier(password))}`;
-    await client.query(`${found ? "ALTER" : "CREATE"} ROLE ${name} WITH ${attributes}`);
-    await client.query(`ALTER ROLE ${name} SET default_transaction_read_only = on`);
-    // Explicit grants only: what PUBLIC holds cannot be revoked from one role, and holds
-    // no table privilege (and, since PostgreSQL 15, no CREATE on schema public).
-    await client.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${name}`);
-    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${name}`);
-    await client.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${name}`);
-    await client.query(`REVOKE ALL ON SCHEMA public, reporting_internal FROM ${name}`);
-    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting_internal FROM ${name}`);
-    await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting FROM ${name}`);
-    await client.query(`GRANT USAGE ON SCHEMA reporting TO ${name}`);
-    await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO ${name}`);
-    // Views a later migration adds are created by the schema's owner: readable at once.
-    await client.query(
-      `ALTER DEFAULT PRIVILEGES FOR ROLE ${pg.escapeIdentifier(owner)} IN SCHEMA reporting GRANT SELECT ON TABLES TO ${name}`,
-    );
-    const { rows: views } = await client.query<{ view: string }>(
-      `SELECT c.relname::text AS view FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'reporting' AND has_table_privilege($1, c.oid, 'SELECT') ORDER BY 1`,
-      [role],
-    );
-    await client.query("COMMIT");
-    return { created: !found, database, views: views.map((row) => row.view) };
+    return await inTransaction(db, (client) => grant(client, role, name, password));
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
     throw explainPermission(error);
   }
+}
+
+async function grant(
+  client: Session,
+  role: string,
+  name: string,
+  password: string,
+): Promise<AccessResult> {
+  const { rows: schema } = await client.query<{ owner: string | null; database: string }>(
+    `SELECT (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'reporting') AS owner,
+            current_database() AS database`,
+  );
+  const owner = schema[0]?.owner;
+  const database = schema[0]?.database ?? "";
+  if (!owner) {
+    throw new ConfigError(
+      "the database has no reporting schema; run `elements-sync migrate` first.",
+    );
+  }
+  const { rows: existing } = await client.query<ExistingRole>(
+    `SELECT r.rolsuper AS superuser,
+            r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls AS privileged,
+            array(SELECT g.rolname::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                  WHERE m.member = r.oid ORDER BY 1) AS member_of,
+            EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refobjid = r.oid AND d.deptype = 'o')
+              AS owns_objects,
+            r.rolname = current_user AS is_current_user
+     FROM pg_roles r WHERE r.rolname = $1`,
+    [role],
+  );
+  const found = existing[0];
+  if (found) {
+    const reasons = reasonsNotToTouch(found);
+    if (reasons.length > 0) {
+      throw new ConfigError(
+        `role ${role} already exists and is not a reporting-only role (${reasons.join("; ")}); choose another name.`,
+      );
+    }
+  }
+  const attributes = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${pg.escapeLiteral(scramVerifier(password))}`;
+  await client.query(`${found ? "ALTER" : "CREATE"} ROLE ${name} WITH ${attributes}`);
+  await client.query(`ALTER ROLE ${name} SET default_transaction_read_only = on`);
+  // Explicit grants only: what PUBLIC holds cannot be revoked from one role, and holds
+  // no table privilege (and, since PostgreSQL 15, no CREATE on schema public).
+  await client.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${name}`);
+  await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${name}`);
+  await client.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${name}`);
+  await client.query(`REVOKE ALL ON SCHEMA public, reporting_internal FROM ${name}`);
+  await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting_internal FROM ${name}`);
+  await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting FROM ${name}`);
+  await client.query(`GRANT USAGE ON SCHEMA reporting TO ${name}`);
+  await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO ${name}`);
+  // Views a later migration adds are created by the schema's owner: readable at once.
+  await client.query(
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${pg.escapeIdentifier(owner)} IN SCHEMA reporting GRANT SELECT ON TABLES TO ${name}`,
+  );
+  const { rows: views } = await client.query<{ view: string }>(
+    `SELECT c.relname::text AS view FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'reporting' AND has_table_privilege($1, c.oid, 'SELECT') ORDER BY 1`,
+    [role],
+  );
+  return { created: !found, database, views: views.map((row) => row.view) };
 }
 
 /** PostgreSQL's "permission denied" says what, not who may: add what this needs. */

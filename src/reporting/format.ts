@@ -7,13 +7,15 @@ export interface Table {
   rows: Cell[][];
   /** Columns to right-align (numbers). */
   numeric?: ReadonlySet<number>;
+  /** False: no rule under the headers (`status` prints its table under a header of its own). */
+  rule?: boolean;
 }
 
 function text(cell: Cell): string {
   return cell === null ? "" : String(cell);
 }
 
-/** Columns padded to their widest cell, two spaces apart, with a rule under the headers. */
+/** Columns padded to their widest cell, two spaces apart, with a rule under the headers unless `rule` is false. */
 export function formatTable(table: Table): string {
   const cells = [table.headers, ...table.rows.map((row) => row.map(text))];
   const widths = table.headers.map((_, column) =>
@@ -27,8 +29,17 @@ export function formatTable(table: Table): string {
       })
       .join("  ")
       .trimEnd();
-  const rule = widths.map((width) => "-".repeat(width)).join("  ");
-  return [line(table.headers), rule, ...cells.slice(1).map(line)].join("\n");
+  const rule = table.rule === false ? [] : [widths.map((width) => "-".repeat(width)).join("  ")];
+  return [line(table.headers), ...rule, ...cells.slice(1).map(line)].join("\n");
+}
+
+/** "12.3 s" under a minute, else "4 min 7 s". */
+export function formatDuration(ms: number): string {
+  // Round once, then split: 59.96 s is "1 min 0 s", never "60.0 s".
+  const tenths = Math.round(ms / 100);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
 /** RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled. */

@@ -1,11 +1,7 @@
-// What the `report` command shows, read from the reporting views only: they are the one
+// What `report`, `status` and the demo show, read from the reporting views: they are the one
 // definition of a change, a daily count or a run outcome, shared with BI tools.
 // Timestamps come back as ISO 8601 text in the session's time zone, days as YYYY-MM-DD.
-import type pg from "pg";
-
-export interface Queryable {
-  query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<T>>;
-}
+import type { Queryable } from "../db.ts";
 
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'`;
 
@@ -13,7 +9,10 @@ const ISO = `'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'`;
 export type Since = { kind: "duration"; interval: string } | { kind: "day"; day: string };
 
 export interface ChangeFilter {
-  since: Since;
+  /** Only changes since then; all of them when undefined. */
+  since?: Since | undefined;
+  /** Only the changes this run saw. */
+  runId?: number | undefined;
   /** Only changes that moved a customer into this job status. */
   jobStatus?: number | undefined;
   limit?: number | undefined;
@@ -44,15 +43,17 @@ export async function readChanges(db: Queryable, filter: ChangeFilter): Promise<
             job_status_label, previous_management_mode, previous_management_mode_label,
             management_mode, management_mode_label, job_status_changed, management_mode_changed
      FROM reporting.job_status_changes
-     WHERE changed_at >= coalesce($1::date::timestamptz, now() - $2::interval)
+     WHERE changed_at >= coalesce($1::date::timestamptz, now() - $2::interval, '-infinity')
        AND ($3::integer IS NULL OR (job_status = $3::integer AND job_status_changed))
+       AND ($5::integer IS NULL OR run_id = $5::integer)
      ORDER BY changed_at DESC, organization, customer_id
      LIMIT $4::integer`,
     [
-      filter.since.kind === "day" ? filter.since.day : null,
-      filter.since.kind === "duration" ? filter.since.interval : null,
+      filter.since?.kind === "day" ? filter.since.day : null,
+      filter.since?.kind === "duration" ? filter.since.interval : null,
       filter.jobStatus ?? null,
       filter.limit ?? null,
+      filter.runId ?? null,
     ],
   );
   return rows;
@@ -77,6 +78,7 @@ export async function readDaily(db: Queryable, days: number): Promise<DailyRow[]
   return rows;
 }
 
+/** A run as reporting.sync_runs has it, with what `status` shows besides. */
 export interface RunRow {
   run_id: number;
   started_at: string;
@@ -95,20 +97,51 @@ export interface RunRow {
   customers_restored: number;
   status_changes: number;
   rejected_records: number;
+  removals_withheld: number;
+  warning: string | null;
+  /** The scheduled fire the run served; null for a run started by hand or at worker start. */
+  scheduled_for: string | null;
+  /** duration_seconds in unrounded milliseconds, or for a running run how long it has been going. */
+  elapsed_ms: number;
 }
 
 /** The latest `limit` runs, newest first. */
 export async function readRuns(db: Queryable, limit: number): Promise<RunRow[]> {
   const { rows } = await db.query<RunRow>(
-    `SELECT run_id, to_char(started_at, ${ISO}) AS started_at,
-            to_char(finished_at, ${ISO}) AS finished_at, duration_seconds::text AS duration_seconds,
-            status, outcome, outcome_reason, customer_filter, api_total_count, pages_fetched,
-            customers_seen, tenants_seen, customers_added, customers_removed,
-            customers_restored, status_changes, rejected_records
-     FROM reporting.sync_runs
-     ORDER BY run_id DESC
+    `SELECT v.run_id, to_char(v.started_at, ${ISO}) AS started_at,
+            to_char(v.finished_at, ${ISO}) AS finished_at,
+            v.duration_seconds::text AS duration_seconds, v.status, v.outcome, v.outcome_reason,
+            v.customer_filter, v.api_total_count, v.pages_fetched, v.customers_seen,
+            v.tenants_seen, v.customers_added, v.customers_removed, v.customers_restored,
+            v.status_changes, v.rejected_records, v.removals_withheld, v.warning,
+            -- What the view leaves out: the trigger, and how long a running run has been going.
+            to_char(r.scheduled_for, ${ISO}) AS scheduled_for,
+            (extract(epoch FROM coalesce(r.finished_at, clock_timestamp()) - r.started_at) * 1000)::float8
+              AS elapsed_ms
+     FROM reporting.sync_runs v
+     JOIN sync_runs r ON r.id = v.run_id
+     ORDER BY v.run_id DESC
      LIMIT $1::integer`,
     [limit],
+  );
+  return rows;
+}
+
+export interface TenantChangeRow {
+  organization: string | null;
+  tenant_name: string | null;
+  added: boolean;
+}
+
+/** The tenants run `runId` added or removed: tenants carry the run's start as first_seen_at or removed_at. */
+export async function readTenantChanges(db: Queryable, runId: number): Promise<TenantChangeRow[]> {
+  const { rows } = await db.query<TenantChangeRow>(
+    `SELECT t.organization, t.tenant_name, t.first_seen_at = r.started_at AS added
+     FROM reporting.tenants t
+     JOIN reporting.sync_runs r ON r.run_id = $1::integer
+     WHERE t.first_seen_at = r.started_at OR t.removed_at = r.started_at
+     ORDER BY t.organization, t.tenant_name`,
+    [runId],
   );
   return rows;
 }
@@ -119,4 +152,16 @@ export async function hasReportingViews(db: Queryable): Promise<boolean> {
     "SELECT to_regclass('reporting.job_status_daily') IS NOT NULL AS present",
   );
   return rows[0]?.present === true;
+}
+
+/**
+ * Days and times in `timeZone` for the rest of the transaction. PostgreSQL rejects a zone it
+ * does not know with SQLSTATE 22023 (isUnknownTimeZone).
+ */
+export async function setTimeZone(session: Queryable, timeZone: string): Promise<void> {
+  await session.query("SELECT set_config('TimeZone', $1, true)", [timeZone]);
+}
+
+export function isUnknownTimeZone(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "22023";
 }

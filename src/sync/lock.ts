@@ -6,6 +6,7 @@
 // the lock's session ends after sessionTimeoutMs of silence (idle_session_timeout), and a
 // live holder sends a heartbeat well within it, however long the run.
 import type pg from "pg";
+import { openSession, type Session } from "../db.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
@@ -39,7 +40,7 @@ export async function tryAcquireSyncLock(
   options: SyncLockOptions = {},
 ): Promise<SyncLock | undefined> {
   const { sessionTimeoutMs, log } = options;
-  const client = await pool.connect();
+  const client = await openSession(pool);
   // The session's timeout would end the connection under its next user in the pool.
   const discard = sessionTimeoutMs !== undefined;
   try {
@@ -91,7 +92,7 @@ interface Heartbeat {
  * lock, may be gone: it is logged and not retried. The run goes on; if another run takes
  * over meanwhile, claimRunForMerge refuses this one its merge.
  */
-function startHeartbeat(client: pg.PoolClient, intervalMs: number, log?: Logger): Heartbeat {
+function startHeartbeat(client: Session, intervalMs: number, log?: Logger): Heartbeat {
   let inFlight: Promise<void> | undefined;
   const beat = () => {
     // A heartbeat still waiting for its answer is enough; pg would queue another behind it.

@@ -1,7 +1,7 @@
 // The sync_runs row: every run has one from its start, and it ends succeeded, failed or
 // abandoned with a reason. Other tables change only in a succeeded run's merge.
 // Times come from the database's clock, so runs on different hosts order correctly.
-import type { PrismaClient } from "../db.ts";
+import type { PrismaClient, Queryable } from "../db.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
 import { SyncError } from "../errors.ts";
 import { clearAllStaging, clearStaging } from "./staging.ts";
@@ -9,6 +9,8 @@ import { clearAllStaging, clearStaging } from "./staging.ts";
 type Tx = Prisma.TransactionClient;
 
 export type RunStatus = "running" | "succeeded" | "failed" | "abandoned";
+
+export const RUN_STATUSES: readonly RunStatus[] = ["running", "succeeded", "failed", "abandoned"];
 
 /** The error of a run stopped by SIGTERM or SIGINT. */
 export const INTERRUPTED = "interrupted";
@@ -177,4 +179,69 @@ export async function findRunningRun(prisma: PrismaClient): Promise<RunningRun |
     SELECT id, started_at AS "startedAt", scheduled_for AS "scheduledFor"
     FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1`;
   return row;
+}
+
+/** How many runs the database holds; 0 when it has no sync_runs table (never migrated). */
+export async function countRuns(db: Queryable): Promise<number> {
+  // Two statements: a query naming sync_runs fails to plan where the table does not exist.
+  const { rows: tables } = await db.query<{ exists: boolean }>(
+    "SELECT to_regclass('public.sync_runs') IS NOT NULL AS exists",
+  );
+  if (tables[0]?.exists !== true) return 0;
+  const { rows } = await db.query<{ runs: number }>("SELECT count(*)::int AS runs FROM sync_runs");
+  return rows[0]?.runs ?? 0;
+}
+
+/** What the worker's metrics say of the runs; times in seconds since the Unix epoch. */
+export interface RunTotals {
+  byStatus: Record<RunStatus, number>;
+  /** The newest run that ended, whatever its status. */
+  lastFinished: {
+    startedAt: number;
+    finishedAt: number;
+    status: RunStatus;
+    complete: boolean;
+    removalsWithheld: number;
+  } | null;
+  /** Start of the newest succeeded full run (a --customer run refreshes one customer, not the snapshot). */
+  lastSuccessAt: number | null;
+}
+
+export async function readRunTotals(prisma: PrismaClient): Promise<RunTotals> {
+  const [counts, [last]] = await Promise.all([
+    prisma.$queryRaw<{ status: RunStatus; runs: number }[]>`
+      SELECT status, count(*)::int AS runs FROM sync_runs GROUP BY status`,
+    prisma.$queryRaw<LastRunRow[]>`
+      SELECT r.started, r.finished, r.status, r.complete, r."removalsWithheld", s."lastSuccess"
+      FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
+            FROM sync_runs WHERE status = 'succeeded' AND customer_filter IS NULL) s
+      LEFT JOIN LATERAL (
+        SELECT extract(epoch FROM started_at)::float8 AS started,
+               extract(epoch FROM finished_at)::float8 AS finished,
+               status, complete, removals_withheld AS "removalsWithheld"
+        FROM sync_runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1
+      ) r ON true`,
+  ]);
+  const byStatus: Record<RunStatus, number> = { running: 0, succeeded: 0, failed: 0, abandoned: 0 };
+  for (const { status, runs } of counts) byStatus[status] = runs;
+  const finished =
+    last?.started != null && last.finished != null && last.status != null
+      ? {
+          startedAt: last.started,
+          finishedAt: last.finished,
+          status: last.status,
+          complete: last.complete === true,
+          removalsWithheld: last.removalsWithheld ?? 0,
+        }
+      : null;
+  return { byStatus, lastFinished: finished, lastSuccessAt: last?.lastSuccess ?? null };
+}
+
+interface LastRunRow {
+  started: number | null;
+  finished: number | null;
+  status: RunStatus | null;
+  complete: boolean | null;
+  removalsWithheld: number | null;
+  lastSuccess: number | null;
 }

@@ -2,7 +2,7 @@
 // run's id as they arrive, so memory stays flat and the merge can be one set-based
 // transaction at the end. Staging rows are scratch: removed when the run ends.
 import type pg from "pg";
-import type { PrismaClient } from "../db.ts";
+import { openSession, type PrismaClient, type Session } from "../db.ts";
 import type { CustomerRecord } from "../elements/payload.ts";
 
 /** Last record wins for a customer seen twice (offset paging can repeat one across pages). */
@@ -31,7 +31,7 @@ interface QueuedPage {
 }
 
 export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<StagingWriter> {
-  const connection = await pool.connect();
+  const connection = await openSession(pool);
   let queue: QueuedPage[] = [];
   let writing: Promise<void> | undefined;
   let failure: Error | undefined;
@@ -92,7 +92,7 @@ function stagingFailure(error: unknown, lostConnection: Error | undefined): Erro
 }
 
 async function writeBatch(
-  connection: pg.PoolClient,
+  connection: Session,
   runId: number,
   records: readonly CustomerRecord[],
 ): Promise<void> {

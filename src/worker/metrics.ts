@@ -7,7 +7,7 @@ import type { Database } from "../db.ts";
 import type { ClientEvents } from "../elements/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import type { RunStatus } from "../sync/runs.ts";
+import { readRunTotals, RUN_STATUSES } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
 
 /** What became of one scheduled fire in this process. */
@@ -23,8 +23,6 @@ export interface WorkerMetrics {
   /** Reads the database, then renders every metric in the text exposition format. */
   render(): Promise<string>;
 }
-
-const RUN_STATUSES: readonly RunStatus[] = ["running", "succeeded", "failed", "abandoned"];
 
 interface MetricsOptions {
   db: Database;
@@ -81,20 +79,8 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
   ]);
 
   async function readDatabase(): Promise<void> {
-    const [byStatus, last, customers] = await Promise.all([
-      db.prisma.$queryRaw<{ status: string; runs: number }[]>`
-        SELECT status, count(*)::int AS runs FROM sync_runs GROUP BY status`,
-      db.prisma.$queryRaw<LastRunRow[]>`
-        SELECT r.started, r.finished, r.status, r.complete, r."removalsWithheld", s."lastSuccess"
-        FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
-              -- A full run only: a --customer run refreshes one customer, not the snapshot.
-              FROM sync_runs WHERE status = 'succeeded' AND customer_filter IS NULL) s
-        LEFT JOIN LATERAL (
-          SELECT extract(epoch FROM started_at)::float8 AS started,
-                 extract(epoch FROM finished_at)::float8 AS finished,
-                 status, complete, removals_withheld AS "removalsWithheld"
-          FROM sync_runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1
-        ) r ON true`,
+    const [totals, customers] = await Promise.all([
+      readRunTotals(db.prisma),
       db.prisma.$queryRaw<{ jobStatus: number; label: string | null; customers: number }[]>`
         SELECT c.job_status AS "jobStatus", s.label, count(*)::int AS customers
         FROM customers c LEFT JOIN job_status_codes s ON s.code = c.job_status
@@ -103,22 +89,20 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     ]);
     for (const metric of Object.values(database)) metric.reset();
     database.up.set(1);
-    for (const status of RUN_STATUSES) {
-      database.runs.set({ status }, byStatus.find((row) => row.status === status)?.runs ?? 0);
-    }
-    database.running.set(byStatus.some((row) => row.status === "running") ? 1 : 0);
-    const [row] = last;
-    if (row?.started != null && row.finished != null) {
-      database.lastStart.set(row.started);
-      database.lastFinish.set(row.finished);
-      database.lastDuration.set(row.finished - row.started);
+    for (const status of RUN_STATUSES) database.runs.set({ status }, totals.byStatus[status]);
+    database.running.set(totals.byStatus.running > 0 ? 1 : 0);
+    const last = totals.lastFinished;
+    if (last) {
+      database.lastStart.set(last.startedAt);
+      database.lastFinish.set(last.finishedAt);
+      database.lastDuration.set(last.finishedAt - last.startedAt);
       for (const status of RUN_STATUSES) {
-        database.lastStatus.set({ status }, status === row.status ? 1 : 0);
+        database.lastStatus.set({ status }, status === last.status ? 1 : 0);
       }
-      database.lastComplete.set(row.complete ? 1 : 0);
-      database.lastWithheld.set(row.removalsWithheld ?? 0);
+      database.lastComplete.set(last.complete ? 1 : 0);
+      database.lastWithheld.set(last.removalsWithheld);
     }
-    if (row?.lastSuccess != null) database.lastSuccess.set(row.lastSuccess);
+    if (totals.lastSuccessAt !== null) database.lastSuccess.set(totals.lastSuccessAt);
     for (const { jobStatus, label, customers: count } of customers) {
       database.customers.set(
         { job_status: String(jobStatus), label: label ?? `unknown (${jobStatus})` },
@@ -159,13 +143,4 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       return registry.metrics();
     },
   };
-}
-
-interface LastRunRow {
-  started: number | null;
-  finished: number | null;
-  status: RunStatus | null;
-  complete: boolean | null;
-  removalsWithheld: number | null;
-  lastSuccess: number | null;
 }

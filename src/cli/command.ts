@@ -1,0 +1,17 @@
+// What every command is to main.ts: its help texts, its options and how it runs. A module
+// of its own so that commands and main.ts can both import it without importing each other.
+import type { ParseArgsConfig } from "node:util";
+import type { Io } from "./io.ts";
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig["options"]>;
+  /** Accepts arguments that are not options (a subcommand, a name); passed to run in order. */
+  positionals?: boolean;
+  run(
+    values: Record<string, string | boolean | undefined>,
+    io: Io,
+    positionals: string[],
+  ): Promise<number>;
+}
