@@ -7,7 +7,7 @@
 //   the database.
 import type { PrismaClient } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
-import { ElementsApiError } from "../elements/retry.ts";
+import { ElementsApiError } from "../elements/errors.ts";
 import type { Logger } from "../logger.ts";
 import { checkRecords } from "./records.ts";
 import type { StagingWriter } from "./staging.ts";
