@@ -6,7 +6,7 @@ import {
   readRemovalPolicy,
 } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { createElementsSource } from "../elements/source.ts";
+import { createElementsClientFromConfig } from "../elements/from-config.ts";
 import { loggerFromEnv } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { runSync } from "../sync/sync.ts";
@@ -47,7 +47,7 @@ export const syncCommand: Command = {
     const elements = readElementsConfig(env);
     const removals = readRemovalPolicy(env);
     const log = loggerFromEnv(env);
-    const client = createElementsSource(elements, log);
+    const client = createElementsClientFromConfig(elements, log);
     const customerId = stringOption(values, "customer");
 
     // Ctrl-C or SIGTERM stops the run cleanly: recorded failed, "interrupted", nothing merged.
