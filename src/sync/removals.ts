@@ -9,6 +9,7 @@ import type { PrismaClient } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { ElementsApiError } from "../elements/errors.ts";
 import type { Logger } from "../logger.ts";
+import { isObject } from "../values.ts";
 import { checkRecords } from "./records.ts";
 import type { StagingWriter } from "./staging.ts";
 
@@ -163,10 +164,7 @@ async function lookUp(
   try {
     const page = await client.fetchPage({ pageIndex: 1, pageSize, customerId }, signal);
     // Whatever else a server sends back, only this customer's record settles its fate.
-    return page.data.filter(
-      (record) =>
-        typeof record === "object" && record !== null && "id" in record && record.id === customerId,
-    );
+    return page.data.filter((record) => isObject(record) && record.id === customerId);
   } catch (error) {
     if (error instanceof ElementsApiError && error.status === 404) return [];
     throw error;
