@@ -4,7 +4,7 @@
 import { Writable } from "node:stream";
 import { DEFAULT_MAX_RESPONSE_BYTES, type ElementsConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db.ts";
-import { createElementsSource } from "../src/elements/source.ts";
+import { createElementsClientFromConfig } from "../src/elements/from-config.ts";
 import { createLogger } from "../src/logger.ts";
 import { runSync } from "../src/sync/sync.ts";
 import { naiveSync } from "./naive.ts";
@@ -64,7 +64,7 @@ async function main(): Promise<WorkerResult> {
     concurrency: job.concurrency,
     maxResponseBytes: DEFAULT_MAX_RESPONSE_BYTES,
   };
-  const client = createElementsSource(config, log);
+  const client = createElementsClientFromConfig(config, log);
   const db = openDatabase(job.databaseUrl);
   try {
     const started = performance.now();

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createElementsClient } from "../src/elements/client.ts";
-import { ElementsApiError } from "../src/elements/retry.ts";
+import { ElementsApiError } from "../src/elements/errors.ts";
 import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { snapshotData } from "./support/data.ts";
 import { expectInvariants } from "./support/invariants.ts";

@@ -12,7 +12,7 @@ import {
 import { ConfigError, errorMessage } from "../errors.ts";
 import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
-import { createElementsSource } from "../elements/source.ts";
+import { createElementsClientFromConfig } from "../elements/from-config.ts";
 import { createLogger, logDestination } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { readChanges, readTenantChanges, type ChangeRow } from "../reporting/queries.ts";
@@ -62,7 +62,7 @@ export const demoCommand: Command = {
       io.out(`Simulated Elements API: ${simulator.url} (40 customers)`);
       await migrate(db.pool, { log });
       const config = demoConfig(simulator.url);
-      const client = createElementsSource(config, log, 200);
+      const client = createElementsClientFromConfig(config, log, { retryDelayMs: 200 });
       const sync = () =>
         runSync({ db, client, log }, { pageSize: 10, concurrency: config.concurrency });
 

@@ -1,6 +1,6 @@
 // Progress of a manual `sync` for people watching a terminal: one line on stderr, redrawn
 // in place, with pages fetched of planned, rate and time left. Nothing in a pipe or CI.
-import type { FetchProgressUpdate } from "../sync/sync.ts";
+import type { PageProgress } from "../sync/fetch.ts";
 
 export interface ProgressStream {
   isTTY?: boolean;
@@ -8,7 +8,7 @@ export interface ProgressStream {
 }
 
 export interface ProgressDisplay {
-  update: (progress: FetchProgressUpdate) => void;
+  update: (progress: PageProgress) => void;
   /** Clears the line before the summary is printed. */
   finish: () => void;
 }
@@ -42,7 +42,7 @@ export function createProgressDisplay(
   };
 }
 
-export function formatProgress(progress: FetchProgressUpdate, elapsedMs: number): string {
+export function formatProgress(progress: PageProgress, elapsedMs: number): string {
   const { pagesFetched, pagesPlanned } = progress;
   const percent = pagesPlanned > 0 ? Math.floor((100 * pagesFetched) / pagesPlanned) : 0;
   const perSecond = elapsedMs > 0 ? (pagesFetched * 1000) / elapsedMs : 0;

@@ -1,6 +1,6 @@
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { createElementsSource } from "../elements/source.ts";
+import { createElementsClientFromConfig } from "../elements/from-config.ts";
 import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { checkHealth, startOperatorServer, type OperatorServer } from "../worker/http.ts";
@@ -55,7 +55,9 @@ export const startCommand: Command = {
     let worker: Worker | undefined;
     try {
       const metrics = createWorkerMetrics({ db, log, nextFire: () => worker?.nextFire() ?? null });
-      const client = createElementsSource(elements, log, undefined, metrics.clientEvents);
+      const client = createElementsClientFromConfig(elements, log, {
+        events: metrics.clientEvents,
+      });
       if (values.migrate !== false) await migrate(db.pool, { log });
       if (schedule.httpPort > 0) {
         server = await startOperatorServer({

@@ -1,6 +1,6 @@
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { createElementsSource } from "../elements/source.ts";
+import { createElementsClientFromConfig } from "../elements/from-config.ts";
 import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { runSync } from "../sync/sync.ts";
@@ -44,7 +44,7 @@ export const syncCommand: Command = {
       "logging",
     ]);
     const log = loggerFor(logging);
-    const client = createElementsSource(elements, log);
+    const client = createElementsClientFromConfig(elements, log);
     const customerId = stringOption(values, "customer");
 
     // Ctrl-C or SIGTERM stops the run cleanly: recorded failed, "interrupted", nothing merged.

@@ -14,16 +14,12 @@ import ky, { isNetworkError, isTimeoutError } from "ky";
 import { DEFAULT_MAX_RESPONSE_BYTES, type Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { ERROR_BODY_BYTES, readCapped, readUpTo } from "./body.ts";
+import { ERROR_BODY_BYTES, parseJsonBody, readCapped, readUpTo } from "./body.ts";
+import { ElementsApiError } from "./errors.ts";
+import { connectionFailure } from "./network.ts";
 import { describeIssues, tokenResponseSchema } from "./payload.ts";
-import {
-  certificateFailure,
-  ElementsApiError,
-  parseJsonBody,
-  parseRetryAfter,
-  redactSecrets,
-  rootCauseMessage,
-} from "./retry.ts";
+import { redactSecrets } from "./redact.ts";
+import { answerFailure } from "./retry.ts";
 
 export interface TokenSource {
   /** A valid access token, fetching a new one when there is none or it is about to expire. */
@@ -180,17 +176,14 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
       });
     } catch (error) {
       if (!isNetworkError(error) && !isTimeoutError(error)) throw error;
-      throw (
-        certificateFailure(error, `the identity service at ${tokenUrl}`) ??
-        new ElementsApiError(
-          `Could not reach the identity service at ${tokenUrl} (${rootCauseMessage(error)})`,
-          { kind: "retry", cause: error },
-        )
-      );
+      throw connectionFailure(error, `the identity service at ${tokenUrl}`);
     }
     if (!response.ok) {
       const { text } = await readUpTo(response, ERROR_BODY_BYTES);
-      throw tokenFailure(response, redactSecrets(text, sentSecrets(body)));
+      throw answerFailure(
+        response,
+        describeTokenFailure(response.status, redactSecrets(text, sentSecrets(body))),
+      );
     }
     const text = await readCapped(response, maxResponseBytes, "The identity service");
     const parsed = parseTokenResponse(text);
@@ -225,22 +218,6 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
 /** What the request carried that an identity service echoing it must not put in a message. */
 function sentSecrets(body: URLSearchParams): string[] {
   return ["client_secret", "client_assertion"].flatMap((name) => body.getAll(name));
-}
-
-function tokenFailure(response: Response, text: string): ElementsApiError {
-  const message = describeTokenFailure(response.status, text);
-  if (response.status === 429) {
-    const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-    return new ElementsApiError(message, {
-      kind: "rate-limited",
-      status: 429,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    });
-  }
-  return new ElementsApiError(message, {
-    kind: response.status >= 500 || response.status === 408 ? "retry" : "fatal",
-    status: response.status,
-  });
 }
 
 function parseTokenResponse(text: string): { accessToken: string; expiresInS: number } {

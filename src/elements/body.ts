@@ -1,6 +1,6 @@
-// Reading response bodies with a size cap: a broken or hostile server that streams without
-// end must not exhaust the worker's memory.
-import { ElementsApiError } from "./retry.ts";
+// Reading response bodies with a size cap (a broken or hostile server that streams without
+// end must not exhaust the worker's memory), and parsing them as JSON.
+import { ElementsApiError } from "./errors.ts";
 
 /** How much of an error body is read for a message (only its start is shown). */
 export const ERROR_BODY_BYTES = 64 * 1024;
@@ -50,4 +50,16 @@ export async function readUpTo(
     text += decoder.decode(chunk, { stream: true });
   }
   return { text: text + decoder.decode(), whole: true };
+}
+
+/** JSON.parse for response bodies: a body that is not JSON is a fatal error naming `who`. */
+export function parseJsonBody(text: string, who: string, status?: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ElementsApiError(`${who} answered with a body that is not JSON.`, {
+      kind: "fatal",
+      ...(status !== undefined ? { status } : {}),
+    });
+  }
 }

@@ -5,7 +5,7 @@ import ky, { isNetworkError, isTimeoutError, type KyInstance } from "ky";
 import pRetry from "p-retry";
 import { errorMessage } from "../errors.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../config.ts";
-import { ERROR_BODY_BYTES, readCapped, readUpTo } from "./body.ts";
+import { ERROR_BODY_BYTES, parseJsonBody, readCapped, readUpTo } from "./body.ts";
 import type { Logger } from "../logger.ts";
 import type { TokenSource } from "./auth.ts";
 import {
@@ -14,18 +14,11 @@ import {
   describeIssues,
   type PageEnvelope,
 } from "./payload.ts";
-import {
-  certificateFailure,
-  classifyStatus,
-  describeHttpFailure,
-  ElementsApiError,
-  parseJsonBody,
-  parseRetryAfter,
-  redactSecrets,
-  RequestGate,
-  rootCauseMessage,
-  type FailureKind,
-} from "./retry.ts";
+import { describeHttpFailure, ElementsApiError, type FailureKind } from "./errors.ts";
+import { RequestGate } from "./gate.ts";
+import { connectionFailure } from "./network.ts";
+import { redactSecrets } from "./redact.ts";
+import { answerFailure, classifyStatus } from "./retry.ts";
 
 export interface ElementsClientOptions {
   apiUrl: string;
@@ -114,21 +107,9 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     const outcome = classifyStatus(response.status);
     if (outcome === "ok")
       return parseEnvelope(await readCapped(response, maxResponseBytes, "The Elements API"));
-    const detail = await errorDetail(response, token);
-    if (outcome === "rate-limited") {
-      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
-      throw new ElementsApiError(describeHttpFailure(429, detail), {
-        kind: "rate-limited",
-        status: 429,
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      });
-    }
     // A second 401 in a row means the registration itself is refused: not worth retrying.
-    const kind = outcome === "unauthorized" ? "fatal" : outcome;
-    throw new ElementsApiError(describeHttpFailure(response.status, detail), {
-      kind,
-      status: response.status,
-    });
+    const detail = await errorDetail(response, token);
+    throw answerFailure(response, describeHttpFailure(response.status, detail));
   }
 
   async function observed(pending: Promise<Response>, signal?: AbortSignal): Promise<Response> {
@@ -248,15 +229,7 @@ function asApiError(error: unknown, signal?: AbortSignal): unknown {
       { kind: "retry", cause: error },
     );
   }
-  if (isNetworkError(error)) {
-    return (
-      certificateFailure(error, "the Elements API") ??
-      new ElementsApiError(`Could not reach the Elements API (${rootCauseMessage(error)})`, {
-        kind: "retry",
-        cause: error,
-      })
-    );
-  }
+  if (isNetworkError(error)) return connectionFailure(error, "the Elements API");
   return error;
 }
 

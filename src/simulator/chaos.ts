@@ -1,14 +1,9 @@
 // The chaos mode: each request, drawn in arrival order from a seeded PRNG, gets one random
 // fault with probability `rate`. The same seed and the same order of requests give the
 // same faults, so a failing run can be replayed.
+import { checkedInteger } from "../values.ts";
 import { mulberry32 } from "./data.ts";
-import {
-  checkedInteger,
-  PAGE_CORRUPTIONS,
-  type Fault,
-  type FaultEndpoint,
-  type PageCorruption,
-} from "./faults.ts";
+import { PAGE_CORRUPTIONS, type Fault, type FaultEndpoint, type PageCorruption } from "./faults.ts";
 
 export type ChaosKind =
   /** 429 with Retry-After in seconds (0 or 1). */

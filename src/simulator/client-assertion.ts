@@ -2,6 +2,7 @@
 // with node:crypto only: RS256, the certificate's SHA-1 thumbprint in `x5t`, and the claims
 // AvePoint's identity service requires.
 import { createHash, verify, X509Certificate } from "node:crypto";
+import { isObject } from "../values.ts";
 
 export const CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -75,9 +76,7 @@ export class ClientCertificate {
 function decodeJsonPart(part: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(part, "base64url").toString("utf8"));
-    return typeof value === "object" && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return isObject(value) ? value : undefined;
   } catch {
     return undefined;
   }

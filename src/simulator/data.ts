@@ -3,6 +3,7 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { JOB_STATUS_LABELS, MANAGEMENT_MODE_LABELS } from "../elements/codes.ts";
 import { errorMessage } from "../errors.ts";
+import { checkedInteger } from "../values.ts";
 
 /** A customer in the exact shape the Elements customers endpoint returns. */
 export interface SimulatedCustomer {
@@ -195,9 +196,7 @@ function slug(text: string): string {
  * customers, and the first n customers of a larger count equal those of count n.
  */
 export function generateCustomers(count: number, seed: number): SimulatedCustomer[] {
-  if (!Number.isSafeInteger(count) || count < 0) {
-    throw new RangeError(`count must be a non-negative integer, got ${count}`);
-  }
+  checkedInteger("count", count, 0);
   const random = new Random(seed);
   const ids = new Set<string>();
   const uniqueUuid = (): string => {

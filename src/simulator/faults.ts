@@ -2,6 +2,7 @@
 // a body), a delay, a reset connection, expired tokens, or a real page corrupted on its way
 // out. Tests queue them by hand; the chaos mode draws them at random.
 import { STATUS_CODES } from "node:http";
+import { checkedInteger, isObject } from "../values.ts";
 import { jsonReply, type Reply } from "./reply.ts";
 
 export type FaultEndpoint = "customers" | "token";
@@ -183,10 +184,6 @@ function spoilRecord(
   }
 }
 
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function isJson(text: string): boolean {
   try {
     JSON.parse(text);
@@ -194,16 +191,4 @@ function isJson(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-export function checkedInteger(
-  name: string,
-  value: number,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-  return value;
 }

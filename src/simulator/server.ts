@@ -9,12 +9,11 @@ import { CUSTOMERS_PATH } from "../elements/payload.ts";
 import { errorMessage } from "../errors.ts";
 import { Chaos, type ChaosOptions } from "./chaos.ts";
 import { generateCustomers, readCustomersFile } from "./data.ts";
+import { checkedInteger, isObject } from "../values.ts";
 import {
-  checkedInteger,
   corruptPage,
   describeFault,
   FaultQueue,
-  isObject,
   statusReply,
   type Fault,
   type FaultEndpoint,

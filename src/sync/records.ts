@@ -4,6 +4,7 @@
 import { codeLabel, isKnownCode, type CodeField } from "../elements/codes.ts";
 import { customerSchema, describeIssues, type CustomerRecord } from "../elements/payload.ts";
 import type { Logger } from "../logger.ts";
+import { isObject } from "../values.ts";
 
 export interface RejectedRecord {
   pageIndex: number;
@@ -38,8 +39,7 @@ export function checkRecords(pageIndex: number, records: readonly unknown[]): Ch
 }
 
 function idOf(record: unknown): string | undefined {
-  if (typeof record !== "object" || record === null) return undefined;
-  const id = (record as { id?: unknown }).id;
+  const id = isObject(record) ? record.id : undefined;
   return typeof id === "string" && id !== "" ? id : undefined;
 }
 

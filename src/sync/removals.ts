@@ -1,5 +1,5 @@
-// What a complete run may mark removed. Two safeguards stand between "on no page" and
-// "removed":
+// What a run may mark removed: nothing after an incomplete run. For a complete one, two
+// safeguards stand between "on no page" and "removed":
 // - every absent customer is asked for by id first: offset paging over a list that changed
 //   during the run can skip a customer while the distinct count still matches totalCount;
 // - a run that would remove more than MAX_REMOVAL_FRACTION of the present customers removes
@@ -7,69 +7,82 @@
 //   the database.
 import type { PrismaClient } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
-import { ElementsApiError } from "../elements/retry.ts";
+import { ElementsApiError } from "../elements/errors.ts";
 import type { Logger } from "../logger.ts";
+import { isObject } from "../values.ts";
+import type { Completeness } from "./completeness.ts";
+import type { RequestContext } from "./fetch.ts";
+import { forEachConcurrently } from "./pool.ts";
 import { checkRecords } from "./records.ts";
-import type { StagingWriter } from "./staging.ts";
+import type { RunOutcome } from "./runs.ts";
 
-export interface RemovalDecision {
-  /** Whether the merge marks customers (and tenants) the run did not see as removed. */
-  removeAbsent: boolean;
-  /** Customers the guard kept from being marked removed. */
-  withheld: number;
-  /** For the run row and the logs when the guard held removals back. */
-  warning: string | null;
-  /** Set when a lookup showed the run cannot judge removals after all. */
-  incompleteReason: string | null;
-}
-
-export interface RemovalDependencies {
+export interface RemovalContext extends RequestContext {
   prisma: PrismaClient;
-  client: ElementsClient;
-  log: Logger;
-  /** Opened only when there are customers to look up: most runs have none. */
-  openWriter: () => Promise<StagingWriter>;
-}
-
-export interface RemovalOptions {
-  runId: number;
-  pageSize: number;
-  concurrency: number;
   maxRemovalFraction: number;
   allowMassRemoval: boolean;
-  signal?: AbortSignal | undefined;
 }
 
-/** Call after every page is staged, for a run judged complete. */
-export async function decideRemovals(
-  deps: RemovalDependencies,
-  options: RemovalOptions,
-): Promise<RemovalDecision> {
-  const { present, absent } = await countAbsent(deps.prisma, options.runId);
-  const decision = { removeAbsent: true, withheld: 0, warning: null, incompleteReason: null };
-  if (absent === 0) return decision;
+/**
+ * The run's verdict for its row (complete as judged from the pages, unless a lookup showed
+ * it cannot judge removals after all; what the guard withheld), and whether the merge marks
+ * the customers and tenants the run did not see as removed.
+ */
+export type RemovalDecision = Pick<
+  RunOutcome,
+  "complete" | "incompleteReason" | "removalsWithheld" | "warning"
+> & { removeAbsent: boolean };
 
-  const warning = massRemovalWarning({ present, absent, ...options });
+/** Call after every page is staged. */
+export async function decideRemovals(
+  context: RemovalContext,
+  completeness: Completeness,
+): Promise<RemovalDecision> {
+  const { log, prisma, runId } = context;
+  if (!completeness.complete) return incomplete(log, completeness.reason);
+  const complete: RemovalDecision = {
+    removeAbsent: true,
+    complete: true,
+    incompleteReason: null,
+    removalsWithheld: 0,
+    warning: null,
+  };
+  const { present, absent } = await countAbsent(prisma, runId);
+  if (absent === 0) return complete;
+
+  const warning = massRemovalWarning({ present, absent, ...context });
   if (warning !== null) {
-    deps.log.warn({ present, absent, maxRemovalFraction: options.maxRemovalFraction }, warning);
-    return { ...decision, removeAbsent: false, withheld: absent, warning };
+    log.warn({ present, absent, maxRemovalFraction: context.maxRemovalFraction }, warning);
+    return { ...complete, removeAbsent: false, removalsWithheld: absent, warning };
   }
 
-  const ids = await listAbsent(deps.prisma, options.runId);
-  deps.log.info({ absent: ids.length }, "asking the API for each customer missing from the pages");
-  const found = await lookUpEach(deps, options, ids);
+  const ids = await listAbsent(prisma, runId);
+  log.info({ absent: ids.length }, "asking the API for each customer missing from the pages");
+  const found = await lookUpEach(context, ids);
   if (found.rejected.length > 0) {
-    const reason = `${found.rejected.length} customer(s) missing from the pages exist but their record was rejected (${found.rejected.slice(0, 3).join(", ")})`;
-    deps.log.warn({ reason }, "incomplete run: nothing will be marked removed");
-    return { ...decision, removeAbsent: false, incompleteReason: reason };
+    return incomplete(
+      log,
+      `${found.rejected.length} customer(s) missing from the pages exist but their record was rejected (${found.rejected.slice(0, 3).join(", ")})`,
+    );
   }
   if (found.staged > 0) {
-    deps.log.warn(
+    log.warn(
       { found: found.staged },
       "customers missing from the pages exist (skipped by paging while the list changed); merged them, not removed",
     );
   }
-  return decision;
+  return complete;
+}
+
+/** A run that cannot tell who is gone marks no one removed. */
+function incomplete(log: Logger, reason: string | null): RemovalDecision {
+  log.warn({ reason }, "incomplete run: nothing will be marked removed");
+  return {
+    removeAbsent: false,
+    complete: false,
+    incompleteReason: reason,
+    removalsWithheld: 0,
+    warning: null,
+  };
 }
 
 /** Null when the removals are allowed, else why they are held back. */
@@ -121,36 +134,25 @@ async function listAbsent(prisma: PrismaClient, runId: number): Promise<string[]
  * has. A 404 or an empty answer confirms the removal.
  */
 async function lookUpEach(
-  deps: RemovalDependencies,
-  options: RemovalOptions,
+  context: RemovalContext,
   ids: readonly string[],
 ): Promise<{ staged: number; rejected: string[] }> {
   const result = { staged: 0, rejected: [] as string[] };
-  const writer = await deps.openWriter();
-  // The first failure stops the other lookups.
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-  let next = 0;
-  const worker = async () => {
-    for (let id = ids[next++]; id !== undefined; id = ids[next++]) {
-      const records = await lookUp(deps.client, id, options.pageSize, signal);
+  // Opened only now: most runs have no one to look up.
+  const writer = await context.openWriter();
+  try {
+    const pool = { concurrency: context.concurrency, signal: context.signal };
+    await forEachConcurrently(ids.values(), pool, async (id, signal) => {
+      const records = await lookUp(context.client, id, context.pageSize, signal);
       const { accepted, rejected } = checkRecords(1, records);
       if (rejected.length > 0) result.rejected.push(id);
       await writer.write(accepted);
       result.staged += accepted.length;
-    }
-  };
-  const workers = Array.from({ length: Math.min(options.concurrency, ids.length) }, () =>
-    worker().catch((error: unknown) => {
-      stop.abort(error);
-      throw error;
-    }),
-  );
-  await Promise.allSettled(workers);
-  await writer.idle();
-  writer.close();
-  // Every failure aborts `stop`: its reason is the first one, not an abort it caused.
-  if (stop.signal.aborted) throw stop.signal.reason;
+    });
+  } finally {
+    await writer.idle();
+    writer.close();
+  }
   return result;
 }
 
@@ -163,10 +165,7 @@ async function lookUp(
   try {
     const page = await client.fetchPage({ pageIndex: 1, pageSize, customerId }, signal);
     // Whatever else a server sends back, only this customer's record settles its fate.
-    return page.data.filter(
-      (record) =>
-        typeof record === "object" && record !== null && "id" in record && record.id === customerId,
-    );
+    return page.data.filter((record) => isObject(record) && record.id === customerId);
   } catch (error) {
     if (error instanceof ElementsApiError && error.status === 404) return [];
     throw error;

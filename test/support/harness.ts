@@ -15,7 +15,7 @@ import {
 } from "../../src/config.ts";
 import { openDatabase, type Database } from "../../src/db.ts";
 import type { ElementsClient } from "../../src/elements/client.ts";
-import { createElementsSource } from "../../src/elements/source.ts";
+import { createElementsClientFromConfig } from "../../src/elements/from-config.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 import { migrate } from "../../src/migrations.ts";
 import {
@@ -129,7 +129,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
   // Short backoff keeps retry tests quick; the rules under test are the same.
-  const client = createElementsSource(config, logger, 20);
+  const client = createElementsClientFromConfig(config, logger, { retryDelayMs: 20 });
   return {
     db,
     database,

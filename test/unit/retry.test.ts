@@ -1,10 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  classifyStatus,
-  describeHttpFailure,
-  parseRetryAfter,
-  RequestGate,
-} from "../../src/elements/retry.ts";
+import { describeHttpFailure } from "../../src/elements/errors.ts";
+import { RequestGate } from "../../src/elements/gate.ts";
+import { classifyStatus, parseRetryAfter } from "../../src/elements/retry.ts";
 
 describe("retry classification", () => {
   it.each([

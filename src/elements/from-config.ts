@@ -1,15 +1,21 @@
-// Builds a ready-to-use customers client from configuration.
+// Builds a ready-to-use customers client, with its token source, from configuration.
 import type { ElementsConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import { createTokenSource } from "./auth.ts";
 import { createElementsClient, type ClientEvents, type ElementsClient } from "./client.ts";
 
+export interface ClientTuning {
+  /** First retry delay (default 1 s); tests and the demo shorten it. */
+  retryDelayMs?: number | undefined;
+  /** Told about every HTTP answer and retry, for metrics. */
+  events?: ClientEvents | undefined;
+}
+
 /** Throws ConfigError (before any request is made) when the certificate cannot be used. */
-export function createElementsSource(
+export function createElementsClientFromConfig(
   config: ElementsConfig,
   log: Logger,
-  retryDelayMs?: number,
-  events?: ClientEvents,
+  tuning: ClientTuning = {},
 ): ElementsClient {
   const tokens = createTokenSource({
     identityUrl: config.identityUrl,
@@ -28,7 +34,7 @@ export function createElementsSource(
     maxAttempts: config.maxAttempts,
     maxRetryTimeMs: config.maxRetryTimeMs,
     maxResponseBytes: config.maxResponseBytes,
-    ...(retryDelayMs !== undefined ? { retryDelayMs } : {}),
-    ...(events !== undefined ? { events } : {}),
+    ...(tuning.retryDelayMs !== undefined ? { retryDelayMs: tuning.retryDelayMs } : {}),
+    ...(tuning.events !== undefined ? { events: tuning.events } : {}),
   });
 }

@@ -1,0 +1,49 @@
+// The one error the Elements clients raise, with the kind of failure that decides how it
+// is handled, and messages for people about what an HTTP status means for this API.
+import { CUSTOMERS_PERMISSION } from "./payload.ts";
+
+/**
+ * - `fatal`: retrying cannot help (400, 403, 404, other 4xx, a malformed body).
+ * - `retry`: transient (5xx, 408, connection errors, timeouts): exponential backoff with jitter.
+ * - `rate-limited`: 429: wait for Retry-After, shared by every request of the client.
+ * - `unauthorized`: 401: the client fetches a new token once and repeats the request;
+ *   a second 401 is fatal.
+ */
+export type FailureKind = "fatal" | "retry" | "rate-limited" | "unauthorized";
+
+export class ElementsApiError extends Error {
+  override name = "ElementsApiError";
+  readonly kind: FailureKind;
+  readonly status: number | undefined;
+  /** For `rate-limited`: how long the API asked us to wait, when it said. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    details: { kind: FailureKind; status?: number; retryAfterMs?: number; cause?: unknown },
+  ) {
+    super(message, { cause: details.cause });
+    this.kind = details.kind;
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+}
+
+/** A message for people: what the status means for this API and what to check. */
+export function describeHttpFailure(status: number, detail: string): string {
+  const suffix = detail ? `: ${detail}` : "";
+  switch (status) {
+    case 400:
+      return `The Elements API rejected the request as invalid (400)${suffix}`;
+    case 401:
+      return `The Elements API refused the access token even after a new one was fetched (401)${suffix}. Check that the app registration is active.`;
+    case 403:
+      return `The app registration lacks the permission ${CUSTOMERS_PERMISSION} (403). Grant it under Elements > API app registration${suffix ? ` (${detail})` : ""}.`;
+    case 404:
+      return `The Elements API has no such endpoint (404); check ELEMENTS_REGION or ELEMENTS_API_URL${suffix}`;
+    case 429:
+      return `The Elements API kept throttling requests (429)${suffix}`;
+    default:
+      return `The Elements API answered ${status}${suffix}`;
+  }
+}

@@ -1,0 +1,207 @@
+// Step 3 of a run: every page into staging. Page 1 alone tells totalCount and the page size
+// the server really uses; the further pages the plan calls for follow, `concurrency` at a
+// time, each checked and staged as it arrives while the next ones are in flight.
+import type { ElementsClient } from "../elements/client.ts";
+import type { CustomerRecord, PageEnvelope } from "../elements/payload.ts";
+import { effectivePageSize, pageCount } from "../elements/paging.ts";
+import type { Logger } from "../logger.ts";
+import { forEachConcurrently } from "./pool.ts";
+import { checkRecords, UnknownCodeReporter } from "./records.ts";
+import type { FetchProgress } from "./runs.ts";
+import type { StagingWriter } from "./staging.ts";
+
+/** Told after every staged page, for a progress display: where fetching stands. */
+export type PageProgress = Pick<
+  FetchProgress,
+  "pagesFetched" | "apiTotalCount" | "rejectedRecords"
+> & {
+  runId: number;
+  /** Follows the largest totalCount seen so far. */
+  pagesPlanned: number;
+};
+
+/** What sending a run's requests and staging the answers takes: the pages' and the lookups'. */
+export interface RequestContext {
+  client: ElementsClient;
+  log: Logger;
+  runId: number;
+  pageSize: number;
+  /** Requests in flight at a time (after page 1). */
+  concurrency: number;
+  signal: AbortSignal | undefined;
+  openWriter: () => Promise<StagingWriter>;
+}
+
+export interface FetchContext extends RequestContext {
+  /** Fetch this one customer only: one page, and nothing else from it is staged. */
+  customerId: string | undefined;
+  /** Counted up as pages arrive; the caller records it whether the run succeeds or fails. */
+  progress: FetchProgress;
+  onProgress: ((progress: PageProgress) => void) | undefined;
+}
+
+/** Returns every totalCount the pages reported. */
+export async function fetchIntoStaging(context: FetchContext): Promise<ReadonlySet<number>> {
+  const writer = await context.openWriter();
+  try {
+    const first = await requestPage(context, 1, context.pageSize, context.signal);
+    const plan = new PagePlan(servedPageSize(context, first), context.customerId !== undefined);
+    plan.learn(first.metadata.totalCount);
+    const staging = new PageStaging(context, writer, plan);
+    staging.add(1, first);
+    const pool = { concurrency: context.concurrency, signal: context.signal };
+    await forEachConcurrently(plan, pool, async (pageIndex, signal) => {
+      const page = await requestPage(context, pageIndex, plan.pageSize, signal);
+      plan.learn(page.metadata.totalCount);
+      await staging.room();
+      staging.add(pageIndex, page);
+    });
+    await staging.written();
+    return plan.totalCounts;
+  } finally {
+    // Nothing may still be writing to staging when the run is recorded or cleared.
+    await writer.idle();
+    writer.close();
+  }
+}
+
+async function requestPage(
+  context: FetchContext,
+  pageIndex: number,
+  pageSize: number,
+  signal: AbortSignal | undefined,
+): Promise<PageEnvelope> {
+  const { client, customerId, progress } = context;
+  const page = await client.fetchPage({ pageIndex, pageSize, customerId }, signal);
+  progress.apiTotalCount = page.metadata.totalCount;
+  progress.pagesFetched += 1;
+  return page;
+}
+
+/** The page size page 1 was served with: later pages must use it for offsets to agree. */
+function servedPageSize(context: FetchContext, first: PageEnvelope): number {
+  const requested = context.pageSize;
+  const served = effectivePageSize(requested, first.metadata.pageSize);
+  if (served !== requested) {
+    context.log.warn(
+      { requested, served },
+      "the API serves smaller pages than requested; planning with its page size",
+    );
+  }
+  return served;
+}
+
+/**
+ * The pages after page 1 that the run fetches, handed out in order. The plan covers the
+ * largest totalCount any page reported: pages beyond a smaller one cost an empty answer,
+ * while stopping short could miss customers. A single-customer request is one page.
+ */
+class PagePlan implements Iterator<number> {
+  readonly totalCounts = new Set<number>();
+  readonly pageSize: number;
+  readonly #singleCustomer: boolean;
+  #pages = 1;
+  #next = 2;
+
+  constructor(pageSize: number, singleCustomer: boolean) {
+    this.pageSize = pageSize;
+    this.#singleCustomer = singleCustomer;
+  }
+
+  get pages(): number {
+    return this.#pages;
+  }
+
+  learn(totalCount: number): void {
+    this.totalCounts.add(totalCount);
+    if (!this.#singleCustomer)
+      this.#pages = Math.max(this.#pages, pageCount(totalCount, this.pageSize));
+  }
+
+  /** Done once every planned page is handed out; a larger total later plans more. */
+  next(): IteratorResult<number, undefined> {
+    if (this.#next > this.#pages) return { done: true, value: undefined };
+    return { done: false, value: this.#next++ };
+  }
+}
+
+/**
+ * Pages on their way into staging: each is checked, written (the writer puts pages that
+ * queue up meanwhile into one write) and then reported to onProgress. While two pages per
+ * worker are being staged, a page that arrives waits for room and holds back its worker's
+ * next request: with the one in flight or waiting per worker, memory stays at about
+ * 3 × concurrency pages however many customers there are.
+ */
+class PageStaging {
+  readonly #context: FetchContext;
+  readonly #writer: StagingWriter;
+  readonly #plan: PagePlan;
+  readonly #unknownCodes: UnknownCodeReporter;
+  /** Settle without rejecting; a failure is kept in #failure. */
+  readonly #writes = new Set<Promise<void>>();
+  #failure: { error: unknown } | undefined;
+
+  constructor(context: FetchContext, writer: StagingWriter, plan: PagePlan) {
+    this.#context = context;
+    this.#writer = writer;
+    this.#plan = plan;
+    this.#unknownCodes = new UnknownCodeReporter(context.log);
+  }
+
+  /** Resolves when another page may be staged; rejects once a page failed to be written. */
+  async room(): Promise<void> {
+    while (this.#writes.size >= 2 * this.#context.concurrency && this.#failure === undefined) {
+      await Promise.race(this.#writes);
+    }
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  add(pageIndex: number, page: PageEnvelope): void {
+    const write = this.#stage(pageIndex, page).catch((error: unknown) => {
+      this.#failure ??= { error };
+    });
+    this.#writes.add(write);
+    void write.then(() => this.#writes.delete(write));
+  }
+
+  /** Resolves when every page added is written; rejects with the first that was not. */
+  async written(): Promise<void> {
+    await Promise.all(this.#writes);
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  async #stage(pageIndex: number, page: PageEnvelope): Promise<void> {
+    const { log, progress, customerId } = this.#context;
+    const { accepted: checked, rejected } = checkRecords(pageIndex, page.data);
+    const accepted = onlyRequestedCustomer(checked, customerId, log);
+    for (const record of rejected) log.warn(record, "rejected a customer record");
+    progress.rejectedRecords += rejected.length;
+    this.#unknownCodes.check(accepted);
+    await this.#writer.write(accepted);
+    log.debug({ pageIndex, pages: this.#plan.pages, records: page.data.length }, "page staged");
+    this.#context.onProgress?.({
+      runId: this.#context.runId,
+      pagesFetched: progress.pagesFetched,
+      pagesPlanned: this.#plan.pages,
+      apiTotalCount: progress.apiTotalCount,
+      rejectedRecords: progress.rejectedRecords,
+    });
+  }
+}
+
+/** A single-customer run merges that customer only, whatever else the API sends. */
+function onlyRequestedCustomer(
+  records: CustomerRecord[],
+  customerId: string | undefined,
+  log: Logger,
+): CustomerRecord[] {
+  if (customerId === undefined) return records;
+  const wanted = records.filter((record) => record.id === customerId);
+  if (wanted.length < records.length) {
+    log.warn(
+      { customerId, ignored: records.length - wanted.length },
+      "the API returned other customers than the one asked for; ignored them",
+    );
+  }
+  return wanted;
+}
