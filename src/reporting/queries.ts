@@ -1,13 +1,14 @@
 // What the `report` command shows, read from the reporting views only: they are the one
 // definition of a change, a daily count or a run outcome, shared with BI tools.
-// Timestamps come back as ISO 8601 text in the session's time zone, days as YYYY-MM-DD.
+// Timestamps come back as ISO 8601 text in the session's time zone, to the millisecond (what
+// JavaScript and spreadsheets keep), days as YYYY-MM-DD.
 import type pg from "pg";
 
 export interface Queryable {
   query<T extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<T>>;
 }
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'`;
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MSTZH:TZM'`;
 
 /** A lower bound for changes: a duration back from now, or the start of a calendar day. */
 export type Since = { kind: "duration"; interval: string } | { kind: "day"; day: string };
@@ -95,6 +96,8 @@ export interface RunRow {
   customers_restored: number;
   status_changes: number;
   rejected_records: number;
+  removals_withheld: number;
+  warning: string | null;
 }
 
 /** The latest `limit` runs, newest first. */
@@ -104,7 +107,7 @@ export async function readRuns(db: Queryable, limit: number): Promise<RunRow[]> 
             to_char(finished_at, ${ISO}) AS finished_at, duration_seconds::text AS duration_seconds,
             status, outcome, outcome_reason, customer_filter, api_total_count, pages_fetched,
             customers_seen, tenants_seen, customers_added, customers_removed,
-            customers_restored, status_changes, rejected_records
+            customers_restored, status_changes, rejected_records, removals_withheld, warning
      FROM reporting.sync_runs
      ORDER BY run_id DESC
      LIMIT $1::integer`,
