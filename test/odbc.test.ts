@@ -10,8 +10,9 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "./support/cli.ts";
+import { onAdmin } from "./support/database.ts";
 import {
   createHarness,
   sampleCustomers,
@@ -88,16 +89,6 @@ function readmeDataSource(url: URL): string {
 let h: Harness;
 let dir: string;
 let views: { view: string; columns: { name: string; type: string }[] }[];
-
-async function onAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Every reporting view read through ODBC with the data source in `odbcIni`. */
 async function readOverOdbc(odbcIni: string): Promise<Record<string, OdbcRead>> {

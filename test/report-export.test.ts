@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CHANGE_COLUMNS, RUN_COLUMNS } from "../src/reporting/reports.ts";
+import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { runCli } from "./support/cli.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
-import type { SimulatedCustomer } from "../src/simulator/data.ts";
 
 const PYTHON = process.env.ODBC_PYTHON ?? "/usr/bin/python3";
 
