@@ -90,8 +90,34 @@ let h: Harness;
 let dir: string;
 let views: { view: string; columns: { name: string; type: string }[] }[];
 
-/** Every reporting view read through ODBC with the data source in `odbcIni`. */
-async function readOverOdbc(odbcIni: string): Promise<Record<string, OdbcRead>> {
+/** README's connection string, pointed at `url`'s server and database, with the role's login. */
+function readmeConnectionString(url: URL): string {
+  const match = /<!-- odbc-connection-string -->\s*```text\n\s*(.*)\n\s*```/.exec(README);
+  if (!match?.[1])
+    throw new Error("README has no connection string marked <!-- odbc-connection-string -->");
+  const place: Record<string, string> = {
+    Server: url.hostname,
+    Port: url.port || "5432",
+    Database: url.pathname.slice(1),
+  };
+  const pairs = match[1].split(";").map((pair) => {
+    const [key = "", value = ""] = pair.split("=");
+    return `${key}=${place[key] ?? value}`;
+  });
+  return [...pairs, `UID=${ROLE}`, `PWD={${PASSWORD}}`].join(";");
+}
+
+/** The data source `elements` of README's odbc.ini, with the role's login. */
+const DSN = `DSN=elements;UID=${ROLE};PWD={${PASSWORD}}`;
+
+/**
+ * Every reporting view read through ODBC with `connection`, where DSN=elements is the data
+ * source in `odbcIni`.
+ */
+async function readOverOdbc(
+  odbcIni: string,
+  connection: string = DSN,
+): Promise<Record<string, OdbcRead>> {
   const ini = join(dir, `odbc-${randomBytes(3).toString("hex")}.ini`);
   writeFileSync(ini, odbcIni);
   const queries = join(dir, "queries.json");
@@ -109,11 +135,10 @@ async function readOverOdbc(odbcIni: string): Promise<Record<string, OdbcRead>> 
       ),
     ),
   );
-  const { stdout } = await promisify(execFile)(
-    PYTHON,
-    [READER, `DSN=elements;UID=${ROLE};PWD={${PASSWORD}}`, queries],
-    { env: { PATH: process.env.PATH ?? "", ODBCINI: ini }, maxBuffer: 64 * 1024 * 1024 },
-  ).catch((error: unknown) => {
+  const { stdout } = await promisify(execFile)(PYTHON, [READER, connection, queries], {
+    env: { PATH: process.env.PATH ?? "", ODBCINI: ini },
+    maxBuffer: 64 * 1024 * 1024,
+  }).catch((error: unknown) => {
     const stderr = (error as { stderr?: string }).stderr ?? "";
     throw new Error(
       `reading over ODBC failed (needs Debian's odbc-postgresql, unixodbc and python3-pyodbc; .ci/run installs them): ${stderr || String(error)}`,
@@ -248,6 +273,17 @@ describe("the reporting views over ODBC (psqlODBC, README's data source)", () =>
       [TIME_ZONE],
     );
     expect(read.sync_runs?.rows[0]?.[1]).toBe(run?.local);
+  });
+});
+
+describe("README's connection string, for tools that take one instead of a data source", () => {
+  it("types the columns the same way", async () => {
+    const url = new URL(h.db.url);
+    const withString = await readOverOdbc("", readmeConnectionString(url));
+    const withDsn = await readOverOdbc(readmeDataSource(url));
+    expect(withString.customers?.columns).toEqual(withDsn.customers?.columns);
+    expect(withString.sync_runs?.columns).toEqual(withDsn.sync_runs?.columns);
+    expect(withString.customers?.value_types.removed).toEqual(["bool"]);
   });
 });
 
