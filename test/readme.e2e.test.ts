@@ -236,6 +236,24 @@ describe("README", () => {
     expect(documented.toSorted()).toEqual([...CONFIG_VARIABLES].sort());
   });
 
+  it("gives every column of the reporting views README's meaning as its comment", async () => {
+    for (const view of documentedViews()) {
+      // Comments are plain text: README's meaning without its markdown code marks.
+      const documented = tableAfter(`#### \`reporting.${view}\``).map(
+        ([column = "", , meaning = ""]) => ({ column: unquote(column), comment: unquote(meaning) }),
+      );
+      const actual = await h.db.query<{ column: string; comment: string | null }>(
+        `SELECT a.attname AS column, col_description(a.attrelid, a.attnum) AS comment
+         FROM pg_attribute a
+         WHERE a.attrelid = format('reporting.%I', $1::text)::regclass
+           AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY a.attnum`,
+        [view],
+      );
+      expect({ view, columns: actual }).toEqual({ view, columns: documented });
+    }
+  });
+
   it("documents the same variables as .env.example", () => {
     const documented = tableAfter("## Configuration").map(([name = ""]) => unquote(name));
     const example = readFileSync(new URL("../.env.example", import.meta.url), "utf8");

@@ -58,7 +58,7 @@ describe("elements-sync report changes", () => {
       [1, "Charlie", "added"],
     ]);
     expect(Object.keys(rows[0] ?? {})).toEqual(CHANGE_COLUMNS);
-    expect(rows[0]?.changed_at).toBe(`${s.day(4)}T02:00:00+00:00`);
+    expect(rows[0]?.changed_at).toBe(`${s.day(4)}T02:00:00.000+00:00`);
   });
 
   it("takes a status as a label in any spelling or as a code", async () => {
@@ -97,7 +97,7 @@ describe("elements-sync report changes", () => {
       env,
     );
     const rows = JSON.parse(result.stdout) as { changed_at: string }[];
-    expect(rows[0]?.changed_at).toBe(`${s.day(4)}T11:00:00+09:00`);
+    expect(rows[0]?.changed_at).toBe(`${s.day(4)}T11:00:00.000+09:00`);
   });
 });
 
@@ -163,6 +163,12 @@ describe("elements-sync report, used wrongly", () => {
     [["report", "changes", "--status", "sideways"], "--status must be a job status code or one of"],
     [["report", "runs", "--html", "x.html"], "--html does not apply to report runs"],
     [["report", "trend", "--format", "xml"], "--format must be table, csv or json"],
+    [["report", "runs", "--raw"], "--raw applies to CSV only; add --format csv"],
+    [
+      ["report", "runs", "--format", "json", "--excel"],
+      "--excel applies to CSV only; it cannot go with --format json",
+    ],
+    [["report", "trend", "--html", "x.html", "--excel"], "--html writes HTML; leave out --excel"],
     [["report", "trend", "--days", "0"], "--days must be an integer from 1"],
     [
       ["report", "runs", "--time-zone", "Mars/Olympus_Mons"],

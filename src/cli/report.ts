@@ -6,7 +6,13 @@ import { inTransaction, openDatabase, type Session } from "../db.ts";
 import { JOB_STATUS_LABELS } from "../elements/codes.ts";
 import { ConfigError } from "../errors.ts";
 import { renderTrendHtml } from "../reporting/chart.ts";
-import { formatCsv, formatTable, tableObjects, type Table } from "../reporting/format.ts";
+import {
+  formatCsv,
+  formatTable,
+  tableObjects,
+  type CsvOptions,
+  type Table,
+} from "../reporting/format.ts";
 import {
   hasReportingViews,
   isUnknownTimeZone,
@@ -58,6 +64,9 @@ export const reportCommand: Command = {
     "  --days N             trend: the last N days, today included (default 30)",
     "  --limit N            at most N rows (runs: default 20)",
     "  --format <f>         table (default), csv or json; csv and json carry the view's columns",
+    "  --excel              CSV for Excel: with a UTF-8 byte-order mark (implies --format csv)",
+    "  --raw                CSV: leave cells that begin with = + - @ as they are (by default",
+    "                       they get a leading ' so a spreadsheet does not run them as formulas)",
     "  --html <file>        trend: write a self-contained HTML chart with the latest changes",
     "  --time-zone <zone>   time zone of days and times, e.g. Europe/Berlin (default: this machine's)",
   ].join("\n"),
@@ -68,6 +77,8 @@ export const reportCommand: Command = {
     days: { type: "string" },
     limit: { type: "string" },
     format: { type: "string" },
+    excel: { type: "boolean" },
+    raw: { type: "boolean" },
     html: { type: "string" },
     "time-zone": { type: "string" },
   },
@@ -75,6 +86,7 @@ export const reportCommand: Command = {
     const subcommand = readSubcommand(positionals);
     checkOptionsApply(subcommand, values);
     const format = readFormat(values);
+    const csv: CsvOptions = { raw: values.raw === true, byteOrderMark: values.excel === true };
     const timeZone =
       stringOption(values, "time-zone") ?? Intl.DateTimeFormat().resolvedOptions().timeZone;
     loadDotEnv();
@@ -92,7 +104,7 @@ export const reportCommand: Command = {
             "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",
           );
         }
-        await printReport(session, subcommand, values, { io, format, timeZone });
+        await printReport(session, subcommand, values, { io, format, csv, timeZone });
       });
       return EXIT.ok;
     } finally {
@@ -104,6 +116,7 @@ export const reportCommand: Command = {
 interface Output {
   io: Io;
   format: Format;
+  csv: CsvOptions;
   timeZone: string;
 }
 
@@ -111,7 +124,7 @@ async function printReport(
   session: Session,
   subcommand: Subcommand,
   values: Values,
-  { io, format, timeZone }: Output,
+  { io, format, csv, timeZone }: Output,
 ): Promise<void> {
   if (subcommand === "changes") {
     const rows = await readChanges(session, {
@@ -119,7 +132,7 @@ async function printReport(
       jobStatus: readStatus(values),
       limit: values.limit === undefined ? undefined : readLimit(values, 20),
     });
-    print(io, format, changesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
+    print(io, { format, csv }, changesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
   } else if (subcommand === "trend") {
     const days = integerOption(values, "days", { min: 1, max: 36600, fallback: 30 });
     const daily = await readDaily(session, days);
@@ -135,11 +148,11 @@ async function printReport(
         `wrote ${html}: ${new Set(daily.map((row) => row.day)).size} days, ${changes.length} latest changes`,
       );
     } else {
-      print(io, format, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));
+      print(io, { format, csv }, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));
     }
   } else {
     const rows = await readRuns(session, readLimit(values, 20));
-    print(io, format, runsForPeople(rows), dataTable(rows, RUN_COLUMNS));
+    print(io, { format, csv }, runsForPeople(rows), dataTable(rows, RUN_COLUMNS));
   }
 }
 
@@ -157,10 +170,11 @@ function readSubcommand(positionals: readonly string[]): Subcommand {
   return known;
 }
 
+const OUTPUT_OPTIONS = ["format", "excel", "raw", "time-zone"];
 const OPTIONS_OF: Record<Subcommand, readonly string[]> = {
-  changes: ["since", "status", "limit", "format", "time-zone"],
-  trend: ["days", "html", "format", "time-zone"],
-  runs: ["limit", "format", "time-zone"],
+  changes: ["since", "status", "limit", ...OUTPUT_OPTIONS],
+  trend: ["days", "html", ...OUTPUT_OPTIONS],
+  runs: ["limit", ...OUTPUT_OPTIONS],
 };
 
 function checkOptionsApply(subcommand: Subcommand, values: Values): void {
@@ -169,15 +183,26 @@ function checkOptionsApply(subcommand: Subcommand, values: Values): void {
   if (misplaced !== undefined) {
     throw new ConfigError(`--${misplaced} does not apply to report ${subcommand}.`);
   }
-  if (values.html !== undefined && values.format !== undefined) {
-    throw new ConfigError("--html writes HTML; leave out --format.");
+  const formatOption = ["format", "excel", "raw"].find((name) => values[name] !== undefined);
+  if (values.html !== undefined && formatOption !== undefined) {
+    throw new ConfigError(`--html writes HTML; leave out --${formatOption}.`);
   }
 }
 
 function readFormat(values: Values): Format {
-  const format = stringOption(values, "format") ?? "table";
-  if (format === "table" || format === "csv" || format === "json") return format;
-  throw new ConfigError(`--format must be table, csv or json; got "${format}".`);
+  const format = stringOption(values, "format") ?? (values.excel === true ? "csv" : "table");
+  if (format !== "table" && format !== "csv" && format !== "json") {
+    throw new ConfigError(`--format must be table, csv or json; got "${format}".`);
+  }
+  const csvOnly = ["excel", "raw"].find((name) => values[name] !== undefined);
+  if (format !== "csv" && csvOnly !== undefined) {
+    throw new ConfigError(
+      values.format === undefined
+        ? `--${csvOnly} applies to CSV only; add --format csv.`
+        : `--${csvOnly} applies to CSV only; it cannot go with --format ${format}.`,
+    );
+  }
+  return format;
 }
 
 function readLimit(values: Values, fallback: number): number {
@@ -235,9 +260,14 @@ async function useTimeZone(session: Session, timeZone: string): Promise<void> {
   }
 }
 
-function print(io: Io, format: Format, forPeople: Table, data: Table): void {
+function print(
+  io: Io,
+  { format, csv }: { format: Format; csv: CsvOptions },
+  forPeople: Table,
+  data: Table,
+): void {
   if (format === "json") io.out(JSON.stringify(tableObjects(data), null, 2));
-  else if (format === "csv") io.out(formatCsv(data));
+  else if (format === "csv") io.out(formatCsv(data, csv));
   else if (forPeople.rows.length === 0) io.out("(no rows)");
   else io.out(formatTable(forPeople));
 }

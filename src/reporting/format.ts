@@ -42,13 +42,38 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
-/** RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled. */
-export function formatCsv(table: Table): string {
+export interface CsvOptions {
+  /** Cells exactly as they are, formula-like text included (for scripts, not spreadsheets). */
+  raw?: boolean;
+  /** Start with a UTF-8 byte-order mark, without which Excel reads UTF-8 as a legacy code page. */
+  byteOrderMark?: boolean;
+}
+
+/**
+ * What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection"): a text cell
+ * beginning with one of these is evaluated when the file is opened, e.g.
+ * `=HYPERLINK("http://evil","x")` as an organization name.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** Text a spreadsheet would evaluate, made plain text by a leading apostrophe. */
+export function neutralizeFormula(cell: Cell): Cell {
+  return typeof cell === "string" && FORMULA_START.test(cell) ? `'${cell}` : cell;
+}
+
+/**
+ * RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled. Unless `raw`,
+ * text cells that would start a formula are neutralized and quoted, as OWASP recommends;
+ * numbers and booleans come from typed columns and never are.
+ */
+export function formatCsv(table: Table, options: CsvOptions = {}): string {
   const field = (cell: Cell) => {
-    const value = text(cell);
-    return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+    const safe = options.raw === true ? cell : neutralizeFormula(cell);
+    const value = text(safe);
+    return safe !== cell || /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
   };
-  return [table.headers, ...table.rows].map((row) => row.map(field).join(",")).join("\r\n");
+  const csv = [table.headers, ...table.rows].map((row) => row.map(field).join(",")).join("\r\n");
+  return options.byteOrderMark === true ? `\uFEFF${csv}` : csv;
 }
 
 /** The rows as objects keyed by header, so JSON and CSV carry the same columns. */

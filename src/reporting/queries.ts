@@ -1,9 +1,10 @@
 // What `report`, `status` and the demo show, read from the reporting views: they are the one
 // definition of a change, a daily count or a run outcome, shared with BI tools.
-// Timestamps come back as ISO 8601 text in the session's time zone, days as YYYY-MM-DD.
+// Timestamps come back as ISO 8601 text in the session's time zone, to the millisecond (what
+// JavaScript and spreadsheets keep), days as YYYY-MM-DD.
 import type { Queryable } from "../db.ts";
 
-const ISO = `'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'`;
+const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MSTZH:TZM'`;
 
 /** A lower bound for changes: a duration back from now, or the start of a calendar day. */
 export type Since = { kind: "duration"; interval: string } | { kind: "day"; day: string };

@@ -112,7 +112,14 @@ export const RUN_COLUMNS: readonly (keyof RunRow)[] = [
   "customers_restored",
   "status_changes",
   "rejected_records",
+  "removals_withheld",
+  "warning",
 ];
+
+/** Why a run needs a look: its error, why it was incomplete, or its warning. */
+function runNote(row: RunRow): string {
+  return [row.outcome_reason, row.warning].filter((note) => note !== null).join("; ");
+}
 
 export function runsForPeople(rows: readonly RunRow[]): Table {
   return {
@@ -124,12 +131,13 @@ export function runsForPeople(rows: readonly RunRow[]): Table {
       "customers",
       "added",
       "removed",
+      "withheld",
       "restored",
       "changes",
       "rejected",
-      "reason",
+      "note",
     ],
-    numeric: new Set([0, 2, 4, 5, 6, 7, 8, 9]),
+    numeric: new Set([0, 2, 4, 5, 6, 7, 8, 9, 10]),
     rows: rows.map((row) => [
       row.run_id,
       shortTime(row.started_at),
@@ -140,10 +148,11 @@ export function runsForPeople(rows: readonly RunRow[]): Table {
       row.customers_seen,
       row.customers_added,
       row.customers_removed,
+      row.removals_withheld,
       row.customers_restored,
       row.status_changes,
       row.rejected_records,
-      row.outcome_reason ?? "",
+      runNote(row),
     ]),
   };
 }
