@@ -1,4 +1,4 @@
-"""Reads views through an ODBC data source, the way a BI tool does, for test/odbc.test.ts.
+"""Reads views through an ODBC data source, the way a BI tool does, for test/odbc.e2e.test.ts.
 
 Usage: ODBCINI=<odbc.ini> python3 odbc-read.py <connection string> <query file>
 The query file is JSON: {"<name>": {"table": "<schema>.<view>", "sql": "<select>"}, ...}.
