@@ -10,6 +10,8 @@ import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
 import { loggerFromEnv } from "../logger.ts";
 import { migrate } from "../migrations.ts";
+import { readNotifyConfig } from "../notify/config.ts";
+import { createRunNotifier } from "../notify/notifier.ts";
 import { checkHealth, startOperatorServer, type OperatorServer } from "../worker/http.ts";
 import { createWorkerMetrics } from "../worker/metrics.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
@@ -44,6 +46,7 @@ export const startCommand: Command = {
     const elements = readElementsConfig(env);
     const removals = readRemovalPolicy(env);
     const schedule = readWorkerConfig(env);
+    const notify = readNotifyConfig(env);
     const log = loggerFromEnv(env);
 
     const shutdown = handleShutdownSignals(log);
@@ -62,8 +65,16 @@ export const startCommand: Command = {
           health: () => checkHealth(db, () => worker?.nextFire() ?? null),
         });
       }
+      const notifier = createRunNotifier({
+        config: notify,
+        pool: db.pool,
+        log,
+        onResult: (result) => {
+          metrics.recordNotification(result);
+        },
+      });
       worker = startWorker(
-        { db, client, log, metrics },
+        { db, client, log, metrics, notifier },
         {
           schedule,
           pageSize: elements.pageSize,

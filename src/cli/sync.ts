@@ -9,6 +9,8 @@ import { openDatabase } from "../db.ts";
 import { createElementsSource } from "../elements/source.ts";
 import { loggerFromEnv } from "../logger.ts";
 import { migrate } from "../migrations.ts";
+import { readNotifyConfig } from "../notify/config.ts";
+import { createRunNotifier } from "../notify/notifier.ts";
 import { runSync } from "../sync/sync.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { EXIT } from "./io.ts";
@@ -46,6 +48,7 @@ export const syncCommand: Command = {
     const databaseTimeout = readDatabaseTimeout(env);
     const elements = readElementsConfig(env);
     const removals = readRemovalPolicy(env);
+    const notify = readNotifyConfig(env);
     const log = loggerFromEnv(env);
     const client = createElementsSource(elements, log);
     const customerId = stringOption(values, "customer");
@@ -69,6 +72,10 @@ export const syncCommand: Command = {
       );
       progress?.finish();
       io.out(formatRunSummary(summary));
+      await createRunNotifier({ config: notify, pool: db.pool, log }).afterRun(
+        summary,
+        shutdown.signal,
+      );
       return summary.status === "succeeded" ? EXIT.ok : EXIT.failed;
     } finally {
       progress?.finish();

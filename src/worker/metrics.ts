@@ -9,6 +9,7 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RunStatus } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
+import type { NotificationResult } from "../notify/notifier.ts";
 
 /** What became of one scheduled fire in this process. */
 export type FireOutcome =
@@ -20,6 +21,7 @@ export interface WorkerMetrics {
   readonly clientEvents: ClientEvents;
   recordRun(summary: RunSummary): void;
   recordFire(outcome: FireOutcome): void;
+  recordNotification(result: NotificationResult): void;
   /** Reads the database, then renders every metric in the text exposition format. */
   render(): Promise<string>;
 }
@@ -64,8 +66,9 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     ),
     lastSuccess: gauge(
       "last_success_timestamp_seconds",
-      "start of the last succeeded run (Unix time)",
+      "start of the last succeeded run whose removals the guard did not withhold (Unix time)",
     ),
+    ...guardGauges(gauge),
     customers: gauge("customers", "present customers by job status", ["job_status", "label"]),
   };
   const nextFireGauge = gauge(
@@ -79,16 +82,23 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
   const fires = counter("fires_total", "scheduled fires seen by this process, by outcome", [
     "outcome",
   ]);
+  const notifications = counter(
+    "notifications_total",
+    "run notifications to NOTIFY_WEBHOOK_URL by result (sent, failed)",
+    ["result"],
+  );
 
   async function readDatabase(): Promise<void> {
-    const [byStatus, last, customers] = await Promise.all([
+    const [byStatus, last, customers, guard] = await Promise.all([
       db.prisma.$queryRaw<{ status: string; runs: number }[]>`
         SELECT status, count(*)::int AS runs FROM sync_runs GROUP BY status`,
       db.prisma.$queryRaw<LastRunRow[]>`
         SELECT r.started, r.finished, r.status, r.complete, r."removalsWithheld", s."lastSuccess"
         FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
               -- A full run only: a --customer run refreshes one customer, not the snapshot.
-              FROM sync_runs WHERE status = 'succeeded' AND customer_filter IS NULL) s
+              FROM sync_runs WHERE status = 'succeeded' AND customer_filter IS NULL
+                -- Withheld removals are something to act on, not a clean success.
+                AND removals_withheld = 0) s
         LEFT JOIN LATERAL (
           SELECT extract(epoch FROM started_at)::float8 AS started,
                  extract(epoch FROM finished_at)::float8 AS finished,
@@ -100,6 +110,7 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
         FROM customers c LEFT JOIN job_status_codes s ON s.code = c.job_status
         WHERE c.removed_at IS NULL
         GROUP BY c.job_status, s.label`,
+      readGuard(db),
     ]);
     for (const metric of Object.values(database)) metric.reset();
     database.up.set(1);
@@ -119,6 +130,7 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       database.lastWithheld.set(row.removalsWithheld ?? 0);
     }
     if (row?.lastSuccess != null) database.lastSuccess.set(row.lastSuccess);
+    setGuard(database, guard);
     for (const { jobStatus, label, customers: count } of customers) {
       database.customers.set(
         { job_status: String(jobStatus), label: label ?? `unknown (${jobStatus})` },
@@ -144,6 +156,9 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     recordFire(outcome) {
       fires.inc({ outcome });
     },
+    recordNotification(result) {
+      notifications.inc({ result });
+    },
     async render() {
       try {
         await readDatabase();
@@ -168,4 +183,42 @@ interface LastRunRow {
   complete: boolean | null;
   removalsWithheld: number | null;
   lastSuccess: number | null;
+}
+
+// The mass-removal guard and the last complete success. Only a complete run decides
+// removals, so what the latest one withheld stands until a later complete run applies or
+// clears it: --customer, incomplete and failed runs in between change nothing about it.
+type GaugeFactory = (name: string, help: string) => Gauge;
+
+function guardGauges(gauge: GaugeFactory) {
+  return {
+    removalsWithheld: gauge(
+      "removals_withheld",
+      "customers the mass-removal guard kept the latest complete run from marking removed",
+    ),
+    lastCompleteSuccess: gauge(
+      "last_complete_success_timestamp_seconds",
+      "start of the last complete run that succeeded and withheld no removals (Unix time)",
+    ),
+  };
+}
+
+interface GuardRow {
+  withheld: number | null;
+  lastCompleteSuccess: number | null;
+}
+
+async function readGuard(db: Database): Promise<GuardRow | undefined> {
+  const [row] = await db.prisma.$queryRaw<GuardRow[]>`
+    SELECT
+      (SELECT removals_withheld FROM sync_runs WHERE status = 'succeeded' AND complete
+        ORDER BY id DESC LIMIT 1) AS withheld,
+      (SELECT extract(epoch FROM max(started_at))::float8 FROM sync_runs
+        WHERE status = 'succeeded' AND complete AND removals_withheld = 0) AS "lastCompleteSuccess"`;
+  return row;
+}
+
+function setGuard(gauges: ReturnType<typeof guardGauges>, row: GuardRow | undefined): void {
+  if (row?.withheld != null) gauges.removalsWithheld.set(row.withheld);
+  if (row?.lastCompleteSuccess != null) gauges.lastCompleteSuccess.set(row.lastCompleteSuccess);
 }
