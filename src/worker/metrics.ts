@@ -219,6 +219,7 @@ async function readGuard(db: Database): Promise<GuardRow | undefined> {
 }
 
 function setGuard(gauges: ReturnType<typeof guardGauges>, row: GuardRow | undefined): void {
-  if (row?.withheld != null) gauges.removalsWithheld.set(row.withheld);
+  // No complete run yet: nothing withheld.
+  gauges.removalsWithheld.set(row?.withheld ?? 0);
   if (row?.lastCompleteSuccess != null) gauges.lastCompleteSuccess.set(row.lastCompleteSuccess);
 }
