@@ -2,9 +2,11 @@
 // /metrics until a later complete run applies or clears it, whatever runs in between, and
 // a run whose removals were withheld is not a success to stop worrying about.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/db.ts";
 import { createWorkerMetrics, type WorkerMetrics } from "../src/worker/metrics.ts";
 import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { failed, syncChecked, syncOk } from "./support/runs.ts";
+import { startTcpProxy } from "./support/tcp-proxy.ts";
 
 let h: Harness;
 let metrics: WorkerMetrics;
@@ -24,8 +26,8 @@ afterAll(async () => {
 });
 
 /** The guard's and the successes' samples after a scrape. */
-async function scrape() {
-  const text = await metrics.render();
+async function scrape(from = metrics) {
+  const text = await from.render();
   const sample = (name: string) => {
     const match = new RegExp(`^elements_sync_${name} (\\S+)$`, "m").exec(text);
     return match?.[1] === undefined ? undefined : Number(match[1]);
@@ -36,6 +38,7 @@ async function scrape() {
     lastSuccess: sample("last_success_timestamp_seconds"),
     lastCompleteSuccess: sample("last_complete_success_timestamp_seconds"),
     lastRunFailed: sample('last_run_status{status="failed"}'),
+    databaseUp: sample("database_up"),
   };
 }
 
@@ -113,5 +116,32 @@ describe("the guard's metrics", () => {
       withheld: 0,
       lastCompleteSuccess: await startOf(back.runId),
     });
+  });
+
+  it("vanish while the database cannot be read, rather than read 0, and come back with it", async () => {
+    await h.serve([]);
+    expect(await syncOk(h)).toMatchObject({ removalsWithheld: 5 });
+    const proxy = await startTcpProxy(h.db.url);
+    const database = openDatabase(proxy.route(h.db.url));
+    const { logger } = captureLogs();
+    const behindProxy = createWorkerMetrics({ db: database, log: logger, nextFire: () => null });
+    try {
+      expect(await scrape(behindProxy)).toMatchObject({ databaseUp: 1, withheld: 5 });
+      proxy.refuse(true);
+      proxy.cut();
+      expect(await scrape(behindProxy)).toEqual({
+        databaseUp: 0,
+        withheld: undefined,
+        lastRunWithheld: undefined,
+        lastSuccess: undefined,
+        lastCompleteSuccess: undefined,
+        lastRunFailed: undefined,
+      });
+      proxy.refuse(false);
+      expect(await scrape(behindProxy)).toMatchObject({ databaseUp: 1, withheld: 5 });
+    } finally {
+      await database.close();
+      await proxy.close();
+    }
   });
 });

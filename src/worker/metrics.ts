@@ -38,13 +38,20 @@ interface MetricsOptions {
 export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const gauge = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
-    new Gauge<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [registry] });
+  // Shown only when the scrape could read the database. Reset, a gauge without labels would
+  // read 0: "nothing withheld", "never succeeded", and alerts on it would resolve.
+  const fromDatabase = new Registry();
+  const gauge = <T extends string>(
+    name: string,
+    help: string,
+    labelNames: T[] = [],
+    register = fromDatabase,
+  ) => new Gauge<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [register] });
   const counter = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
     new Counter<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [registry] });
 
   const database = {
-    up: gauge("database_up", "1 if the last scrape could read the database, else 0"),
+    up: gauge("database_up", "1 if the last scrape could read the database, else 0", [], registry),
     runs: gauge("runs", "sync_runs rows by status", ["status"]),
     running: gauge("run_in_progress", "1 while a run is running on the database"),
     lastStart: gauge(
@@ -74,6 +81,8 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
   const nextFireGauge = gauge(
     "next_fire_timestamp_seconds",
     "when the schedule fires next (Unix time)",
+    [],
+    registry,
   );
   const requests = counter("api_requests_total", "Elements API answers by HTTP status", ["status"]);
   const retries = counter("api_retries_total", "Elements API requests retried, by cause", ["kind"]);
@@ -160,9 +169,11 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       notifications.inc({ result });
     },
     async render() {
+      let readable = true;
       try {
         await readDatabase();
       } catch (error) {
+        readable = false;
         // Stale numbers would look healthy: report the database down and nothing from it.
         log.warn({ err: errorMessage(error) }, "metrics: could not read the database");
         for (const metric of Object.values(database)) metric.reset();
@@ -171,7 +182,7 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       const next = nextFire();
       nextFireGauge.reset();
       if (next) nextFireGauge.set(next.getTime() / 1000);
-      return registry.metrics();
+      return (readable ? Registry.merge([registry, fromDatabase]) : registry).metrics();
     },
   };
 }
