@@ -83,6 +83,18 @@ describe("alert rules", () => {
     expect(stale?.expr).toMatch(/> 26 \* 3600\s*$/);
   });
 
+  it("use metrics README documents, as README documents every metric the worker exposes", async () => {
+    const exposed = [...(await exposedMetricNames(database))].filter((name) =>
+      name.startsWith("elements_sync_"),
+    );
+    const section = README.slice(
+      README.indexOf("### Health and metrics"),
+      README.indexOf("### Alerts"),
+    );
+    const documented = [...section.matchAll(/^\| `(elements_sync_\w+)/gm)].map((match) => match[1]);
+    expect([...documented].sort()).toEqual(exposed.sort());
+  });
+
   it("are listed in README with their conditions", () => {
     const section = README.slice(README.indexOf("### Alerts"));
     const table = section.slice(0, section.indexOf("\n\n", section.indexOf("| alert")));

@@ -318,10 +318,38 @@ describe("the monitoring profile of docker-compose.yml", () => {
       "/etc/grafana/provisioning": "./deploy/grafana/provisioning",
       "/var/lib/grafana/dashboards": "./deploy/grafana/dashboards",
     });
+    // The dashboard is Grafana's home page, for viewers without a login.
+    const home = grafana?.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH ?? "";
+    expect(home).toBe("/var/lib/grafana/dashboards/elements-sync.json");
+    expect(grafana?.environment).toMatchObject({
+      GF_AUTH_ANONYMOUS_ENABLED: "true",
+      GF_AUTH_ANONYMOUS_ORG_ROLE: "Viewer",
+    });
     const provider = parse(read("deploy/grafana/provisioning/dashboards/elements-sync.yml")) as {
       providers: { options: { path: string } }[];
     };
     expect(provider.providers[0]?.options.path).toBe("/var/lib/grafana/dashboards");
+  });
+
+  it("scrapes every replica of the worker and of the demo worker, one job each, at their HTTP_PORT", () => {
+    const config = parse(read("deploy/prometheus/prometheus.yml")) as {
+      rule_files: string[];
+      scrape_configs: {
+        job_name: string;
+        dns_sd_configs: { names: string[]; type: string; port: number }[];
+      }[];
+    };
+    expect(config.rule_files).toEqual(["alerts.yml"]);
+    const jobs = config.scrape_configs.map((job) => {
+      const [sd] = job.dns_sd_configs;
+      const service = services[sd?.names[0] ?? ""];
+      expect(Number(service?.environment?.HTTP_PORT)).toBe(sd?.port);
+      return [job.job_name, sd?.names];
+    });
+    expect(jobs).toEqual([
+      ["elements-sync", ["worker"]],
+      ["elements-sync-demo", ["demo-worker"]],
+    ]);
   });
 
   it("gives Grafana's PostgreSQL data source the bi-access role grafana-reader creates, and the variables it reads", () => {

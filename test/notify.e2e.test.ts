@@ -2,6 +2,7 @@
 // HTTP receiver over the network, including a receiver that is down and one that never
 // answers. The notification never fails the run, ends within its bound, and never shows
 // its URL.
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { readNotifyConfig, type NotifyConfig } from "../src/notify/config.ts";
 import { MAX_LISTED_CHANGES, type WebhookBody } from "../src/notify/message.ts";
@@ -68,6 +69,21 @@ function notifierFor(h: Harness, notifyConfig: NotifyConfig): Rig {
 
 const bodyOf = (r: WebhookReceiver, index = 0) => r.posts[index]?.body as WebhookBody;
 
+/** The body's shape: every key path with the type of its value (arrays by their first item). */
+function shape(value: unknown, path = ""): string[] {
+  if (Array.isArray(value)) return [`${path}[]`, ...shape(value[0], `${path}[0]`)];
+  if (value === null || typeof value !== "object")
+    return [`${path}: ${value === null ? "null" : typeof value}`];
+  return Object.entries(value).flatMap(([key, item]) => shape(item, `${path}.${key}`));
+}
+
+function readmeExample(): unknown {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const match = /<!-- notification-example -->\s*```json\n([\s\S]*?)```/.exec(readme);
+  if (!match?.[1]) throw new Error("README has no notification example");
+  return JSON.parse(match[1]);
+}
+
 describe("run notifications", () => {
   it("post once after a run that moved customers into a watched status: Markdown text for Slack and Teams, the facts beside it", async () => {
     const customers = sampleCustomers(60);
@@ -124,6 +140,8 @@ describe("run notifications", () => {
     expect(rig.logs).toContainEqual(
       expect.objectContaining({ msg: "sent the run notification", runId: run.runId }),
     );
+    // README shows this body as it is.
+    expect(shape(readmeExample()).sort()).toEqual(shape(body).sort());
   });
 
   it("post after a failed run and after a run the mass-removal guard held back, as NOTIFY_ON says", async () => {
@@ -296,13 +314,15 @@ describe("notifications from the command line", () => {
         /error: NOTIFY_WEBHOOK_URL must be/,
       ],
     ];
-    for (const [variables, message] of cases) {
-      for (const command of ["sync", "start"]) {
-        const result = await runCli([command], { ...env, ...variables });
-        expect(result.code).toBe(2);
-        expect(result.stderr).toMatch(message);
-        expect(result.stderr).not.toContain("Secret42");
-      }
+    // Every case against sync, the first against start too (both read the same variables).
+    const runs = cases.map(([variables, message]) => ({ command: "sync", variables, message }));
+    const [first] = runs;
+    if (first) runs.push({ ...first, command: "start" });
+    for (const { command, variables, message } of runs) {
+      const result = await runCli([command], { ...env, ...variables });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).not.toContain("Secret42");
     }
     expect(await h.db.query("SELECT id FROM sync_runs")).toEqual([]);
   });
