@@ -53,7 +53,11 @@ export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
       try {
         const changes =
           summary.status === "succeeded" && watched.length > 0
-            ? await withinLimit(readWatchedChanges(deps.pool, summary.runId, watched), limits)
+            ? await withinLimit(
+                readWatchedChanges(deps.pool, summary.runId, watched),
+                limits,
+                signal,
+              )
             : NO_CHANGES;
         const reasons = matchingReasons(config.triggers, summary, changes);
         if (reasons.length === 0) return;
@@ -138,17 +142,33 @@ async function readWatchedChanges(
   return rows[0] ?? NO_CHANGES;
 }
 
-/** The database is given the same bound as the delivery: a stuck query must not hold the run. */
-async function withinLimit<T>(work: Promise<T>, limits: DeliveryLimits): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`reading the run's changes took over ${limits.totalTimeoutMs} ms`));
-    }, limits.totalTimeoutMs);
+/**
+ * The database is given the same bound as the delivery, and the stop signal ends the wait
+ * too: a stuck query must not hold up the run or the shutdown.
+ */
+async function withinLimit<T>(
+  work: Promise<T>,
+  limits: DeliveryLimits,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  const stop = signal
+    ? AbortSignal.any([signal, AbortSignal.timeout(limits.totalTimeoutMs)])
+    : AbortSignal.timeout(limits.totalTimeoutMs);
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      reject(
+        new Error(
+          `reading the run's changes: stopped after ${limits.totalTimeoutMs} ms or by shutdown`,
+        ),
+      );
+    };
+    if (stop.aborted) onAbort();
+    else stop.addEventListener("abort", onAbort, { once: true });
   });
   try {
-    return await Promise.race([work, limit]);
+    return await Promise.race([work, stopped]);
   } finally {
-    clearTimeout(timer);
+    if (onAbort) stop.removeEventListener("abort", onAbort);
   }
 }
