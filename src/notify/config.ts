@@ -24,6 +24,8 @@ const URL_EXPECTATION =
   "NOTIFY_WEBHOOK_URL must be an http(s) URL without a user name or password, such as a Slack or Microsoft Teams incoming webhook; the value given is not.";
 
 function hasCredentials(url: string): boolean {
+  // zod runs this even on a value it found not to be a URL; that one is reported already.
+  if (!URL.canParse(url)) return false;
   const { username, password } = new URL(url);
   return username !== "" || password !== "";
 }
