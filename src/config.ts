@@ -7,6 +7,7 @@ import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { concern, readConcerns, variable, type ConfigOf, type Env } from "./config-reader.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
+import { DEFAULT_NOTIFY_ON, parseTriggers } from "./notify/triggers.ts";
 
 export type { Env };
 
@@ -291,7 +292,42 @@ const worker = concern(
   }),
 );
 
-const CONCERNS = { database, databaseTimeout, elements, removals, logging, worker };
+/** Run notifications: NOTIFY_WEBHOOK_URL is a secret (Slack and Teams put the credential in its path). */
+const notify = concern(
+  z.object({
+    NOTIFY_WEBHOOK_URL: variable(
+      z
+        .url({ protocol: /^https?$/ })
+        // fetch() refuses a URL with credentials; say so before any run.
+        .refine((url) => !hasCredentials(url))
+        .optional(),
+      {
+        expects:
+          "an http(s) URL without a user name or password, such as a Slack or Microsoft Teams incoming webhook",
+        secret: true,
+      },
+    ),
+    // Checked by the rule below, which names the entry that is wrong.
+    NOTIFY_ON: variable(z.string().default(DEFAULT_NOTIFY_ON), {
+      expects: "a list of failed, warning and status:<job status>",
+    }),
+  }),
+  (values) => {
+    const triggers = parseTriggers(values.NOTIFY_ON);
+    if (values.NOTIFY_WEBHOOK_URL === undefined || typeof triggers === "string") return undefined;
+    return { webhookUrl: values.NOTIFY_WEBHOOK_URL, triggers };
+  },
+  [
+    (raw) => {
+      const triggers = parseTriggers(raw.NOTIFY_ON ?? DEFAULT_NOTIFY_ON);
+      return typeof triggers === "string"
+        ? { variable: "NOTIFY_ON", problem: triggers }
+        : undefined;
+    },
+  ],
+);
+
+const CONCERNS = { database, databaseTimeout, elements, removals, logging, worker, notify };
 
 /** Every variable any command reads, `<NAME>_FILE` ones included. */
 export const CONFIG_VARIABLES: readonly string[] = Object.values(CONCERNS).flatMap(

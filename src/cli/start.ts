@@ -3,6 +3,7 @@ import { openDatabase } from "../db.ts";
 import { createElementsClientFromConfig } from "../elements/from-config.ts";
 import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
+import { createRunNotifier } from "../notify/notifier.ts";
 import { checkHealth, startOperatorServer, type OperatorServer } from "../worker/http.ts";
 import { createWorkerMetrics } from "../worker/metrics.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
@@ -39,6 +40,7 @@ export const startCommand: Command = {
       removals,
       worker: schedule,
       logging,
+      notify,
     } = readConfig(env, [
       "database",
       "databaseTimeout",
@@ -46,6 +48,7 @@ export const startCommand: Command = {
       "removals",
       "worker",
       "logging",
+      "notify",
     ]);
     const log = loggerFor(logging);
 
@@ -67,8 +70,16 @@ export const startCommand: Command = {
           health: () => checkHealth(db, () => worker?.nextFire() ?? null),
         });
       }
+      const notifier = createRunNotifier({
+        config: notify,
+        pool: db.pool,
+        log,
+        onResult: (result) => {
+          metrics.recordNotification(result);
+        },
+      });
       worker = startWorker(
-        { db, client, log, metrics },
+        { db, client, log, metrics, notifier },
         {
           schedule,
           pageSize: elements.pageSize,

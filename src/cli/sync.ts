@@ -3,6 +3,7 @@ import { openDatabase } from "../db.ts";
 import { createElementsClientFromConfig } from "../elements/from-config.ts";
 import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
+import { createRunNotifier } from "../notify/notifier.ts";
 import { runSync } from "../sync/sync.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { EXIT } from "./io.ts";
@@ -36,12 +37,13 @@ export const syncCommand: Command = {
     // Everything that can be wrong with the configuration fails here, before any write.
     const env = process.env;
     loadDotEnv();
-    const { database, databaseTimeout, elements, removals, logging } = readConfig(env, [
+    const { database, databaseTimeout, elements, removals, logging, notify } = readConfig(env, [
       "database",
       "databaseTimeout",
       "elements",
       "removals",
       "logging",
+      "notify",
     ]);
     const log = loggerFor(logging);
     const client = createElementsClientFromConfig(elements, log);
@@ -66,6 +68,10 @@ export const syncCommand: Command = {
       );
       progress?.finish();
       io.out(formatRunSummary(summary));
+      await createRunNotifier({ config: notify, pool: db.pool, log }).afterRun(
+        summary,
+        shutdown.signal,
+      );
       return summary.status === "succeeded" ? EXIT.ok : EXIT.failed;
     } finally {
       progress?.finish();

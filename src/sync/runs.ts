@@ -203,24 +203,42 @@ export interface RunTotals {
     complete: boolean;
     removalsWithheld: number;
   } | null;
-  /** Start of the newest succeeded full run (a --customer run refreshes one customer, not the snapshot). */
+  /**
+   * Start of the newest succeeded full run (a --customer run refreshes one customer, not the
+   * snapshot) whose removals the guard did not withhold: those are something to act on.
+   */
   lastSuccessAt: number | null;
+  /**
+   * The mass-removal guard as it stands: only a complete run decides removals, so what the
+   * latest one withheld stands until a later complete run applies or clears it; --customer,
+   * incomplete and failed runs in between change nothing about it. 0 before any complete run.
+   */
+  removalsWithheld: number;
+  /** Start of the newest complete run that succeeded and withheld nothing. */
+  lastCompleteSuccessAt: number | null;
 }
 
 export async function readRunTotals(prisma: PrismaClient): Promise<RunTotals> {
-  const [counts, [last]] = await Promise.all([
+  const [counts, [last], [guard]] = await Promise.all([
     prisma.$queryRaw<{ status: RunStatus; runs: number }[]>`
       SELECT status, count(*)::int AS runs FROM sync_runs GROUP BY status`,
     prisma.$queryRaw<LastRunRow[]>`
       SELECT r.started, r.finished, r.status, r.complete, r."removalsWithheld", s."lastSuccess"
       FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
-            FROM sync_runs WHERE status = 'succeeded' AND customer_filter IS NULL) s
+            FROM sync_runs
+            WHERE status = 'succeeded' AND customer_filter IS NULL AND removals_withheld = 0) s
       LEFT JOIN LATERAL (
         SELECT extract(epoch FROM started_at)::float8 AS started,
                extract(epoch FROM finished_at)::float8 AS finished,
                status, complete, removals_withheld AS "removalsWithheld"
         FROM sync_runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1
       ) r ON true`,
+    prisma.$queryRaw<GuardRow[]>`
+      SELECT
+        (SELECT removals_withheld FROM sync_runs WHERE status = 'succeeded' AND complete
+          ORDER BY id DESC LIMIT 1) AS withheld,
+        (SELECT extract(epoch FROM max(started_at))::float8 FROM sync_runs
+          WHERE status = 'succeeded' AND complete AND removals_withheld = 0) AS "lastCompleteSuccess"`,
   ]);
   const byStatus: Record<RunStatus, number> = { running: 0, succeeded: 0, failed: 0, abandoned: 0 };
   for (const { status, runs } of counts) byStatus[status] = runs;
@@ -234,7 +252,18 @@ export async function readRunTotals(prisma: PrismaClient): Promise<RunTotals> {
           removalsWithheld: last.removalsWithheld ?? 0,
         }
       : null;
-  return { byStatus, lastFinished: finished, lastSuccessAt: last?.lastSuccess ?? null };
+  return {
+    byStatus,
+    lastFinished: finished,
+    lastSuccessAt: last?.lastSuccess ?? null,
+    removalsWithheld: guard?.withheld ?? 0,
+    lastCompleteSuccessAt: guard?.lastCompleteSuccess ?? null,
+  };
+}
+
+interface GuardRow {
+  withheld: number | null;
+  lastCompleteSuccess: number | null;
 }
 
 interface LastRunRow {

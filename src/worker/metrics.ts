@@ -9,6 +9,7 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { readRunTotals, RUN_STATUSES } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
+import type { NotificationResult } from "../notify/notifier.ts";
 
 /** What became of one scheduled fire in this process. */
 export type FireOutcome =
@@ -20,6 +21,7 @@ export interface WorkerMetrics {
   readonly clientEvents: ClientEvents;
   recordRun(summary: RunSummary): void;
   recordFire(outcome: FireOutcome): void;
+  recordNotification(result: NotificationResult): void;
   /** Reads the database, then renders every metric in the text exposition format. */
   render(): Promise<string>;
 }
@@ -34,13 +36,20 @@ interface MetricsOptions {
 export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): WorkerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const gauge = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
-    new Gauge<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [registry] });
+  // Shown only when the scrape could read the database. Reset, a gauge without labels would
+  // read 0: "nothing withheld", "never succeeded", and alerts on it would resolve.
+  const fromDatabase = new Registry();
+  const gauge = <T extends string>(
+    name: string,
+    help: string,
+    labelNames: T[] = [],
+    register = fromDatabase,
+  ) => new Gauge<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [register] });
   const counter = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
     new Counter<T>({ name: `elements_sync_${name}`, help, labelNames, registers: [registry] });
 
   const database = {
-    up: gauge("database_up", "1 if the last scrape could read the database, else 0"),
+    up: gauge("database_up", "1 if the last scrape could read the database, else 0", [], registry),
     runs: gauge("runs", "sync_runs rows by status", ["status"]),
     running: gauge("run_in_progress", "1 while a run is running on the database"),
     lastStart: gauge(
@@ -62,13 +71,16 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     ),
     lastSuccess: gauge(
       "last_success_timestamp_seconds",
-      "start of the last succeeded run (Unix time)",
+      "start of the last succeeded run whose removals the guard did not withhold (Unix time)",
     ),
+    ...guardGauges(gauge),
     customers: gauge("customers", "present customers by job status", ["job_status", "label"]),
   };
   const nextFireGauge = gauge(
     "next_fire_timestamp_seconds",
     "when the schedule fires next (Unix time)",
+    [],
+    registry,
   );
   const requests = counter("api_requests_total", "Elements API answers by HTTP status", ["status"]);
   const retries = counter("api_retries_total", "Elements API requests retried, by cause", ["kind"]);
@@ -77,6 +89,11 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
   const fires = counter("fires_total", "scheduled fires seen by this process, by outcome", [
     "outcome",
   ]);
+  const notifications = counter(
+    "notifications_total",
+    "run notifications to NOTIFY_WEBHOOK_URL by result (sent, failed)",
+    ["result"],
+  );
 
   async function readDatabase(): Promise<void> {
     const [totals, customers] = await Promise.all([
@@ -103,6 +120,10 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       database.lastWithheld.set(last.removalsWithheld);
     }
     if (totals.lastSuccessAt !== null) database.lastSuccess.set(totals.lastSuccessAt);
+    database.removalsWithheld.set(totals.removalsWithheld);
+    if (totals.lastCompleteSuccessAt !== null) {
+      database.lastCompleteSuccess.set(totals.lastCompleteSuccessAt);
+    }
     for (const { jobStatus, label, customers: count } of customers) {
       database.customers.set(
         { job_status: String(jobStatus), label: label ?? `unknown (${jobStatus})` },
@@ -128,10 +149,15 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     recordFire(outcome) {
       fires.inc({ outcome });
     },
+    recordNotification(result) {
+      notifications.inc({ result });
+    },
     async render() {
+      let readable = true;
       try {
         await readDatabase();
       } catch (error) {
+        readable = false;
         // Stale numbers would look healthy: report the database down and nothing from it.
         log.warn({ err: errorMessage(error) }, "metrics: could not read the database");
         for (const metric of Object.values(database)) metric.reset();
@@ -140,7 +166,23 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
       const next = nextFire();
       nextFireGauge.reset();
       if (next) nextFireGauge.set(next.getTime() / 1000);
-      return registry.metrics();
+      return (readable ? Registry.merge([registry, fromDatabase]) : registry).metrics();
     },
+  };
+}
+
+// The mass-removal guard and the last complete success (see RunTotals in sync/runs.ts).
+type GaugeFactory = (name: string, help: string) => Gauge;
+
+function guardGauges(gauge: GaugeFactory) {
+  return {
+    removalsWithheld: gauge(
+      "removals_withheld",
+      "customers the mass-removal guard kept the latest complete run from marking removed",
+    ),
+    lastCompleteSuccess: gauge(
+      "last_complete_success_timestamp_seconds",
+      "start of the last complete run that succeeded and withheld no removals (Unix time)",
+    ),
   };
 }

@@ -7,6 +7,7 @@ import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import type { RunNotifier } from "../notify/notifier.ts";
 import { RunInProgressError } from "../sync/lock.ts";
 import { runSync } from "../sync/sync.ts";
 import { createFireCoordinator } from "./coordinator.ts";
@@ -18,6 +19,8 @@ export interface WorkerDependencies {
   client: ElementsClient;
   log: Logger;
   metrics: WorkerMetrics;
+  /** NOTIFY_WEBHOOK_URL: told after every run; never throws, ends within its own bound. */
+  notifier?: RunNotifier;
 }
 
 export interface WorkerOptions {
@@ -63,6 +66,7 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
         },
       );
       metrics.recordRun(summary);
+      await deps.notifier?.afterRun(summary, signal);
       return "ran";
     } catch (error) {
       // Refused by the run lock (a manual sync, or a replica still on an earlier fire),

@@ -1,0 +1,174 @@
+// After a run: decides whether it is one NOTIFY_ON asks about, gathers the customers it
+// moved into a watched job status, and posts one notification. It never throws and ends
+// within the delivery limits: a notification is worth less than the next run.
+import type pg from "pg";
+import { codeLabel } from "../elements/codes.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { INTERRUPTED } from "../sync/runs.ts";
+import type { RunSummary } from "../sync/sync.ts";
+import type { NotifyConfig, NotifyTrigger } from "./config.ts";
+import {
+  MAX_LISTED_CHANGES,
+  webhookBody,
+  type NotifyReason,
+  type WatchedChange,
+} from "./message.ts";
+import {
+  DEFAULT_DELIVERY_LIMITS,
+  DeliveryError,
+  postJson,
+  type DeliveryLimits,
+} from "./webhook.ts";
+
+export type NotificationResult = "sent" | "failed";
+
+export interface RunNotifier {
+  /** Call once a run has ended; `signal` (the stop signal) cuts a delivery short. */
+  afterRun(summary: RunSummary, signal?: AbortSignal): Promise<void>;
+}
+
+export interface NotifierDependencies {
+  /** Undefined when NOTIFY_WEBHOOK_URL is unset: afterRun does nothing. */
+  config: NotifyConfig | undefined;
+  pool: pg.Pool;
+  log: Logger;
+  /** Counts each notification's fate (the worker's elements_sync_notifications_total). */
+  onResult?: (result: NotificationResult) => void;
+  limits?: DeliveryLimits;
+}
+
+export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
+  const { config } = deps;
+  if (config === undefined) return { afterRun: () => Promise.resolve() };
+  const limits = deps.limits ?? DEFAULT_DELIVERY_LIMITS;
+  const watched = config.triggers.flatMap((t) => (t.kind === "status" ? [t.jobStatus] : []));
+
+  return {
+    async afterRun(summary, signal) {
+      // A run stopped by SIGTERM or Ctrl-C was stopped on purpose.
+      if (summary.status === "failed" && summary.error === INTERRUPTED) return;
+      const log = deps.log.child({ runId: summary.runId });
+      const started = performance.now();
+      try {
+        const changes =
+          summary.status === "succeeded" && watched.length > 0
+            ? await withinLimit(
+                readWatchedChanges(deps.pool, summary.runId, watched),
+                limits,
+                signal,
+              )
+            : NO_CHANGES;
+        const reasons = matchingReasons(config.triggers, summary, changes);
+        if (reasons.length === 0) return;
+        const body = webhookBody({
+          reasons,
+          summary,
+          changes: changes.listed,
+          changesTotal: changes.total,
+        });
+        const remaining = Math.max(
+          1,
+          Math.floor(limits.totalTimeoutMs - (performance.now() - started)),
+        );
+        await postJson(config.webhookUrl, body, { ...limits, totalTimeoutMs: remaining }, signal);
+        log.info({ reasons }, "sent the run notification");
+        deps.onResult?.("sent");
+      } catch (error) {
+        // errorMessage of a DeliveryError or a database error never holds the webhook URL.
+        const reason = error instanceof DeliveryError ? error.message : errorMessage(error);
+        log.warn({ err: reason }, "could not send the run notification");
+        deps.onResult?.("failed");
+      }
+    },
+  };
+}
+
+function matchingReasons(
+  triggers: readonly NotifyTrigger[],
+  summary: RunSummary,
+  changes: WatchedChanges,
+): NotifyReason[] {
+  const reasons: NotifyReason[] = [];
+  for (const trigger of triggers) {
+    if (trigger.kind === "failed" && summary.status === "failed") reasons.push("failed");
+    if (trigger.kind === "warning" && summary.status === "succeeded" && summary.warning !== null) {
+      reasons.push("warning");
+    }
+    if (trigger.kind === "status" && changes.jobStatuses.includes(trigger.jobStatus)) {
+      const label = codeLabel("jobStatus", trigger.jobStatus);
+      reasons.push(`status:${label.toLowerCase().replaceAll(" ", "-")}`);
+    }
+  }
+  return reasons;
+}
+
+interface WatchedChanges {
+  /** The first MAX_LISTED_CHANGES, by organization. */
+  listed: WatchedChange[];
+  total: number;
+  /** Every watched job status the run moved a customer into. */
+  jobStatuses: number[];
+}
+
+const NO_CHANGES: WatchedChanges = { listed: [], total: 0, jobStatuses: [] };
+
+/**
+ * The customers the run moved into one of `jobStatuses`: seen for the first time, back
+ * after a removal, or a new job status. One statement; the history's index on the opening
+ * run finds the run's rows.
+ */
+async function readWatchedChanges(
+  pool: pg.Pool,
+  runId: number,
+  jobStatuses: number[],
+): Promise<WatchedChanges> {
+  const { rows } = await pool.query<WatchedChanges>(
+    `WITH watched AS (
+       SELECT customer_id AS "customerId", organization, change_kind AS "changeKind",
+              previous_job_status_label AS "previousStatus", job_status_label AS status,
+              job_status
+       FROM reporting.job_status_changes
+       WHERE run_id = $1 AND job_status_changed AND job_status = ANY($2::int[])
+     )
+     SELECT (SELECT count(*)::int FROM watched) AS total,
+            (SELECT coalesce(array_agg(DISTINCT job_status), '{}') FROM watched) AS "jobStatuses",
+            (SELECT coalesce(json_agg(l), '[]') FROM (
+               SELECT "customerId", organization, "changeKind", "previousStatus", status
+               FROM watched ORDER BY organization NULLS LAST, "customerId" LIMIT $3
+             ) l) AS listed`,
+    [runId, jobStatuses, MAX_LISTED_CHANGES],
+  );
+  return rows[0] ?? NO_CHANGES;
+}
+
+/**
+ * The database is given the same bound as the delivery, and the stop signal ends the wait
+ * too: a stuck query must not hold up the run or the shutdown.
+ */
+async function withinLimit<T>(
+  work: Promise<T>,
+  limits: DeliveryLimits,
+  signal: AbortSignal | undefined,
+): Promise<T> {
+  const stop = signal
+    ? AbortSignal.any([signal, AbortSignal.timeout(limits.totalTimeoutMs)])
+    : AbortSignal.timeout(limits.totalTimeoutMs);
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      reject(
+        new Error(
+          `reading the run's changes: stopped after ${limits.totalTimeoutMs} ms or by shutdown`,
+        ),
+      );
+    };
+    if (stop.aborted) onAbort();
+    else stop.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, stopped]);
+  } finally {
+    if (onAbort) stop.removeEventListener("abort", onAbort);
+  }
+}

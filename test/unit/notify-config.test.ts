@@ -1,0 +1,56 @@
+// NOTIFY_WEBHOOK_URL and NOTIFY_ON as the environment gives them.
+import { describe, expect, it } from "vitest";
+import { readNotifyConfig } from "../../src/notify/config.ts";
+
+const URL = "https://hooks.example.com/services/T0/B0/secret";
+
+describe("readNotifyConfig", () => {
+  it("is off without NOTIFY_WEBHOOK_URL (an empty value counts as unset)", () => {
+    expect(readNotifyConfig({})).toBeUndefined();
+    expect(readNotifyConfig({ NOTIFY_WEBHOOK_URL: "", NOTIFY_ON: "failed" })).toBeUndefined();
+  });
+
+  it("defaults NOTIFY_ON to failed, warning and status:failed", () => {
+    expect(readNotifyConfig({ NOTIFY_WEBHOOK_URL: URL })).toEqual({
+      webhookUrl: URL,
+      triggers: [{ kind: "failed" }, { kind: "warning" }, { kind: "status", jobStatus: 2 }],
+    });
+  });
+
+  it("reads job statuses by label in any case, with - or _ for spaces, or by code; drops repeats", () => {
+    const config = readNotifyConfig({
+      NOTIFY_WEBHOOK_URL: URL,
+      NOTIFY_ON:
+        " status:No-Backup-Update, status:multiple_issues_found ,status:2,STATUS:Failed,,Failed",
+    });
+    expect(config?.triggers).toEqual([
+      { kind: "status", jobStatus: 6 },
+      { kind: "status", jobStatus: 4 },
+      { kind: "status", jobStatus: 2 },
+      { kind: "failed" },
+    ]);
+  });
+
+  it("names the variable and the entry that is wrong, never the URL", () => {
+    expect(() => readNotifyConfig({ NOTIFY_ON: "failed,often" })).toThrow(
+      'NOTIFY_ON: "often" is not a trigger; use failed, warning or status:<job status>, separated by commas.',
+    );
+    expect(() => readNotifyConfig({ NOTIFY_ON: " , " })).toThrow(
+      /^NOTIFY_ON must list at least one/,
+    );
+    for (const url of [
+      "not a url secret",
+      "file:///etc/secret",
+      "https://u:secret@hooks.example.com/x",
+    ]) {
+      let message = "";
+      try {
+        readNotifyConfig({ NOTIFY_WEBHOOK_URL: url });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/^NOTIFY_WEBHOOK_URL must be an http\(s\) URL/);
+      expect(message).not.toContain("secret");
+    }
+  });
+});
