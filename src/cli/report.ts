@@ -28,6 +28,7 @@ import {
 import type { Command } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
 import { integerOption, stringOption } from "./options.ts";
+import { didYouMean } from "./suggest.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 type Format = "table" | "csv" | "json";
@@ -150,7 +151,7 @@ function readSubcommand(positionals: readonly string[]): Subcommand {
     throw new ConfigError(
       name === undefined
         ? `say which report: ${SUBCOMMANDS.join(", ")}.`
-        : `unknown report "${name}"; use ${SUBCOMMANDS.join(", ")}.`,
+        : `unknown report "${name}".${didYouMean(name, SUBCOMMANDS)} The reports are ${SUBCOMMANDS.join(", ")}.`,
     );
   }
   if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
@@ -177,7 +178,9 @@ function checkOptionsApply(subcommand: Subcommand, values: Values): void {
 function readFormat(values: Values): Format {
   const format = stringOption(values, "format") ?? "table";
   if (format === "table" || format === "csv" || format === "json") return format;
-  throw new ConfigError(`--format must be table, csv or json; got "${format}".`);
+  throw new ConfigError(
+    `--format must be table, csv or json; got "${format}".${didYouMean(format, ["table", "csv", "json"])}`,
+  );
 }
 
 function readLimit(values: Values, fallback: number): number {
@@ -218,7 +221,12 @@ export function parseJobStatus(raw: string): number {
   const wanted = normalizeLabel(raw);
   for (const [code, label] of JOB_STATUS_LABELS) if (normalizeLabel(label) === wanted) return code;
   const labels = [...JOB_STATUS_LABELS.values()].map((label) => `"${label}"`).join(", ");
-  throw new ConfigError(`--status must be a job status code or one of ${labels}; got "${raw}".`);
+  // Suggested as typed on a shell: "no-backup-update".
+  const typed = (label: string) => normalizeLabel(label).replaceAll(" ", "-");
+  const suggestion = didYouMean(typed(raw), [...JOB_STATUS_LABELS.values()].map(typed));
+  throw new ConfigError(
+    `--status must be a job status code or one of ${labels}; got "${raw}".${suggestion}`,
+  );
 }
 
 function readStatus(values: Values): number | undefined {
