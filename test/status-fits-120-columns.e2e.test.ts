@@ -59,7 +59,7 @@ describe("elements-sync status in 120 columns", () => {
       "restored",
       "changes",
     ]);
-    const runs = lines.filter((line) => /^ *\d+  /.test(line)).map((line) => line.trim());
+    const runs = lines.filter((line) => /^ *\d+ {2}/.test(line)).map((line) => line.trim());
     expect(runs.map((run) => run.split(/\s{2,}/).filter((_, column) => column !== 2))).toEqual([
       ["4", expect.stringMatching(DATE_TIME), "incomplete", "customer", "1", "0", "0", "0", "0"],
       ["3", expect.stringMatching(DATE_TIME), "complete", "on demand", "12", "12", "0", "0", "0"],
@@ -68,12 +68,12 @@ describe("elements-sync status in 120 columns", () => {
     ]);
     // Notes start under "started (UTC)"; the complete run has none.
     const indent = " ".repeat(titles?.indexOf("started") ?? 0);
-    expect(lines.filter((line) => !/^ *\d+  /.test(line))).toEqual([
+    expect(lines.filter((line) => !/^ *\d+ {2}/.test(line))).toEqual([
       `${indent}single-customer run (${oneCustomer})`,
       expect.stringMatching(/…$/) as string,
       expect.stringMatching(/…$/) as string,
     ]);
-    expect(result.stdout).not.toMatch(/[\t\r\u001b\u202e]/);
+    expect(result.stdout.replaceAll("\n", "")).not.toMatch(/[\p{Cc}\p{Bidi_Control}]/u);
   });
 
   it("cuts a note too long for its line at the margin and says how to see it whole", async () => {
@@ -125,7 +125,7 @@ describe("elements-sync status in 120 columns", () => {
       `${PERMISSION} (denied by policy\\n\\tcall \\x1b[31msupport\\x1b[0m \\u202eevil).`,
     );
     expect(cells[3]?.[11]?.startsWith(`${PERMISSION} ({`)).toBe(true);
-    expect(result.stdout).not.toMatch(/[\t\r\u001b\u202e]/);
+    expect(result.stdout.replaceAll("\n", "")).not.toMatch(/[\p{Cc}\p{Bidi_Control}]/u);
   });
 
   it("keeps the note's characters exact in --json", async () => {
