@@ -1,4 +1,5 @@
 // Rendering rows for people (aligned columns) and for scripts (CSV, JSON).
+import stringWidth from "string-width";
 
 export type Cell = string | number | boolean | null;
 
@@ -106,9 +107,12 @@ export function formatTable(table: Table): string {
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 
-/** Terminal columns `value` takes: one per character as people see it (a grapheme). */
+/**
+ * Terminal columns `value` takes: two for a CJK character or an emoji, none for a combining
+ * mark, so that names in Japanese or with accents line up like any other.
+ */
 export function displayWidth(value: string): number {
-  return [...graphemes.segment(value)].length;
+  return stringWidth(value);
 }
 
 /** `value` cut to `width` columns, its last one an ellipsis; characters are never split. */

@@ -63,6 +63,28 @@ describe("formatTable", () => {
     );
   });
 
+  it("lines up names that take two columns a character (CJK) or none (combining marks)", () => {
+    expect(
+      formatTable({
+        headers: ["organization", "n"],
+        numeric: new Set([1]),
+        rows: [
+          ["株式会社サンプル", 1],
+          ["Müller & Söhne", 22],
+          ["e\u0301cole", 3],
+        ],
+      }),
+    ).toBe(
+      [
+        "organization       n",
+        "----------------  --",
+        "株式会社サンプル   1",
+        "Müller & Söhne    22",
+        "e\u0301cole              3",
+      ].join("\n"),
+    );
+  });
+
   it("escapes headers too", () => {
     expect(formatTable({ headers: ["a\tb"], rows: [["x"]] })).toBe("a\\tb\n----\nx");
   });
@@ -115,12 +137,23 @@ describe("layoutTable notes", () => {
     expect(cutNotes).toBe(1);
   });
 
+  it("cuts by terminal columns, two for a CJK character", () => {
+    const { text } = layoutTable({
+      headers: ["run"],
+      rows: [[1]],
+      notes: ["日本語の長いメモです"],
+      width: 12,
+      rule: false,
+    });
+    expect(text.split("\n")[2]).toBe("     日本語…");
+  });
+
   it("never cuts a character in two", () => {
     const { text } = layoutTable({
       headers: ["run"],
       rows: [[1]],
       notes: ["👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧👨‍👩‍👧"],
-      width: 8,
+      width: 10,
       rule: false,
     });
     expect(text.split("\n")[2]).toBe("     👨‍👩‍👧👨‍👩‍👧…");
