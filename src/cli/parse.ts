@@ -49,10 +49,14 @@ export function parseCommandLine(command: Command, args: readonly string[]): Com
 
 type Config = Omit<ParseArgsConfig, "options"> & { options: Options };
 
-/** Parsed leniently, the first option the strict parse refused: `--customr`, `--no-customer`. */
+/** The arguments as parseArgs reads them without refusing any: to find what it refused. */
+function tokensOf(config: Config) {
+  return parseArgs({ ...config, strict: false, allowPositionals: true, tokens: true }).tokens;
+}
+
+/** The first option the strict parse refused: `--customr`, `--no-customer`. */
 function firstUnknownOption(config: Config): string {
-  const { tokens } = parseArgs({ ...config, strict: false, allowPositionals: true, tokens: true });
-  for (const token of tokens) {
+  for (const token of tokensOf(config)) {
     if (token.kind !== "option") continue;
     const option = config.options[token.name];
     const negated = token.rawName.startsWith("--no-");
@@ -66,8 +70,7 @@ function firstUnknownOption(config: Config): string {
  * looks like another option), or a flag given one.
  */
 function badValue(config: Config): string {
-  const { tokens } = parseArgs({ ...config, strict: false, allowPositionals: true, tokens: true });
-  for (const token of tokens) {
+  for (const token of tokensOf(config)) {
     if (token.kind !== "option") continue;
     const type = config.options[token.name]?.type;
     if (type === "string" && token.value === undefined) {
@@ -84,8 +87,7 @@ function badValue(config: Config): string {
 }
 
 function firstPositional(config: Config): string {
-  const { tokens } = parseArgs({ ...config, strict: false, allowPositionals: true, tokens: true });
-  const token = tokens.find((candidate) => candidate.kind === "positional");
+  const token = tokensOf(config).find((candidate) => candidate.kind === "positional");
   return token?.kind === "positional" ? token.value : "";
 }
 

@@ -140,11 +140,7 @@ function narrowTable(runs: readonly RunRow[]): Table {
       formatDuration(run.elapsed_ms),
       run.outcome,
       shortTrigger(run),
-      run.customers_seen,
-      run.customers_added,
-      run.customers_removed,
-      run.customers_restored,
-      run.status_changes,
+      ...counts(run),
     ]),
     notes: runs.map(note),
     width: TABLE_WIDTH,
@@ -177,14 +173,21 @@ function wideTable(runs: readonly RunRow[]): Table {
       run.status,
       trigger(run),
       run.outcome === "complete" ? "yes" : "no",
-      run.customers_seen,
-      run.customers_added,
-      run.customers_removed,
-      run.customers_restored,
-      run.status_changes,
+      ...counts(run),
       note(run),
     ]),
   };
+}
+
+/** Customers seen, added, removed, restored, and status changes: in both tables. */
+function counts(run: RunRow): number[] {
+  return [
+    run.customers_seen,
+    run.customers_added,
+    run.customers_removed,
+    run.customers_restored,
+    run.status_changes,
+  ];
 }
 
 /** Why it failed, what needs a look although it succeeded, or why it was incomplete. */
