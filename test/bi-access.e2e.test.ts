@@ -204,7 +204,10 @@ describe("elements-sync bi-access", () => {
   it.each([
     [["bi-access", "Robert'); DROP TABLE customers; --"], "role name"],
     [["bi-access", "pg_monitor"], "role name"],
-    [["bi-access", "reader", "--password", "secret"], "Unknown option '--password'"],
+    [
+      ["bi-access", "reader", "--password", "secret"],
+      'unknown option "--password". Did you mean "--password-file"?',
+    ],
     [["bi-access"], "name the role"],
     [["bi-access", "reader"], "the password is empty (standard input)"],
     [["bi-access", "reader", "--password-file", "/nonexistent/file"], "cannot be read"],

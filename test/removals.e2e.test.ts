@@ -110,7 +110,7 @@ describe("the mass-removal guard", () => {
       removalsWithheld: 3,
       warning: expect.stringMatching(/^mass-removal guard: /) as unknown,
     });
-    const table = await runCli(["status", "--runs", "1"], env);
+    const table = await runCli(["status", "--runs", "1", "--wide"], env);
     expect(table.stdout).toMatch(
       / succeeded .* mass-removal guard: the API no longer lists 3 of 1/,
     );

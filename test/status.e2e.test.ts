@@ -23,7 +23,8 @@ afterAll(async () => {
 
 describe("elements-sync status", () => {
   it("prints the last runs newest first as a table, with the next fire", async () => {
-    const result = await runCli(["status", "--runs", "2"], env);
+    // --wide: every column, each note whole (the default table is in status-fits-120-columns).
+    const result = await runCli(["status", "--runs", "2", "--wide"], env);
     expect(result.code).toBe(0);
     const [header, blank, titles, ...rows] = result.stdout.trimEnd().split("\n");
     // 09:00 in Kolkata (UTC+5:30) is 03:30 UTC.
@@ -47,7 +48,7 @@ describe("elements-sync status", () => {
     ]);
     expect(rows).toHaveLength(2);
     expect(rows[0]).toMatch(
-      /^ *3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +failed +on demand +no +0 +0 +0 +0 +0 +The app registration lacks the permission elements\.customers\.read\.all.{0,40}…$/,
+      /^ *3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +failed +on demand +no +0 +0 +0 +0 +0 +The app registration lacks the permission elements\.customers\.read\.all \(403\)\. Grant it under Elements > API app registration \(.*\)\.$/,
     );
     expect(rows[1]).toMatch(
       /^ *2 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +succeeded +on demand +yes +11 +0 +1 +0 +0$/,

@@ -1,18 +1,20 @@
-// `elements-sync <command>`: parses the command line, runs the command, maps errors to
-// exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
-import { parseArgs } from "node:util";
-import { ConfigError, errorMessage } from "../errors.ts";
+// `elements-sync <command>`: dispatches to the command (or to help or the version), runs it,
+// maps errors to exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
+import { ConfigError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { describeFailure } from "./failure.ts";
 import { demoCommand } from "./demo.ts";
 import { biAccessCommand } from "./bi-access.ts";
 import { EXIT, processIo, type Io } from "./io.ts";
 import { migrateCommand } from "./migrate.ts";
+import { ArgumentError, parseCommandLine, type CommandLine } from "./parse.ts";
 import { reportCommand } from "./report.ts";
 import { simulateCommand } from "./simulate.ts";
 import { startCommand } from "./start.ts";
 import { statusCommand } from "./status.ts";
+import { didYouMean } from "./suggest.ts";
 import { syncCommand } from "./sync.ts";
+import { versionLine } from "./version.ts";
 
 const COMMANDS: Record<string, Command> = {
   sync: syncCommand,
@@ -25,20 +27,26 @@ const COMMANDS: Record<string, Command> = {
   "bi-access": biAccessCommand,
 };
 
+/** The options `elements-sync` takes without a command. */
+const TOP_LEVEL_OPTIONS = ["--help", "-h", "--version", "-V"];
+
 function overview(): string {
   const lines = Object.entries(COMMANDS).map(
     ([name, command]) => `  ${name.padEnd(11)}${command.summary}`,
   );
   return [
     "Usage: elements-sync <command> [options]",
+    "       elements-sync help <command>",
+    "       elements-sync --version",
     "",
     "Copies AvePoint Elements customers, tenants and job-status history into PostgreSQL.",
     "",
     "Commands:",
     ...lines,
     "",
-    "Run `elements-sync <command> --help` for a command's options. Configuration is read from",
-    "the environment and from a .env file in the current directory (see README.md).",
+    "Run `elements-sync help <command>` (or `elements-sync <command> --help`) for a command's",
+    "options. Configuration is read from the environment and from a .env file in the current",
+    "directory (see README.md).",
   ].join("\n");
 }
 
@@ -48,27 +56,64 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     io.err(overview());
     return EXIT.usage;
   }
-  if (name === "--help" || name === "-h" || name === "help") {
+  if (name === "--version" || name === "-V") return printVersion(rest, io);
+  if (name === "help" || name === "--help" || name === "-h") return printHelp(rest, io);
+  const command = COMMANDS[name];
+  if (!command) {
+    const option = name.startsWith("-");
+    // Options first for a name with dashes, so "--hlep" is taken for "--help", not "help".
+    const candidates = option
+      ? [...TOP_LEVEL_OPTIONS, ...Object.keys(COMMANDS), "help"]
+      : [...Object.keys(COMMANDS), "help", ...TOP_LEVEL_OPTIONS];
+    io.err(
+      `elements-sync: unknown ${option ? "option" : "command"} "${name}".${didYouMean(name, candidates)} Run \`elements-sync --help\` for the commands.`,
+    );
+    return EXIT.usage;
+  }
+  return runCommand(name, command, rest, io);
+}
+
+function printVersion(rest: readonly string[], io: Io): number {
+  if (rest.length > 0) {
+    io.err(`elements-sync: --version takes no arguments; got "${rest.join(" ")}".`);
+    return EXIT.usage;
+  }
+  io.out(versionLine());
+  return EXIT.ok;
+}
+
+/** `help` alone is the overview; `help <command> …` is `<command> … --help`. */
+async function printHelp(rest: readonly string[], io: Io): Promise<number> {
+  const [name, ...more] = rest;
+  if (name === undefined) {
     io.out(overview());
     return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
-    io.err(`elements-sync: unknown command "${name}".\n\n${overview()}`);
+    io.err(
+      `elements-sync help: unknown command "${name}".${didYouMean(name, Object.keys(COMMANDS))} Run \`elements-sync --help\` for the commands.`,
+    );
     return EXIT.usage;
   }
-  let values: Record<string, string | boolean | undefined>;
+  return runCommand(name, command, ["--help", ...more], io);
+}
+
+async function runCommand(
+  name: string,
+  command: Command,
+  args: readonly string[],
+  io: Io,
+): Promise<number> {
+  let values: CommandLine["values"];
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: [...rest],
-      options: { ...command.options, help: { type: "boolean", short: "h" } },
-      allowNegative: true,
-      allowPositionals: command.positionals === true,
-      strict: true,
-    }));
+    ({ values, positionals } = parseCommandLine(command, args));
   } catch (error) {
-    io.err(`elements-sync ${name}: ${errorMessage(error)}\n\n${command.usage}`);
+    if (!(error instanceof ArgumentError)) throw error;
+    io.err(
+      `elements-sync ${name}: ${error.message} Run \`elements-sync help ${name}\` for its options.`,
+    );
     return EXIT.usage;
   }
   if (values.help) {

@@ -34,6 +34,7 @@ import {
 import type { Command } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
 import { integerOption, stringOption } from "./options.ts";
+import { didYouMean } from "./suggest.ts";
 
 type Values = Record<string, string | boolean | undefined>;
 type Format = "table" | "csv" | "json";
@@ -163,7 +164,7 @@ function readSubcommand(positionals: readonly string[]): Subcommand {
     throw new ConfigError(
       name === undefined
         ? `say which report: ${SUBCOMMANDS.join(", ")}.`
-        : `unknown report "${name}"; use ${SUBCOMMANDS.join(", ")}.`,
+        : `unknown report "${name}".${didYouMean(name, SUBCOMMANDS)} The reports are ${SUBCOMMANDS.join(", ")}.`,
     );
   }
   if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
@@ -192,7 +193,9 @@ function checkOptionsApply(subcommand: Subcommand, values: Values): void {
 function readFormat(values: Values): Format {
   const format = stringOption(values, "format") ?? (values.excel === true ? "csv" : "table");
   if (format !== "table" && format !== "csv" && format !== "json") {
-    throw new ConfigError(`--format must be table, csv or json; got "${format}".`);
+    throw new ConfigError(
+      `--format must be table, csv or json; got "${format}".${didYouMean(format, ["table", "csv", "json"])}`,
+    );
   }
   const csvOnly = ["excel", "raw"].find((name) => values[name] !== undefined);
   if (format !== "csv" && csvOnly !== undefined) {
@@ -243,7 +246,12 @@ export function parseJobStatus(raw: string): number {
   const wanted = normalizeLabel(raw);
   for (const [code, label] of JOB_STATUS_LABELS) if (normalizeLabel(label) === wanted) return code;
   const labels = [...JOB_STATUS_LABELS.values()].map((label) => `"${label}"`).join(", ");
-  throw new ConfigError(`--status must be a job status code or one of ${labels}; got "${raw}".`);
+  // Suggested as typed on a shell: "no-backup-update".
+  const typed = (label: string) => normalizeLabel(label).replaceAll(" ", "-");
+  const suggestion = didYouMean(typed(raw), [...JOB_STATUS_LABELS.values()].map(typed));
+  throw new ConfigError(
+    `--status must be a job status code or one of ${labels}; got "${raw}".${suggestion}`,
+  );
 }
 
 function readStatus(values: Values): number | undefined {

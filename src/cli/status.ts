@@ -1,37 +1,48 @@
+// `elements-sync status`: the last runs and the next fire, as a table for people or JSON.
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { SyncError } from "../errors.ts";
-import { formatDuration, formatTable, type Table } from "../reporting/format.ts";
+import { ConfigError, SyncError } from "../errors.ts";
+import { formatDuration, formatTable, layoutTable, type Table } from "../reporting/format.ts";
 import { hasReportingViews, readRuns, type RunRow } from "../reporting/queries.ts";
 import { nextFire } from "../worker/schedule.ts";
 import type { Command } from "./command.ts";
 import { EXIT } from "./io.ts";
 import { integerOption } from "./options.ts";
 
+/** The default table fits a terminal this wide; --wide has no limit. */
+const TABLE_WIDTH = 120;
+
 export const statusCommand: Command = {
   summary: "show the last runs and when the schedule fires next",
   usage: [
-    "Usage: elements-sync status [--runs N] [--json]",
+    "Usage: elements-sync status [--runs N] [--wide | --json]",
     "",
     "Prints the last runs recorded in sync_runs, newest first, and the next time the",
     "SYNC_CRON schedule fires in SYNC_TIMEZONE. Reads the database, changes nothing.",
+    `The table fits ${TABLE_WIDTH} columns: each run's note (why it failed or was incomplete, or`,
+    'a warning) is on a line under it, and one too long for the line ends in "…".',
     "",
     "Options:",
     "  --runs N   how many runs to show (default 10, up to 1000)",
+    "  --wide     every column and every note whole, however wide the lines get",
     "  --json     print JSON instead of a table",
   ].join("\n"),
   options: {
     runs: { type: "string" },
+    wide: { type: "boolean" },
     json: { type: "boolean" },
   },
   async run(values, io) {
+    const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
+    if (values.wide === true && values.json === true) {
+      throw new ConfigError("--wide is for the table and --json has every field whole: give one.");
+    }
     loadDotEnv();
     const {
       database,
       databaseTimeout,
       worker: schedule,
     } = readConfig(process.env, ["database", "databaseTimeout", "worker"]);
-    const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
     const db = openDatabase(database.url, databaseTimeout);
     try {
       if (!(await hasReportingViews(db.pool))) {
@@ -48,7 +59,9 @@ export const statusCommand: Command = {
         },
         runs,
       };
-      io.out(values.json === true ? statusJson(status) : formatStatus(status));
+      io.out(
+        values.json === true ? statusJson(status) : formatStatus(status, values.wide === true),
+      );
       return EXIT.ok;
     } finally {
       await db.close();
@@ -90,17 +103,52 @@ function statusJson({ schedule, runs }: Status): string {
   return JSON.stringify(json, null, 2);
 }
 
-/** Long notes are cut in the table; --json has them whole. */
-const NOTE_WIDTH = 80;
-
-function formatStatus({ schedule, runs }: Status): string {
+function formatStatus({ schedule, runs }: Status, wide: boolean): string {
   const next = schedule.nextFireAt ? utc(schedule.nextFireAt) : "never";
   const header = `schedule: ${schedule.cron} (${schedule.timezone}); next fire ${next} UTC`;
   if (runs.length === 0) return `${header}\nno runs yet`;
-  return `${header}\n\n${formatTable(runsTable(runs))}`;
+  if (wide) return `${header}\n\n${formatTable(wideTable(runs))}`;
+  const { text, cutNotes } = layoutTable(narrowTable(runs));
+  const notes = cutNotes === 1 ? "1 note was" : `${cutNotes} notes were`;
+  const hint = `${notes} cut to fit ${TABLE_WIDTH} columns; add --wide (or use --json) to see them whole.`;
+  return [header, "", text, ...(cutNotes > 0 ? ["", hint] : [])].join("\n");
 }
 
-function runsTable(runs: readonly RunRow[]): Table {
+/**
+ * What fits 120 columns: status and completeness as the view's one outcome word, the trigger
+ * without the customer id, and the note on a line of its own under its run.
+ */
+function narrowTable(runs: readonly RunRow[]): Table {
+  return {
+    headers: [
+      "run",
+      "started (UTC)",
+      "duration",
+      "outcome",
+      "trigger",
+      "seen",
+      "added",
+      "removed",
+      "restored",
+      "changes",
+    ],
+    numeric: new Set([0, 2, 5, 6, 7, 8, 9]),
+    rule: false,
+    rows: runs.map((run) => [
+      run.run_id,
+      utc(run.started_at),
+      formatDuration(run.elapsed_ms),
+      run.outcome,
+      shortTrigger(run),
+      ...counts(run),
+    ]),
+    notes: runs.map(note),
+    width: TABLE_WIDTH,
+  };
+}
+
+/** Every field `status` shows, each whole: `--wide`. */
+function wideTable(runs: readonly RunRow[]): Table {
   return {
     headers: [
       "run",
@@ -125,24 +173,27 @@ function runsTable(runs: readonly RunRow[]): Table {
       run.status,
       trigger(run),
       run.outcome === "complete" ? "yes" : "no",
-      run.customers_seen,
-      run.customers_added,
-      run.customers_removed,
-      run.customers_restored,
-      run.status_changes,
-      // Why it failed, what needs a look although it succeeded, or why it was incomplete.
-      shorten(note(run)),
+      ...counts(run),
+      note(run),
     ]),
   };
 }
 
+/** Customers seen, added, removed, restored, and status changes: in both tables. */
+function counts(run: RunRow): number[] {
+  return [
+    run.customers_seen,
+    run.customers_added,
+    run.customers_removed,
+    run.customers_restored,
+    run.status_changes,
+  ];
+}
+
+/** Why it failed, what needs a look although it succeeded, or why it was incomplete. */
 function note(run: RunRow): string {
   if (run.status !== "succeeded") return run.outcome_reason ?? "";
   return run.warning ?? run.outcome_reason ?? "";
-}
-
-function shorten(text: string): string {
-  return text.length > NOTE_WIDTH ? `${text.slice(0, NOTE_WIDTH - 1)}…` : text;
 }
 
 function utcIso(iso: string): string {
@@ -154,7 +205,13 @@ function utc(iso: string): string {
   return utcIso(iso).replace("T", " ").slice(0, 19);
 }
 
+/** How the run started: the scheduled fire it served, one customer by hand, or on demand. */
 function trigger(run: RunRow): string {
   if (run.scheduled_for) return `cron ${utc(run.scheduled_for).slice(11)}`;
   return run.customer_filter ? `customer ${run.customer_filter}` : "on demand";
+}
+
+/** The trigger without the customer id, which would take 36 columns. */
+function shortTrigger(run: RunRow): string {
+  return run.customer_filter && !run.scheduled_for ? "customer" : trigger(run);
 }

@@ -1,4 +1,5 @@
 // Rendering rows for people (aligned columns) and for scripts (CSV, JSON).
+import stringWidth from "string-width";
 
 export type Cell = string | number | boolean | null;
 
@@ -9,28 +10,122 @@ export interface Table {
   numeric?: ReadonlySet<number>;
   /** False: no rule under the headers (`status` prints its table under a header of its own). */
   rule?: boolean;
+  /** Text too long for a column, one per row ("" for none), shown on a line under its row. */
+  notes?: readonly string[];
+  /** Notes longer than the lines may be, in terminal columns, end in "…"; whole when absent. */
+  width?: number;
 }
 
 function text(cell: Cell): string {
   return cell === null ? "" : String(cell);
 }
 
-/** Columns padded to their widest cell, two spaces apart, with a rule under the headers unless `rule` is false. */
-export function formatTable(table: Table): string {
-  const cells = [table.headers, ...table.rows.map((row) => row.map(text))];
-  const widths = table.headers.map((_, column) =>
-    Math.max(...cells.map((row) => (row[column] ?? "").length)),
+/**
+ * Characters that would break a table's lines or reorder what follows them: C0 controls (tab,
+ * newline, escape…), DEL, C1 controls, line and paragraph separators, and the bidirectional
+ * embeddings, overrides and isolates (and the marks that steer them).
+ */
+const CONTROL = /[\p{Cc}\p{Zl}\p{Zp}\p{Bidi_Control}]/gu;
+
+const NAMED_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+function escapeControl(character: string): string {
+  const named = NAMED_ESCAPES[character];
+  if (named !== undefined) return named;
+  const code = character.charCodeAt(0);
+  return code <= 0xff
+    ? `\\x${code.toString(16).padStart(2, "0")}`
+    : `\\u${code.toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * Text for a table cell: control characters shown as escapes (`\n`, `\t`, `\x1b`, `\u202e`), so a
+ * name holding a line break stays on its line and one holding a terminal escape or a
+ * right-to-left override cannot repaint or reorder the table. CSV and JSON keep the text exact.
+ */
+export function escapeControls(value: string): string {
+  return value.replace(CONTROL, escapeControl);
+}
+
+function cellText(cell: Cell): string {
+  return escapeControls(text(cell));
+}
+
+/** Each column's width: its widest cell, in terminal columns. */
+function columnWidths(table: Table): number[] {
+  const cells = [table.headers.map(escapeControls), ...table.rows.map((row) => row.map(cellText))];
+  return table.headers.map((_, column) =>
+    Math.max(...cells.map((row) => displayWidth(row[column] ?? ""))),
   );
+}
+
+/** Spaces between two columns. */
+const GAP = "  ";
+
+export interface TableText {
+  text: string;
+  /** How many notes were cut to fit `width`. */
+  cutNotes: number;
+}
+
+/**
+ * Columns padded to their widest cell, two spaces apart, with a rule under the headers unless
+ * `rule` is false; each note on a line of its own under its row, from the second column on.
+ */
+export function layoutTable(table: Table): TableText {
+  const widths = columnWidths(table);
   const line = (row: string[]) =>
     row
       .map((cell, column) => {
-        const width = widths[column] ?? 0;
-        return table.numeric?.has(column) ? cell.padStart(width) : cell.padEnd(width);
+        const padding = " ".repeat(Math.max(0, (widths[column] ?? 0) - displayWidth(cell)));
+        return table.numeric?.has(column) ? padding + cell : cell + padding;
       })
-      .join("  ")
+      .join(GAP)
       .trimEnd();
-  const rule = table.rule === false ? [] : [widths.map((width) => "-".repeat(width)).join("  ")];
-  return [line(table.headers), ...rule, ...cells.slice(1).map(line)].join("\n");
+  const indent = " ".repeat((widths[0] ?? 0) + GAP.length);
+  const room = table.width === undefined ? Infinity : table.width - indent.length;
+  let cutNotes = 0;
+  const noteLines = (index: number): string[] => {
+    const note = escapeControls(table.notes?.[index] ?? "");
+    if (note === "") return [];
+    if (displayWidth(note) <= room) return [indent + note];
+    cutNotes += 1;
+    return [indent + shorten(note, room)];
+  };
+  const rule = table.rule === false ? [] : [widths.map((width) => "-".repeat(width)).join(GAP)];
+  const lines = [
+    line(table.headers.map(escapeControls)),
+    ...rule,
+    ...table.rows.flatMap((row, index) => [line(row.map(cellText)), ...noteLines(index)]),
+  ];
+  return { text: lines.join("\n"), cutNotes };
+}
+
+export function formatTable(table: Table): string {
+  return layoutTable(table).text;
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
+
+/**
+ * Terminal columns `value` takes: two for a CJK character or an emoji, none for a combining
+ * mark, so that names in Japanese or with accents line up like any other.
+ */
+export function displayWidth(value: string): number {
+  return stringWidth(value);
+}
+
+/** `value` cut to `width` columns, its last one an ellipsis; characters are never split. */
+function shorten(value: string, width: number): string {
+  let kept = "";
+  let used = 0;
+  for (const { segment } of graphemes.segment(value)) {
+    const next = displayWidth(segment);
+    if (used + next > width - 1) break;
+    kept += segment;
+    used += next;
+  }
+  return `${kept}…`;
 }
 
 /** "12.3 s" under a minute, else "4 min 7 s". */
