@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parse } from "yaml";
 import { docker, dockerEnv } from "../support/container-engine.ts";
 import { composePostgresImage } from "../support/global-setup.ts";
 
@@ -22,7 +23,9 @@ describe.skipIf(!engine.available)("the image", () => {
   if (!engine.available) return;
   const env = dockerEnv(engine);
   const run = randomBytes(4).toString("hex");
-  const tag = `localhost/elements-sync-test:${run}`;
+  // The name Compose gives the image: `docker compose build` would make the same. It stays
+  // after the tests, and with it the build cache the next build starts from.
+  const tag = composeImage();
   const label = `elements-sync.test=image-${run}`;
   const network = `elements-sync-test-${run}`;
   const named = (role: string) => `elements-sync-test-${role}-${run}`;
@@ -60,7 +63,6 @@ describe.skipIf(!engine.available)("the image", () => {
       .filter(Boolean);
     if (ids.length > 0) await docker(env, ["rm", "--force", "--volumes", ...ids]);
     await docker(env, ["network", "rm", network]).catch(() => undefined);
-    await docker(env, ["image", "rm", tag]).catch(() => undefined);
   });
 
   it("is small: Node.js's slim image plus what the project adds", async () => {
@@ -201,6 +203,15 @@ describe.skipIf(!engine.available)("the image", () => {
     expect(exit.stdout.trim()).toBe("0");
   });
 });
+
+function composeImage(): string {
+  const compose = parse(readFileSync(new URL("docker-compose.yml", root), "utf8"), {
+    merge: true,
+  }) as { services: Record<string, { image?: string }> };
+  const image = compose.services.worker?.image;
+  if (!image) throw new Error("docker-compose.yml names no image for the worker");
+  return image;
+}
 
 async function connects(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
