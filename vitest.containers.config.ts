@@ -29,6 +29,8 @@ export default defineConfig(async () => {
       include: ["test/containers/*.test.ts"],
       exclude: engine.available ? ["test/containers/testcontainers.test.ts"] : [],
       fileParallelism: false,
+      // A build, a Compose project coming up: minutes on a busy 2-core machine.
+      testTimeout: 300_000,
     },
   };
   const testcontainers = {

@@ -10,7 +10,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
 import { freePort } from "../support/cli.ts";
-import { docker, dockerEnv } from "../support/container-engine.ts";
+import { docker, dockerEnv, removeLabelled } from "../support/container-engine.ts";
 
 const engine = inject("containerEngine");
 const root = new URL("../../", import.meta.url).pathname;
@@ -99,9 +99,8 @@ describe.skipIf(!engine.available || engine.compose === null)("docker-compose.ym
   });
 
   afterAll(async () => {
-    await composeRun(["demo", "worker"], ["down", "--volumes", "--remove-orphans"]).catch(
-      () => undefined,
-    );
+    // What `down -v` left, should a test have stopped half-way.
+    await removeLabelled(env, `com.docker.compose.project=${project}`);
     rmSync(secrets, { recursive: true, force: true });
   });
 
@@ -134,6 +133,23 @@ describe.skipIf(!engine.available || engine.compose === null)("docker-compose.ym
     }
   }
 
+  /** Runs `check`; should it fail, adds the last log lines of `services` to its error. */
+  async function explainedBy(services: string[], check: () => Promise<void>): Promise<void> {
+    try {
+      await check();
+    } catch (error) {
+      const logs = await composeRun(
+        ["demo", "worker"],
+        ["logs", "--no-color", "--tail", "15", ...services],
+      )
+        .then((result) => result.stdout)
+        .catch((failure: unknown) => String(failure));
+      throw new Error(`${String(error)}\n--- logs of ${services.join(", ")}:\n${logs}`, {
+        cause: error,
+      });
+    }
+  }
+
   it("--profile demo syncs the simulator into the Compose PostgreSQL, starting no scheduled worker", async () => {
     const file = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), {
       merge: true,
@@ -142,9 +158,11 @@ describe.skipIf(!engine.available || engine.compose === null)("docker-compose.ym
 
     const started = performance.now();
     await composeRun(["demo"], ["up", "--detach", "--build"]);
-    await expect
-      .poll(() => countSynced("elements_demo"), { timeout: 120_000, interval: 500 })
-      .toEqual({ runs: ["succeeded"], customers: DEMO_CUSTOMERS });
+    await explainedBy(["demo-worker"], async () => {
+      await expect
+        .poll(() => countSynced("elements_demo"), { timeout: 120_000, interval: 500 })
+        .toEqual({ runs: ["succeeded"], customers: DEMO_CUSTOMERS });
+    });
     await expect.poll(containers, { timeout: 60_000, interval: 500 }).toEqual({
       postgres: "running 0 healthy",
       simulator: "running 0 healthy",
@@ -158,9 +176,11 @@ describe.skipIf(!engine.available || engine.compose === null)("docker-compose.ym
 
   it("--profile worker syncs with its database URL and client secret read from Compose secrets", async () => {
     await composeRun(["demo", "worker"], ["up", "--detach", "worker"]);
-    await expect
-      .poll(() => countSynced("elements"), { timeout: 90_000, interval: 500 })
-      .toEqual({ runs: ["succeeded"], customers: DEMO_CUSTOMERS });
+    await explainedBy(["worker"], async () => {
+      await expect
+        .poll(() => countSynced("elements"), { timeout: 90_000, interval: 500 })
+        .toEqual({ runs: ["succeeded"], customers: DEMO_CUSTOMERS });
+    });
     await expect
       .poll(async () => (await containers()).worker, { timeout: 60_000, interval: 500 })
       .toBe("running 0 healthy");
@@ -172,7 +192,7 @@ describe.skipIf(!engine.available || engine.compose === null)("docker-compose.ym
     expect(workerEnv).toContain("ELEMENTS_CLIENT_SECRET_FILE=/run/secrets/elements_client_secret");
     expect(workerEnv).not.toContain("demo-secret");
     expect(workerEnv).not.toContain("elements:elements@");
-  }, 180_000);
+  });
 
   it("down -v removes every container, network and volume it made", async () => {
     await composeRun(["demo", "worker"], ["down", "--volumes", "--remove-orphans"]);

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
-import { docker, dockerEnv } from "../support/container-engine.ts";
+import { docker, dockerEnv, removeLabelled } from "../support/container-engine.ts";
 import { composePostgresImage } from "../support/global-setup.ts";
 
 const engine = inject("containerEngine");
@@ -58,11 +58,7 @@ describe.skipIf(!engine.available)("the image", () => {
   });
 
   afterAll(async () => {
-    const ids = (await docker(env, ["ps", "--all", "--quiet", "--filter", `label=${label}`])).stdout
-      .split("\n")
-      .filter(Boolean);
-    if (ids.length > 0) await docker(env, ["rm", "--force", "--volumes", ...ids]);
-    await docker(env, ["network", "rm", network]).catch(() => undefined);
+    await removeLabelled(env, label);
   });
 
   it("is small: Node.js's slim image plus what the project adds", async () => {

@@ -109,3 +109,20 @@ export async function docker(
   }
   return { stdout, stderr };
 }
+
+/**
+ * Removes every container (with its anonymous volumes), network and volume carrying
+ * `label` (key=value): what a test made, also when the test stopped half-way.
+ */
+export async function removeLabelled(env: NodeJS.ProcessEnv, label: string): Promise<void> {
+  const list = async (kind: string[]) =>
+    (await docker(env, [...kind, "--quiet", "--filter", `label=${label}`])).stdout
+      .split("\n")
+      .filter(Boolean);
+  const containers = await list(["ps", "--all"]);
+  if (containers.length > 0) await docker(env, ["rm", "--force", "--volumes", ...containers]);
+  const networks = await list(["network", "ls"]);
+  if (networks.length > 0) await docker(env, ["network", "rm", ...networks]);
+  const volumes = await list(["volume", "ls"]);
+  if (volumes.length > 0) await docker(env, ["volume", "rm", "--force", ...volumes]);
+}
