@@ -64,7 +64,6 @@ install_packages() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v docker-compose >/dev/null || missing+=(docker-compose)
   [ ${#missing[@]} = 0 ] && return 0
-  [ "$(id -u)" = 0 ] || fail "Podman is not installed and installing it needs root (missing: ${missing[*]})"
   command -v apt-get >/dev/null || fail "no Docker engine, and no apt-get to install Podman from Debian"
   log "installing ${missing[*]} from Debian"
   apt-get update -q >&2
@@ -84,7 +83,6 @@ configure_podman() {
   if [ -f "$conf" ] && ! grep -q '^# Written by elements-sync' "$conf"; then
     fail "$conf is not ours and lacks default_ulimits = [], cgroup_manager = \"cgroupfs\" or runtime = \"runc\""
   fi
-  [ "$(id -u)" = 0 ] || fail "writing $conf needs root"
   mkdir -p /etc/containers
   cat >"$conf" <<'CONF'
 # Written by elements-sync scripts/container-engine.sh: runc and no default ulimits.
@@ -107,8 +105,8 @@ start_detached() {
 running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_service() {
-  mkdir -p "$STATE_DIR"
   if [ "$(engine_at "$PODMAN_HOST")" != podman ]; then
+    mkdir -p "$STATE_DIR"
     log "starting the Docker API service on $SOCKET"
     rm -f "$SOCKET"
     # A clean environment: Podman fills a variable a container names without a value (as
@@ -248,6 +246,8 @@ main() {
     echo "DOCKER_HOST=$current"
     return 0
   fi
+  # Rootful Podman: its service, storage and stand-ins are root's.
+  [ "$(id -u)" = 0 ] || fail "no Docker engine answers at $current, and readying Podman needs root"
   install_packages
   configure_podman
   start_service

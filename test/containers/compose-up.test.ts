@@ -10,9 +10,10 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
 import { freePort } from "../support/cli.ts";
-import { docker, dockerEnv, removeLabelled } from "../support/container-engine.ts";
+import { docker, dockerEnv, readyOrUnused, removeLabelled } from "../support/container-engine.ts";
 
 const engine = inject("containerEngine");
+const ready = readyOrUnused(engine);
 const root = new URL("../../", import.meta.url).pathname;
 /** The demo simulator's customers (docker-compose.yml, `simulate --customers`). */
 const DEMO_CUSTOMERS = 250;
@@ -23,12 +24,11 @@ interface Compose {
   services: Record<string, { command?: string[] }>;
 }
 
-describe.skipIf(!engine.available || engine.compose === null)("docker-compose.yml", () => {
-  if (!engine.available || engine.compose === null) return;
-  const compose = engine.compose;
+describe.skipIf(!engine.available || ready.compose === null)("docker-compose.yml", () => {
+  const compose = ready.compose ?? [];
   const project = `elements-sync-test-${randomBytes(4).toString("hex")}`;
-  const secrets = mkdtempSync(join(tmpdir(), "elements-sync-secrets-"));
-  const emptyEnvFile = join(secrets, "empty.env");
+  let secrets = "";
+  let emptyEnvFile = "";
   let env: NodeJS.ProcessEnv;
   let postgresPort = 0;
 
@@ -81,11 +81,13 @@ describe.skipIf(!engine.available || engine.compose === null)("docker-compose.ym
   }
 
   beforeAll(async () => {
+    secrets = mkdtempSync(join(tmpdir(), "elements-sync-secrets-"));
+    emptyEnvFile = join(secrets, "empty.env");
     postgresPort = await freePort();
     writeFileSync(emptyEnvFile, "");
     // Compose passes the worker's settings on from here (its environment, not .env).
     env = {
-      ...dockerEnv(engine),
+      ...dockerEnv(ready),
       POSTGRES_PORT: String(postgresPort),
       DEMO_HTTP_PORT: String(await freePort()),
       ELEMENTS_SYNC_SECRETS: secrets,

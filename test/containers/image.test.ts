@@ -8,10 +8,11 @@ import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse } from "yaml";
-import { docker, dockerEnv, removeLabelled } from "../support/container-engine.ts";
+import { docker, dockerEnv, readyOrUnused, removeLabelled } from "../support/container-engine.ts";
 import { composePostgresImage } from "../support/global-setup.ts";
 
 const engine = inject("containerEngine");
+const ready = readyOrUnused(engine);
 const root = new URL("../../", import.meta.url);
 const SIMULATED_CUSTOMERS = 40;
 
@@ -20,8 +21,7 @@ interface Lockfile {
 }
 
 describe.skipIf(!engine.available)("the image", () => {
-  if (!engine.available) return;
-  const env = dockerEnv(engine);
+  const env = dockerEnv(ready);
   const run = randomBytes(4).toString("hex");
   // The name Compose gives the image: `docker compose build` would make the same. It stays
   // after the tests, and with it the build cache the next build starts from.

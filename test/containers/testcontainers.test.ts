@@ -3,18 +3,17 @@
 // the container's, reached through the port the engine published for it.
 import pg from "pg";
 import { describe, expect, inject, it } from "vitest";
-import { docker, dockerEnv } from "../support/container-engine.ts";
+import { docker, dockerEnv, readyOrUnused } from "../support/container-engine.ts";
 import { composePostgresImage } from "../support/global-setup.ts";
 
 const engine = inject("containerEngine");
+const ready = readyOrUnused(engine);
 
 describe.skipIf(!engine.available)("the tests' database", () => {
-  if (!engine.available) return;
-
   it("is a Testcontainers PostgreSQL of Compose's image, reached through its published port", async () => {
     const source = inject("databaseSource");
     if (source.kind !== "testcontainers") throw new Error(`database from ${source.kind}`);
-    const env = dockerEnv(engine);
+    const env = dockerEnv(ready);
     const image = await docker(env, [
       "inspect",
       "--format",

@@ -20,6 +20,18 @@ export type ContainerEngine =
     }
   | { available: false; reason: string };
 
+export type ReadyEngine = Extract<ContainerEngine, { available: true }>;
+
+/**
+ * `engine`, or where there is none an engine that answers nowhere: for the body of a
+ * `describe.skipIf(!engine.available)` block, which registers its tests (so the output
+ * lists them as skipped) but runs none of them.
+ */
+export function readyOrUnused(engine: ContainerEngine): ReadyEngine {
+  if (engine.available) return engine;
+  return { available: true, dockerHost: "unix:///nonexistent", kind: "docker", compose: null };
+}
+
 declare module "vitest" {
   export interface ProvidedContext {
     containerEngine: ContainerEngine;
