@@ -2,7 +2,7 @@
 # Readies a container engine for the container tests (test/containers/) and prints the
 # DOCKER_HOST to use, as `DOCKER_HOST=…` on stdout (progress goes to stderr):
 #
-#   export "$(scripts/container-engine.sh)"
+#   engine=$(scripts/container-engine.sh) && export "$engine"
 #
 # - Where a Docker engine (not Podman) answers, it does nothing else: users pull the real
 #   base images.
