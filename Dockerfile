@@ -4,7 +4,7 @@
 # Build stage: install everything, which also generates the Prisma client into
 # src/generated (the postinstall script runs `prisma generate` offline), then drop the
 # devDependencies (the Prisma CLI, the test tools, the `node` package).
-FROM node:24-slim AS build
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts ./scripts
@@ -13,11 +13,11 @@ COPY prisma ./prisma
 RUN npm ci --strict-allow-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src
-RUN npm prune --omit=dev --no-audit --no-fund
+RUN npm prune --omit=dev --omit=optional --no-audit --no-fund
 
 # Runtime stage: Node 24 runs the TypeScript sources directly (type stripping); the files
 # belong to root and the process runs as the unprivileged `node` user.
-FROM node:24-slim
+FROM node:24.21.0-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./

@@ -1,6 +1,8 @@
-// There is no Docker engine where the tests run, so the compose file and the Dockerfile are
-// checked as text: the services, health checks, dependencies and environment the README
-// describes, and an image that runs the same entry point and command the tests run.
+// docker-compose.yml and the Dockerfile as text: the services, health checks, profiles,
+// secrets, dependencies and environment the README describes, and an image that runs the
+// same entry point and command the tests run. test/containers/ builds and runs them for real
+// (vitest.containers.config.ts); this file holds what a run cannot show, such as which
+// profiles need which files, and runs on every machine.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -15,8 +17,9 @@ interface Service {
   build?: string;
   command?: string[];
   profiles?: string[];
-  environment?: Record<string, string>;
-  env_file?: { path: string; required?: boolean }[];
+  environment?: Record<string, string | null>;
+  env_file?: unknown;
+  secrets?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
   restart?: string;
@@ -24,46 +27,175 @@ interface Service {
   ports?: string[];
 }
 
-const compose = parse(read("docker-compose.yml")) as { services: Record<string, Service> };
-const { postgres, worker, simulator, "demo-worker": demoWorker } = compose.services;
+// `<<` merge keys: the workers share their settings and health check through anchors.
+const compose = parse(read("docker-compose.yml"), { merge: true }) as {
+  services: Record<string, Service>;
+  secrets: Record<string, { file: string }>;
+};
+const services = Object.entries(compose.services);
+const {
+  postgres,
+  worker,
+  "worker-certificate": certificateWorker,
+  simulator,
+  "demo-worker": demoWorker,
+} = compose.services;
 const documented = new Set(
   [...read(".env.example").matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]),
 );
 const postgresEnv = postgres?.environment ?? {};
+/** Variables the Compose file sets for the workers itself, or takes from secrets. */
+const SET_BY_COMPOSE = [
+  "DATABASE_URL",
+  "ELEMENTS_CLIENT_SECRET",
+  "ELEMENTS_CERTIFICATE_PATH",
+  "ELEMENTS_CERTIFICATE_PASSPHRASE",
+  "HTTP_PORT",
+];
 
 function option(command: string[] | undefined, name: string): string | undefined {
   const index = command?.indexOf(name) ?? -1;
   return index < 0 ? undefined : command?.[index + 1];
 }
 
+/** The services `docker compose --profile <profiles> up` starts. */
+function startedWith(profiles: string[]): [string, Service][] {
+  return services.filter(
+    ([, service]) => !service.profiles || service.profiles.some((p) => profiles.includes(p)),
+  );
+}
+
 describe("docker-compose.yml", () => {
-  it("runs the worker from the image, configured by .env, after PostgreSQL is healthy", () => {
-    expect(worker?.build).toBe(".");
-    expect(worker?.command).toEqual(["start"]);
-    expect(worker?.env_file).toEqual([{ path: ".env", required: false }]);
-    expect(worker?.depends_on).toEqual({ postgres: { condition: "service_healthy" } });
-    expect(worker?.restart).toBe("on-failure");
-    expect(worker?.stop_grace_period).toBe("10s");
-    const url = new URL(worker?.environment?.DATABASE_URL ?? "");
+  it("runs the worker from the image after PostgreSQL is healthy, in its own profile", () => {
+    for (const service of [worker, certificateWorker]) {
+      expect(service?.build).toBe(".");
+      expect(service?.command).toEqual(["start"]);
+      expect(service?.depends_on).toEqual({ postgres: { condition: "service_healthy" } });
+      expect(service?.restart).toBe("on-failure");
+      expect(service?.stop_grace_period).toBe("10s");
+    }
+    expect(worker?.profiles).toEqual(["worker"]);
+    expect(certificateWorker?.profiles).toEqual(["worker-certificate"]);
+  });
+
+  it("passes every documented setting on to the workers by name, from .env or the shell", () => {
+    for (const service of [worker, certificateWorker]) {
+      const environment = service?.environment ?? {};
+      for (const name of documented) {
+        if (SET_BY_COMPOSE.includes(name ?? "")) expect(environment[name ?? ""]).not.toBeNull();
+        else expect(environment).toHaveProperty(name ?? "", null);
+      }
+    }
+  });
+
+  it("gives the workers their secrets as Compose secrets, read through the _FILE variables", () => {
+    const expected = {
+      worker: {
+        DATABASE_URL_FILE: "database_url",
+        ELEMENTS_CLIENT_SECRET_FILE: "elements_client_secret",
+      },
+      "worker-certificate": {
+        DATABASE_URL_FILE: "database_url",
+        ELEMENTS_CERTIFICATE_PATH: "elements_certificate",
+        ELEMENTS_CERTIFICATE_PASSPHRASE_FILE: "elements_certificate_passphrase",
+      },
+    };
+    for (const [name, files] of Object.entries(expected)) {
+      const service = compose.services[name];
+      for (const secret of [
+        "DATABASE_URL",
+        "ELEMENTS_CLIENT_SECRET",
+        "ELEMENTS_CERTIFICATE_PASSPHRASE",
+      ])
+        expect(service?.environment).not.toHaveProperty(secret);
+      expect(service?.secrets?.toSorted()).toEqual(Object.values(files).toSorted());
+      for (const [variable, secret] of Object.entries(files)) {
+        expect(service?.environment?.[variable]).toBe(`/run/secrets/${secret}`);
+        expect(compose.secrets[secret]?.file).toMatch(
+          /^\$\{ELEMENTS_SYNC_SECRETS:-\.\/secrets\}\//,
+        );
+      }
+    }
+    // The file README tells users to write holds the Compose PostgreSQL's URL.
+    const written = /'(postgresql:\/\/\S+)' > secrets\/database_url/.exec(read("README.md"));
+    const url = new URL(written?.[1] ?? "");
     expect(url.hostname).toBe("postgres");
     expect(url.username).toBe(postgresEnv.POSTGRES_USER);
     expect(url.password).toBe(postgresEnv.POSTGRES_PASSWORD);
     expect(url.pathname).toBe(`/${postgresEnv.POSTGRES_DB ?? ""}`);
+    for (const ignore of [".gitignore", ".dockerignore"]) {
+      expect(read(ignore).split("\n")).toContainEqual(expect.stringMatching(/^secrets\/?$/));
+    }
+  });
+
+  it("starts nothing that needs .env or secrets unless asked for the worker", () => {
+    for (const profiles of [[], ["demo"], ["bi"], ["demo", "bi"]]) {
+      for (const [name, service] of startedWith(profiles)) {
+        expect({ name, secrets: service.secrets }).toEqual({ name, secrets: undefined });
+        // A name without a value is taken from .env or the shell; none is needed here.
+        const unset = Object.entries(service.environment ?? {}).filter(
+          ([, value]) => value === null,
+        );
+        expect({ name, unset }).toEqual({ name, unset: [] });
+      }
+    }
+  });
+
+  it("keeps to syntax docker-compose 1.29 accepts", () => {
+    // env_file with path/required needs Compose 2.24; 1.29 fails on a missing env_file even
+    // in a service whose profile is off. test/containers/compose-up.test.ts runs 1.29.
+    for (const [, service] of services) expect(service.env_file).toBeUndefined();
+    const yaml = read("docker-compose.yml").replace(/^\s*#.*$/gm, "");
+    expect(yaml).not.toMatch(/!reset|!override|^(name|include):/m);
+  });
+
+  it("pins every image to a version, the worker's to the package's", () => {
+    const pkg = JSON.parse(read("package.json")) as { version: string };
+    for (const [name, service] of services) {
+      if (service.build)
+        expect({ name, image: service.image }).toEqual({
+          name,
+          image: `elements-sync:${pkg.version}`,
+        });
+      else expect(`${name}: ${service.image ?? ""}`).toMatch(/^[\w-]+: \S+:v?\d+\.\d+[.\w-]*$/);
+    }
+    expect(compose.services["demo-database"]?.image).toBe(postgres?.image);
+    // The tests' Testcontainers PostgreSQL is Compose's image.
+    expect(read("test/support/global-setup.ts")).toContain("composePostgresImage()");
+  });
+
+  it("checks the health of every service that keeps running", () => {
+    const runOnce = new Set(
+      services.flatMap(([, service]) =>
+        Object.entries(service.depends_on ?? {})
+          .filter(([, dependency]) => dependency.condition === "service_completed_successfully")
+          .map(([name]) => name),
+      ),
+    );
+    expect([...runOnce]).toEqual(["demo-database"]);
+    for (const [name, service] of services) {
+      if (runOnce.has(name)) expect(service.restart).toBeUndefined();
+      else expect({ name, check: service.healthcheck?.test.length }).toEqual({ name, check: 2 });
+    }
   });
 
   it("checks the workers' health on /healthz at the port they serve it on", () => {
-    for (const service of [worker, demoWorker]) {
+    for (const service of [worker, certificateWorker, demoWorker]) {
       const port = service?.environment?.HTTP_PORT;
       expect(Number(port)).toBeGreaterThan(0);
-      expect(service?.healthcheck?.test.join(" ")).toContain(`http://127.0.0.1:${port}/healthz`);
+      expect(service?.healthcheck?.test.join(" ")).toContain(
+        `http://127.0.0.1:${port ?? ""}/healthz`,
+      );
     }
     expect(postgres?.healthcheck?.test.join(" ")).toContain("pg_isready");
   });
 
   it("sets only documented variables", () => {
-    for (const service of [worker, demoWorker]) {
-      for (const name of Object.keys(service?.environment ?? {}))
-        expect(documented).toContain(name);
+    for (const service of [worker, certificateWorker, demoWorker]) {
+      for (const name of Object.keys(service?.environment ?? {})) {
+        // X_FILE: the file variant of a documented secret X.
+        expect(documented).toContain(name.replace(/_FILE$/, ""));
+      }
     }
   });
 
@@ -91,7 +223,11 @@ describe("docker-compose.yml", () => {
       "demo-database": { condition: "service_completed_successfully" },
       simulator: { condition: "service_healthy" },
     });
-    const demoDatabase = new URL(demoWorker?.environment?.DATABASE_URL ?? "").pathname.slice(1);
+    const demoUrl = new URL(demoWorker?.environment?.DATABASE_URL ?? "");
+    expect(demoUrl.hostname).toBe("postgres");
+    expect(demoUrl.username).toBe(postgresEnv.POSTGRES_USER);
+    expect(demoUrl.password).toBe(postgresEnv.POSTGRES_PASSWORD);
+    const demoDatabase = demoUrl.pathname.slice(1);
     expect(demoDatabase).not.toBe(postgresEnv.POSTGRES_DB);
     expect(compose.services["demo-database"]?.command?.join(" ")).toContain(
       `CREATE DATABASE ${demoDatabase}`,
@@ -110,15 +246,24 @@ describe("Dockerfile", () => {
     .filter(({ line }) => line.startsWith("FROM "));
   const runtime = lines.slice(stages.at(-1)?.index ?? 0);
 
-  it("builds in stages on Node 24 slim", () => {
+  it("builds in stages on Node 24 slim, pinned to the Node the tests run on", () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const { line } of stages) expect(line).toMatch(/^FROM node:24-slim\b/);
+    const lock = JSON.parse(read("package-lock.json")) as {
+      packages: Record<string, { version?: string }>;
+    };
+    const node = lock.packages["node_modules/node"]?.version ?? "";
+    expect(node).toMatch(/^24\./);
+    for (const { line } of stages)
+      expect(line).toMatch(new RegExp(`^FROM node:${node}-bookworm-slim\\b`));
   });
 
   it("installs with npm ci (which generates the Prisma client) and keeps production dependencies only", () => {
     const build = lines.slice(0, stages.at(-1)?.index ?? 0).join("\n");
     expect(build).toMatch(/^RUN npm ci\b/m);
     expect(build).toMatch(/^RUN npm prune --omit=dev\b/m);
+    // --omit=dev alone keeps devDependencies that a dependency names as optional peers
+    // (@prisma/client: prisma, typescript), 240 MB of them.
+    expect(build).toMatch(/^RUN npm prune .*--omit=optional\b/m);
     const pkg = JSON.parse(read("package.json")) as { scripts: Record<string, string> };
     expect(pkg.scripts.postinstall).toContain("scripts/generate-client.ts");
     // The client is generated into src/, which the runtime stage copies.
@@ -173,7 +318,8 @@ describe("Dockerfile", () => {
 
   it("leaves secrets and local builds out of the build context", () => {
     const ignored = read(".dockerignore").split("\n");
-    for (const entry of [".env", "node_modules", "src/generated"]) expect(ignored).toContain(entry);
+    for (const entry of [".env", "node_modules", "src/generated", "secrets"])
+      expect(ignored).toContain(entry);
   });
 });
 

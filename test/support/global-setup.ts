@@ -1,16 +1,36 @@
 // Finds the PostgreSQL server the tests run against, in this order:
 // TEST_DATABASE_URL; a Testcontainers PostgreSQL when a Docker engine answers;
 // the local server at 127.0.0.1:5432; otherwise one error saying how to provide one.
-import { existsSync } from "node:fs";
+// test/support/testcontainers-setup.ts takes the Testcontainers branch only.
+import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
+import { parse } from "yaml";
 
 const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
+
+/** Where the tests' server came from; a Testcontainers one names its container. */
+export type DatabaseSource =
+  | { kind: "TEST_DATABASE_URL" }
+  | { kind: "local" }
+  | { kind: "testcontainers"; containerId: string };
 
 declare module "vitest" {
   export interface ProvidedContext {
     adminDatabaseUrl: string;
+    databaseSource: DatabaseSource;
   }
+}
+
+/** The PostgreSQL image Compose runs, so tests and Compose use one (pinned) image. */
+export function composePostgresImage(): string {
+  const compose = parse(
+    readFileSync(new URL("../../docker-compose.yml", import.meta.url), "utf8"),
+    { merge: true },
+  ) as { services: { postgres?: { image?: string } } };
+  const image = compose.services.postgres?.image;
+  if (!image) throw new Error("docker-compose.yml has no postgres service image");
+  return image;
 }
 
 async function accepts(url: string): Promise<boolean> {
@@ -30,6 +50,30 @@ function dockerMayBeThere(): boolean {
   return Boolean(process.env.DOCKER_HOST) || existsSync("/var/run/docker.sock");
 }
 
+export interface ContainerDatabase {
+  url: string;
+  source: DatabaseSource & { kind: "testcontainers" };
+  stop(): Promise<void>;
+}
+
+/** Starts PostgreSQL with Testcontainers on the engine DOCKER_HOST (or Docker's default) names. */
+export async function startContainerDatabase(): Promise<ContainerDatabase> {
+  const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
+  const container = await new PostgreSqlContainer(composePostgresImage()).start();
+  return {
+    url: container.getConnectionUri(),
+    source: { kind: "testcontainers", containerId: container.getId() },
+    async stop() {
+      await container.stop();
+    },
+  };
+}
+
+function provide(project: TestProject, url: string, source: DatabaseSource): void {
+  project.provide("adminDatabaseUrl", url);
+  project.provide("databaseSource", source);
+}
+
 export default async function setup(
   project: TestProject,
 ): Promise<(() => Promise<void>) | undefined> {
@@ -37,18 +81,15 @@ export default async function setup(
   if (fromEnv) {
     if (!(await accepts(fromEnv)))
       throw new Error(`TEST_DATABASE_URL does not accept connections.`);
-    project.provide("adminDatabaseUrl", fromEnv);
+    provide(project, fromEnv, { kind: "TEST_DATABASE_URL" });
     return undefined;
   }
   if (dockerMayBeThere()) {
     try {
-      const { PostgreSqlContainer } = await import("@testcontainers/postgresql");
-      const container = await new PostgreSqlContainer("postgres:15-alpine").start();
-      project.provide("adminDatabaseUrl", container.getConnectionUri());
+      const database = await startContainerDatabase();
+      provide(project, database.url, database.source);
       console.info("tests: using a Testcontainers PostgreSQL");
-      return async () => {
-        await container.stop();
-      };
+      return () => database.stop();
     } catch (error) {
       console.warn(
         `tests: Docker did not start PostgreSQL (${String(error)}); trying ${LOCAL_SERVER}`,
@@ -56,7 +97,7 @@ export default async function setup(
     }
   }
   if (await accepts(LOCAL_SERVER)) {
-    project.provide("adminDatabaseUrl", LOCAL_SERVER);
+    provide(project, LOCAL_SERVER, { kind: "local" });
     return undefined;
   }
   throw new Error(
