@@ -118,7 +118,7 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
   const { deps, options, requests, progress } = run;
   const { customerId } = options;
   // 3. Every page, streamed into staging.
-  const totalCounts = await fetchIntoStaging({
+  const { totalCounts, pagingStopped } = await fetchIntoStaging({
     ...requests,
     customerId,
     progress,
@@ -135,6 +135,7 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
     totalCounts,
     distinctCustomers: progress.customersSeen,
     rejectedRecords: progress.rejectedRecords,
+    pagingStopped,
   });
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const { removeAbsent, ...verdict } = await decideRemovals(
