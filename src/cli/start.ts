@@ -37,6 +37,7 @@ export const startCommand: Command = {
       databaseTimeout,
       elements,
       removals,
+      runLimits,
       worker: schedule,
       logging,
     } = readConfig(env, [
@@ -44,6 +45,7 @@ export const startCommand: Command = {
       "databaseTimeout",
       "elements",
       "removals",
+      "runLimits",
       "worker",
       "logging",
     ]);
@@ -74,6 +76,7 @@ export const startCommand: Command = {
           pageSize: elements.pageSize,
           concurrency: elements.concurrency,
           maxRemovalFraction: removals.maxRemovalFraction,
+          maxRunDurationMs: runLimits.maxDurationMs,
           signal: shutdown.signal,
         },
       );

@@ -36,11 +36,12 @@ export const syncCommand: Command = {
     // Everything that can be wrong with the configuration fails here, before any write.
     const env = process.env;
     loadDotEnv();
-    const { database, databaseTimeout, elements, removals, logging } = readConfig(env, [
+    const { database, databaseTimeout, elements, removals, runLimits, logging } = readConfig(env, [
       "database",
       "databaseTimeout",
       "elements",
       "removals",
+      "runLimits",
       "logging",
     ]);
     const log = loggerFor(logging);
@@ -61,6 +62,7 @@ export const syncCommand: Command = {
           customerId,
           maxRemovalFraction: removals.maxRemovalFraction,
           allowMassRemoval: values["allow-mass-removal"] === true,
+          maxDurationMs: runLimits.maxDurationMs,
           signal: shutdown.signal,
         },
       );
