@@ -37,7 +37,8 @@ export class PagePlan implements Iterator<number> {
   #next = 2;
   /** Distinct customers the staged pages added. */
   #distinct = 0;
-  #stopped: string | undefined;
+  /** The earliest page that ended the paging, and why. */
+  #stopped: { pageIndex: number; reason: string } | undefined;
 
   constructor(options: PagePlanOptions) {
     this.pageSize = options.pageSize;
@@ -63,6 +64,7 @@ export class PagePlan implements Iterator<number> {
     const reported = metadata.pageIndex;
     if (reported != null && reported !== asked) {
       this.#stop(
+        asked,
         `the API answered the request for page ${asked} as page ${reported} (it ignores pageIndex)`,
       );
     }
@@ -78,10 +80,12 @@ export class PagePlan implements Iterator<number> {
     const total = Math.max(...this.totalCounts);
     if (page.records === 0 && total > 0) {
       this.#stop(
+        page.pageIndex,
         `page ${page.pageIndex} came back empty although totalCount ${total} implies ${this.#pages} page(s)`,
       );
     } else if (page.pageIndex > 1 && page.accepted > 0 && page.newIds === 0) {
       this.#stop(
+        page.pageIndex,
         `page ${page.pageIndex} added no customer earlier pages had not (the API seems to ignore pageIndex)`,
       );
     }
@@ -94,7 +98,7 @@ export class PagePlan implements Iterator<number> {
 
   /** Why paging ended before the plan's last page, or undefined when it did not. */
   stopReason(): string | undefined {
-    if (this.#stopped !== undefined) return this.#stopped;
+    if (this.#stopped !== undefined) return this.#stopped.reason;
     if (this.#next <= this.#pages) {
       const total = Math.max(...this.totalCounts);
       return (
@@ -112,8 +116,13 @@ export class PagePlan implements Iterator<number> {
     return { done: false, value: this.#next++ };
   }
 
-  /** The first reason wins; pages already in flight still arrive and are staged. */
-  #stop(reason: string): void {
-    this.#stopped ??= reason;
+  /**
+   * No page after this one is handed out; pages already in flight still arrive and are
+   * staged. Of several, the earliest page's reason stands, whatever order answers came in.
+   */
+  #stop(pageIndex: number, reason: string): void {
+    if (this.#stopped === undefined || pageIndex < this.#stopped.pageIndex) {
+      this.#stopped = { pageIndex, reason };
+    }
   }
 }

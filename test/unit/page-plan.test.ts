@@ -119,3 +119,16 @@ describe("the page plan", () => {
     expect(single.stopReason()).toBeUndefined();
   });
 });
+
+describe("the page plan's reason", () => {
+  it("names the earliest page that ended the paging, whatever order answers came in", () => {
+    const pages = plan(1_000_000_000, 100, 4);
+    pages.staged({ pageIndex: 1, records: 3, accepted: 3, newIds: 3 });
+    drain(pages);
+    pages.staged({ pageIndex: 4, records: 0, accepted: 0, newIds: 0 });
+    pages.staged({ pageIndex: 3, records: 0, accepted: 0, newIds: 0 });
+    pages.staged({ pageIndex: 5, records: 0, accepted: 0, newIds: 0 });
+    pages.staged({ pageIndex: 2, records: 0, accepted: 0, newIds: 0 });
+    expect(pages.stopReason()).toMatch(/^page 2 came back empty/);
+  });
+});
