@@ -2,7 +2,7 @@
 // the lock, and the next fire runs. The API here holds page 1 unanswered for as long as the
 // test says, well within ELEMENTS_TIMEOUT_MS, so only the ceiling can end the run.
 import { afterEach, describe, expect, it } from "vitest";
-import { createCliRig, logLine, type CliRig } from "./support/cli-rig.ts";
+import { createCliRig, logged, logLine, runOutcomes, type CliRig } from "./support/cli-rig.ts";
 import { expectDataMatches } from "./support/data.ts";
 import { sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
@@ -40,11 +40,6 @@ async function stalledApi(): Promise<CliRig> {
   return rig;
 }
 
-const runs = (r: CliRig) =>
-  r.db.query<{ status: string; error: string | null }>(
-    "SELECT status, error FROM sync_runs ORDER BY id",
-  );
-
 describe("SYNC_MAX_DURATION_MS", () => {
   it("fails a sync that goes on longer, with the reason, exit 1, changing nothing", async () => {
     const r = await stalledApi();
@@ -52,7 +47,7 @@ describe("SYNC_MAX_DURATION_MS", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(/^run 1 failed after [\d.]+ s: /);
     expect(result.stdout).toContain(CEILING_ERROR);
-    expect(await runs(r)).toEqual([{ status: "failed", error: CEILING_ERROR }]);
+    expect(await runOutcomes(r.db)).toEqual([{ status: "failed", error: CEILING_ERROR }]);
     expect(await r.db.query("SELECT id FROM customers")).toEqual([]);
     await expectInvariants(r.db);
   });
@@ -67,12 +62,10 @@ describe("SYNC_MAX_DURATION_MS", () => {
     worker.child.kill("SIGTERM");
     expect((await worker.exited).code).toBe(0);
 
-    const [first, ...later] = await runs(r);
+    const [first, ...later] = await runOutcomes(r.db);
     expect(first).toEqual({ status: "failed", error: CEILING_ERROR });
     expect(later.map((run) => run.status)).toContain("succeeded");
-    expect(
-      worker.logs().filter((line) => line.msg === "skipped a run: another run holds the database"),
-    ).toEqual([]);
+    expect(logged(worker, "skipped a run: another run holds the database")).toEqual([]);
     await expectDataMatches(r.db, customers);
     await expectInvariants(r.db);
   });

@@ -4,7 +4,7 @@
 // signal cancels the read at once. Driven through the real CLI, `sync` and `start`.
 import { afterEach, describe, expect, it } from "vitest";
 import { SHUTDOWN_GRACE_MS } from "../src/worker/shutdown.ts";
-import { createCliRig, logLine, type CliRig } from "./support/cli-rig.ts";
+import { createCliRig, logged, logLine, runOutcomes, type CliRig } from "./support/cli-rig.ts";
 import { expectDataMatches } from "./support/data.ts";
 import { sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
@@ -26,11 +26,6 @@ async function start(env: Record<string, string> = {}): Promise<CliRig> {
   });
   return rig;
 }
-
-const runs = (r: CliRig) =>
-  r.db.query<{ status: string; error: string | null }>(
-    "SELECT status, error FROM sync_runs ORDER BY id",
-  );
 
 describe("ELEMENTS_TIMEOUT_MS covers the body", () => {
   it("a page whose body trickles times out and is retried; the run succeeds", async () => {
@@ -55,7 +50,7 @@ describe("ELEMENTS_TIMEOUT_MS covers the body", () => {
       "ELEMENTS_TIMEOUT_MS (500 ms) (page 1, gave up after 2 attempts)";
     expect(result.stdout).toMatch(/^run 1 failed after [\d.]+ s: /);
     expect(result.stdout).toContain(error);
-    expect(await runs(r)).toEqual([{ status: "failed", error }]);
+    expect(await runOutcomes(r.db)).toEqual([{ status: "failed", error }]);
     expect(await r.db.query("SELECT id FROM customers")).toEqual([]);
     await expectInvariants(r.db);
   });
@@ -68,7 +63,7 @@ describe("ELEMENTS_TIMEOUT_MS covers the body", () => {
     const error =
       "The identity service did not answer in time: its answer (200) was not complete within " +
       "ELEMENTS_TIMEOUT_MS (500 ms) (token request, gave up after 2 attempts)";
-    expect(await runs(r)).toEqual([{ status: "failed", error }]);
+    expect(await runOutcomes(r.db)).toEqual([{ status: "failed", error }]);
     expect(result.stdout).toContain(error);
     // No customers request could be sent without a token.
     expect(r.simulator.requests.map((request) => request.path)).toEqual([
@@ -103,7 +98,7 @@ describe("a signal during a trickling read", () => {
       expect(sync.logs().map((line) => line.msg)).not.toContain(
         "did not stop in time: exiting at once",
       );
-      expect(await runs(r)).toEqual([{ status: "failed", error: "interrupted" }]);
+      expect(await runOutcomes(r.db)).toEqual([{ status: "failed", error: "interrupted" }]);
       await expectInvariants(r.db);
     },
   );
@@ -118,7 +113,7 @@ describe("elements-sync start", () => {
     await logLine(worker, (line) => line.msg === "sync run succeeded");
     worker.child.kill("SIGTERM");
     expect((await worker.exited).code).toBe(0);
-    const [first, ...later] = await runs(r);
+    const [first, ...later] = await runOutcomes(r.db);
     expect(first).toEqual({
       status: "failed",
       error: expect.stringMatching(
@@ -127,9 +122,7 @@ describe("elements-sync start", () => {
     });
     expect(later.map((run) => run.status)).toContain("succeeded");
     // The failed run let go of the lock: no fire was refused by it.
-    expect(
-      worker.logs().filter((line) => line.msg === "skipped a run: another run holds the database"),
-    ).toEqual([]);
+    expect(logged(worker, "skipped a run: another run holds the database")).toEqual([]);
     await expectDataMatches(r.db, customers);
     await expectInvariants(r.db);
   });

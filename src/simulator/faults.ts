@@ -110,7 +110,7 @@ export function checkFault(fault: Fault): number {
     const spoils = fault.corrupt !== undefined || fault.trickleMs !== undefined || pagingLie;
     if (!fault.reset && fault.delayMs === undefined && !spoils && !fault.expireTokens) {
       throw new RangeError(
-        "a fault needs a status, reset, delayMs, corrupt, expireTokens, trickleMs or a paging lie",
+        "a fault needs a status, reset, delayMs, corrupt or expireTokens (or trickleMs, totalCount, ignorePageIndex, reportPageIndex)",
       );
     }
   } else {

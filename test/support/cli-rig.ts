@@ -86,3 +86,13 @@ export async function logLine(
     }
   }
 }
+
+/** Every run's status and error, oldest first. */
+export function runOutcomes(db: TestDatabase): Promise<{ status: string; error: string | null }[]> {
+  return db.query("SELECT status, error FROM sync_runs ORDER BY id");
+}
+
+/** The process's log lines with message `msg`. */
+export function logged(process: CliProcess, msg: string): Record<string, unknown>[] {
+  return process.logs().filter((line) => line.msg === msg);
+}
