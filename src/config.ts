@@ -49,6 +49,9 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024;
 
 export const DEFAULT_MAX_REMOVAL_FRACTION = 0.2;
 
+/** Six hours: a nightly run of a million customers takes minutes. */
+export const DEFAULT_MAX_RUN_MS = 6 * 60 * 60 * 1000;
+
 /** Pages in flight at once unless ELEMENTS_CONCURRENCY says otherwise. */
 export const DEFAULT_CONCURRENCY = 4;
 
@@ -247,6 +250,22 @@ const removals = concern(
   }),
 );
 
+/** How long one run may take, whoever started it: past it, the run stops and fails. */
+const runLimits = concern(
+  z.object({
+    SYNC_MAX_DURATION_MS: variable(integer(1000, 604_800_000).default(DEFAULT_MAX_RUN_MS), {
+      expects: "a number of milliseconds from 1000 to 604800000 (7 days)",
+    }),
+  }),
+  (values) => ({
+    /**
+     * A run still fetching or looking customers up after this long is stopped and recorded
+     * failed, so its lock is freed for the next run; a merge already begun finishes.
+     */
+    maxDurationMs: values.SYNC_MAX_DURATION_MS,
+  }),
+);
+
 const logging = concern(
   z.object({
     LOG_LEVEL: variable(z.enum(LOG_LEVELS).default("info"), {
@@ -327,7 +346,16 @@ const notify = concern(
   ],
 );
 
-const CONCERNS = { database, databaseTimeout, elements, removals, logging, worker, notify };
+const CONCERNS = {
+  database,
+  databaseTimeout,
+  elements,
+  removals,
+  runLimits,
+  logging,
+  worker,
+  notify,
+};
 
 /** Every variable any command reads, `<NAME>_FILE` ones included. */
 export const CONFIG_VARIABLES: readonly string[] = Object.values(CONCERNS).flatMap(
@@ -340,6 +368,7 @@ export type DatabaseConfig = Config["database"];
 export type ElementsConfig = Config["elements"];
 export type Credentials = ElementsConfig["credentials"];
 export type RemovalPolicy = Config["removals"];
+export type RunLimits = Config["runLimits"];
 export type LoggingConfig = Config["logging"];
 export type WorkerConfig = Config["worker"];
 

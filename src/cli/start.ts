@@ -38,6 +38,7 @@ export const startCommand: Command = {
       databaseTimeout,
       elements,
       removals,
+      runLimits,
       worker: schedule,
       logging,
       notify,
@@ -46,6 +47,7 @@ export const startCommand: Command = {
       "databaseTimeout",
       "elements",
       "removals",
+      "runLimits",
       "worker",
       "logging",
       "notify",
@@ -85,6 +87,7 @@ export const startCommand: Command = {
           pageSize: elements.pageSize,
           concurrency: elements.concurrency,
           maxRemovalFraction: removals.maxRemovalFraction,
+          maxRunDurationMs: runLimits.maxDurationMs,
           signal: shutdown.signal,
         },
       );

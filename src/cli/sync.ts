@@ -37,14 +37,16 @@ export const syncCommand: Command = {
     // Everything that can be wrong with the configuration fails here, before any write.
     const env = process.env;
     loadDotEnv();
-    const { database, databaseTimeout, elements, removals, logging, notify } = readConfig(env, [
-      "database",
-      "databaseTimeout",
-      "elements",
-      "removals",
-      "logging",
-      "notify",
-    ]);
+    const { database, databaseTimeout, elements, removals, runLimits, logging, notify } =
+      readConfig(env, [
+        "database",
+        "databaseTimeout",
+        "elements",
+        "removals",
+        "runLimits",
+        "logging",
+        "notify",
+      ]);
     const log = loggerFor(logging);
     const client = createElementsClientFromConfig(elements, log);
     const customerId = stringOption(values, "customer");
@@ -63,6 +65,7 @@ export const syncCommand: Command = {
           customerId,
           maxRemovalFraction: removals.maxRemovalFraction,
           allowMassRemoval: values["allow-mass-removal"] === true,
+          maxDurationMs: runLimits.maxDurationMs,
           signal: shutdown.signal,
         },
       );

@@ -10,13 +10,13 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { readFileSync } from "node:fs";
-import ky, { isNetworkError, isTimeoutError } from "ky";
+import ky from "ky";
 import { DEFAULT_MAX_RESPONSE_BYTES, type Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { ERROR_BODY_BYTES, parseJsonBody, readCapped, readUpTo } from "./body.ts";
 import { ElementsApiError } from "./errors.ts";
-import { connectionFailure } from "./network.ts";
+import { exchange } from "./exchange.ts";
 import { describeIssues, tokenResponseSchema } from "./payload.ts";
 import { redactSecrets } from "./redact.ts";
 import { answerFailure } from "./retry.ts";
@@ -33,6 +33,7 @@ export interface TokenSourceOptions {
   clientId: string;
   credentials: Credentials;
   scope: string;
+  /** One token request's whole exchange, from sending to the last byte of the answer. */
   timeoutMs: number;
   log: Logger;
   now?: () => number;
@@ -163,29 +164,44 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   }
 
   /** Failures come back as ElementsApiError; retrying them is the caller's business. */
-  async function requestToken(signal?: AbortSignal): Promise<CachedToken> {
+  function requestToken(signal?: AbortSignal): Promise<CachedToken> {
     const body = requestBody();
-    let response: Response;
-    try {
-      response = await ky.post(tokenUrl, {
-        body,
-        timeout: options.timeoutMs,
-        retry: 0,
-        throwHttpErrors: false,
-        ...(signal ? { signal } : {}),
-      });
-    } catch (error) {
-      if (!isNetworkError(error) && !isTimeoutError(error)) throw error;
-      throw connectionFailure(error, `the identity service at ${tokenUrl}`);
-    }
+    return exchange(
+      {
+        service: "identity",
+        who: `the identity service at ${tokenUrl}`,
+        timeoutMs: options.timeoutMs,
+        signal,
+        log: options.log,
+        request: { url: tokenUrl },
+      },
+      (bounded) =>
+        ky.post(tokenUrl, {
+          body,
+          // The exchange bounds the whole request, body included.
+          timeout: false,
+          retry: 0,
+          throwHttpErrors: false,
+          signal: bounded,
+        }),
+      (response, bounded) => readToken(response, body, bounded),
+    );
+  }
+
+  async function readToken(
+    response: Response,
+    sent: URLSearchParams,
+    signal: AbortSignal,
+  ): Promise<CachedToken> {
     if (!response.ok) {
-      const { text } = await readUpTo(response, ERROR_BODY_BYTES);
+      const { text } = await readUpTo(response, ERROR_BODY_BYTES, signal);
       throw answerFailure(
         response,
-        describeTokenFailure(response.status, redactSecrets(text, sentSecrets(body))),
+        describeTokenFailure(response.status, redactSecrets(text, sentSecrets(sent))),
+        "identity",
       );
     }
-    const text = await readCapped(response, maxResponseBytes, "The identity service");
+    const text = await readCapped(response, maxResponseBytes, "The identity service", signal);
     const parsed = parseTokenResponse(text);
     const lifetimeMs = parsed.expiresInS * 1000;
     const fetchedAt = now();
@@ -225,7 +241,7 @@ function parseTokenResponse(text: string): { accessToken: string; expiresInS: nu
   if (!result.success) {
     throw new ElementsApiError(
       `The identity service's answer is not a token response (${describeIssues(result.error)}).`,
-      { kind: "fatal" },
+      { kind: "fatal", service: "identity" },
     );
   }
   return { accessToken: result.data.access_token, expiresInS: result.data.expires_in };

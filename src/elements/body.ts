@@ -13,6 +13,7 @@ export async function readCapped(
   response: Response,
   maxBytes: number,
   server: string,
+  signal?: AbortSignal,
 ): Promise<string> {
   const tooLarge = (size: string) =>
     new ElementsApiError(
@@ -24,32 +25,49 @@ export async function readCapped(
     await response.body?.cancel();
     throw tooLarge(`${declared} bytes`);
   }
-  const { text, whole } = await readUpTo(response, maxBytes);
+  const { text, whole } = await readUpTo(response, maxBytes, signal);
   if (!whole) throw tooLarge(`over ${maxBytes} bytes`);
   return text;
 }
 
-/** At most `maxBytes` of the body; `whole` is false when there was more, left unread. */
+/**
+ * At most `maxBytes` of the body; `whole` is false when there was more, left unread.
+ * Aborting `signal` cancels the read at once, even while no byte arrives, and throws its
+ * reason.
+ */
 export async function readUpTo(
   response: Response,
   maxBytes: number,
+  signal?: AbortSignal,
 ): Promise<{ text: string; whole: boolean }> {
   if (response.body === null) return { text: "", whole: true };
-  const decoder = new TextDecoder();
-  let text = "";
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
-    const room = maxBytes - size;
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      text += decoder.decode(chunk.subarray(0, room));
-      // Returning cancels the stream; body.cancel() here would only throw (the loop holds
-      // the stream's lock).
-      return { text, whole: false };
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  // Cancelling ends a pending read() (done); the loop then throws the abort's reason.
+  const cancel = () => {
+    reader.cancel(signal?.reason).catch(() => undefined);
+  };
+  signal?.addEventListener("abort", cancel, { once: true });
+  try {
+    signal?.throwIfAborted();
+    const decoder = new TextDecoder();
+    let text = "";
+    let size = 0;
+    for (;;) {
+      const chunk = await reader.read();
+      signal?.throwIfAborted();
+      if (chunk.done) return { text: text + decoder.decode(), whole: true };
+      const room = maxBytes - size;
+      size += chunk.value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel();
+        return { text: text + decoder.decode(chunk.value.subarray(0, room)), whole: false };
+      }
+      text += decoder.decode(chunk.value, { stream: true });
     }
-    text += decoder.decode(chunk, { stream: true });
+  } finally {
+    signal?.removeEventListener("abort", cancel);
+    reader.releaseLock();
   }
-  return { text: text + decoder.decode(), whole: true };
 }
 
 /** JSON.parse for response bodies: a body that is not JSON is a fatal error naming `who`. */

@@ -1,9 +1,8 @@
 // The Elements customers endpoint over HTTP: one page per call, with authentication,
 // retries and the documented response shape checked. Which pages to fetch is paging.ts's
 // and the sync's business, not this module's.
-import ky, { isNetworkError, isTimeoutError, type KyInstance } from "ky";
+import ky, { type KyInstance } from "ky";
 import pRetry from "p-retry";
-import { errorMessage } from "../errors.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../config.ts";
 import { ERROR_BODY_BYTES, parseJsonBody, readCapped, readUpTo } from "./body.ts";
 import type { Logger } from "../logger.ts";
@@ -15,8 +14,8 @@ import {
   type PageEnvelope,
 } from "./payload.ts";
 import { describeHttpFailure, ElementsApiError, type FailureKind } from "./errors.ts";
+import { exchange } from "./exchange.ts";
 import { RequestGate } from "./gate.ts";
-import { connectionFailure } from "./network.ts";
 import { redactSecrets } from "./redact.ts";
 import { answerFailure, classifyStatus } from "./retry.ts";
 
@@ -24,6 +23,7 @@ export interface ElementsClientOptions {
   apiUrl: string;
   tokens: TokenSource;
   log: Logger;
+  /** One request's whole exchange, from sending to the last byte of the answer. */
   timeoutMs: number;
   /** Attempts per request, the first included. */
   maxAttempts: number;
@@ -59,10 +59,14 @@ export interface ElementsClient {
 /** A 429 that says "retry at once" must still not turn into a tight loop. */
 const MIN_RATE_LIMIT_PAUSE_MS = 250;
 
+/** The API refused the token: fetch a new one and repeat the request, once. */
+const TOKEN_REFUSED = Symbol("token refused");
+
 export function createElementsClient(options: ElementsClientOptions): ElementsClient {
   const http = ky.create({
     prefix: options.apiUrl,
-    timeout: options.timeoutMs,
+    // The exchange bounds the whole request, body included; ky's timeout ends at the headers.
+    timeout: false,
     retry: 0,
     throwHttpErrors: false,
   });
@@ -85,10 +89,9 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
       outcome = "ok";
       return envelope;
     } catch (error) {
-      const apiError = asApiError(error, signal);
-      if (!(apiError instanceof ElementsApiError)) throw apiError;
-      if (apiError.kind === "rate-limited") outcome = "throttled";
-      throw honourRetryAfter(apiError, budgetLeftMs());
+      if (!(error instanceof ElementsApiError) || signal?.aborted) throw error;
+      if (error.kind === "rate-limited") outcome = "throttled";
+      throw honourRetryAfter(error, budgetLeftMs());
     } finally {
       slot.release(outcome);
     }
@@ -96,20 +99,52 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
 
   /** A refused token is replaced once, within the attempt, as the API asks. */
   async function answer(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
-    let token = await options.tokens.get(signal);
-    let response = await observed(send(http, request, token, signal), signal);
-    if (response.status === 401) {
-      await response.body?.cancel();
-      options.tokens.invalidate(token);
-      token = await options.tokens.get(signal);
-      response = await observed(send(http, request, token, signal), signal);
-    }
-    const outcome = classifyStatus(response.status);
-    if (outcome === "ok")
-      return parseEnvelope(await readCapped(response, maxResponseBytes, "The Elements API"));
-    // A second 401 in a row means the registration itself is refused: not worth retrying.
-    const detail = await errorDetail(response, token);
-    throw answerFailure(response, describeHttpFailure(response.status, detail));
+    const token = await options.tokens.get(signal);
+    const first = await exchangePage(request, token, true, signal);
+    if (first !== TOKEN_REFUSED) return first;
+    options.tokens.invalidate(token);
+    const second = await exchangePage(request, await options.tokens.get(signal), false, signal);
+    // Only the first answer may be TOKEN_REFUSED; a second 401 is thrown as final.
+    if (second === TOKEN_REFUSED) throw new Error("unreachable: a second 401 is thrown");
+    return second;
+  }
+
+  /** One request and its whole answer, within ELEMENTS_TIMEOUT_MS. */
+  function exchangePage(
+    request: PageRequest,
+    token: string,
+    mayRefreshToken: boolean,
+    signal?: AbortSignal,
+  ): Promise<PageEnvelope | typeof TOKEN_REFUSED> {
+    const described = {
+      pageIndex: request.pageIndex,
+      pageSize: request.pageSize,
+      ...(request.customerId === undefined ? {} : { customerId: request.customerId }),
+    };
+    return exchange(
+      {
+        service: "api",
+        who: "the Elements API",
+        timeoutMs: options.timeoutMs,
+        signal,
+        log: options.log,
+        request: described,
+      },
+      (bounded) => observed(send(http, request, token, bounded), signal),
+      async (response, bounded) => {
+        if (response.status === 401 && mayRefreshToken) {
+          await response.body?.cancel();
+          return TOKEN_REFUSED;
+        }
+        if (classifyStatus(response.status) === "ok") {
+          const text = await readCapped(response, maxResponseBytes, "The Elements API", bounded);
+          return parseEnvelope(text);
+        }
+        // A second 401 in a row means the registration itself is refused: not worth retrying.
+        const detail = await errorDetail(response, token, bounded);
+        throw answerFailure(response, describeHttpFailure(response.status, detail));
+      },
+    );
   }
 
   async function observed(pending: Promise<Response>, signal?: AbortSignal): Promise<Response> {
@@ -178,7 +213,9 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
                     attempt: attempts,
                     err: error.message,
                   },
-                  "customers request failed; retrying",
+                  error.service === "identity"
+                    ? "token request failed; retrying"
+                    : "customers request failed; retrying",
                 );
               }
               return retrying;
@@ -187,10 +224,13 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
         );
       } catch (error) {
         if (error instanceof ElementsApiError && error.kind !== "fatal" && !signal?.aborted) {
+          // The page was waiting for its token: the identity service is what gave out.
+          const what = error.service === "identity" ? "token request" : `page ${request.pageIndex}`;
           throw new ElementsApiError(
-            `${error.message} (page ${request.pageIndex}, gave up after ${attempts} attempts)`,
+            `${error.message} (${what}, gave up after ${attempts} attempts)`,
             {
               kind: "fatal",
+              service: error.service,
               ...(error.status !== undefined ? { status: error.status } : {}),
               cause: error,
             },
@@ -220,19 +260,6 @@ function send(http: KyInstance, request: PageRequest, token: string, signal?: Ab
   });
 }
 
-/** Network failures and timeouts are transient; anything else unexpected is not. */
-function asApiError(error: unknown, signal?: AbortSignal): unknown {
-  if (error instanceof ElementsApiError || signal?.aborted) return error;
-  if (isTimeoutError(error)) {
-    return new ElementsApiError(
-      `The Elements API did not answer in time (${errorMessage(error)})`,
-      { kind: "retry", cause: error },
-    );
-  }
-  if (isNetworkError(error)) return connectionFailure(error, "the Elements API");
-  return error;
-}
-
 function parseEnvelope(text: string): PageEnvelope {
   const body = parseJsonBody(text, "The Elements API", 200);
   const result = pageEnvelopeSchema.safeParse(body);
@@ -246,9 +273,13 @@ function parseEnvelope(text: string): PageEnvelope {
 }
 
 /** A short, safe excerpt of an error body for messages: redacted before it is cut, so no token half survives. */
-async function errorDetail(response: Response, sentToken: string): Promise<string> {
+async function errorDetail(
+  response: Response,
+  sentToken: string,
+  signal: AbortSignal,
+): Promise<string> {
   // Only the start is shown, so a huge error body is not worth reading whole.
-  const body = await readUpTo(response, ERROR_BODY_BYTES).catch(() => ({ text: "" }));
+  const body = await readUpTo(response, ERROR_BODY_BYTES, signal).catch(() => ({ text: "" }));
   // The token by name too: one that does not look random (hex, say) escapes the pattern.
   const text = redactSecrets(body.text.trim(), [sentToken]);
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;

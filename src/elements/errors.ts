@@ -11,21 +11,39 @@ import { CUSTOMERS_PERMISSION } from "./payload.ts";
  */
 export type FailureKind = "fatal" | "retry" | "rate-limited" | "unauthorized";
 
+/** Who failed: the customers API, or the identity service that issues its tokens. */
+export type Service = "api" | "identity";
+
+/** How messages name each service. */
+export const SERVICE_NAMES: Record<Service, string> = {
+  api: "the Elements API",
+  identity: "the identity service",
+};
+
 export class ElementsApiError extends Error {
   override name = "ElementsApiError";
   readonly kind: FailureKind;
   readonly status: number | undefined;
   /** For `rate-limited`: how long the API asked us to wait, when it said. */
   readonly retryAfterMs: number | undefined;
+  /** Which service failed (default the API): a page's request may fail getting its token. */
+  readonly service: Service;
 
   constructor(
     message: string,
-    details: { kind: FailureKind; status?: number; retryAfterMs?: number; cause?: unknown },
+    details: {
+      kind: FailureKind;
+      status?: number;
+      retryAfterMs?: number;
+      cause?: unknown;
+      service?: Service;
+    },
   ) {
     super(message, { cause: details.cause });
     this.kind = details.kind;
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs;
+    this.service = details.service ?? "api";
   }
 }
 

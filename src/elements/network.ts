@@ -1,6 +1,6 @@
 // What a request that got no answer says: the innermost cause of a network failure, and a
 // server certificate Node does not trust, which no retry can fix.
-import { ElementsApiError } from "./errors.ts";
+import { ElementsApiError, type Service } from "./errors.ts";
 
 /** The innermost cause's message: `fetch failed` says less than `connect ECONNREFUSED …`. */
 export function rootCauseMessage(error: Error): string {
@@ -29,26 +29,35 @@ const CERTIFICATE_ERROR_CODES = new Set([
  * A failure for an untrusted server certificate, found anywhere in `error`'s causes. Not
  * transient: retrying would only repeat it for minutes, so it is fatal at once.
  */
-export function certificateFailure(error: unknown, who: string): ElementsApiError | undefined {
+export function certificateFailure(
+  error: unknown,
+  who: string,
+  service: Service = "api",
+): ElementsApiError | undefined {
   for (let cause = error; cause instanceof Error; cause = cause.cause) {
     const code = (cause as NodeJS.ErrnoException).code;
     if (code === undefined || !CERTIFICATE_ERROR_CODES.has(code)) continue;
     return new ElementsApiError(
       `The TLS certificate of ${who} is not trusted (${code}). If a proxy or a private CA ` +
         `signs it, set NODE_EXTRA_CA_CERTS to that CA's PEM file; certificate checks stay on.`,
-      { kind: "fatal", cause: error },
+      { kind: "fatal", cause: error, service },
     );
   }
   return undefined;
 }
 
 /** A request that got no answer from `who`: fatal for an untrusted certificate, else retried. */
-export function connectionFailure(error: Error, who: string): ElementsApiError {
+export function connectionFailure(
+  error: Error,
+  who: string,
+  service: Service = "api",
+): ElementsApiError {
   return (
-    certificateFailure(error, who) ??
+    certificateFailure(error, who, service) ??
     new ElementsApiError(`Could not reach ${who} (${rootCauseMessage(error)})`, {
       kind: "retry",
       cause: error,
+      service,
     })
   );
 }

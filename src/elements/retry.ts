@@ -1,6 +1,6 @@
 // Which failed answers are worth another attempt, kept apart from the HTTP code so the
 // rules can be read (and unit-tested) in one place.
-import { ElementsApiError, type FailureKind } from "./errors.ts";
+import { ElementsApiError, type FailureKind, type Service } from "./errors.ts";
 
 export function classifyStatus(status: number): FailureKind | "ok" {
   if (status >= 200 && status < 300) return "ok";
@@ -29,13 +29,18 @@ export function parseRetryAfter(
  * here: the API client has already replaced its token once, and the identity service
  * refuses the credentials themselves.
  */
-export function answerFailure(response: Response, message: string): ElementsApiError {
+export function answerFailure(
+  response: Response,
+  message: string,
+  service: Service = "api",
+): ElementsApiError {
   const kind = classifyStatus(response.status);
   const retryAfterMs =
     kind === "rate-limited" ? parseRetryAfter(response.headers.get("retry-after")) : undefined;
   return new ElementsApiError(message, {
     kind: kind === "retry" || kind === "rate-limited" ? kind : "fatal",
     status: response.status,
+    service,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   });
 }

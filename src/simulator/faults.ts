@@ -1,6 +1,7 @@
 // Faults the simulator can inject into an answer: a status of its own (with Retry-After and
-// a body), a delay, a reset connection, expired tokens, or a real page corrupted on its way
-// out. Tests queue them by hand; the chaos mode draws them at random.
+// a body), a delay, a reset connection, expired tokens, a body that trickles, a real page
+// corrupted on its way out, or paging metadata that lies. Tests queue them by hand; the
+// chaos mode draws them at random.
 import { STATUS_CODES } from "node:http";
 import { checkedInteger, isObject } from "../values.ts";
 import { jsonReply, type Reply } from "./reply.ts";
@@ -53,6 +54,14 @@ export interface Fault {
   record?: number;
   /** Customers only: every token issued so far expires just before this request is answered. */
   expireTokens?: boolean;
+  /** The headers at once, then the body (real or the fault's own) one byte every trickleMs. */
+  trickleMs?: number;
+  /** Customers only: metadata.totalCount says this instead of the real count. */
+  totalCount?: number;
+  /** Customers only: page 1's records, whatever pageIndex asks for (metadata echoes the ask). */
+  ignorePageIndex?: boolean;
+  /** Customers only: metadata.pageIndex says this instead of the page asked for. */
+  reportPageIndex?: number;
 }
 
 interface QueuedFault extends Fault {
@@ -87,13 +96,22 @@ export class FaultQueue {
 
 /** Throws a RangeError for a fault that cannot be served; returns how many times it applies. */
 export function checkFault(fault: Fault): number {
-  const customersOnly = fault.onPage !== undefined || fault.corrupt !== undefined;
+  const pagingLie =
+    fault.totalCount !== undefined ||
+    fault.ignorePageIndex === true ||
+    fault.reportPageIndex !== undefined;
+  const customersOnly = fault.onPage !== undefined || fault.corrupt !== undefined || pagingLie;
   if ((customersOnly || fault.expireTokens) && fault.endpoint === "token") {
-    throw new RangeError("onPage, corrupt and expireTokens apply to customers faults only");
+    throw new RangeError(
+      "onPage, corrupt, expireTokens, totalCount, ignorePageIndex and reportPageIndex apply to customers faults only",
+    );
   }
   if (fault.status === undefined) {
-    if (!fault.reset && fault.delayMs === undefined && !fault.corrupt && !fault.expireTokens) {
-      throw new RangeError("a fault needs a status, reset, delayMs, corrupt or expireTokens");
+    const spoils = fault.corrupt !== undefined || fault.trickleMs !== undefined || pagingLie;
+    if (!fault.reset && fault.delayMs === undefined && !spoils && !fault.expireTokens) {
+      throw new RangeError(
+        "a fault needs a status, reset, delayMs, corrupt or expireTokens (or trickleMs, totalCount, ignorePageIndex, reportPageIndex)",
+      );
     }
   } else {
     checkedInteger("fault status", fault.status, 100, 599);
@@ -104,7 +122,17 @@ export function checkFault(fault: Fault): number {
     if (fault.status !== undefined || fault.reset)
       throw new RangeError("corrupt spoils the real answer: no status or reset with it");
   }
+  if ((pagingLie || fault.trickleMs !== undefined) && fault.reset) {
+    throw new RangeError("a reset sends no answer to trickle or to lie in");
+  }
+  if (pagingLie && fault.status !== undefined) {
+    throw new RangeError("totalCount, ignorePageIndex and reportPageIndex spoil the real page");
+  }
   if (fault.delayMs !== undefined) checkedInteger("fault delayMs", fault.delayMs, 0);
+  if (fault.trickleMs !== undefined) checkedInteger("fault trickleMs", fault.trickleMs, 1);
+  if (fault.totalCount !== undefined) checkedInteger("fault totalCount", fault.totalCount, 0);
+  if (fault.reportPageIndex !== undefined)
+    checkedInteger("fault reportPageIndex", fault.reportPageIndex, 0);
   if (fault.onPage !== undefined) checkedInteger("fault onPage", fault.onPage, 1);
   if (fault.record !== undefined) checkedInteger("fault record", fault.record, 0);
   return checkedInteger("fault times", fault.times ?? 1, 1);
@@ -118,6 +146,10 @@ export function describeFault(fault: Fault): string {
   if (fault.reset) parts.push("reset");
   else if (fault.status !== undefined) parts.push(`status ${fault.status}`);
   if (fault.corrupt !== undefined) parts.push(fault.corrupt);
+  if (fault.totalCount !== undefined) parts.push(`totalCount ${fault.totalCount}`);
+  if (fault.ignorePageIndex) parts.push("ignore pageIndex");
+  if (fault.reportPageIndex !== undefined) parts.push(`reports page ${fault.reportPageIndex}`);
+  if (fault.trickleMs !== undefined) parts.push(`trickle 1 byte/${fault.trickleMs} ms`);
   return parts.join(", ");
 }
 

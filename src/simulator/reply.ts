@@ -8,6 +8,8 @@ export interface Reply {
   note?: string | undefined;
   /** Destroy the connection instead of answering. */
   reset?: boolean;
+  /** Send the headers at once, then the body one byte every trickleMs. */
+  trickleMs?: number | undefined;
 }
 
 export const RESET: Reply = { status: 0, body: "", headers: {}, reset: true };

@@ -175,7 +175,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (fault.expireTokens) identity.expireAll();
     if (fault.reset) return RESET;
     if (fault.status === undefined) return undefined;
-    return statusReply({ ...fault, status: fault.status });
+    return trickled(statusReply({ ...fault, status: fault.status }), fault);
   }
 
   async function tokenEndpoint(
@@ -183,7 +183,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     body: string,
     entry: RequestLogEntry,
   ): Promise<Reply> {
-    const faulted = await preempt(pickFault("token", undefined, entry));
+    const fault = pickFault("token", undefined, entry);
+    const faulted = await preempt(fault);
     if (faulted) return faulted;
     const contentType = request.headers["content-type"] ?? "";
     if (!/^application\/x-www-form-urlencoded\b/i.test(contentType)) {
@@ -193,10 +194,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       });
     }
     const result = identity.token(new URLSearchParams(body), `${url}${TOKEN_PATH}`);
-    return {
-      ...jsonReply(result.status, result.body, { "cache-control": "no-store" }),
-      note: result.note,
-    };
+    const reply = jsonReply(result.status, result.body, { "cache-control": "no-store" });
+    return trickled({ ...reply, note: result.note }, fault);
   }
 
   async function customersEndpoint(
@@ -257,16 +256,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         ? customers
         : customers.filter((record) => isObject(record) && record.id === customerId);
     const served = Math.min(pageSize, options.servedPageSize ?? pageSize);
-    const start = (pageIndex - 1) * served;
+    const start = fault?.ignorePageIndex ? 0 : (pageIndex - 1) * served;
     const page: Page = {
       data: selected.slice(start, start + served),
-      metadata: { pageIndex, pageSize: served, totalCount: selected.length },
+      metadata: {
+        pageIndex: fault?.reportPageIndex ?? pageIndex,
+        pageSize: served,
+        totalCount: fault?.totalCount ?? selected.length,
+      },
     };
-    if (fault?.corrupt === undefined) return jsonReply(200, page);
-    return {
-      ...jsonReply(200, page),
-      body: corruptPage(fault.corrupt, page, selected, start, fault.record),
-    };
+    const reply = jsonReply(200, page);
+    if (fault?.corrupt === undefined) return trickled(reply, fault);
+    const spoiled = corruptPage(fault.corrupt, page, selected, start, fault.record);
+    return trickled({ ...reply, body: spoiled }, fault);
   }
 
   async function route(
@@ -321,7 +323,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       ...reply.headers,
       "content-length": String(Buffer.byteLength(reply.body)),
     });
-    response.end(reply.body);
+    if (reply.trickleMs === undefined) response.end(reply.body);
+    else trickle(response, Buffer.from(reply.body), reply.trickleMs, closing.signal);
   }
 
   const server = createServer((request, response) => {
@@ -375,6 +378,39 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return closed;
     },
   };
+}
+
+/** `reply` sent slowly when `fault` says to trickle it. */
+function trickled(reply: Reply, fault: Fault | undefined): Reply {
+  return fault?.trickleMs === undefined ? reply : { ...reply, trickleMs: fault.trickleMs };
+}
+
+/**
+ * Writes `body` one byte every `intervalMs` (headers already sent), as a stalled server
+ * does; stops when the client hangs up or the simulator closes.
+ */
+function trickle(
+  response: ServerResponse,
+  body: Buffer,
+  intervalMs: number,
+  closing: AbortSignal,
+): void {
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (sent >= body.length) {
+      stop();
+      response.end();
+      return;
+    }
+    response.write(body.subarray(sent, sent + 1));
+    sent += 1;
+  }, intervalMs);
+  const stop = () => {
+    clearInterval(timer);
+    closing.removeEventListener("abort", stop);
+  };
+  response.once("close", stop);
+  closing.addEventListener("abort", stop, { once: true });
 }
 
 /** The body as text, or undefined when it is larger than MAX_BODY_BYTES. */

@@ -9,6 +9,8 @@ export interface CompletenessInput {
   totalCounts: ReadonlySet<number>;
   distinctCustomers: number;
   rejectedRecords: number;
+  /** Why paging stopped before the last page totalCount implies; null when it did not. */
+  pagingStopped: string | null;
 }
 
 export interface Completeness {
@@ -27,6 +29,9 @@ export function judgeCompleteness(input: CompletenessInput): Completeness {
     };
   }
   const [totalCount = 0] = input.totalCounts;
+  if (input.pagingStopped !== null) {
+    return { complete: false, reason: `paging stopped early: ${input.pagingStopped}` };
+  }
   if (input.rejectedRecords > 0) {
     return { complete: false, reason: `${input.rejectedRecords} record(s) rejected` };
   }

@@ -1,10 +1,12 @@
 // Step 3 of a run: every page into staging. Page 1 alone tells totalCount and the page size
 // the server really uses; the further pages the plan calls for follow, `concurrency` at a
-// time, each checked and staged as it arrives while the next ones are in flight.
+// time, each checked and staged as it arrives while the next ones are in flight. The plan
+// (page-plan.ts) stops early when what the pages hold says further pages are no use.
 import type { ElementsClient } from "../elements/client.ts";
 import type { CustomerRecord, PageEnvelope } from "../elements/payload.ts";
-import { effectivePageSize, pageCount } from "../elements/paging.ts";
+import { effectivePageSize } from "../elements/paging.ts";
 import type { Logger } from "../logger.ts";
+import { PagePlan } from "./page-plan.ts";
 import { forEachConcurrently } from "./pool.ts";
 import { checkRecords, UnknownCodeReporter } from "./records.ts";
 import type { FetchProgress } from "./runs.ts";
@@ -40,24 +42,44 @@ export interface FetchContext extends RequestContext {
   onProgress: ((progress: PageProgress) => void) | undefined;
 }
 
-/** Returns every totalCount the pages reported. */
-export async function fetchIntoStaging(context: FetchContext): Promise<ReadonlySet<number>> {
+export interface Fetched {
+  /** Every totalCount the pages reported. */
+  totalCounts: ReadonlySet<number>;
+  /** Why paging stopped before the last page totalCount implies; null when it did not. */
+  pagingStopped: string | null;
+}
+
+export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> {
   const writer = await context.openWriter();
   try {
     const first = await requestPage(context, 1, context.pageSize, context.signal);
-    const plan = new PagePlan(servedPageSize(context, first), context.customerId !== undefined);
-    plan.learn(first.metadata.totalCount);
+    const plan = new PagePlan({
+      pageSize: servedPageSize(context, first),
+      concurrency: context.concurrency,
+      singleCustomer: context.customerId !== undefined,
+    });
+    plan.answered(1, first.metadata);
     const staging = new PageStaging(context, writer, plan);
     staging.add(1, first);
     const pool = { concurrency: context.concurrency, signal: context.signal };
-    await forEachConcurrently(plan, pool, async (pageIndex, signal) => {
-      const page = await requestPage(context, pageIndex, plan.pageSize, signal);
-      plan.learn(page.metadata.totalCount);
-      await staging.room();
-      staging.add(pageIndex, page);
-    });
-    await staging.written();
-    return plan.totalCounts;
+    do {
+      await forEachConcurrently(plan, pool, async (pageIndex, signal) => {
+        const page = await requestPage(context, pageIndex, plan.pageSize, signal);
+        plan.answered(pageIndex, page.metadata);
+        await staging.room();
+        staging.add(pageIndex, page);
+      });
+      // What the pages added moves the ceiling only once they are staged.
+      await staging.written();
+    } while (plan.hasMore());
+    const pagingStopped = plan.stopReason() ?? null;
+    if (pagingStopped !== null) {
+      context.log.warn(
+        { reason: pagingStopped, pagesFetched: context.progress.pagesFetched },
+        "stopped paging early: the run will be incomplete",
+      );
+    }
+    return { totalCounts: plan.totalCounts, pagingStopped };
   } finally {
     // Nothing may still be writing to staging when the run is recorded or cleared.
     await writer.idle();
@@ -89,40 +111,6 @@ function servedPageSize(context: FetchContext, first: PageEnvelope): number {
     );
   }
   return served;
-}
-
-/**
- * The pages after page 1 that the run fetches, handed out in order. The plan covers the
- * largest totalCount any page reported: pages beyond a smaller one cost an empty answer,
- * while stopping short could miss customers. A single-customer request is one page.
- */
-class PagePlan implements Iterator<number> {
-  readonly totalCounts = new Set<number>();
-  readonly pageSize: number;
-  readonly #singleCustomer: boolean;
-  #pages = 1;
-  #next = 2;
-
-  constructor(pageSize: number, singleCustomer: boolean) {
-    this.pageSize = pageSize;
-    this.#singleCustomer = singleCustomer;
-  }
-
-  get pages(): number {
-    return this.#pages;
-  }
-
-  learn(totalCount: number): void {
-    this.totalCounts.add(totalCount);
-    if (!this.#singleCustomer)
-      this.#pages = Math.max(this.#pages, pageCount(totalCount, this.pageSize));
-  }
-
-  /** Done once every planned page is handed out; a larger total later plans more. */
-  next(): IteratorResult<number, undefined> {
-    if (this.#next > this.#pages) return { done: true, value: undefined };
-    return { done: false, value: this.#next++ };
-  }
 }
 
 /**
@@ -177,8 +165,10 @@ class PageStaging {
     for (const record of rejected) log.warn(record, "rejected a customer record");
     progress.rejectedRecords += rejected.length;
     this.#unknownCodes.check(accepted);
-    await this.#writer.write(accepted);
-    log.debug({ pageIndex, pages: this.#plan.pages, records: page.data.length }, "page staged");
+    const newIds = await this.#writer.write(accepted);
+    const records = page.data.length;
+    this.#plan.staged({ pageIndex, records, accepted: accepted.length, newIds });
+    log.debug({ pageIndex, pages: this.#plan.pages, records, newIds }, "page staged");
     this.#context.onProgress?.({
       runId: this.#context.runId,
       pagesFetched: progress.pagesFetched,

@@ -17,8 +17,11 @@ function dedupeById<T extends { id: string }>(records: readonly T[]): T[] {
  * the copy that arrived last, with that copy's tenant list.
  */
 export interface StagingWriter {
-  /** Queues one page's accepted records; resolves once they are in staging. */
-  write(records: readonly CustomerRecord[]): Promise<void>;
+  /**
+   * Queues one page's accepted records; resolves once they are in staging, with how many of
+   * their ids no earlier page had staged (what paging learns from the page).
+   */
+  write(records: readonly CustomerRecord[]): Promise<number>;
   /** Resolves when nothing is queued or being written (whatever the outcome). */
   idle(): Promise<void>;
   /** Returns the connection to the pool; call after idle(). */
@@ -27,7 +30,7 @@ export interface StagingWriter {
 
 interface QueuedPage {
   records: readonly CustomerRecord[];
-  done: { resolve(): void; reject(error: unknown): void };
+  done: { resolve(newIds: number): void; reject(error: unknown): void };
 }
 
 export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<StagingWriter> {
@@ -47,9 +50,10 @@ export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<S
       const batch = queue;
       queue = [];
       // Once a write failed the run fails: later pages are refused, not half-written.
+      let inserted = new Set<string>();
       if (failure === undefined) {
         try {
-          await writeBatch(
+          inserted = await writeBatch(
             connection,
             runId,
             batch.flatMap((page) => page.records),
@@ -59,7 +63,9 @@ export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<S
         }
       }
       for (const page of batch) {
-        if (failure === undefined) page.done.resolve();
+        // A new id counts for the first page of the batch that holds it.
+        const newIds = page.records.filter((record) => inserted.delete(record.id)).length;
+        if (failure === undefined) page.done.resolve(newIds);
         else page.done.reject(failure);
       }
     }
@@ -68,7 +74,7 @@ export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<S
 
   return {
     write(records) {
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<number>((resolve, reject) => {
         queue.push({ records, done: { resolve, reject } });
         writing ??= writeQueued();
       });
@@ -91,19 +97,20 @@ function stagingFailure(error: unknown, lostConnection: Error | undefined): Erro
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** Returns the ids the run had not staged before. */
 async function writeBatch(
   connection: Session,
   runId: number,
   records: readonly CustomerRecord[],
-): Promise<void> {
+): Promise<Set<string>> {
   const customers = dedupeById(records);
-  if (customers.length === 0) return;
+  if (customers.length === 0) return new Set();
   const tenants = customers.flatMap((customer) =>
     dedupeById(customer.tenants).map((tenant) => ({ customerId: customer.id, ...tenant })),
   );
   const customerIds = customers.map((c) => c.id);
   // One array parameter per column: a few statements per batch, whatever its size.
-  const upsert = await connection.query<{ replaced: boolean }>(
+  const upsert = await connection.query<{ replaced: boolean; inserted: string[] }>(
     `WITH upserted AS (
      INSERT INTO staging_customers
        (run_id, id, organization, owner_email, job_status, country_or_region, management_mode)
@@ -116,8 +123,10 @@ async function writeBatch(
        country_or_region = EXCLUDED.country_or_region,
        management_mode = EXCLUDED.management_mode
      -- xmax is set on a row this statement updated rather than inserted.
-     RETURNING xmax <> 0 AS replaced)
-     SELECT coalesce(bool_or(replaced), false) AS replaced FROM upserted`,
+     RETURNING id, xmax <> 0 AS replaced)
+     SELECT coalesce(bool_or(replaced), false) AS replaced,
+            coalesce(array_agg(id) FILTER (WHERE NOT replaced), '{}') AS inserted
+     FROM upserted`,
     [
       runId,
       customerIds,
@@ -135,12 +144,14 @@ async function writeBatch(
       [runId, customerIds],
     );
   }
-  if (tenants.length === 0) return;
+  const inserted = new Set(upsert.rows[0]?.inserted);
+  if (tenants.length === 0) return inserted;
   await connection.query(
     `INSERT INTO staging_tenants (run_id, customer_id, id, name)
      SELECT $1::int, s.* FROM unnest($2::text[], $3::text[], $4::text[]) AS s`,
     [runId, tenants.map((t) => t.customerId), tenants.map((t) => t.id), tenants.map((t) => t.name)],
   );
+  return inserted;
 }
 
 export interface StagedCounts {

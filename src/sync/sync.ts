@@ -29,6 +29,11 @@ export interface SyncOptions {
   customerId?: string | undefined;
   /** Aborting stops the run: it ends failed with error "interrupted" and merges nothing. */
   signal?: AbortSignal | undefined;
+  /**
+   * The run's ceiling (SYNC_MAX_DURATION_MS): still fetching or looking customers up after
+   * this long, it stops and fails, freeing the lock for the next run. Undefined: none.
+   */
+  maxDurationMs?: number | undefined;
   /** The scheduled fire this run serves, recorded in sync_runs.scheduled_for. */
   scheduledFor?: Date | undefined;
   /** Pages fetched at the same time after page 1 (default 4, ELEMENTS_CONCURRENCY). */
@@ -78,6 +83,8 @@ interface Run {
   /** What fetching learned; recorded whether the run succeeds or fails. */
   progress: FetchProgress;
   elapsed: () => number;
+  /** Aborted when the run passes its ceiling. */
+  ceiling: RunCeiling;
 }
 
 async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
@@ -88,13 +95,16 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   const started = performance.now();
   const log = deps.log.child({ runId: row.id });
   log.info({ customerFilter, scheduledFor }, "sync run started");
+  const ceiling = startCeiling(options.maxDurationMs);
+  // A stop from outside or the ceiling: either ends every request of the run at once.
+  const signals = [options.signal, ceiling.signal].filter((one) => one !== undefined);
   const requests: RequestContext = {
     client: deps.client,
     log,
     runId: row.id,
     pageSize: options.pageSize,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
-    signal: options.signal,
+    signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
     openWriter: () => openStagingWriter(deps.db.pool, row.id),
   };
   const progress: FetchProgress = {
@@ -105,12 +115,40 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     rejectedRecords: 0,
   };
   const elapsed = () => performance.now() - started;
-  const run: Run = { deps, options, row, requests, progress, elapsed };
+  const run: Run = { deps, options, row, requests, progress, elapsed, ceiling };
   try {
     return await fetchJudgeAndMerge(run);
   } catch (error) {
     return await recordFailedRun(run, error);
+  } finally {
+    ceiling.clear();
   }
+}
+
+interface RunCeiling {
+  /** Aborts once the run has gone on for the ceiling's time; undefined without a ceiling. */
+  signal: AbortSignal | undefined;
+  /** The failure to record when the ceiling stopped the run. */
+  reason: string;
+  clear(): void;
+}
+
+function startCeiling(maxDurationMs: number | undefined): RunCeiling {
+  const reason =
+    `the run went on longer than SYNC_MAX_DURATION_MS (${maxDurationMs} ms) and was stopped; ` +
+    "nothing merged";
+  if (maxDurationMs === undefined) return { signal: undefined, reason, clear: () => undefined };
+  const controller = new AbortController();
+  const timer = setTimeout(() => {
+    controller.abort(new SyncError(reason));
+  }, maxDurationMs);
+  return {
+    signal: controller.signal,
+    reason,
+    clear: () => {
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** Steps 3 to 6. */
@@ -118,7 +156,7 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
   const { deps, options, requests, progress } = run;
   const { customerId } = options;
   // 3. Every page, streamed into staging.
-  const totalCounts = await fetchIntoStaging({
+  const { totalCounts, pagingStopped } = await fetchIntoStaging({
     ...requests,
     customerId,
     progress,
@@ -135,6 +173,7 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
     totalCounts,
     distinctCustomers: progress.customersSeen,
     rejectedRecords: progress.rejectedRecords,
+    pagingStopped,
   });
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const { removeAbsent, ...verdict } = await decideRemovals(
@@ -148,9 +187,9 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
   );
   // Lookups may have staged customers the pages skipped.
   await countStagedInto(run);
-  // Past this point a signal no longer stops the run: the merge is one transaction that
-  // takes seconds, and finishing it is as clean as rolling it back.
-  options.signal?.throwIfAborted();
+  // Past this point a signal (or the ceiling) no longer stops the run: the merge is one
+  // transaction that takes seconds, and finishing it is as clean as rolling it back.
+  requests.signal?.throwIfAborted();
   // 6. The merge, and the run's success with it.
   const outcome = await mergeRun(run, removeAbsent, { ...progress, ...verdict });
   const durationMs = run.elapsed();
@@ -159,11 +198,14 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
   return { runId: run.row.id, status: "succeeded", durationMs, ...outcome };
 }
 
-/** The failed run's row; a run stopped by its signal fails with error `interrupted`. */
+/**
+ * The failed run's row; a run stopped by its signal fails with error `interrupted`, one
+ * stopped by its ceiling says so.
+ */
 async function recordFailedRun(run: Run, error: unknown): Promise<RunSummary> {
   const { log } = run.requests;
   const interrupted = run.options.signal?.aborted === true;
-  const message = interrupted ? runs.INTERRUPTED : errorMessage(error);
+  const message = interrupted ? runs.INTERRUPTED : failureMessage(run, error);
   if (interrupted) log.warn("sync run interrupted: nothing merged");
   else log.error({ err: message }, "sync run failed");
   const recorded = await runs
@@ -175,6 +217,11 @@ async function recordFailedRun(run: Run, error: unknown): Promise<RunSummary> {
     });
   const durationMs = run.elapsed();
   return { runId: run.row.id, status: "failed", durationMs, error: message, ...recorded };
+}
+
+/** What the run's row says when it failed on its own (not interrupted). */
+function failureMessage(run: Run, error: unknown): string {
+  return run.ceiling.signal?.aborted === true ? run.ceiling.reason : errorMessage(error);
 }
 
 /** Why the lock was refused, naming the run that holds it when there is one. */

@@ -29,6 +29,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** MAX_REMOVAL_FRACTION: the mass-removal guard. */
   maxRemovalFraction: number;
+  /** SYNC_MAX_DURATION_MS: a run still going after this long fails, so the next fire runs. */
+  maxRunDurationMs: number;
   /** Aborting it stops the worker and interrupts the run in progress. */
   signal: AbortSignal;
 }
@@ -61,6 +63,7 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
           pageSize: options.pageSize,
           concurrency: options.concurrency,
           maxRemovalFraction: options.maxRemovalFraction,
+          maxDurationMs: options.maxRunDurationMs,
           signal,
           scheduledFor,
         },

@@ -30,6 +30,7 @@ describe("completeness", () => {
     totalCounts: new Set([10]),
     distinctCustomers: 10,
     rejectedRecords: 0,
+    pagingStopped: null,
   };
 
   it("is complete only with every customer seen, nothing rejected and a steady total", () => {
@@ -52,6 +53,9 @@ describe("completeness", () => {
       complete: false,
       reason: "totalCount changed during the run (10 → 11)",
     });
+    expect(
+      judgeCompleteness({ ...base, distinctCustomers: 3, pagingStopped: "page 2 came back empty" }),
+    ).toEqual({ complete: false, reason: "paging stopped early: page 2 came back empty" });
     expect(judgeCompleteness({ ...base, customerFilter: "abc" })).toEqual({
       complete: false,
       reason: "single-customer run (abc)",
