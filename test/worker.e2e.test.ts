@@ -288,7 +288,8 @@ describe("elements-sync start", () => {
       )
       .toEqual({
         status: "abandoned",
-        error: "the process running it stopped before the run finished",
+        error:
+          "its process stopped, or lost its connection to the database, before recording how the run ended",
       });
     const [next] = await db.query<{ id: number; claimed_by: string }>(
       `SELECT r.id, f.claimed_by FROM sync_runs r JOIN sync_fires f ON f.fire_at = r.scheduled_for
