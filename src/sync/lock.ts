@@ -12,7 +12,7 @@
 // (idle_in_transaction_session_timeout), and a live holder sends a heartbeat well within
 // it, however long the run.
 import type pg from "pg";
-import { openSession, type Session } from "../db.ts";
+import { openTransaction, type Session } from "../db.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
@@ -51,43 +51,29 @@ export async function tryAcquireSyncLock(
   options: SyncLockOptions = {},
 ): Promise<SyncLock | undefined> {
   const { sessionTimeoutMs, log } = options;
-  const client = await openSession(pool);
+  const transaction = await openTransaction(pool);
+  const { session } = transaction;
   try {
-    await client.query("BEGIN");
     // Local to the lock's transaction: the connection goes back to the pool as it came.
-    await client.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [
+    await session.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [
       String(sessionTimeoutMs ?? 0),
     ]);
     // NOWAIT: a run that finds the database busy is refused at once, never queued.
-    await client.query(`LOCK TABLE ${SYNC_LOCK_RELATION} IN EXCLUSIVE MODE NOWAIT`);
+    await session.query(`LOCK TABLE ${SYNC_LOCK_RELATION} IN EXCLUSIVE MODE NOWAIT`);
   } catch (error) {
+    await transaction.end();
     const code = (error as { code?: unknown } | null)?.code;
-    if (code === LOCK_NOT_AVAILABLE) {
-      // A connection that cannot even roll back is ended rather than pooled.
-      const rolledBack = await client.query("ROLLBACK").then(
-        () => true,
-        () => false,
-      );
-      client.release(!rolledBack);
-      return undefined;
-    }
-    client.release(true);
+    if (code === LOCK_NOT_AVAILABLE) return undefined;
     throw lockFailure(code, error);
   }
   const heartbeat =
     sessionTimeoutMs === undefined
       ? undefined
-      : startHeartbeat(client, sessionTimeoutMs / HEARTBEATS_PER_TIMEOUT, log);
+      : startHeartbeat(session, sessionTimeoutMs / HEARTBEATS_PER_TIMEOUT, log);
   return {
     async release() {
       await heartbeat?.stop();
-      try {
-        await client.query("ROLLBACK");
-        client.release();
-      } catch {
-        // The connection is gone, and the lock with it.
-        client.release(true);
-      }
+      await transaction.end();
     },
   };
 }
