@@ -6,25 +6,15 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate, MIGRATIONS_DIR, readMigrations } from "../src/migrations.ts";
-import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { createTestDatabase, onAdmin, type TestDatabase } from "./support/database.ts";
 
 const WIDENING = "20261130145100_bigint_total_count";
 const READER = `es_view_reader_${Math.random().toString(16).slice(2, 10)}`;
 
 let db: TestDatabase;
 let before: string;
-
-async function onAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 beforeAll(async () => {
   db = await createTestDatabase("es_widen");

@@ -1,14 +1,9 @@
 // A totalCount beyond 32 bits: recorded as it is, whether the run succeeds or fails, and a
 // failed run is never left `running` for the next run to call abandoned. Driven through the
 // real CLI against the simulator answering page 1 with such a count.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeCustomersFile } from "../src/simulator/data.ts";
-import { startSimulator, type Simulator } from "../src/simulator/server.ts";
-import { runCli, simulatorEnv } from "./support/cli.ts";
-import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { runCli } from "./support/cli.ts";
+import { startCliRig, type CliRig } from "./support/cli-rig.ts";
 import { sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 
@@ -17,29 +12,14 @@ const HUGE = 5_000_000_000;
 const PAGE_SIZE = 3;
 const customers = sampleCustomers(6, 3);
 
-let db: TestDatabase;
-let simulator: Simulator;
-let dir: string;
-let env: Record<string, string>;
-
+let rig: CliRig;
 beforeAll(async () => {
-  db = await createTestDatabase("es_huge_total");
-  dir = mkdtempSync(join(tmpdir(), "elements-sync-huge-total-"));
-  const dataFile = join(dir, "customers.json");
-  await writeCustomersFile(dataFile, customers);
-  simulator = await startSimulator({ dataFile });
-  env = {
-    ...simulatorEnv(db.url, simulator.url),
+  rig = await startCliRig(customers, {
     ELEMENTS_PAGE_SIZE: String(PAGE_SIZE),
     ELEMENTS_MAX_ATTEMPTS: "1",
-  };
+  });
 });
-
-afterAll(async () => {
-  await simulator.close();
-  await db.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rig.close());
 
 /** Page 1 as the API would send it, but claiming `totalCount`. */
 function pageOneClaiming(totalCount: number, data: readonly unknown[]) {
@@ -51,7 +31,7 @@ function pageOneClaiming(totalCount: number, data: readonly unknown[]) {
 }
 
 async function runRow(id: number) {
-  const [row] = await db.query(
+  const [row] = await rig.db.query(
     "SELECT status, error, api_total_count, pages_fetched FROM sync_runs WHERE id = $1",
     [id],
   );
@@ -60,9 +40,9 @@ async function runRow(id: number) {
 
 describe("a totalCount beyond 32 bits", () => {
   it("in a run that then fails: the failure is recorded with the count, and stays failed", async () => {
-    simulator.injectFault(pageOneClaiming(HUGE, customers.slice(0, PAGE_SIZE)));
-    simulator.injectFault({ status: 500, times: 8 });
-    const result = await runCli(["sync"], env);
+    rig.simulator.injectFault(pageOneClaiming(HUGE, customers.slice(0, PAGE_SIZE)));
+    rig.simulator.injectFault({ status: 500, times: 8 });
+    const result = await runCli(["sync"], rig.env);
     expect(result.code).toBe(1);
     expect(result.stdout + result.stderr).not.toContain("could not record the failed run");
     expect(await runRow(1)).toEqual({
@@ -71,21 +51,21 @@ describe("a totalCount beyond 32 bits", () => {
       api_total_count: String(HUGE),
       pages_fetched: 1,
     });
-    simulator.clearFaults();
+    rig.simulator.clearFaults();
 
     // The next run finds nothing left running: run 1 keeps its true reason.
-    const next = await runCli(["sync"], env);
+    const next = await runCli(["sync"], rig.env);
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).not.toContain("abandoned");
     expect(await runRow(1)).toMatchObject({ status: "failed", api_total_count: String(HUGE) });
-    await expectInvariants(db);
+    await expectInvariants(rig.db);
   });
 
   it("in a run that succeeds: recorded, and read back by the reports as the number it is", async () => {
     const [one] = customers;
     if (!one) throw new Error("no customer");
-    simulator.injectFault(pageOneClaiming(HUGE, [one]));
-    const result = await runCli(["sync", "--customer", one.id], env);
+    rig.simulator.injectFault(pageOneClaiming(HUGE, [one]));
+    const result = await runCli(["sync", "--customer", one.id], rig.env);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^run 3 succeeded /);
     expect(await runRow(3)).toEqual({
@@ -94,11 +74,11 @@ describe("a totalCount beyond 32 bits", () => {
       api_total_count: String(HUGE),
       pages_fetched: 1,
     });
-    const report = await runCli(["report", "runs", "--format", "json", "--limit", "1"], env);
+    const report = await runCli(["report", "runs", "--format", "json", "--limit", "1"], rig.env);
     expect(report.code, report.stderr).toBe(0);
     expect(JSON.parse(report.stdout)).toEqual([
       expect.objectContaining({ run_id: 3, api_total_count: HUGE }),
     ]);
-    await expectInvariants(db);
+    await expectInvariants(rig.db);
   });
 });

@@ -9,12 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { MIGRATION_LOCK_KEY } from "../src/migrations.ts";
 import { runCli, simulatorEnv } from "./support/cli.ts";
-import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { createTestDatabase, onAdmin, type TestDatabase } from "./support/database.ts";
 import { changedSource, sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 
@@ -33,16 +33,6 @@ let simulator: Simulator;
 let dir: string;
 let dataFile: string;
 let env: Record<string, string>;
-
-async function onAdmin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 function urlAs(role: string, password: string): string {
   const url = new URL(db.url);

@@ -3,15 +3,10 @@
 // run goes on (incomplete), every night, instead of failing whole. Driven through the real
 // CLI against the simulator serving such records.
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeCustomersFile } from "../src/simulator/data.ts";
-import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { MAX_ID_BYTES } from "../src/sync/records.ts";
-import { runCli, simulatorEnv, parseLogLines } from "./support/cli.ts";
-import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { runCli, parseLogLines } from "./support/cli.ts";
+import { startCliRig, type CliRig } from "./support/cli-rig.ts";
 import { sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 
@@ -83,29 +78,16 @@ const served: unknown[] = base.map((customer, i) => {
   return rejected.find((r) => r.index === i)?.record ?? customer;
 });
 
-let db: TestDatabase;
-let simulator: Simulator;
-let dir: string;
-
+let rig: CliRig;
 beforeAll(async () => {
-  db = await createTestDatabase("es_unstorable");
-  dir = mkdtempSync(join(tmpdir(), "elements-sync-unstorable-"));
-  const dataFile = join(dir, "customers.json");
-  await writeCustomersFile(dataFile, served);
-  simulator = await startSimulator({ dataFile });
+  rig = await startCliRig(served, { ELEMENTS_PAGE_SIZE: String(PAGE_SIZE) });
 });
-
-afterAll(async () => {
-  await simulator.close();
-  await db.drop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rig.close());
 
 describe("a record PostgreSQL cannot store", () => {
   it("is rejected on its own, logged with page and position, and the run goes on, every night", async () => {
-    const env = { ...simulatorEnv(db.url, simulator.url), ELEMENTS_PAGE_SIZE: String(PAGE_SIZE) };
     for (const night of [1, 2]) {
-      const result = await runCli(["sync"], env);
+      const result = await runCli(["sync"], rig.env);
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(
         new RegExp(
@@ -130,7 +112,7 @@ describe("a record PostgreSQL cannot store", () => {
         })),
       );
     }
-    const runs = await db.query(
+    const runs = await rig.db.query(
       "SELECT status, complete, rejected_records, incomplete_reason FROM sync_runs ORDER BY id",
     );
     expect(runs).toEqual(
@@ -141,11 +123,11 @@ describe("a record PostgreSQL cannot store", () => {
         incomplete_reason: "6 record(s) rejected",
       })),
     );
-    await expectInvariants(db);
+    await expectInvariants(rig.db);
   });
 
   it("leaves what can be stored stored exactly, and nothing altered", async () => {
-    const ids = (await db.query<{ id: string }>("SELECT id FROM customers ORDER BY id")).map(
+    const ids = (await rig.db.query<{ id: string }>("SELECT id FROM customers ORDER BY id")).map(
       (row) => row.id,
     );
     const expected = served
@@ -153,18 +135,18 @@ describe("a record PostgreSQL cannot store", () => {
       .map((record) => (record as { id: string }).id)
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     expect(ids).toEqual(expected);
-    const [longest] = await db.query(
+    const [longest] = await rig.db.query(
       `SELECT c.id = $1 AS "idKept", t.id = $2 AS "tenantIdKept", octet_length(t.id) AS bytes
        FROM customers c JOIN tenants t ON t.customer_id = c.id WHERE c.id = $1`,
       [longestId, longestTenantId],
     );
     expect(longest).toEqual({ idKept: true, tenantIdKept: true, bytes: MAX_ID_BYTES });
-    const [emoji] = await db.query("SELECT organization FROM customers WHERE id = $1", [
+    const [emoji] = await rig.db.query("SELECT organization FROM customers WHERE id = $1", [
       keptEmoji.id,
     ]);
     expect(emoji).toEqual({ organization: keptEmoji.organization });
     // The replacement character U+FFFD is what an unpaired surrogate would have become.
-    const altered = await db.query(
+    const altered = await rig.db.query(
       `SELECT id FROM customers
        WHERE concat(id, organization, owner_email, country_or_region) LIKE '%' || chr(65533) || '%'
        UNION ALL

@@ -14,7 +14,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function onAdmin(sql: string): Promise<void> {
+/** Runs `sql` on the test server's admin database (roles, databases: server-wide things). */
+export async function onAdmin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
   await client.connect();
   try {
