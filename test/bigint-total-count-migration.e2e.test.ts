@@ -1,7 +1,7 @@
 // The migration that widens sync_runs.api_total_count must drop and recreate
 // reporting.sync_runs, and dropping a view drops its grants: whoever could read it before
-// (a bi-access role, a role granted it by hand) still can, and the runs recorded before
-// keep their counts.
+// (a bi-access role, a role granted it by hand) still can, comments on it stay, and the
+// runs recorded before keep their counts.
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,7 +34,7 @@ afterAll(async () => {
 });
 
 describe(`migration ${WIDENING}`, () => {
-  it("keeps reporting.sync_runs' grants and the counts already recorded", async () => {
+  it("keeps reporting.sync_runs' grants, its comments and the counts already recorded", async () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
       await migrate(pool, { migrationsDir: before });
@@ -45,6 +45,11 @@ describe(`migration ${WIDENING}`, () => {
       // Granted by hand, not through default privileges, which would grant it again anyway.
       await db.query(`GRANT USAGE ON SCHEMA reporting TO ${READER}`);
       await db.query(`GRANT SELECT ON reporting.sync_runs TO ${READER}`);
+      // What BI tools show of a column, as a migration (or a user) wrote it.
+      await db.query(
+        `COMMENT ON COLUMN reporting.sync_runs.api_total_count IS 'totalCount, it''s said';
+         COMMENT ON COLUMN reporting.sync_runs.warning IS 'a warning'`,
+      );
 
       expect((await migrate(pool)).applied).toContain(WIDENING);
     } finally {
@@ -55,6 +60,17 @@ describe(`migration ${WIDENING}`, () => {
        WHERE table_schema = 'reporting' AND table_name = 'sync_runs' AND column_name = 'api_total_count'`,
     );
     expect(column).toEqual({ data_type: "bigint" });
+    const comments = await db.query(
+      `SELECT coalesce(a.attname::text, '(view)') AS "on", d.description
+       FROM pg_description d
+       LEFT JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid
+       WHERE d.objoid = 'reporting.sync_runs'::regclass ORDER BY d.objsubid`,
+    );
+    expect(comments).toEqual([
+      { on: "(view)", description: "every run with its duration and outcome" },
+      { on: "api_total_count", description: "totalCount, it's said" },
+      { on: "warning", description: "a warning" },
+    ]);
     const url = new URL(db.url);
     url.username = READER;
     url.password = "reader password";

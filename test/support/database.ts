@@ -14,7 +14,7 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Runs `sql` on the test server's admin database (roles, databases: server-wide things). */
+/** Runs `sql` on the test server's admin database (roles and databases are server-wide). */
 export async function onAdmin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
   await client.connect();

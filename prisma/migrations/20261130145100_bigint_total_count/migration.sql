@@ -2,19 +2,34 @@
 -- then failed to record it, leaving the row `running`. bigint holds every totalCount the
 -- worker accepts (JavaScript's safe integers).
 -- PostgreSQL will not retype a column a view reads, so reporting.sync_runs is dropped and
--- created again, as it was, with the SELECT grants it had (bi-access roles), since
--- dropping a view drops its grants.
+-- created again, as it was. Dropping a view drops its grants (bi-access roles, roles
+-- granted it by hand) and its comments (the view's and its columns'): both are read first
+-- and given back to the new view.
 DO $$
 DECLARE
-  grantees text[];
-  grantee text;
+  restore text[];
+  statement text;
 BEGIN
-  SELECT coalesce(array_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
-                                          ELSE a.grantee::regrole::text END), '{}')
-    INTO grantees
-  FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
-  WHERE c.oid = 'reporting.sync_runs'::regclass
-    AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner;
+  SELECT coalesce(array_agg(s), '{}') INTO restore
+  FROM (
+    SELECT DISTINCT format('GRANT SELECT ON "reporting"."sync_runs" TO %s',
+                           CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                ELSE a.grantee::regrole::text END) AS s
+    FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
+    WHERE c.oid = 'reporting.sync_runs'::regclass
+      AND a.privilege_type = 'SELECT' AND a.grantee <> c.relowner
+    UNION ALL
+    SELECT format('COMMENT ON VIEW "reporting"."sync_runs" IS %L', d.description)
+    FROM pg_description d
+    WHERE d.classoid = 'pg_class'::regclass AND d.objoid = 'reporting.sync_runs'::regclass
+      AND d.objsubid = 0
+    UNION ALL
+    SELECT format('COMMENT ON COLUMN "reporting"."sync_runs".%I IS %L', a.attname, d.description)
+    FROM pg_description d
+    JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid
+    WHERE d.classoid = 'pg_class'::regclass AND d.objoid = 'reporting.sync_runs'::regclass
+      AND d.objsubid > 0
+  ) statements;
 
   DROP VIEW "reporting"."sync_runs";
 
@@ -44,10 +59,9 @@ BEGIN
          r.removals_withheld,
          r.warning
   FROM sync_runs r;
-  COMMENT ON VIEW "reporting"."sync_runs" IS 'every run with its duration and outcome';
 
-  FOREACH grantee IN ARRAY grantees LOOP
-    EXECUTE format('GRANT SELECT ON "reporting"."sync_runs" TO %s', grantee);
+  FOREACH statement IN ARRAY restore LOOP
+    EXECUTE statement;
   END LOOP;
 END
 $$;
