@@ -1,7 +1,8 @@
 // The one way into PostgreSQL: one pg pool per process (every command opens it here, with
 // the same connect and query timeouts), shared by Prisma (through @prisma/adapter-pg) and by
-// the few places that need a session of their own (advisory locks, staging, migrations,
-// transactions written as SQL), which take it through openSession, withSession or inTransaction.
+// the few places that need a session of their own (the run lock, staging, migrations,
+// transactions written as SQL), which take it through openSession, withSession, inTransaction
+// or openTransaction.
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "./generated/prisma/client.ts";
@@ -153,16 +154,53 @@ export async function inTransaction<T>(
   if (target instanceof pg.Pool) {
     return withSession(target, (session) => inTransaction(session, fn));
   }
-  await target.query("BEGIN");
+  await begin(target);
   try {
     const result = await fn(target);
     await target.query("COMMIT");
     return result;
   } catch (error) {
-    // A failed ROLLBACK means the connection is gone, and the transaction with it.
-    await target.query("ROLLBACK").catch(() => undefined);
+    await rollBack(target);
     throw error;
   }
+}
+
+/** A transaction that stays open across calls, on a session of its own (the run lock's). */
+export interface OpenTransaction {
+  session: Session;
+  /**
+   * Rolls the transaction back and returns the session to the pool; ends the session
+   * instead when the rollback fails (the connection is gone, and the transaction with it).
+   */
+  end(): Promise<void>;
+}
+
+export async function openTransaction(pool: pg.Pool): Promise<OpenTransaction> {
+  const session = await openSession(pool);
+  try {
+    await begin(session);
+  } catch (error) {
+    session.release(true);
+    throw error;
+  }
+  return {
+    session,
+    async end() {
+      session.release(!(await rollBack(session)));
+    },
+  };
+}
+
+async function begin(session: Session): Promise<void> {
+  await session.query("BEGIN");
+}
+
+/** False when the ROLLBACK itself failed: the connection is gone, and the transaction with it. */
+async function rollBack(session: Session): Promise<boolean> {
+  return session.query("ROLLBACK").then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Drops the database `name` (ending its sessions) and creates it empty; `server` is another database of that server. */

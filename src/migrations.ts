@@ -64,6 +64,9 @@ export async function migrate(
   const { migrationsDir = MIGRATIONS_DIR, log } = options;
   const files = await readMigrations(migrationsDir);
   return withSession(pool, async (session, discard) => {
+    // Every sync migrates first. With nothing to apply it takes no lock: any login can hold
+    // Prisma's advisory key, and a sync must not wait for a reader that does.
+    if (await isUpToDate(session, files)) return upToDate(files, log);
     await acquireLock(session, log);
     try {
       return await migrateLocked(session, files, log);
@@ -82,6 +85,7 @@ async function migrateLocked(
   // Created with the first migration applied, so a refused or failed first run leaves no trace.
   const rows = (await historyExists(client)) ? await readAppliedRows(client) : [];
   checkHistory(files, rows);
+  if (rows.length === 0) await refuseForeignTables(client);
   const done = new Set(
     rows.filter((row) => row.finished_at !== null).map((row) => row.migration_name),
   );
@@ -98,6 +102,26 @@ async function migrateLocked(
   return result;
 }
 
+/** Whether every migration on disk is applied, unchanged, and the database has no other. */
+async function isUpToDate(client: Session, files: readonly MigrationFile[]): Promise<boolean> {
+  if (!(await historyExists(client))) return false;
+  const rows = await readAppliedRows(client);
+  const applied = new Map(
+    rows.filter((row) => row.finished_at !== null).map((row) => [row.migration_name, row.checksum]),
+  );
+  return (
+    rows.every((row) => row.finished_at !== null) &&
+    applied.size === files.length &&
+    files.every((file) => applied.get(file.name) === file.checksum)
+  );
+}
+
+function upToDate(files: readonly MigrationFile[], log?: Logger): MigrationResult {
+  const result = { applied: [], alreadyApplied: files.length };
+  log?.info(result, "database schema is up to date");
+  return result;
+}
+
 async function acquireLock(client: Session, log?: Logger): Promise<void> {
   const tried = await client.query<{ locked: boolean }>(
     "SELECT pg_try_advisory_lock($1) AS locked",
@@ -105,11 +129,78 @@ async function acquireLock(client: Session, log?: Logger): Promise<void> {
   );
   if (tried.rows[0]?.locked === true) return;
   log?.info(
-    { lockKey: MIGRATION_LOCK_KEY },
+    { lockKey: MIGRATION_LOCK_KEY, heldBy: await describeLockHolders(client) },
     "another migrator holds the migration lock; waiting for it",
   );
   await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
 }
+
+/** Who holds the migration lock, so an operator can tell a migrator from anything else. */
+async function describeLockHolders(client: Session): Promise<string[]> {
+  const { rows } = await client.query<{ holder: string }>(
+    `SELECT format('pid %s, user %s, application %L', a.pid, a.usename, a.application_name) AS holder
+     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [MIGRATION_LOCK_KEY],
+  );
+  return rows.map((row) => row.holder);
+}
+
+/**
+ * A database with no migration history gets elements-sync's tables only if it holds none
+ * of its own there: its tables could clash with them (a `customers` table) or be mistaken
+ * for them. What looks like elements-sync's own tables without their history is left to
+ * fail on the first migration, whose message says how to restore the history.
+ */
+async function refuseForeignTables(client: Session): Promise<void> {
+  const { rows } = await client.query<ForeignObject>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relname::text AS relname,
+            c.relkind::text AS kind, n.nspname = current_schema() AS "inOwnSchema"
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname IN (current_schema(), 'reporting', 'reporting_internal')
+       AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+       AND c.relname <> '_prisma_migrations'
+       -- Tables an extension brought (PostGIS's spatial_ref_sys) are the extension's.
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     UNION ALL
+     SELECT format('%I', nspname), nspname::text, 'schema', false FROM pg_namespace
+     WHERE nspname IN ('reporting', 'reporting_internal')
+     ORDER BY 1`,
+  );
+  if (rows.length === 0) return;
+  const ownTables = new Set(rows.filter((row) => row.inOwnSchema).map((row) => row.relname));
+  if (OWN_TABLES.every((table) => ownTables.has(table))) return;
+  const listed = rows.map((row) =>
+    row.kind === "r" ? row.name : `${row.name} (${KINDS[row.kind] ?? row.kind})`,
+  );
+  throw new MigrationError(
+    `Nothing was migrated. The database already holds tables that elements-sync did not create: ` +
+      `${listed.join(", ")}. elements-sync needs a database of its own: point DATABASE_URL at an ` +
+      `empty database, or move these tables to another schema.`,
+  );
+}
+
+interface ForeignObject {
+  /** Schema-qualified and quoted where needed, as psql shows it. */
+  name: string;
+  relname: string;
+  /** pg_class.relkind, or `schema`. */
+  kind: string;
+  inOwnSchema: boolean;
+}
+
+/** Tables only elements-sync creates (the init migration's); all of them: its own schema. */
+const OWN_TABLES = ["sync_runs", "customer_status_history", "staging_customers"];
+
+const KINDS: Record<string, string> = {
+  p: "partitioned table",
+  v: "view",
+  m: "materialized view",
+  f: "foreign table",
+  schema: "schema",
+};
 
 /** The migration folders in `dir`, in the order they apply (by name, as Prisma Migrate does). */
 export async function readMigrations(dir: string): Promise<MigrationFile[]> {
@@ -222,8 +313,9 @@ function historyLostHint(name: string, error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code !== "string" || !ALREADY_EXISTS.has(code)) return "";
   return (
-    ` The database already has what this migration creates, but _prisma_migrations does not record it: ` +
-    `its row (or the whole table) was deleted. Restore _prisma_migrations from a backup, or, if the schema ` +
+    ` The database already has what this migration creates, but _prisma_migrations does not record it. ` +
+    `If it is not elements-sync's, rename it or move it to another schema. If it is, its row (or the ` +
+    `whole table) was deleted: restore _prisma_migrations from a backup, or, if the schema ` +
     `is known to match, record it with \`prisma migrate resolve --applied ${name}\`.`
   );
 }

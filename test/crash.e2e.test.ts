@@ -20,7 +20,8 @@ import { runRow } from "./support/runs.ts";
 
 const ABANDONED = {
   status: "abandoned",
-  error: "the process running it stopped before the run finished",
+  error:
+    "its process stopped, or lost its connection to the database, before recording how the run ended",
 };
 
 let harness: Harness | undefined;

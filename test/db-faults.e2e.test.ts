@@ -143,7 +143,7 @@ describe("connections cut", () => {
     await expectNextRunConverges(r);
   });
 
-  it("with new connections refused too: the run is left to the next one to mark abandoned", async () => {
+  it("with new connections refused too: the same process's next run records the failure with its reason", async () => {
     const r = await rig();
     const { h } = r;
     const { running } = await faultedRun(r, "fetching", () => {
@@ -162,9 +162,10 @@ describe("connections cut", () => {
 
     r.proxy.refuse(false);
     await expectNextRunConverges(r);
+    // Not `abandoned`: the process did not go away, and knows why its run failed.
     expect(await runRow(h.db, run.runId)).toMatchObject({
-      status: "abandoned",
-      error: "the process running it stopped before the run finished",
+      status: "failed",
+      error: `${run.error} (recorded by a later run: the database could not be reached when this one ended)`,
     });
   });
 });

@@ -4,11 +4,12 @@
 // live worker keeps its lock with heartbeats however long its run.
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { openDatabase, type Database } from "../src/db.ts";
-import { RunInProgressError, SYNC_LOCK_KEY } from "../src/sync/lock.ts";
+import { RunInProgressError } from "../src/sync/lock.ts";
 import { runSync, type RunSummary } from "../src/sync/sync.ts";
 import { expectDataMatches, snapshotData } from "./support/data.ts";
 import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { failed, syncLockHeld as lockHeldIn } from "./support/runs.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 
 /** The database timeout of every worker here: the lock's session ends after this silence. */
@@ -33,14 +34,8 @@ afterEach(async () => {
 });
 
 /** Whether some session holds the sync lock in the test database. */
-async function syncLockHeld(h: Harness): Promise<boolean> {
-  const rows = await h.db.query(
-    `SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-     WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()
-       AND (l.classid::bigint << 32 | l.objid::bigint) = $1`,
-    [SYNC_LOCK_KEY],
-  );
-  return rows.length > 0;
+function syncLockHeld(h: Harness): Promise<boolean> {
+  return lockHeldIn(h.db);
 }
 
 /**
@@ -149,16 +144,14 @@ describe("the sync lock", () => {
     expect(finishedA).toMatchObject({
       runId: runA?.id,
       status: "failed",
-      error: `Run ${runA?.id} is abandoned: another process took over the database during the run, so it was not merged.`,
+      error: `Run ${runA?.id} lost the run lock (its database session ended) and another run took over the database, so it was not merged.`,
     });
     expect(h.logs.some((line) => line.msg === HEARTBEAT_FAILED && line.level === 40)).toBe(true);
     const [rowA] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [
       runA?.id,
     ]);
-    expect(rowA).toEqual({
-      status: "abandoned",
-      error: "the process running it stopped before the run finished",
-    });
+    // B could only guess why A's row was left running; A, back, records what happened.
+    expect(rowA).toEqual({ status: "failed", error: failed(finishedA).error });
     expect(await snapshotData(h.db)).toEqual(afterB);
     expect(await syncLockHeld(h)).toBe(false);
     await expectInvariants(h.db);

@@ -232,6 +232,14 @@ describe("migrate", () => {
       await expect
         .poll(() => lines.map((line) => line.msg))
         .toContain("another migrator holds the migration lock; waiting for it");
+      // It names who holds the key, which may be any login, not a migrator.
+      const [holderPid] = (await holder.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"))
+        .rows;
+      expect(
+        lines.find((line) => line.msg?.toString().startsWith("another migrator")),
+      ).toMatchObject({
+        heldBy: [expect.stringMatching(new RegExp(`^pid ${holderPid?.pid}, user \\w+`))],
+      });
       expect(await tableExists("_prisma_migrations")).toBe(false);
       await holder.query("SELECT pg_advisory_unlock(72707369)");
       expect((await migrating).applied).toEqual(MIGRATION_NAMES);

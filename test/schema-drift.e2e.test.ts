@@ -446,7 +446,7 @@ describe("schema.prisma and prisma/migrations", () => {
       // Views read these columns, and PostgreSQL will not retype a column a view reads.
       await client.query("DROP SCHEMA reporting CASCADE");
       await client.query(`ALTER TABLE customers ALTER COLUMN owner_email SET NOT NULL`);
-      await client.query(`ALTER TABLE sync_runs ALTER COLUMN api_total_count TYPE bigint`);
+      await client.query(`ALTER TABLE sync_runs ALTER COLUMN pages_fetched TYPE bigint`);
       await client.query(`ALTER TABLE tenants DROP CONSTRAINT tenants_customer_id_fkey`);
       await client.query(`ALTER TABLE job_status_codes ADD COLUMN extra text`);
       await client.query(
@@ -457,7 +457,7 @@ describe("schema.prisma and prisma/migrations", () => {
       expect(diff).toEqual([
         "column customers.owner_email: schema.prisma says text NULL, the migrated database has text NOT NULL",
         "column job_status_codes.extra: in the database (text NULL) but not in schema.prisma",
-        "column sync_runs.api_total_count: schema.prisma says integer NULL, the migrated database has bigint NULL",
+        "column sync_runs.pages_fetched: schema.prisma says integer NOT NULL with default, the migrated database has bigint NOT NULL with default",
         "foreign key tenants (customer_id): in schema.prisma (references customers (id) ON DELETE Restrict " +
           "ON UPDATE Cascade) but not in the database",
         "index on customer_status_history (opened_by_run_id): in schema.prisma (normal) but not in the database",

@@ -233,7 +233,8 @@ describe("runs", () => {
     ]);
     expect(row).toEqual({
       status: "abandoned",
-      error: "the process running it stopped before the run finished",
+      error:
+        "its process stopped, or lost its connection to the database, before recording how the run ended",
     });
     expect(await h.db.query("SELECT id FROM customers WHERE id = 'x'")).toEqual([]);
     await expectInvariants(h.db);
@@ -255,12 +256,15 @@ describe("runs", () => {
       "UPDATE sync_runs SET status = 'abandoned', finished_at = now(), error = 'taken over' WHERE status = 'running'",
     );
     const run = await running;
-    expect(failed(run).error).toMatch(/Run \d+ is abandoned: another process took over/);
+    expect(failed(run).error).toBe(
+      `Run ${run.runId} lost the run lock (its database session ended) and another run took over the database, so it was not merged.`,
+    );
     expect(await h.db.query("SELECT * FROM customer_status_history ORDER BY id")).toEqual(before);
     const [row] = await h.db.query("SELECT status, error FROM sync_runs WHERE id = $1", [
       run.runId,
     ]);
-    expect(row).toEqual({ status: "abandoned", error: "taken over" });
+    // Its process is alive and knows what happened: the row says that, not `abandoned`.
+    expect(row).toEqual({ status: "failed", error: failed(run).error });
   });
 
   it("rolls the whole merge back when the database fails in the middle of it", async () => {

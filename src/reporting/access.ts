@@ -1,10 +1,12 @@
 // A login role for BI tools that reads the reporting views and nothing else. The views run
 // with their owner's rights, so SELECT on them needs no right on the base tables; the role
-// gets no table privilege, no CREATE anywhere, and read-only transactions by default.
+// gets no table privilege, no CREATE anywhere, no temporary tables, and read-only
+// transactions by default. Nor can it take the run lock (see src/sync/lock.ts): that
+// needs UPDATE on sync_run_lock, which only its owner has.
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import { inTransaction, type Session } from "../db.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, SyncError } from "../errors.ts";
 
 /** Lowercase so BI tools never need to quote it; `pg_` names are reserved by PostgreSQL. */
 export function checkRoleName(name: string): string {
@@ -82,7 +84,8 @@ async function grant(
   password: string,
 ): Promise<AccessResult> {
   const { rows: schema } = await client.query<{ owner: string | null; database: string }>(
-    `SELECT (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'reporting') AS owner,
+    `SELECT (SELECT r.rolname::text FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+             WHERE n.nspname = 'reporting') AS owner,
             current_database() AS database`,
   );
   const owner = schema[0]?.owner;
@@ -129,12 +132,58 @@ async function grant(
   await client.query(
     `ALTER DEFAULT PRIVILEGES FOR ROLE ${pg.escapeIdentifier(owner)} IN SCHEMA reporting GRANT SELECT ON TABLES TO ${name}`,
   );
+  await withholdTemporaryTables(client, database, owner);
+  await checkCreatesNothing(client, role, database);
   const { rows: views } = await client.query<{ view: string }>(
     `SELECT c.relname::text AS view FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = 'reporting' AND has_table_privilege($1, c.oid, 'SELECT') ORDER BY 1`,
     [role],
   );
   return { created: !found, database, views: views.map((row) => row.view) };
+}
+
+/**
+ * Every role may create temporary tables by default, through PUBLIC, and a grant to PUBLIC
+ * cannot be revoked from one role: it is revoked from PUBLIC, and given back by name to the
+ * owner of elements-sync's schema, whose merge uses a temporary table. The database's owner
+ * keeps it too; any other role that needs temporary tables here needs a GRANT of its own.
+ * Only the database's owner (or a superuser) can do this; for anyone else PostgreSQL only
+ * warns, and checkCreatesNothing then says what is missing.
+ */
+async function withholdTemporaryTables(
+  client: Session,
+  database: string,
+  owner: string,
+): Promise<void> {
+  const quoted = pg.escapeIdentifier(database);
+  await client.query(`REVOKE TEMPORARY ON DATABASE ${quoted} FROM PUBLIC`);
+  await client.query(`GRANT TEMPORARY ON DATABASE ${quoted} TO ${pg.escapeIdentifier(owner)}`);
+}
+
+/** Refuses (rolling everything back) if the role could still create anything, naming what. */
+async function checkCreatesNothing(client: Session, role: string, database: string): Promise<void> {
+  const { rows } = await client.query<{ can: string }>(
+    `SELECT 'TEMPORARY on database ' || quote_ident(current_database()) AS can
+     WHERE has_database_privilege($1, current_database(), 'TEMPORARY')
+     UNION ALL
+     SELECT 'CREATE on database ' || quote_ident(current_database())
+     WHERE has_database_privilege($1, current_database(), 'CREATE')
+     UNION ALL
+     SELECT 'CREATE on schema ' || quote_ident(nspname) FROM pg_namespace
+     WHERE has_schema_privilege($1, oid, 'CREATE')
+       AND nspname !~ '^pg_(toast_)?temp_' AND nspname <> 'pg_toast'
+     ORDER BY 1`,
+    [role],
+  );
+  if (rows.length === 0) return;
+  const quoted = pg.escapeIdentifier(database);
+  throw new SyncError(
+    `role ${role} could still create objects (${rows.map((row) => row.can).join("; ")}), ` +
+      "granted to PUBLIC, which only the owner of the database or schema (or a superuser) can revoke. " +
+      `Run bi-access as the database's owner or a superuser, or have one run for example ` +
+      `\`REVOKE TEMPORARY ON DATABASE ${quoted} FROM PUBLIC\` or \`REVOKE CREATE ON SCHEMA public FROM PUBLIC\`, ` +
+      "granting them by name to the roles that need them (the role that syncs needs TEMPORARY).",
+  );
 }
 
 /** PostgreSQL's "permission denied" says what, not who may: add what this needs. */

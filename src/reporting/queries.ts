@@ -112,7 +112,9 @@ export async function readRuns(db: Queryable, limit: number): Promise<RunRow[]> 
     `SELECT v.run_id, to_char(v.started_at, ${ISO}) AS started_at,
             to_char(v.finished_at, ${ISO}) AS finished_at,
             v.duration_seconds::text AS duration_seconds, v.status, v.outcome, v.outcome_reason,
-            v.customer_filter, v.api_total_count, v.pages_fetched, v.customers_seen,
+            -- bigint, which node-pg returns as text; every totalCount recorded is a safe integer.
+            v.customer_filter, v.api_total_count::float8 AS api_total_count, v.pages_fetched,
+            v.customers_seen,
             v.tenants_seen, v.customers_added, v.customers_removed, v.customers_restored,
             v.status_changes, v.rejected_records, v.removals_withheld, v.warning,
             -- What the view leaves out: the trigger, and how long a running run has been going.

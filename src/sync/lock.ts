@@ -1,17 +1,23 @@
 // One sync at a time per database. Two runs merging side by side could interleave their
-// history periods; a session advisory lock held for the whole run rules that out, and
-// is released by PostgreSQL itself if the process dies.
+// history periods; a lock held for the whole run rules that out, and is released by
+// PostgreSQL itself if the process dies.
+// The lock is a table-level lock on the view sync_run_lock, taken in EXCLUSIVE mode inside
+// a transaction that stays open for the run. Not an advisory lock: any login, the read-only
+// reporting role included, can take any advisory key and so keep every run from starting,
+// while locking sync_run_lock in EXCLUSIVE mode needs a privilege on it that only the role
+// that migrated the database has (see the run_lock migration).
 // A worker cut off from the database (a partition, a half-open connection) would keep its
 // session, and the lock, until the server's TCP keepalive gives up: hours by default. So
-// the lock's session ends after sessionTimeoutMs of silence (idle_session_timeout), and a
-// live holder sends a heartbeat well within it, however long the run.
+// the lock's transaction ends after sessionTimeoutMs of silence
+// (idle_in_transaction_session_timeout), and a live holder sends a heartbeat well within
+// it, however long the run.
 import type pg from "pg";
-import { openSession, type Session } from "../db.ts";
+import { openTransaction, type Session } from "../db.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
-/** An arbitrary application-wide key ("elements-sync run" in spirit). */
-export const SYNC_LOCK_KEY = 7_268_101_100;
+/** The object whose lock is the run lock (created by the run_lock migration). */
+export const SYNC_LOCK_RELATION = "sync_run_lock";
 
 /** Another run holds the lock; the message names it when it can. */
 export class RunInProgressError extends SyncError {
@@ -35,51 +41,60 @@ export interface SyncLockOptions {
 /** Heartbeats per session timeout: two may be lost or late before the session ends. */
 const HEARTBEATS_PER_TIMEOUT = 3;
 
+/** SQLSTATEs of the lock attempt that say something to the operator. */
+const LOCK_NOT_AVAILABLE = "55P03";
+const INSUFFICIENT_PRIVILEGE = "42501";
+const UNDEFINED_TABLE = "42P01";
+
 export async function tryAcquireSyncLock(
   pool: pg.Pool,
   options: SyncLockOptions = {},
 ): Promise<SyncLock | undefined> {
   const { sessionTimeoutMs, log } = options;
-  const client = await openSession(pool);
-  // The session's timeout would end the connection under its next user in the pool.
-  const discard = sessionTimeoutMs !== undefined;
+  const transaction = await openTransaction(pool);
+  const { session } = transaction;
   try {
-    const { rows } = await client.query<{ locked: boolean; timeout: string | null }>(
-      // idle_session_timeout is PostgreSQL 14+; on older servers the subquery is empty.
-      `SELECT pg_try_advisory_lock($1) AS locked,
-              (SELECT set_config('idle_session_timeout', $2, false)
-               FROM pg_settings WHERE name = 'idle_session_timeout') AS timeout`,
-      [SYNC_LOCK_KEY, String(sessionTimeoutMs ?? 0)],
-    );
-    if (!rows[0]?.locked) {
-      client.release(discard);
-      return undefined;
-    }
-    if (discard && rows[0].timeout === null) {
-      log?.debug(
-        "the database has no idle_session_timeout (PostgreSQL < 14): a worker cut off from it keeps the sync lock until the server's TCP keepalive ends its session",
-      );
-    }
+    // Local to the lock's transaction: the connection goes back to the pool as it came.
+    await session.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [
+      String(sessionTimeoutMs ?? 0),
+    ]);
+    // NOWAIT: a run that finds the database busy is refused at once, never queued.
+    await session.query(`LOCK TABLE ${SYNC_LOCK_RELATION} IN EXCLUSIVE MODE NOWAIT`);
   } catch (error) {
-    client.release(true);
-    throw error;
+    await transaction.end();
+    const code = (error as { code?: unknown } | null)?.code;
+    if (code === LOCK_NOT_AVAILABLE) return undefined;
+    throw lockFailure(code, error);
   }
   const heartbeat =
     sessionTimeoutMs === undefined
       ? undefined
-      : startHeartbeat(client, sessionTimeoutMs / HEARTBEATS_PER_TIMEOUT, log);
+      : startHeartbeat(session, sessionTimeoutMs / HEARTBEATS_PER_TIMEOUT, log);
   return {
     async release() {
       await heartbeat?.stop();
-      try {
-        await client.query("SELECT pg_advisory_unlock($1)", [SYNC_LOCK_KEY]);
-        client.release(discard);
-      } catch {
-        // The connection is gone, and the lock with it.
-        client.release(true);
-      }
+      await transaction.end();
     },
   };
+}
+
+/** Why the lock could not even be tried, in terms of what to do about it. */
+function lockFailure(code: unknown, error: unknown): unknown {
+  if (code === INSUFFICIENT_PRIVILEGE) {
+    return new SyncError(
+      `This database user may not take the run lock (${errorMessage(error)}): sync as the user ` +
+        `that migrated the database, or grant this one UPDATE on ${SYNC_LOCK_RELATION}.`,
+      { cause: error },
+    );
+  }
+  if (code === UNDEFINED_TABLE) {
+    return new SyncError(
+      `The database has no ${SYNC_LOCK_RELATION}: it is not migrated to this version of ` +
+        "elements-sync. Run `elements-sync migrate` (or sync without --no-migrate).",
+      { cause: error },
+    );
+  }
+  return error;
 }
 
 interface Heartbeat {
@@ -88,9 +103,9 @@ interface Heartbeat {
 }
 
 /**
- * Keeps the lock's session from idling out. A failed heartbeat means the session, and the
- * lock, may be gone: it is logged and not retried. The run goes on; if another run takes
- * over meanwhile, claimRunForMerge refuses this one its merge.
+ * Keeps the lock's transaction from idling out. A failed heartbeat means the session, and
+ * the lock, may be gone: it is logged and not retried. The run goes on; if another run
+ * takes over meanwhile, claimRunForMerge refuses this one its merge.
  */
 function startHeartbeat(client: Session, intervalMs: number, log?: Logger): Heartbeat {
   let inFlight: Promise<void> | undefined;

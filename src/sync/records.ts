@@ -19,28 +19,70 @@ export interface CheckedPage {
   rejected: RejectedRecord[];
 }
 
+/**
+ * Longest customer or tenant id accepted, in UTF-8 bytes. Ids are keys, and PostgreSQL
+ * refuses a btree index entry over 2704 bytes (8 kB pages) when it does not compress: a
+ * tenant's staging key holds two ids and the run id, so 2 × 1000 bytes stay inside it
+ * whatever the ids hold. Elements ids are GUIDs (36 bytes).
+ */
+export const MAX_ID_BYTES = 1000;
+
+/** How much of a rejected record's id a log line shows. */
+const LOGGED_ID_LENGTH = 100;
+
 export function checkRecords(pageIndex: number, records: readonly unknown[]): CheckedPage {
   const accepted: CustomerRecord[] = [];
   const rejected: RejectedRecord[] = [];
   records.forEach((record, position) => {
     const result = customerSchema.safeParse(record);
-    if (result.success) {
+    const reason = result.success ? unstorableParts(result.data) : describeIssues(result.error);
+    if (result.success && reason === undefined) {
       accepted.push(result.data);
     } else {
-      rejected.push({
-        pageIndex,
-        position,
-        id: idOf(record),
-        reason: describeIssues(result.error),
-      });
+      rejected.push({ pageIndex, position, id: idOf(record), reason: reason ?? "" });
     }
   });
   return { accepted, rejected };
 }
 
+/**
+ * What of a well-formed record PostgreSQL cannot store as it is, or undefined. Such a
+ * record is rejected: one that failed its page's insert would fail the run, every night,
+ * and text is never stored altered.
+ */
+function unstorableParts(record: CustomerRecord): string | undefined {
+  const problems: string[] = [];
+  const checkId = (path: string, id: string) => {
+    const bytes = Buffer.byteLength(id, "utf8");
+    if (bytes > MAX_ID_BYTES) {
+      problems.push(`${path}: ${bytes} bytes long, more than the ${MAX_ID_BYTES} a key may have`);
+    }
+  };
+  const checkText = (path: string, text: string | null) => {
+    // The driver would write U+FFFD for it: two ids differing only there would collide.
+    if (text !== null && !text.isWellFormed()) {
+      problems.push(`${path}: contains an unpaired UTF-16 surrogate`);
+    }
+  };
+  checkId("id", record.id);
+  checkText("id", record.id);
+  checkText("organization", record.organization);
+  checkText("ownerEmail", record.ownerEmail);
+  checkText("countryOrRegion", record.countryOrRegion);
+  record.tenants.forEach((tenant, index) => {
+    checkId(`tenants.${index}.id`, tenant.id);
+    checkText(`tenants.${index}.id`, tenant.id);
+    checkText(`tenants.${index}.name`, tenant.name);
+  });
+  return problems.length > 0 ? problems.join("; ") : undefined;
+}
+
+/** The record's id for the log line, cut short when it is long. */
 function idOf(record: unknown): string | undefined {
   const id = isObject(record) ? record.id : undefined;
-  return typeof id === "string" && id !== "" ? id : undefined;
+  if (typeof id !== "string" || id === "") return undefined;
+  if (id.length <= LOGGED_ID_LENGTH) return id;
+  return `${id.slice(0, LOGGED_ID_LENGTH)}… (${id.length} characters)`;
 }
 
 /** Warns once per run for each undocumented (field, code) pair. */

@@ -3,7 +3,7 @@
 // Times come from the database's clock, so runs on different hosts order correctly.
 import type { PrismaClient, Queryable } from "../db.ts";
 import type { Prisma } from "../generated/prisma/client.ts";
-import { SyncError } from "../errors.ts";
+import { errorMessage, SyncError } from "../errors.ts";
 import { clearAllStaging, clearStaging } from "./staging.ts";
 
 type Tx = Prisma.TransactionClient;
@@ -11,6 +11,14 @@ type Tx = Prisma.TransactionClient;
 export type RunStatus = "running" | "succeeded" | "failed" | "abandoned";
 
 export const RUN_STATUSES: readonly RunStatus[] = ["running", "succeeded", "failed", "abandoned"];
+
+/**
+ * The error of a run found `running` by the next run: no process held the run lock any
+ * longer, and the run had not recorded how it ended. A process that comes back (a worker
+ * that was cut off from the database) replaces it with the run's true outcome.
+ */
+export const ABANDONED_REASON =
+  "its process stopped, or lost its connection to the database, before recording how the run ended";
 
 /** The error of a run stopped by SIGTERM or SIGINT. */
 export const INTERRUPTED = "interrupted";
@@ -82,6 +90,11 @@ export async function startRun(
 export async function claimRunForMerge(tx: Tx, runId: number): Promise<void> {
   const [row] = await tx.$queryRaw<{ status: RunStatus }[]>`
     SELECT status FROM sync_runs WHERE id = ${runId}::int FOR UPDATE`;
+  if (row?.status === "abandoned") {
+    throw new SyncError(
+      `Run ${runId} lost the run lock (its database session ended) and another run took over the database, so it was not merged.`,
+    );
+  }
   if (row?.status !== "running") {
     throw new SyncError(
       `Run ${runId} is ${row?.status ?? "gone"}: another process took over the database during the run, so it was not merged.`,
@@ -97,11 +110,11 @@ export async function recordSuccess(tx: Tx, runId: number, outcome: RunOutcome):
       finished_at = clock_timestamp(),
       complete = ${outcome.complete},
       incomplete_reason = ${outcome.incompleteReason},
-      api_total_count = ${outcome.apiTotalCount}::int,
-      pages_fetched = ${outcome.pagesFetched}::int,
-      customers_seen = ${outcome.customersSeen}::int,
-      tenants_seen = ${outcome.tenantsSeen}::int,
-      rejected_records = ${outcome.rejectedRecords}::int,
+      api_total_count = ${totalCountColumn(outcome.apiTotalCount)}::bigint,
+      pages_fetched = ${countColumn(outcome.pagesFetched)}::int,
+      customers_seen = ${countColumn(outcome.customersSeen)}::int,
+      tenants_seen = ${countColumn(outcome.tenantsSeen)}::int,
+      rejected_records = ${countColumn(outcome.rejectedRecords)}::int,
       customers_added = ${outcome.customersAdded}::int,
       customers_removed = ${outcome.customersRemoved}::int,
       customers_restored = ${outcome.customersRestored}::int,
@@ -113,9 +126,12 @@ export async function recordSuccess(tx: Tx, runId: number, outcome: RunOutcome):
 
 /**
  * Marks the run failed with what it had fetched (counted from staging, which is then
- * dropped) and returns that progress. Leaves a run another process already ended alone.
+ * dropped) and returns that progress. Leaves a run that succeeded or failed alone; a run
+ * another process marked abandoned while this one was cut off from the database becomes
+ * failed with its true reason, since its process did not go away.
  * Tries twice: when the database failed the run, the first connection the pool hands out
- * may have died of the same fault before the pool noticed; the second is a new one.
+ * may have died of the same fault before the pool noticed; the second is a new one. Then,
+ * in case what it had fetched is what the database refused, the failure alone.
  */
 export async function recordFailure(
   prisma: PrismaClient,
@@ -123,10 +139,20 @@ export async function recordFailure(
   progress: FetchProgress,
   error: string,
 ): Promise<FetchProgress> {
+  const message = storableText(error);
   try {
-    return await recordFailureOnce(prisma, runId, progress, error);
+    return await recordFailureOnce(prisma, runId, progress, message);
   } catch {
-    return recordFailureOnce(prisma, runId, progress, error);
+    try {
+      return await recordFailureOnce(prisma, runId, progress, message);
+    } catch (failure) {
+      await recordBareFailure(
+        prisma,
+        runId,
+        `${message} (its counts could not be recorded: ${storableText(errorMessage(failure))})`,
+      );
+      return progress;
+    }
   }
 }
 
@@ -142,16 +168,91 @@ async function recordFailureOnce(
         status = 'failed',
         finished_at = clock_timestamp(),
         error = ${error},
-        api_total_count = ${progress.apiTotalCount}::int,
-        pages_fetched = ${progress.pagesFetched}::int,
-        rejected_records = ${progress.rejectedRecords}::int,
-        customers_seen = (SELECT count(*) FROM staging_customers WHERE run_id = ${runId}::int),
-        tenants_seen = (SELECT count(*) FROM staging_tenants WHERE run_id = ${runId}::int)
-      WHERE id = ${runId}::int AND status = 'running'
+        api_total_count = ${totalCountColumn(progress.apiTotalCount)}::bigint,
+        pages_fetched = ${countColumn(progress.pagesFetched)}::int,
+        rejected_records = ${countColumn(progress.rejectedRecords)}::int,
+        -- Staging of a run another process abandoned is gone: keep what this one counted.
+        customers_seen = least(greatest(${countColumn(progress.customersSeen)}::bigint,
+          (SELECT count(*) FROM staging_customers WHERE run_id = ${runId}::int)), ${MAX_INT4}::bigint),
+        tenants_seen = least(greatest(${countColumn(progress.tenantsSeen)}::bigint,
+          (SELECT count(*) FROM staging_tenants WHERE run_id = ${runId}::int)), ${MAX_INT4}::bigint)
+      WHERE id = ${runId}::int AND status IN ('running', 'abandoned')
       RETURNING customers_seen AS "customersSeen", tenants_seen AS "tenantsSeen"`;
     await clearStaging(tx, [runId]);
     return { ...progress, ...seen };
   });
+}
+
+/** The failure without what the run had fetched; staging is left to the next run. */
+async function recordBareFailure(
+  prisma: PrismaClient,
+  runId: number,
+  error: string,
+): Promise<void> {
+  await prisma.$executeRaw`
+    UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error = ${error}
+    WHERE id = ${runId}::int AND status IN ('running', 'abandoned')`;
+}
+
+/**
+ * Failures this process could not record when their runs ended (the database was away),
+ * kept to be written with their true reason when its next run holds the lock, rather than
+ * have that run call them abandoned. One per worker or test rig; a `sync` process exits.
+ */
+export class UnrecordedFailures {
+  readonly #failures = new Map<number, { progress: FetchProgress; error: string }>();
+
+  add(runId: number, progress: FetchProgress, error: string): void {
+    this.#failures.set(runId, { progress: { ...progress }, error });
+  }
+
+  /**
+   * Call while holding the sync lock, before abandonStaleRuns. Returns the runs recorded;
+   * one that still cannot be is kept for the next time (abandoned meanwhile, it is then
+   * turned into the failure it was).
+   */
+  async record(prisma: PrismaClient): Promise<number[]> {
+    const recorded: number[] = [];
+    for (const [runId, { progress, error }] of this.#failures) {
+      const late = `${error} (recorded by a later run: the database could not be reached when this one ended)`;
+      const done = await recordFailure(prisma, runId, progress, late).then(
+        () => true,
+        () => false,
+      );
+      if (!done) continue;
+      this.#failures.delete(runId);
+      recorded.push(runId);
+    }
+    return recorded;
+  }
+}
+
+/** The largest value of PostgreSQL's integer, the type of the counts a run makes itself. */
+const MAX_INT4 = 2_147_483_647;
+
+/** Longest error text recorded; the rest of a longer one is cut off, and says so. */
+const MAX_ERROR_LENGTH = 4_000;
+
+/** A count as an integer column holds it: saturated, never a reason for the statement to fail. */
+function countColumn(value: number): number {
+  if (!Number.isFinite(value) || value < 0) return 0;
+  return Math.min(Math.trunc(value), MAX_INT4);
+}
+
+/** totalCount as its bigint column holds it: the API's number when it is one, else unknown. */
+function totalCountColumn(value: number | null): number | null {
+  return value !== null && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+/**
+ * Error text as PostgreSQL can store it: no NUL (text cannot hold it), no lone UTF-16
+ * surrogate (the driver would write U+FFFD for it anyway), and of a bounded length.
+ */
+export function storableText(text: string): string {
+  const clean = text.replaceAll("\u0000", "\\u0000").toWellFormed();
+  return clean.length <= MAX_ERROR_LENGTH
+    ? clean
+    : `${clean.slice(0, MAX_ERROR_LENGTH)}… (cut off)`;
 }
 
 /**
@@ -165,7 +266,7 @@ export async function abandonStaleRuns(prisma: PrismaClient): Promise<number[]> 
     const stale = await tx.$queryRaw<{ id: number }[]>`
       UPDATE sync_runs
       SET status = 'abandoned', finished_at = clock_timestamp(),
-          error = 'the process running it stopped before the run finished'
+          error = ${ABANDONED_REASON}
       WHERE status = 'running'
       RETURNING id`;
     await clearAllStaging(tx);

@@ -21,6 +21,8 @@ export interface SyncDependencies {
   log: Logger;
   /** Told after every staged page (progress display, metrics); must not throw. */
   onProgress?: (progress: PageProgress) => void;
+  /** Failed runs this process could not record yet; a process that runs again passes one. */
+  unrecordedFailures?: runs.UnrecordedFailures | undefined;
 }
 
 export interface SyncOptions {
@@ -61,6 +63,7 @@ export async function runSync(deps: SyncDependencies, options: SyncOptions): Pro
   });
   if (!lock) throw new RunInProgressError(await describeLockHolder(deps));
   try {
+    await deps.unrecordedFailures?.record(deps.db.prisma);
     const abandoned = await runs.abandonStaleRuns(deps.db.prisma);
     if (abandoned.length > 0)
       deps.log.warn(
@@ -211,8 +214,10 @@ async function recordFailedRun(run: Run, error: unknown): Promise<RunSummary> {
   const recorded = await runs
     .recordFailure(run.deps.db.prisma, run.row.id, run.progress, message)
     .catch((recordError: unknown) => {
-      // Typically the database itself is gone; the next run will mark this one abandoned.
+      // Typically the database itself is gone: this process's next run records it, or
+      // (if there is none) the next run of any process marks it abandoned.
       log.error({ err: errorMessage(recordError) }, "could not record the failed run");
+      run.deps.unrecordedFailures?.add(run.row.id, run.progress, message);
       return run.progress;
     });
   const durationMs = run.elapsed();

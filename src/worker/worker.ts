@@ -9,6 +9,7 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { RunNotifier } from "../notify/notifier.ts";
 import { RunInProgressError } from "../sync/lock.ts";
+import { UnrecordedFailures } from "../sync/runs.ts";
 import { runSync } from "../sync/sync.ts";
 import { createFireCoordinator } from "./coordinator.ts";
 import type { FireOutcome, WorkerMetrics } from "./metrics.ts";
@@ -53,12 +54,14 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
   const { log, metrics } = deps;
   const { signal } = options;
   const inFlight = new Set<Promise<void>>();
+  // A run that could not record its failure (the database was away) has it recorded by the next.
+  const unrecordedFailures = new UnrecordedFailures();
 
   /** One run, never throwing: failures are recorded in sync_runs and logged. */
   async function run(scheduledFor: Date | undefined): Promise<FireOutcome> {
     try {
       const summary = await runSync(
-        { db: deps.db, client: deps.client, log },
+        { db: deps.db, client: deps.client, log, unrecordedFailures },
         {
           pageSize: options.pageSize,
           concurrency: options.concurrency,

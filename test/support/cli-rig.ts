@@ -1,7 +1,6 @@
 // The real CLI against a hostile server: a test database of its own, the simulator (in this
 // process, so a test can queue faults and watch requests) and child processes of
 // bin/elements-sync.js pointed at both. close() ends whatever is still running.
-import type { SimulatedCustomer } from "../../src/simulator/data.ts";
 import {
   startSimulator,
   type Simulator,
@@ -23,8 +22,8 @@ export interface CliRig {
 }
 
 export interface CliRigOptions {
-  /** Served from memory (default: the simulator's 250 generated customers). */
-  customers?: readonly SimulatedCustomer[];
+  /** Served from memory (default: the simulator's 250 generated customers); may be malformed. */
+  customers?: readonly unknown[];
   simulator?: Omit<SimulatorOptions, "dataFile">;
   /** Variables every command of the rig gets (after the database and the simulator's). */
   env?: Record<string, string>;

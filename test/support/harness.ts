@@ -28,6 +28,8 @@ import {
   type Simulator,
   type SimulatorOptions,
 } from "../../src/simulator/server.ts";
+import { SYNC_LOCK_RELATION } from "../../src/sync/lock.ts";
+import { UnrecordedFailures } from "../../src/sync/runs.ts";
 import { runSync, type RunSummary } from "../../src/sync/sync.ts";
 import { snapshotData, type DataSnapshot } from "./data.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
@@ -130,6 +132,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
   };
   // Short backoff keeps retry tests quick; the rules under test are the same.
   const client = createElementsClientFromConfig(config, logger, { retryDelayMs: 20 });
+  // One process's runs, as a worker's: a failure one could not record, the next records.
+  const unrecordedFailures = new UnrecordedFailures();
   return {
     db,
     database,
@@ -139,7 +143,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     serve: (customers) => writeCustomersFile(dataFile, customers),
     sync: (run = {}) =>
       runSync(
-        { db: database, client, log: logger },
+        { db: database, client, log: logger, unrecordedFailures },
         {
           pageSize: run.pageSize ?? config.pageSize,
           customerId: run.customerId,
@@ -262,11 +266,12 @@ export async function workerSessionsSettled(db: TestDatabase): Promise<void> {
         (
           await db.query(
             `SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-             WHERE l.locktype = 'advisory' AND d.datname = current_database()
+             WHERE d.datname = current_database() AND l.relation = to_regclass($1)
              UNION ALL
              SELECT 1 FROM pg_stat_activity
              WHERE datname = current_database() AND application_name = 'elements-sync'
                AND state <> 'idle'`,
+            [SYNC_LOCK_RELATION],
           )
         ).length,
       { timeout: 10_000 },

@@ -1,5 +1,6 @@
 // Run outcomes: narrowing a summary to the outcome a test expects, and running a sync that
 // checks the history invariants afterwards, as every end-to-end test must.
+import { SYNC_LOCK_RELATION } from "../../src/sync/lock.ts";
 import type { RunSummary } from "../../src/sync/sync.ts";
 import type { TestDatabase } from "./database.ts";
 import type { Harness } from "./harness.ts";
@@ -43,4 +44,16 @@ export async function runRow(
 ): Promise<Record<string, unknown> | undefined> {
   const [row] = await db.query("SELECT * FROM sync_runs WHERE id = $1", [runId]);
   return row;
+}
+
+/** Whether some session holds the run lock (src/sync/lock.ts) in the test database. */
+export async function syncLockHeld(db: TestDatabase): Promise<boolean> {
+  const rows = await db.query(
+    `SELECT 1 FROM pg_locks
+     WHERE locktype = 'relation' AND granted AND mode = 'ExclusiveLock'
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND relation = to_regclass($1)`,
+    [SYNC_LOCK_RELATION],
+  );
+  return rows.length > 0;
 }

@@ -1,0 +1,86 @@
+// The migration that widens sync_runs.api_total_count must drop and recreate
+// reporting.sync_runs, and dropping a view drops its grants: whoever could read it before
+// (a bi-access role, a role granted it by hand) still can, comments on it stay, and the
+// runs recorded before keep their counts.
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate, MIGRATIONS_DIR, readMigrations } from "../src/migrations.ts";
+import { createTestDatabase, onAdmin, type TestDatabase } from "./support/database.ts";
+
+const WIDENING = "20261130145100_bigint_total_count";
+const READER = `es_view_reader_${Math.random().toString(16).slice(2, 10)}`;
+
+let db: TestDatabase;
+let before: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase("es_widen");
+  // The migrations as they were before the widening one.
+  before = mkdtempSync(join(tmpdir(), "es-migrations-before-"));
+  for (const { name } of await readMigrations(MIGRATIONS_DIR)) {
+    if (name >= WIDENING) break;
+    cpSync(join(MIGRATIONS_DIR, name), join(before, name), { recursive: true });
+  }
+  await onAdmin(`CREATE ROLE ${READER} LOGIN PASSWORD 'reader password'`);
+});
+
+afterAll(async () => {
+  await db.drop();
+  await onAdmin(`DROP ROLE IF EXISTS ${READER}`);
+  rmSync(before, { recursive: true, force: true });
+});
+
+describe(`migration ${WIDENING}`, () => {
+  it("keeps reporting.sync_runs' grants, its comments and the counts already recorded", async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      await migrate(pool, { migrationsDir: before });
+      await db.query(
+        `INSERT INTO sync_runs (status, finished_at, api_total_count, error)
+         VALUES ('failed', now(), 2147483647, 'an old run')`,
+      );
+      // Granted by hand, not through default privileges, which would grant it again anyway.
+      await db.query(`GRANT USAGE ON SCHEMA reporting TO ${READER}`);
+      await db.query(`GRANT SELECT ON reporting.sync_runs TO ${READER}`);
+      // What BI tools show of a column, as a migration (or a user) wrote it.
+      await db.query(
+        `COMMENT ON COLUMN reporting.sync_runs.api_total_count IS 'totalCount, it''s said';
+         COMMENT ON COLUMN reporting.sync_runs.warning IS 'a warning'`,
+      );
+
+      expect((await migrate(pool)).applied).toContain(WIDENING);
+    } finally {
+      await pool.end();
+    }
+    const [column] = await db.query(
+      `SELECT data_type FROM information_schema.columns
+       WHERE table_schema = 'reporting' AND table_name = 'sync_runs' AND column_name = 'api_total_count'`,
+    );
+    expect(column).toEqual({ data_type: "bigint" });
+    const comments = await db.query(
+      `SELECT coalesce(a.attname::text, '(view)') AS "on", d.description
+       FROM pg_description d
+       LEFT JOIN pg_attribute a ON a.attrelid = d.objoid AND a.attnum = d.objsubid
+       WHERE d.objoid = 'reporting.sync_runs'::regclass ORDER BY d.objsubid`,
+    );
+    expect(comments).toEqual([
+      { on: "(view)", description: "every run with its duration and outcome" },
+      { on: "api_total_count", description: "totalCount, it's said" },
+      { on: "warning", description: "a warning" },
+    ]);
+    const url = new URL(db.url);
+    url.username = READER;
+    url.password = "reader password";
+    const reader = new pg.Client({ connectionString: url.toString() });
+    await reader.connect();
+    try {
+      const { rows } = await reader.query("SELECT api_total_count FROM reporting.sync_runs");
+      expect(rows).toEqual([{ api_total_count: "2147483647" }]);
+    } finally {
+      await reader.end();
+    }
+  });
+});
