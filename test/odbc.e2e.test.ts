@@ -35,6 +35,7 @@ const LONG_NAME = `Zürich & 東京 Ltd. ${"😀".repeat(3)} ${"long name ".repe
 // ODBC's SQL data type codes (sql.h, sqlext.h, sqlucode.h).
 const SQL = {
   integer: 4,
+  bigint: -5,
   numeric: 2,
   bit: -7,
   wvarchar: -9,
@@ -47,6 +48,7 @@ const SQL = {
 /** What each PostgreSQL type of a view column must arrive as: SQL type and Python value type. */
 const EXPECTED: Record<string, { sqlType: number; python: string }> = {
   integer: { sqlType: SQL.integer, python: "int" },
+  bigint: { sqlType: SQL.bigint, python: "int" },
   numeric: { sqlType: SQL.numeric, python: "Decimal" },
   boolean: { sqlType: SQL.bit, python: "bool" },
   text: { sqlType: SQL.wvarchar, python: "str" },
@@ -164,7 +166,12 @@ async function readOverPg(view: string, columns: { name: string; type: string }[
       `SELECT ${select.join(", ")} FROM reporting.${pg.escapeIdentifier(view)}
        ORDER BY ${columns.map((_, n) => n + 1).join(", ")}`,
     );
-    return rows.map((row) => columns.map(({ name }) => row[name]));
+    // pg gives bigint as text; the reader's JSON gives a number (exact for these counts).
+    return rows.map((row) =>
+      columns.map(({ name, type }) =>
+        type === "bigint" && row[name] !== null ? Number(row[name]) : row[name],
+      ),
+    );
   } finally {
     await client.end();
   }
