@@ -47,9 +47,12 @@ const postgresEnv = postgres?.environment ?? {};
 /** Variables the Compose file sets for the workers itself, or takes from secrets. */
 const SET_BY_COMPOSE = [
   "DATABASE_URL",
+  "DATABASE_URL_FILE",
   "ELEMENTS_CLIENT_SECRET",
+  "ELEMENTS_CLIENT_SECRET_FILE",
   "ELEMENTS_CERTIFICATE_PATH",
   "ELEMENTS_CERTIFICATE_PASSPHRASE",
+  "ELEMENTS_CERTIFICATE_PASSPHRASE_FILE",
   "HTTP_PORT",
 ];
 
@@ -172,7 +175,7 @@ describe("docker-compose.yml", () => {
           .map(([name]) => name),
       ),
     );
-    expect([...runOnce]).toEqual(["demo-database"]);
+    expect([...runOnce].sort()).toEqual(["demo-database", "grafana-reader"]);
     for (const [name, service] of services) {
       if (runOnce.has(name)) expect(service.restart).toBeUndefined();
       else expect({ name, check: service.healthcheck?.test.length }).toEqual({ name, check: 2 });
