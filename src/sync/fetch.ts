@@ -6,7 +6,7 @@ import type { ElementsClient } from "../elements/client.ts";
 import type { CustomerRecord, PageEnvelope } from "../elements/payload.ts";
 import { effectivePageSize } from "../elements/paging.ts";
 import type { Logger } from "../logger.ts";
-import { PagePlan } from "./page-plan.ts";
+import { AWAIT_STAGING, PagePlan, type PlanItem } from "./page-plan.ts";
 import { forEachConcurrently } from "./pool.ts";
 import { checkRecords, UnknownCodeReporter } from "./records.ts";
 import type { FetchProgress } from "./runs.ts";
@@ -62,16 +62,15 @@ export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> 
     const staging = new PageStaging(context, writer, plan);
     staging.add(1, first);
     const pool = { concurrency: context.concurrency, signal: context.signal };
-    do {
-      await forEachConcurrently(plan, pool, async (pageIndex, signal) => {
-        const page = await requestPage(context, pageIndex, plan.pageSize, signal);
-        plan.answered(pageIndex, page.metadata);
-        await staging.room();
-        staging.add(pageIndex, page);
-      });
-      // What the pages added moves the ceiling only once they are staged.
-      await staging.written();
-    } while (plan.hasMore());
+    await forEachConcurrently<PlanItem>(plan, pool, async (item, signal) => {
+      // Held back by the ceiling: what the pages being staged add may lift it.
+      if (item === AWAIT_STAGING) return staging.nextStaged(signal);
+      const page = await requestPage(context, item, plan.pageSize, signal);
+      plan.answered(item, page.metadata);
+      await staging.room();
+      staging.add(item, page);
+    });
+    await staging.written();
     const pagingStopped = plan.stopReason() ?? null;
     if (pagingStopped !== null) {
       context.log.warn(
@@ -127,6 +126,8 @@ class PageStaging {
   readonly #unknownCodes: UnknownCodeReporter;
   /** Settle without rejecting; a failure is kept in #failure. */
   readonly #writes = new Set<Promise<void>>();
+  /** Told when a page's staging settles. */
+  readonly #waiting = new Set<() => void>();
   #failure: { error: unknown } | undefined;
 
   constructor(context: FetchContext, writer: StagingWriter, plan: PagePlan) {
@@ -149,7 +150,28 @@ class PageStaging {
       this.#failure ??= { error };
     });
     this.#writes.add(write);
-    void write.then(() => this.#writes.delete(write));
+    void write.then(() => {
+      this.#writes.delete(write);
+      for (const wake of this.#waiting) wake();
+    });
+  }
+
+  /** Resolves when the next page's staging settles; rejects when `signal` aborts first. */
+  nextStaged(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      signal.throwIfAborted();
+      const wake = () => {
+        this.#waiting.delete(wake);
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        this.#waiting.delete(wake);
+        reject(signal.reason as Error);
+      };
+      this.#waiting.add(wake);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** Resolves when every page added is written; rejects with the first that was not. */

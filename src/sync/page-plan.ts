@@ -8,6 +8,8 @@
 // - A ceiling: page N is requested only while N ≤ 1 + concurrency + 2 × ceil(D / pageSize),
 //   D being the distinct customers the pages so far added. An honest API adds a page's worth
 //   per page and never meets it; pages of repeats or of few records do, within a few pages.
+//   A worker the ceiling holds back while pages are still on their way into staging waits
+//   for them (what they add may lift it) rather than leaving the pool short of a worker.
 // Stopping early makes the run incomplete (nothing is marked removed), with the reason.
 import { pageCount } from "../elements/paging.ts";
 
@@ -23,18 +25,24 @@ export interface PagePlanOptions {
 /** What the pages added ahead of what they were asked: the ceiling's factor. */
 const CEILING_FACTOR = 2;
 
+/** Handed out instead of a page when only pages still being staged can lift the ceiling. */
+export const AWAIT_STAGING = Symbol("await staging");
+export type PlanItem = number | typeof AWAIT_STAGING;
+
 /**
  * The pages after page 1 a run fetches, handed out in order (an Iterator for the request
  * pool). The plan covers the largest totalCount any page reported, within the ceiling and
  * until a stop rule fires.
  */
-export class PagePlan implements Iterator<number> {
+export class PagePlan implements Iterator<PlanItem> {
   readonly totalCounts = new Set<number>();
   readonly pageSize: number;
   readonly #concurrency: number;
   readonly #singleCustomer: boolean;
   #pages = 1;
   #next = 2;
+  /** Pages staged so far, page 1 included. */
+  #stagedPages = 0;
   /** Distinct customers the staged pages added. */
   #distinct = 0;
   /** The earliest page that ended the paging, and why. */
@@ -75,6 +83,7 @@ export class PagePlan implements Iterator<number> {
    * ids `newIds` no earlier page had.
    */
   staged(page: { pageIndex: number; records: number; accepted: number; newIds: number }): void {
+    this.#stagedPages += 1;
     this.#distinct += page.newIds;
     if (this.#singleCustomer) return;
     const total = Math.max(...this.totalCounts);
@@ -91,11 +100,6 @@ export class PagePlan implements Iterator<number> {
     }
   }
 
-  /** Whether pages remain that the ceiling now allows (call once every page is staged). */
-  hasMore(): boolean {
-    return this.#stopped === undefined && this.#next <= Math.min(this.#pages, this.ceiling);
-  }
-
   /** Why paging ended before the plan's last page, or undefined when it did not. */
   stopReason(): string | undefined {
     if (this.#stopped !== undefined) return this.#stopped.reason;
@@ -109,9 +113,16 @@ export class PagePlan implements Iterator<number> {
     return undefined;
   }
 
-  next(): IteratorResult<number, undefined> {
-    if (this.#stopped !== undefined || this.#next > Math.min(this.#pages, this.ceiling)) {
+  next(): IteratorResult<PlanItem, undefined> {
+    if (this.#stopped !== undefined || this.#next > this.#pages) {
       return { done: true, value: undefined };
+    }
+    if (this.#next > this.ceiling) {
+      // Pages handed out (page 1 too) but not staged yet may still lift the ceiling.
+      const unstaged = this.#next - 1 - this.#stagedPages;
+      return unstaged > 0
+        ? { done: false, value: AWAIT_STAGING }
+        : { done: true, value: undefined };
     }
     return { done: false, value: this.#next++ };
   }

@@ -11,6 +11,7 @@ import { fetchIntoStaging, type PageProgress, type RequestContext } from "./fetc
 import { RunInProgressError, tryAcquireSyncLock } from "./lock.ts";
 import { mergeStaging, type MergeCounts } from "./merge.ts";
 import { decideRemovals } from "./removals.ts";
+import { startRunCeiling, type RunCeiling } from "./run-ceiling.ts";
 import * as runs from "./runs.ts";
 import type { FetchProgress, RunOutcome, StartedRun } from "./runs.ts";
 import { clearStaging, countStaged, openStagingWriter } from "./staging.ts";
@@ -86,8 +87,8 @@ interface Run {
   /** What fetching learned; recorded whether the run succeeds or fails. */
   progress: FetchProgress;
   elapsed: () => number;
-  /** Aborted when the run passes its ceiling. */
-  ceiling: RunCeiling;
+  /** Aborted when the run passes SYNC_MAX_DURATION_MS; undefined without a ceiling. */
+  ceiling: RunCeiling | undefined;
 }
 
 async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
@@ -98,9 +99,10 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   const started = performance.now();
   const log = deps.log.child({ runId: row.id });
   log.info({ customerFilter, scheduledFor }, "sync run started");
-  const ceiling = startCeiling(options.maxDurationMs);
+  const ceiling =
+    options.maxDurationMs === undefined ? undefined : startRunCeiling(options.maxDurationMs);
   // A stop from outside or the ceiling: either ends every request of the run at once.
-  const signals = [options.signal, ceiling.signal].filter((one) => one !== undefined);
+  const signals = [options.signal, ceiling?.signal].filter((one) => one !== undefined);
   const requests: RequestContext = {
     client: deps.client,
     log,
@@ -124,34 +126,8 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   } catch (error) {
     return await recordFailedRun(run, error);
   } finally {
-    ceiling.clear();
+    ceiling?.clear();
   }
-}
-
-interface RunCeiling {
-  /** Aborts once the run has gone on for the ceiling's time; undefined without a ceiling. */
-  signal: AbortSignal | undefined;
-  /** The failure to record when the ceiling stopped the run. */
-  reason: string;
-  clear(): void;
-}
-
-function startCeiling(maxDurationMs: number | undefined): RunCeiling {
-  const reason =
-    `the run went on longer than SYNC_MAX_DURATION_MS (${maxDurationMs} ms) and was stopped; ` +
-    "nothing merged";
-  if (maxDurationMs === undefined) return { signal: undefined, reason, clear: () => undefined };
-  const controller = new AbortController();
-  const timer = setTimeout(() => {
-    controller.abort(new SyncError(reason));
-  }, maxDurationMs);
-  return {
-    signal: controller.signal,
-    reason,
-    clear: () => {
-      clearTimeout(timer);
-    },
-  };
 }
 
 /** Steps 3 to 6. */
@@ -226,7 +202,7 @@ async function recordFailedRun(run: Run, error: unknown): Promise<RunSummary> {
 
 /** What the run's row says when it failed on its own (not interrupted). */
 function failureMessage(run: Run, error: unknown): string {
-  return run.ceiling.signal?.aborted === true ? run.ceiling.reason : errorMessage(error);
+  return run.ceiling?.signal.aborted === true ? run.ceiling.reason : errorMessage(error);
 }
 
 /** Why the lock was refused, naming the run that holds it when there is one. */

@@ -1,6 +1,6 @@
 // The paging plan's bounds: what the pages hold, not one number, decides how far a run pages.
 import { describe, expect, it } from "vitest";
-import { PagePlan } from "../../src/sync/page-plan.ts";
+import { AWAIT_STAGING, PagePlan } from "../../src/sync/page-plan.ts";
 
 function plan(totalCount: number, pageSize = 10, concurrency = 2): PagePlan {
   const created = new PagePlan({ pageSize, concurrency, singleCustomer: false });
@@ -8,31 +8,53 @@ function plan(totalCount: number, pageSize = 10, concurrency = 2): PagePlan {
   return created;
 }
 
-/** Hands out every page the plan allows now. */
+/** Hands out every page the plan allows now, up to the end or a wait for staging. */
 function drain(pages: PagePlan): number[] {
   const handed: number[] = [];
-  for (let next = pages.next(); next.done !== true; next = pages.next()) handed.push(next.value);
+  for (let next = pages.next(); next.done !== true; next = pages.next()) {
+    if (next.value === AWAIT_STAGING) break;
+    handed.push(next.value);
+  }
   return handed;
 }
 
-/** Plays an honest API: each page full of new customers until `customers` are served. */
-function pageHonestly(pages: PagePlan, customers: number, pageSize = 10): number[] {
+/** Whether the plan, asked now, ends the paging (no page, nothing to wait for). */
+function ended(pages: PagePlan): boolean {
+  return pages.next().done === true;
+}
+
+interface PageHeld {
+  records: number;
+  accepted: number;
+  newIds: number;
+}
+
+/** Stages page 1 and then every page the plan hands out, as `held` says; returns the pages requested. */
+function pageThrough(pages: PagePlan, held: (pageIndex: number) => PageHeld): number[] {
   const fetched = [1];
-  pages.staged({ pageIndex: 1, records: pageSize, accepted: pageSize, newIds: pageSize });
-  do {
-    for (const pageIndex of drain(pages)) {
+  pages.staged({ pageIndex: 1, ...held(1) });
+  for (let handed = drain(pages); handed.length > 0; handed = drain(pages)) {
+    for (const pageIndex of handed) {
       fetched.push(pageIndex);
-      const records = Math.max(0, Math.min(pageSize, customers - (pageIndex - 1) * pageSize));
-      pages.staged({ pageIndex, records, accepted: records, newIds: records });
+      pages.staged({ pageIndex, ...held(pageIndex) });
     }
-  } while (pages.hasMore());
+  }
+  expect(ended(pages)).toBe(true);
   return fetched;
 }
+
+/** An honest API's page of `customers` at 10 a page: every record valid and new. */
+const honest =
+  (customers: number) =>
+  (pageIndex: number): PageHeld => {
+    const records = Math.max(0, Math.min(10, customers - (pageIndex - 1) * 10));
+    return { records, accepted: records, newIds: records };
+  };
 
 describe("the page plan", () => {
   it("fetches every page an honest totalCount implies, and says nothing", () => {
     const pages = plan(1000);
-    expect(pageHonestly(pages, 1000)).toHaveLength(100);
+    expect(pageThrough(pages, honest(1000))).toHaveLength(100);
     expect(pages.stopReason()).toBeUndefined();
   });
 
@@ -43,11 +65,9 @@ describe("the page plan", () => {
   it("stops at the first empty page, however large totalCount says the list is", () => {
     const pages = plan(1_000_000_000, 100, 4);
     pages.staged({ pageIndex: 1, records: 3, accepted: 3, newIds: 3 });
-    const handed = drain(pages);
-    expect(handed.length).toBeLessThanOrEqual(6);
+    expect(drain(pages).length).toBeLessThanOrEqual(6);
     pages.staged({ pageIndex: 2, records: 0, accepted: 0, newIds: 0 });
-    expect(pages.next().done).toBe(true);
-    expect(pages.hasMore()).toBe(false);
+    expect(ended(pages)).toBe(true);
     expect(pages.stopReason()).toBe(
       "page 2 came back empty although totalCount 1000000000 implies 10000000 page(s)",
     );
@@ -67,7 +87,7 @@ describe("the page plan", () => {
     const pages = plan(60, 20);
     drain(pages);
     pages.answered(2, { totalCount: 60, pageIndex: 1 });
-    expect(pages.hasMore()).toBe(false);
+    expect(ended(pages)).toBe(true);
     expect(pages.stopReason()).toBe(
       "the API answered the request for page 2 as page 1 (it ignores pageIndex)",
     );
@@ -75,17 +95,10 @@ describe("the page plan", () => {
 
   it("holds requests to what the pages added: a trickle of new ids meets the ceiling", () => {
     const pages = plan(1_000_000_000, 100, 4);
-    let requested = 1;
-    pages.staged({ pageIndex: 1, records: 100, accepted: 100, newIds: 1 });
-    do {
-      for (const pageIndex of drain(pages)) {
-        requested += 1;
-        // Every page full, yet only one of its customers is new.
-        pages.staged({ pageIndex, records: 100, accepted: 100, newIds: 1 });
-      }
-    } while (pages.hasMore());
+    // Every page full, yet only one of its customers is new.
+    const requested = pageThrough(pages, () => ({ records: 100, accepted: 100, newIds: 1 }));
     // 1 + concurrency + 2 × ceil(distinct / pageSize) pages at most.
-    expect(requested).toBeLessThanOrEqual(1 + 4 + 2);
+    expect(requested.length).toBeLessThanOrEqual(1 + 4 + 2);
     expect(pages.stopReason()).toMatch(
       /^\d+ page\(s\) held only \d+ distinct customer\(s\) of totalCount 1000000000: stopped at the request ceiling/,
     );
@@ -93,18 +106,13 @@ describe("the page plan", () => {
 
   it("does not count rejected records toward the ceiling, nor stop on them", () => {
     const pages = plan(1_000_000, 100, 2);
-    pages.staged({ pageIndex: 1, records: 100, accepted: 0, newIds: 0 });
-    const handed = drain(pages);
-    expect(handed).toEqual([2, 3]);
-    for (const pageIndex of handed)
-      pages.staged({ pageIndex, records: 100, accepted: 0, newIds: 0 });
-    expect(pages.hasMore()).toBe(false);
+    const requested = pageThrough(pages, () => ({ records: 100, accepted: 0, newIds: 0 }));
+    expect(requested).toEqual([1, 2, 3]);
     expect(pages.stopReason()).toMatch(/stopped at the request ceiling/);
   });
 
   it("follows a totalCount that grows, within what the pages hold", () => {
-    const pages = plan(30);
-    expect(pageHonestly(pages, 30)).toEqual([1, 2, 3]);
+    expect(pageThrough(plan(30), honest(30))).toEqual([1, 2, 3]);
     const grown = plan(30);
     grown.staged({ pageIndex: 1, records: 10, accepted: 10, newIds: 10 });
     grown.answered(2, { totalCount: 50, pageIndex: 2 });
@@ -115,8 +123,29 @@ describe("the page plan", () => {
     const single = new PagePlan({ pageSize: 10, concurrency: 4, singleCustomer: true });
     single.answered(1, { totalCount: 500, pageIndex: 7 });
     single.staged({ pageIndex: 1, records: 0, accepted: 0, newIds: 0 });
-    expect(single.next().done).toBe(true);
+    expect(ended(single)).toBe(true);
     expect(single.stopReason()).toBeUndefined();
+  });
+});
+
+describe("a worker the ceiling holds back", () => {
+  it("waits while pages are on their way into staging, then goes on", () => {
+    const pages = plan(1000, 10, 2);
+    // Page 1 is not staged yet: pages 2 and 3 (the concurrency), then a wait, not the end.
+    expect(drain(pages)).toEqual([2, 3]);
+    expect(pages.next()).toEqual({ done: false, value: AWAIT_STAGING });
+    pages.staged({ pageIndex: 1, records: 10, accepted: 10, newIds: 10 });
+    expect(drain(pages)).toEqual([4, 5]);
+  });
+
+  it("ends the paging when nothing is left to stage that could lift the ceiling", () => {
+    const pages = plan(1000, 10, 2);
+    drain(pages);
+    for (const pageIndex of [1, 2, 3]) {
+      pages.staged({ pageIndex, records: 10, accepted: 0, newIds: 0 });
+    }
+    expect(ended(pages)).toBe(true);
+    expect(pages.stopReason()).toMatch(/stopped at the request ceiling/);
   });
 });
 
@@ -125,10 +154,9 @@ describe("the page plan's reason", () => {
     const pages = plan(1_000_000_000, 100, 4);
     pages.staged({ pageIndex: 1, records: 3, accepted: 3, newIds: 3 });
     drain(pages);
-    pages.staged({ pageIndex: 4, records: 0, accepted: 0, newIds: 0 });
-    pages.staged({ pageIndex: 3, records: 0, accepted: 0, newIds: 0 });
-    pages.staged({ pageIndex: 5, records: 0, accepted: 0, newIds: 0 });
-    pages.staged({ pageIndex: 2, records: 0, accepted: 0, newIds: 0 });
+    for (const pageIndex of [4, 3, 5, 2]) {
+      pages.staged({ pageIndex, records: 0, accepted: 0, newIds: 0 });
+    }
     expect(pages.stopReason()).toMatch(/^page 2 came back empty/);
   });
 });
