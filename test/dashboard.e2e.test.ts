@@ -277,8 +277,9 @@ describe("the monitoring profile of docker-compose.yml", () => {
     healthcheck?: { test: string[] };
     depends_on?: Record<string, { condition: string }>;
   }
-  const services = (parse(read("docker-compose.yml")) as { services: Record<string, Service> })
-    .services;
+  const services = (
+    parse(read("docker-compose.yml"), { merge: true }) as { services: Record<string, Service> }
+  ).services;
   const { prometheus, grafana, "grafana-reader": grafanaReader } = services;
   const monitoring = Object.entries(services).filter(([, s]) => s.profiles?.includes("monitoring"));
 
