@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { readRuns } from "../src/reporting/queries.ts";
+import { runsForPeople } from "../src/reporting/reports.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { runCli } from "./support/cli.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
@@ -114,6 +116,15 @@ describe("the source record", () => {
       expect.objectContaining({ newFields: ["lastBackupAt", "tenants[].region"] }),
     ]);
     expect(await periodsOpenedBy(h, added.runId)).toBe(0);
+    // `report runs`: one cell in every format, and the table's note.
+    const [reported, before] = await readRuns(h.database.pool, 2);
+    expect([reported?.new_fields, before?.new_fields]).toEqual([
+      "lastBackupAt, tenants[].region",
+      null,
+    ]);
+    expect(runsForPeople(reported ? [reported] : []).rows[0]?.at(-1)).toBe(
+      "new fields: lastBackupAt, tenants[].region",
+    );
 
     // The next night every value differs: source_record follows, still no period.
     const tuesday = withUnknownFields(customers, "2026-12-01T01:00:00Z");
