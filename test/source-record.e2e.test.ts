@@ -143,6 +143,25 @@ describe("the source record", () => {
     expect(history?.n).toBe(customers.length);
   });
 
+  it("records the new fields of a run that fails, and changes no customer", async () => {
+    const customers = sampleCustomers(10);
+    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    await syncOk(h);
+    await h.serve(withUnknownFields(customers, "2026-11-30T01:00:00Z"));
+    h.simulator.injectFault({ onPage: 2, status: 400 });
+    const run = await h.sync();
+    expect(run).toMatchObject({
+      status: "failed",
+      newFields: ["lastBackupAt", "tenants[].region"],
+    });
+    expect(await newFieldsOf(h, run.runId)).toEqual(["lastBackupAt", "tenants[].region"]);
+    expect(newFieldWarnings(h, run.runId)).toHaveLength(1);
+    // Nothing merged: the records stay as the last succeeded run stored them.
+    expect(Object.fromEntries(await sourceRecords(h))).toEqual(
+      Object.fromEntries(customers.map((c) => [c.id, c])),
+    );
+  });
+
   it("names a field that only a customer asked for by id carries", async () => {
     const customers = sampleCustomers(10);
     const h = (harness = await createHarness({ customers, pageSize: 10, concurrency: 1 }));
