@@ -196,6 +196,7 @@ describe("run notifications", () => {
       customersSeen: 0,
       tenantsSeen: 0,
       rejectedRecords: 0,
+      newFields: [],
     });
     expect(r.requests).toBe(0);
     expect(rig.results).toEqual([]);

@@ -54,6 +54,9 @@ const EXPECTED: Record<string, { sqlType: number; python: string }> = {
   text: { sqlType: SQL.wvarchar, python: "str" },
   "timestamp with time zone": { sqlType: SQL.typeTimestamp, python: "datetime" },
   date: { sqlType: SQL.typeDate, python: "date" },
+  // source_record and new_fields: their PostgreSQL text (`{"id": …}`, `{a,b}`), whole.
+  jsonb: { sqlType: SQL.wvarchar, python: "str" },
+  ARRAY: { sqlType: SQL.wvarchar, python: "str" },
 };
 
 interface OdbcColumn {
@@ -156,7 +159,9 @@ async function readOverPg(view: string, columns: { name: string; type: string }[
     if (type === "timestamp with time zone") {
       return `to_char(${column}, 'YYYY-MM-DD"T"HH24:MI:SS.US') AS ${column}`;
     }
-    return type === "numeric" || type === "date" ? `${column}::text AS ${column}` : column;
+    return ["numeric", "date", "jsonb", "ARRAY"].includes(type)
+      ? `${column}::text AS ${column}`
+      : column;
   });
   const client = new pg.Client({ connectionString: h.db.url });
   await client.connect();

@@ -49,6 +49,9 @@ const TYPE_WORDS: Record<string, string> = {
   timestamptz: "timestamp with time zone",
   date: "date",
   numeric: "numeric",
+  jsonb: "jsonb",
+  // information_schema calls every array type ARRAY.
+  "text[]": "ARRAY",
 };
 
 /** The views documented under "The reporting views", from their `#### reporting.x` headings. */

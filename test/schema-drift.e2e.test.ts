@@ -214,7 +214,8 @@ const NATIVE_TYPES: Record<string, string> = {
 const CLIENT_SIDE_DEFAULTS = new Set(["uuid", "cuid", "nanoid", "ulid"]);
 
 function expectedType(field: DmmfField, dmmf: Dmmf): string {
-  if (field.isList) return `unsupported by this test: list field ${field.name}`;
+  // A scalar list is a PostgreSQL array of its element type (format_type prints `text[]`).
+  if (field.isList) return `${expectedType({ ...field, isList: false }, dmmf)}[]`;
   if (field.kind === "enum") {
     const enumDef = dmmf.datamodel.enums.find((candidate) => candidate.name === field.type);
     return enumDef?.dbName ?? field.type;

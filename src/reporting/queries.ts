@@ -100,6 +100,8 @@ export interface RunRow {
   rejected_records: number;
   removals_withheld: number;
   warning: string | null;
+  /** The run's new fields (sync_runs.new_fields) joined by ", "; null when none. */
+  new_fields: string | null;
   /** The scheduled fire the run served; null for a run started by hand or at worker start. */
   scheduled_for: string | null;
   /** duration_seconds in unrounded milliseconds, or for a running run how long it has been going. */
@@ -117,6 +119,8 @@ export async function readRuns(db: Queryable, limit: number): Promise<RunRow[]> 
             v.customers_seen,
             v.tenants_seen, v.customers_added, v.customers_removed, v.customers_restored,
             v.status_changes, v.rejected_records, v.removals_withheld, v.warning,
+            -- One text cell for every format (CSV has no lists); null like warning when none.
+            nullif(array_to_string(v.new_fields, ', '), '') AS new_fields,
             -- What the view leaves out: the trigger, and how long a running run has been going.
             to_char(r.scheduled_for, ${ISO}) AS scheduled_for,
             (extract(epoch FROM coalesce(r.finished_at, clock_timestamp()) - r.started_at) * 1000)::float8

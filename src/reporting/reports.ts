@@ -114,11 +114,13 @@ export const RUN_COLUMNS: readonly (keyof RunRow)[] = [
   "rejected_records",
   "removals_withheld",
   "warning",
+  "new_fields",
 ];
 
-/** Why a run needs a look: its error, why it was incomplete, or its warning. */
+/** Why a run needs a look: its error, why it was incomplete, its warning, its new fields. */
 function runNote(row: RunRow): string {
-  return [row.outcome_reason, row.warning].filter((note) => note !== null).join("; ");
+  const newFields = row.new_fields === null ? null : `new fields: ${row.new_fields}`;
+  return [row.outcome_reason, row.warning, newFields].filter((note) => note !== null).join("; ");
 }
 
 export function runsForPeople(rows: readonly RunRow[]): Table {

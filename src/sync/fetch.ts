@@ -3,7 +3,7 @@
 // time, each checked and staged as it arrives while the next ones are in flight. The plan
 // (page-plan.ts) stops early when what the pages hold says further pages are no use.
 import type { ElementsClient } from "../elements/client.ts";
-import type { CustomerRecord, PageEnvelope } from "../elements/payload.ts";
+import type { PageEnvelope } from "../elements/payload.ts";
 import { effectivePageSize } from "../elements/paging.ts";
 import type { Logger } from "../logger.ts";
 import { AWAIT_STAGING, PagePlan, type PlanItem } from "./page-plan.ts";
@@ -202,11 +202,11 @@ class PageStaging {
 }
 
 /** A single-customer run merges that customer only, whatever else the API sends. */
-function onlyRequestedCustomer(
-  records: CustomerRecord[],
+function onlyRequestedCustomer<T extends { id: string }>(
+  records: T[],
   customerId: string | undefined,
   log: Logger,
-): CustomerRecord[] {
+): T[] {
   if (customerId === undefined) return records;
   const wanted = records.filter((record) => record.id === customerId);
   if (wanted.length < records.length) {

@@ -118,6 +118,7 @@ async function updateSeenCustomers(tx: Tx, { runId, observedAt }: MergeInput): P
       job_status = s.job_status,
       country_or_region = s.country_or_region,
       management_mode = s.management_mode,
+      source_record = s.source_record,
       last_seen_at = ${observedAt},
       removed_at = NULL
     FROM staging_customers s
@@ -127,9 +128,10 @@ async function updateSeenCustomers(tx: Tx, { runId, observedAt }: MergeInput): P
 async function insertNewCustomers(tx: Tx, { runId, observedAt }: MergeInput): Promise<void> {
   await tx.$executeRaw`
     INSERT INTO customers (id, organization, owner_email, job_status, country_or_region,
-                           management_mode, first_seen_at, last_seen_at, removed_at)
+                           management_mode, first_seen_at, last_seen_at, removed_at,
+                           source_record)
     SELECT s.id, s.organization, s.owner_email, s.job_status, s.country_or_region,
-           s.management_mode, ${observedAt}, ${observedAt}, NULL
+           s.management_mode, ${observedAt}, ${observedAt}, NULL, s.source_record
     FROM staging_customers s
     WHERE s.run_id = ${runId}::int
       AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = s.id)

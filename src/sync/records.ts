@@ -1,10 +1,12 @@
 // Record-level checks on a fetched page: a record that fails validation is rejected
 // (counted and logged with its page and position) while the rest of the run goes on;
-// a code outside the documented lists is kept and reported once per run.
+// a code outside the documented lists is kept and reported once per run. An accepted
+// record keeps the object the API sent, fields the schema does not know included.
 import { codeLabel, isKnownCode, type CodeField } from "../elements/codes.ts";
 import { customerSchema, describeIssues, type CustomerRecord } from "../elements/payload.ts";
 import type { Logger } from "../logger.ts";
 import { isObject } from "../values.ts";
+import type { SourcedRecord } from "./source-records.ts";
 
 export interface RejectedRecord {
   pageIndex: number;
@@ -14,8 +16,11 @@ export interface RejectedRecord {
   reason: string;
 }
 
+/** A record that passed, parsed, with the object the API sent (unknown fields and all). */
+export type AcceptedRecord = CustomerRecord & SourcedRecord;
+
 export interface CheckedPage {
-  accepted: CustomerRecord[];
+  accepted: AcceptedRecord[];
   rejected: RejectedRecord[];
 }
 
@@ -31,13 +36,14 @@ export const MAX_ID_BYTES = 1000;
 const LOGGED_ID_LENGTH = 100;
 
 export function checkRecords(pageIndex: number, records: readonly unknown[]): CheckedPage {
-  const accepted: CustomerRecord[] = [];
+  const accepted: AcceptedRecord[] = [];
   const rejected: RejectedRecord[] = [];
   records.forEach((record, position) => {
     const result = customerSchema.safeParse(record);
     const reason = result.success ? unstorableParts(result.data) : describeIssues(result.error);
-    if (result.success && reason === undefined) {
-      accepted.push(result.data);
+    // The schema takes objects only: isObject holds for every record that passed it.
+    if (result.success && reason === undefined && isObject(record)) {
+      accepted.push({ ...result.data, source: record });
     } else {
       rejected.push({ pageIndex, position, id: idOf(record), reason: reason ?? "" });
     }

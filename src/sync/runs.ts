@@ -43,6 +43,8 @@ export interface FetchProgress {
   customersSeen: number;
   tenantsSeen: number;
   rejectedRecords: number;
+  /** Fields outside the documented set the run met, sorted (source-records.ts). */
+  newFields: string[];
 }
 
 export interface RunOutcome extends FetchProgress {
@@ -120,7 +122,8 @@ export async function recordSuccess(tx: Tx, runId: number, outcome: RunOutcome):
       customers_restored = ${outcome.customersRestored}::int,
       status_changes = ${outcome.statusChanges}::int,
       removals_withheld = ${outcome.removalsWithheld}::int,
-      warning = ${outcome.warning}
+      warning = ${outcome.warning},
+      new_fields = ${outcome.newFields}::text[]
     WHERE id = ${runId}::int`;
 }
 
@@ -171,6 +174,7 @@ async function recordFailureOnce(
         api_total_count = ${totalCountColumn(progress.apiTotalCount)}::bigint,
         pages_fetched = ${countColumn(progress.pagesFetched)}::int,
         rejected_records = ${countColumn(progress.rejectedRecords)}::int,
+        new_fields = ${progress.newFields}::text[],
         -- Staging of a run another process abandoned is gone: keep what this one counted.
         customers_seen = least(greatest(${countColumn(progress.customersSeen)}::bigint,
           (SELECT count(*) FROM staging_customers WHERE run_id = ${runId}::int)), ${MAX_INT4}::bigint),

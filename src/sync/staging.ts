@@ -3,7 +3,8 @@
 // transaction at the end. Staging rows are scratch: removed when the run ends.
 import type pg from "pg";
 import { openSession, type PrismaClient, type Session } from "../db.ts";
-import type { CustomerRecord } from "../elements/payload.ts";
+import type { AcceptedRecord } from "./records.ts";
+import { sourceRecordsJson } from "./source-records.ts";
 
 /** Last record wins for a customer seen twice (offset paging can repeat one across pages). */
 function dedupeById<T extends { id: string }>(records: readonly T[]): T[] {
@@ -21,7 +22,7 @@ export interface StagingWriter {
    * Queues one page's accepted records; resolves once they are in staging, with how many of
    * their ids no earlier page had staged (what paging learns from the page).
    */
-  write(records: readonly CustomerRecord[]): Promise<number>;
+  write(records: readonly AcceptedRecord[]): Promise<number>;
   /** Resolves when nothing is queued or being written (whatever the outcome). */
   idle(): Promise<void>;
   /** Returns the connection to the pool; call after idle(). */
@@ -29,7 +30,7 @@ export interface StagingWriter {
 }
 
 interface QueuedPage {
-  records: readonly CustomerRecord[];
+  records: readonly AcceptedRecord[];
   done: { resolve(newIds: number): void; reject(error: unknown): void };
 }
 
@@ -101,7 +102,7 @@ function stagingFailure(error: unknown, lostConnection: Error | undefined): Erro
 async function writeBatch(
   connection: Session,
   runId: number,
-  records: readonly CustomerRecord[],
+  records: readonly AcceptedRecord[],
 ): Promise<Set<string>> {
   const customers = dedupeById(records);
   if (customers.length === 0) return new Set();
@@ -109,19 +110,24 @@ async function writeBatch(
     dedupeById(customer.tenants).map((tenant) => ({ customerId: customer.id, ...tenant })),
   );
   const customerIds = customers.map((c) => c.id);
-  // One array parameter per column: a few statements per batch, whatever its size.
+  // One array parameter per column: a few statements per batch, whatever its size. The
+  // source records travel as one JSON array, zipped with the columns by position.
   const upsert = await connection.query<{ replaced: boolean; inserted: string[] }>(
     `WITH upserted AS (
      INSERT INTO staging_customers
-       (run_id, id, organization, owner_email, job_status, country_or_region, management_mode)
+       (run_id, id, organization, owner_email, job_status, country_or_region, management_mode,
+        source_record)
      SELECT $1::int, s.*
-     FROM unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[]) AS s
+     FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
+                     unnest($5::int[]), unnest($6::text[]), unnest($7::int[]),
+                     jsonb_array_elements($8::jsonb)) AS s
      ON CONFLICT (run_id, id) DO UPDATE SET
        organization = EXCLUDED.organization,
        owner_email = EXCLUDED.owner_email,
        job_status = EXCLUDED.job_status,
        country_or_region = EXCLUDED.country_or_region,
-       management_mode = EXCLUDED.management_mode
+       management_mode = EXCLUDED.management_mode,
+       source_record = EXCLUDED.source_record
      -- xmax is set on a row this statement updated rather than inserted.
      RETURNING id, xmax <> 0 AS replaced)
      SELECT coalesce(bool_or(replaced), false) AS replaced,
@@ -135,6 +141,7 @@ async function writeBatch(
       customers.map((c) => c.jobStatus),
       customers.map((c) => c.countryOrRegion),
       customers.map((c) => c.managementMode),
+      sourceRecordsJson(customers),
     ],
   );
   // A customer seen again replaces its tenant list rather than adding to it.

@@ -14,7 +14,8 @@ import { decideRemovals } from "./removals.ts";
 import { startRunCeiling, type RunCeiling } from "./run-ceiling.ts";
 import * as runs from "./runs.ts";
 import type { FetchProgress, RunOutcome, StartedRun } from "./runs.ts";
-import { clearStaging, countStaged, openStagingWriter } from "./staging.ts";
+import { NewFieldReporter } from "./source-records.ts";
+import { clearStaging, countStaged, openStagingWriter, type StagingWriter } from "./staging.ts";
 
 export interface SyncDependencies {
   db: Database;
@@ -89,6 +90,8 @@ interface Run {
   elapsed: () => number;
   /** Aborted when the run passes SYNC_MAX_DURATION_MS; undefined without a ceiling. */
   ceiling: RunCeiling | undefined;
+  /** Sees every record staged, from pages and lookups alike. */
+  newFields: NewFieldReporter;
 }
 
 async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
@@ -103,6 +106,7 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     options.maxDurationMs === undefined ? undefined : startRunCeiling(options.maxDurationMs);
   // A stop from outside or the ceiling: either ends every request of the run at once.
   const signals = [options.signal, ceiling?.signal].filter((one) => one !== undefined);
+  const newFields = new NewFieldReporter();
   const requests: RequestContext = {
     client: deps.client,
     log,
@@ -110,7 +114,7 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     pageSize: options.pageSize,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
-    openWriter: () => openStagingWriter(deps.db.pool, row.id),
+    openWriter: async () => checkedBy(newFields, await openStagingWriter(deps.db.pool, row.id)),
   };
   const progress: FetchProgress = {
     apiTotalCount: null,
@@ -118,9 +122,10 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     customersSeen: 0,
     tenantsSeen: 0,
     rejectedRecords: 0,
+    newFields: [],
   };
   const elapsed = () => performance.now() - started;
-  const run: Run = { deps, options, row, requests, progress, elapsed, ceiling };
+  const run: Run = { deps, options, row, requests, progress, elapsed, ceiling, newFields };
   try {
     return await fetchJudgeAndMerge(run);
   } catch (error) {
@@ -166,6 +171,7 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
   );
   // Lookups may have staged customers the pages skipped.
   await countStagedInto(run);
+  progress.newFields = run.newFields.announce(requests.log);
   // Past this point a signal (or the ceiling) no longer stops the run: the merge is one
   // transaction that takes seconds, and finishing it is as clean as rolling it back.
   requests.signal?.throwIfAborted();
@@ -185,6 +191,8 @@ async function recordFailedRun(run: Run, error: unknown): Promise<RunSummary> {
   const { log } = run.requests;
   const interrupted = run.options.signal?.aborted === true;
   const message = interrupted ? runs.INTERRUPTED : failureMessage(run, error);
+  // What the run met before it failed is recorded too (announced now if not yet).
+  run.progress.newFields = run.newFields.announce(log);
   if (interrupted) log.warn("sync run interrupted: nothing merged");
   else log.error({ err: message }, "sync run failed");
   const recorded = await runs
@@ -237,6 +245,17 @@ async function mergeRun(
     },
     { timeout: MERGE_TIMEOUT_MS, maxWait: 30_000 },
   );
+}
+
+/** The writer, with every record it is handed checked for new fields first. */
+function checkedBy(newFields: NewFieldReporter, writer: StagingWriter): StagingWriter {
+  return {
+    ...writer,
+    write(records) {
+      newFields.check(records);
+      return writer.write(records);
+    },
+  };
 }
 
 async function countStagedInto(run: Run): Promise<void> {
