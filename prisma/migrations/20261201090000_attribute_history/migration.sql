@@ -182,9 +182,9 @@ COMMENT ON COLUMN "reporting"."attribute_changes"."entity" IS 'customer or tenan
 COMMENT ON COLUMN "reporting"."attribute_changes"."customer_id" IS 'the customer that changed, or the tenant''s customer';
 COMMENT ON COLUMN "reporting"."attribute_changes"."tenant_id" IS 'the tenant that changed; null for a customer''s own attributes';
 COMMENT ON COLUMN "reporting"."attribute_changes"."organization" IS 'the customer''s organization name (as last seen); null if none';
-COMMENT ON COLUMN "reporting"."attribute_changes"."field" IS 'the attribute: organization, owner_email, country_or_region, job_status, management_mode, name (a tenant''s), or presence (first seen, removed, back)';
-COMMENT ON COLUMN "reporting"."attribute_changes"."old_value" IS 'the value before the change, as text (codes as their digits); null when the attribute had none, and for presence on a first sighting';
-COMMENT ON COLUMN "reporting"."attribute_changes"."new_value" IS 'the value after the change, as text (codes as their digits); for presence: present or removed';
+COMMENT ON COLUMN "reporting"."attribute_changes"."field" IS 'the attribute: organization, owner_email, country_or_region, job_status, management_mode, name (a tenant''s), or presence';
+COMMENT ON COLUMN "reporting"."attribute_changes"."old_value" IS 'the value before the change, as text (codes as their digits); null when it had none, and for presence on a first sighting';
+COMMENT ON COLUMN "reporting"."attribute_changes"."new_value" IS 'the value after the change, as text (codes as their digits); null when it has none; for presence: present or removed';
 
 -- ---------------------------------------------------------------------------------------
 -- Point in time. SECURITY DEFINER, as a view runs with its owner's rights: a role allowed
