@@ -60,6 +60,11 @@ async function prepare(tx: Tx): Promise<void> {
   // Row counts are what matters here; a small sample gets them in milliseconds, not 300 ms.
   await tx.$executeRaw`SET LOCAL default_statistics_target = 10`;
   await tx.$executeRaw`ANALYZE staging_customers, staging_tenants`;
+  // The histories too: after a first run autovacuum may not have analyzed them yet, and the
+  // planner, taking their open periods for a hundred, probed indexes once per tenant (0.5 s
+  // of an unchanged re-run at 20,000 customers instead of 0.1 s). A sample of 3,000 rows
+  // takes milliseconds however long the history.
+  await tx.$executeRaw`ANALYZE customer_history, tenant_history`;
 }
 
 async function buildDesiredState(tx: Tx, { runId, removeAbsent }: MergeInput): Promise<void> {
@@ -158,14 +163,16 @@ async function findTenantHistoryChanges(
     WHERE s.run_id = ${runId}::int
       AND (h.id IS NULL OR h.removed OR h.name IS DISTINCT FROM s.name)
     UNION ALL
-    SELECT t.customer_id, t.id, t.name, true, h.id
-    FROM tenants t
-    JOIN tenant_history h ON h.customer_id = t.customer_id AND h.tenant_id = t.id AND h.valid_to IS NULL
+    -- Present tenants are those whose open period is not removed (the open period agrees
+    -- with the tenants row), so the history alone answers.
+    SELECT h.customer_id, h.tenant_id, h.name, true, h.id
+    FROM tenant_history h
     WHERE ${removeAbsent}::boolean
-      AND t.removed_at IS NULL
+      AND h.valid_to IS NULL
+      AND NOT h.removed
       AND NOT EXISTS (
         SELECT 1 FROM staging_tenants s
-        WHERE s.run_id = ${runId}::int AND s.customer_id = t.customer_id AND s.id = t.id
+        WHERE s.run_id = ${runId}::int AND s.customer_id = h.customer_id AND s.id = h.tenant_id
       )`;
 }
 

@@ -98,7 +98,8 @@ ORDER BY t."customer_id", t."id", p."valid_from";
 
 -- ---------------------------------------------------------------------------------------
 -- Indexes: fewer than customer_status_history has, as every first sighting and change
--- writes each of them (a first run writes a period per customer and per tenant).
+-- writes each of them (a first run writes a period per customer and per tenant). What one
+-- run changed is found by its start (changed_at, valid_from), not by run id.
 
 -- Exactly one open period per customer and per tenant: the merge relies on it, and so do reports.
 CREATE UNIQUE INDEX "customer_history_one_open_period" ON "customer_history"("customer_id") WHERE "valid_to" IS NULL;
@@ -109,9 +110,6 @@ CREATE INDEX "tenant_history_customer_id_tenant_id_valid_to_idx" ON "tenant_hist
 -- Changes since an instant ("what changed last week").
 CREATE INDEX "customer_history_valid_from_idx" ON "customer_history"("valid_from");
 CREATE INDEX "tenant_history_valid_from_idx" ON "tenant_history"("valid_from");
--- What one run changed.
-CREATE INDEX "customer_history_opened_by_run_id_idx" ON "customer_history"("opened_by_run_id");
-CREATE INDEX "tenant_history_opened_by_run_id_idx" ON "tenant_history"("opened_by_run_id");
 
 -- ---------------------------------------------------------------------------------------
 -- reporting.attribute_changes: every history period next to the one it closed, one row
