@@ -73,28 +73,34 @@ ORDER BY h."customer_id", h."valid_from", h."id";
 
 -- A tenant's periods: present from first_seen_at, and removed from removed_at for one that
 -- is gone now; its name as last seen. A removal that was restored since left no trace.
--- Every such instant is a run's started_at; the run is the one that started then (the
--- latest that started by then, should a row have been edited by hand).
+-- Every such instant is a run's started_at, so the run is the one that started then (one
+-- hash join); should a row have been edited by hand, the latest run that started by then.
+WITH runs_by_start AS (
+    SELECT "started_at", max("id") AS "id" FROM "sync_runs" GROUP BY "started_at"
+),
+periods AS (
+    SELECT t."customer_id", t."id" AS "tenant_id", t."name", p."removed", p."valid_from", p."valid_to"
+    FROM "tenants" t
+    CROSS JOIN LATERAL (
+        VALUES (false, t."first_seen_at", t."removed_at"),
+               (true, t."removed_at", NULL::timestamptz)
+    ) AS p("removed", "valid_from", "valid_to")
+    WHERE p."valid_from" IS NOT NULL
+)
 INSERT INTO "tenant_history"
     ("customer_id", "tenant_id", "name", "removed", "valid_from", "valid_to",
      "opened_by_run_id", "closed_by_run_id")
-SELECT t."customer_id", t."id", t."name", p."removed", p."valid_from", p."valid_to",
-       opened."id", closed."id"
-FROM "tenants" t
-CROSS JOIN LATERAL (
-    VALUES (false, t."first_seen_at", t."removed_at"),
-           (true, t."removed_at", NULL::timestamptz)
-) AS p("removed", "valid_from", "valid_to")
-CROSS JOIN LATERAL (
-    SELECT r."id" FROM "sync_runs" r WHERE r."started_at" <= p."valid_from"
-    ORDER BY r."started_at" DESC LIMIT 1
-) opened
-LEFT JOIN LATERAL (
-    SELECT r."id" FROM "sync_runs" r WHERE r."started_at" <= p."valid_to"
-    ORDER BY r."started_at" DESC LIMIT 1
-) closed ON true
-WHERE p."valid_from" IS NOT NULL
-ORDER BY t."customer_id", t."id", p."valid_from";
+SELECT p."customer_id", p."tenant_id", p."name", p."removed", p."valid_from", p."valid_to",
+       coalesce(opened."id", (SELECT r."id" FROM "sync_runs" r WHERE r."started_at" <= p."valid_from"
+                              ORDER BY r."started_at" DESC LIMIT 1)),
+       CASE WHEN p."valid_to" IS NOT NULL THEN
+         coalesce(closed."id", (SELECT r."id" FROM "sync_runs" r WHERE r."started_at" <= p."valid_to"
+                                ORDER BY r."started_at" DESC LIMIT 1))
+       END
+FROM periods p
+LEFT JOIN runs_by_start opened ON opened."started_at" = p."valid_from"
+LEFT JOIN runs_by_start closed ON closed."started_at" = p."valid_to"
+ORDER BY p."customer_id", p."tenant_id", p."valid_from";
 
 -- ---------------------------------------------------------------------------------------
 -- Indexes: fewer than customer_status_history has, as every first sighting and change
