@@ -321,8 +321,7 @@ describe("customers_at and tenants_at", () => {
     const customers = newCustomers(8, 10, "when");
     const h = await start(customers);
     const CUSTOMER_COLUMNS = `customer_id, organization, owner_email, country_or_region, job_status,
-      job_status_label, management_mode, management_mode_label, job_status_since, tenant_count,
-      first_seen_at`;
+      job_status_label, management_mode, management_mode_label, tenant_count, first_seen_at`;
     const TENANT_COLUMNS = "customer_id, organization, tenant_id, tenant_name, first_seen_at";
     const snapshots: { run: SucceededRun; customers: unknown[]; tenants: unknown[] }[] = [];
     const runAndSnapshot = async () => {
