@@ -47,16 +47,11 @@ CREATE TABLE "tenant_history" (
         CHECK (("valid_to" IS NULL) = ("closed_by_run_id" IS NULL))
 );
 
-ALTER TABLE "customer_history" ADD CONSTRAINT "customer_history_customer_id_fkey" FOREIGN KEY ("customer_id") REFERENCES "customers"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-ALTER TABLE "customer_history" ADD CONSTRAINT "customer_history_opened_by_run_id_fkey" FOREIGN KEY ("opened_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-ALTER TABLE "customer_history" ADD CONSTRAINT "customer_history_closed_by_run_id_fkey" FOREIGN KEY ("closed_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-ALTER TABLE "tenant_history" ADD CONSTRAINT "tenant_history_customer_id_tenant_id_fkey" FOREIGN KEY ("customer_id", "tenant_id") REFERENCES "tenants"("customer_id", "id") ON DELETE RESTRICT ON UPDATE CASCADE;
-ALTER TABLE "tenant_history" ADD CONSTRAINT "tenant_history_opened_by_run_id_fkey" FOREIGN KEY ("opened_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-ALTER TABLE "tenant_history" ADD CONSTRAINT "tenant_history_closed_by_run_id_fkey" FOREIGN KEY ("closed_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
-
 -- ---------------------------------------------------------------------------------------
 -- Backfill: the history from before this migration, from what the database knows. The
--- indexes come after it, built once over the filled tables.
+-- indexes and foreign keys come after it: an index built once over the filled table, and a
+-- foreign key checked by one join, not a lookup per row (at 100,000 customers with a year
+-- of nightly history, 890,000 customer periods).
 
 -- A customer's periods are its customer_status_history periods, exactly (status, mode,
 -- removal, instants, runs): that is all the database recorded. Organization, owner email
@@ -116,6 +111,13 @@ CREATE INDEX "tenant_history_customer_id_tenant_id_valid_to_idx" ON "tenant_hist
 -- Changes since an instant ("what changed last week").
 CREATE INDEX "customer_history_valid_from_idx" ON "customer_history"("valid_from");
 CREATE INDEX "tenant_history_valid_from_idx" ON "tenant_history"("valid_from");
+
+ALTER TABLE "customer_history" ADD CONSTRAINT "customer_history_customer_id_fkey" FOREIGN KEY ("customer_id") REFERENCES "customers"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "customer_history" ADD CONSTRAINT "customer_history_opened_by_run_id_fkey" FOREIGN KEY ("opened_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "customer_history" ADD CONSTRAINT "customer_history_closed_by_run_id_fkey" FOREIGN KEY ("closed_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "tenant_history" ADD CONSTRAINT "tenant_history_customer_id_tenant_id_fkey" FOREIGN KEY ("customer_id", "tenant_id") REFERENCES "tenants"("customer_id", "id") ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "tenant_history" ADD CONSTRAINT "tenant_history_opened_by_run_id_fkey" FOREIGN KEY ("opened_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+ALTER TABLE "tenant_history" ADD CONSTRAINT "tenant_history_closed_by_run_id_fkey" FOREIGN KEY ("closed_by_run_id") REFERENCES "sync_runs"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- ---------------------------------------------------------------------------------------
 -- reporting.attribute_changes: every history period next to the one it closed, one row
