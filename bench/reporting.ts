@@ -175,6 +175,29 @@ const BUILD_STEPS: { what: string; sql: string }[] = [
              c.first_seen_at, c.last_seen_at, c.removed_at
       FROM customers c CROSS JOIN generate_series(1, 2) AS k`,
   },
+  {
+    what: "attr history",
+    // As the attribute_history migration fills it: the status periods, with the current
+    // organization, owner email and country; a tenant present from its first sighting, and
+    // removed from its removal.
+    sql: `
+      INSERT INTO customer_history (customer_id, organization, owner_email, country_or_region,
+                                    job_status, management_mode, removed, valid_from, valid_to,
+                                    opened_by_run_id, closed_by_run_id)
+      SELECT h.customer_id, c.organization, c.owner_email, c.country_or_region, h.job_status,
+             h.management_mode, h.removed, h.valid_from, h.valid_to, h.opened_by_run_id,
+             h.closed_by_run_id
+      FROM customer_status_history h JOIN customers c ON c.id = h.customer_id;
+      INSERT INTO tenant_history (customer_id, tenant_id, name, removed, valid_from, valid_to,
+                                  opened_by_run_id, closed_by_run_id)
+      SELECT t.customer_id, t.id, t.name, p.removed, p.valid_from, p.valid_to, o.id, cl.id
+      FROM tenants t
+      CROSS JOIN LATERAL (VALUES (false, t.first_seen_at, t.removed_at),
+                                 (true, t.removed_at, NULL::timestamptz)) AS p(removed, valid_from, valid_to)
+      JOIN sync_runs o ON o.started_at = p.valid_from
+      LEFT JOIN sync_runs cl ON cl.started_at = p.valid_to
+      WHERE p.valid_from IS NOT NULL`,
+  },
   { what: "cleanup", sql: "DROP TABLE bench_points, bench_periods" },
 ];
 

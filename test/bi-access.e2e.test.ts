@@ -18,6 +18,7 @@ const SCRATCH_ROLE = `bi_scratch_${suffix}`;
 const PASSWORD = "correct horse battery staple";
 
 const VIEWS = [
+  "attribute_changes",
   "customer_status_at_run",
   "customers",
   "job_status_changes",
@@ -29,6 +30,8 @@ const BASE_TABLES = [
   "customers",
   "tenants",
   "customer_status_history",
+  "customer_history",
+  "tenant_history",
   "sync_runs",
   "job_status_codes",
   "management_mode_codes",
@@ -165,6 +168,63 @@ describe("elements-sync bi-access", () => {
     }
   });
 
+  it("lets the role call the point-in-time functions, which no other role may", async () => {
+    await db.query(
+      `INSERT INTO sync_runs (id, status, finished_at, complete) VALUES (1, 'succeeded', now(), true);
+       INSERT INTO customers (id, organization, job_status, management_mode, first_seen_at, last_seen_at)
+       VALUES ('c1', 'Org', 1, 0, now() - interval '1 day', now() - interval '1 day');
+       INSERT INTO tenants (customer_id, id, name, first_seen_at, last_seen_at)
+       VALUES ('c1', 't1', 'tenant', now() - interval '1 day', now() - interval '1 day');
+       INSERT INTO customer_history (customer_id, organization, job_status, management_mode, removed,
+                                     valid_from, opened_by_run_id)
+       VALUES ('c1', 'Org', 1, 0, false, now() - interval '1 day', 1);
+       INSERT INTO tenant_history (customer_id, tenant_id, name, removed, valid_from, opened_by_run_id)
+       VALUES ('c1', 't1', 'tenant', false, now() - interval '1 day', 1)`,
+    );
+    const client = await connectAs(ROLE, PASSWORD);
+    try {
+      const customers = await client.query(
+        "SELECT customer_id, organization, job_status_label, tenant_count FROM reporting.customers_at(now())",
+      );
+      expect(customers.rows).toEqual([
+        { customer_id: "c1", organization: "Org", job_status_label: "Working", tenant_count: 1 },
+      ]);
+      const tenants = await client.query(
+        "SELECT tenant_id, tenant_name FROM reporting.tenants_at(now())",
+      );
+      expect(tenants.rows).toEqual([{ tenant_id: "t1", tenant_name: "tenant" }]);
+      // What the functions read stays closed to the role.
+      for (const table of ["customer_history", "tenant_history"]) {
+        expect(await errorCode(client, `SELECT * FROM ${table}`)).toBe("42501");
+      }
+    } finally {
+      await client.end();
+    }
+    // A role that may use the schema but was not granted them (EXECUTE is not PUBLIC's).
+    await onAdmin(`CREATE ROLE ${SCRATCH_ROLE}_fn LOGIN PASSWORD 'x'`);
+    try {
+      await db.query(`GRANT USAGE ON SCHEMA reporting TO ${SCRATCH_ROLE}_fn`);
+      const other = await connectAs(`${SCRATCH_ROLE}_fn`, "x");
+      try {
+        for (const fn of ["customers_at", "tenants_at"]) {
+          expect([fn, await errorCode(other, `SELECT * FROM reporting.${fn}(now())`)]).toEqual([
+            fn,
+            "42501",
+          ]);
+        }
+      } finally {
+        await other.end();
+      }
+    } finally {
+      await db.query(`REVOKE USAGE ON SCHEMA reporting FROM ${SCRATCH_ROLE}_fn`);
+      await onAdmin(`DROP ROLE ${SCRATCH_ROLE}_fn`);
+      await db.query(
+        `DELETE FROM tenant_history; DELETE FROM customer_history; DELETE FROM tenants;
+         DELETE FROM customers; DELETE FROM sync_runs`,
+      );
+    }
+  });
+
   it("lets the role read a view that a later migration adds", async () => {
     // What a later migration does: the owner of the reporting schema creates a view.
     await db.query("CREATE VIEW reporting.added_later AS SELECT count(*) AS n FROM customers");
@@ -176,6 +236,23 @@ describe("elements-sync bi-access", () => {
     } finally {
       await client.end();
       await db.query("DROP VIEW reporting.added_later");
+    }
+  });
+
+  it("lets the role call a function that a later migration adds", async () => {
+    // As the attribute_history migration does: EXECUTE revoked from PUBLIC.
+    await db.query(
+      `CREATE FUNCTION reporting.added_later_fn() RETURNS int LANGUAGE sql RETURN 7;
+       REVOKE ALL ON FUNCTION reporting.added_later_fn() FROM PUBLIC`,
+    );
+    const client = await connectAs(ROLE, PASSWORD);
+    try {
+      expect((await client.query("SELECT reporting.added_later_fn() AS n")).rows).toEqual([
+        { n: 7 },
+      ]);
+    } finally {
+      await client.end();
+      await db.query("DROP FUNCTION reporting.added_later_fn()");
     }
   });
 

@@ -117,6 +117,9 @@ describe("the bi-access role", () => {
         "job_status_daily",
         "customer_status_at_run",
         "sync_runs",
+        "attribute_changes",
+        "customers_at(now())",
+        "tenants_at(now())",
       ]) {
         await reader.query(`SELECT count(*) FROM reporting.${view}`);
       }

@@ -54,6 +54,17 @@ const TYPE_WORDS: Record<string, string> = {
   "text[]": "ARRAY",
 };
 
+/** The functions documented under "The reporting views": `#### reporting.f(param type)` headings. */
+function documentedFunctions(): { name: string; parameter: { name: string; type: string } }[] {
+  return [...README.matchAll(/^#### `reporting\.(\w+)\((\w+) (\w+)\)`/gm)].map((match) => ({
+    name: match[1] ?? "",
+    parameter: {
+      name: match[2] ?? "",
+      type: TYPE_WORDS[match[3] ?? ""] ?? `undocumented ${match[3]}`,
+    },
+  }));
+}
+
 /** The views documented under "The reporting views", from their `#### reporting.x` headings. */
 function documentedViews(): string[] {
   return [...README.matchAll(/^#### `reporting\.(\w+)`/gm)].map((match) => match[1] ?? "");
@@ -62,8 +73,10 @@ function documentedViews(): string[] {
 describe("README", () => {
   let h: Harness;
   const customers = sampleCustomers(20);
-  const [changed, removed] = customers;
-  if (!changed || !removed) throw new Error("unreachable");
+  const [changed, removed, renamedTenantOwner] = customers;
+  if (!changed || !removed || !renamedTenantOwner) throw new Error("unreachable");
+  const renamedTenant = renamedTenantOwner.tenants[0];
+  if (!renamedTenant) throw new Error("the sample's third customer has no tenant");
 
   // When runs 1 and 2 happened: the day before yesterday and yesterday, at noon of the
   // database session's time zone (the one the example queries' `current_date` uses).
@@ -79,10 +92,13 @@ describe("README", () => {
   beforeAll(async () => {
     h = await createHarness({ customers });
     await moveRun(h.db, (await h.sync()).runId, await noonDaysAgo(2));
-    // Run 2: one status change and one removal; run 3 (today): the removed customer is back.
+    // Run 2: one status change, one removal and a tenant renamed; run 3 (today): the removed
+    // customer is back.
     const edited = structuredClone(customers);
     const first = edited[0];
     if (first) first.jobStatus = first.jobStatus === 2 ? 1 : 2;
+    const tenant = edited[2]?.tenants[0];
+    if (tenant) tenant.name = "renamed.example";
     await h.serve(edited.filter((c) => c.id !== removed.id));
     await moveRun(h.db, (await h.sync()).runId, await noonDaysAgo(1));
     await h.serve(edited);
@@ -93,23 +109,27 @@ describe("README", () => {
     await h.close();
   });
 
-  it.each(["customers", "tenants", "customer_status_history", "sync_runs"])(
-    "documents every column of %s with its type and nullability",
-    async (table) => {
-      const documented = tableAfter(`### \`${table}\``).map(([column = "", type = ""]) => ({
-        column: unquote(column),
-        type: TYPE_WORDS[type.split(/[ ,]/)[0] ?? ""] ?? `undocumented type ${type}`,
-        nullable: /\bnull\b/.test(type),
-      }));
-      const actual = await h.db.query<{ column: string; type: string; nullable: boolean }>(
-        `SELECT column_name AS column, data_type AS type, is_nullable = 'YES' AS nullable
+  it.each([
+    "customers",
+    "tenants",
+    "customer_status_history",
+    "customer_history",
+    "tenant_history",
+    "sync_runs",
+  ])("documents every column of %s with its type and nullability", async (table) => {
+    const documented = tableAfter(`### \`${table}\``).map(([column = "", type = ""]) => ({
+      column: unquote(column),
+      type: TYPE_WORDS[type.split(/[ ,]/)[0] ?? ""] ?? `undocumented type ${type}`,
+      nullable: /\bnull\b/.test(type),
+    }));
+    const actual = await h.db.query<{ column: string; type: string; nullable: boolean }>(
+      `SELECT column_name AS column, data_type AS type, is_nullable = 'YES' AS nullable
          FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1
          ORDER BY ordinal_position`,
-        [table],
-      );
-      expect(documented).toEqual(actual);
-    },
-  );
+      [table],
+    );
+    expect(documented).toEqual(actual);
+  });
 
   it("lists the code tables' seeded values", async () => {
     const rows = tableAfter("### `job_status_codes` and `management_mode_codes`");
@@ -131,6 +151,18 @@ describe("README", () => {
          JOIN sync_runs r ON r.id = h.opened_by_run_id WHERE h.valid_from <> r.started_at
        UNION ALL
        SELECT 'closed period', h.id::text FROM customer_status_history h
+         JOIN sync_runs r ON r.id = h.closed_by_run_id WHERE h.valid_to <> r.started_at
+       UNION ALL
+       SELECT 'customer period', h.id::text FROM customer_history h
+         JOIN sync_runs r ON r.id = h.opened_by_run_id WHERE h.valid_from <> r.started_at
+       UNION ALL
+       SELECT 'closed customer period', h.id::text FROM customer_history h
+         JOIN sync_runs r ON r.id = h.closed_by_run_id WHERE h.valid_to <> r.started_at
+       UNION ALL
+       SELECT 'tenant period', h.id::text FROM tenant_history h
+         JOIN sync_runs r ON r.id = h.opened_by_run_id WHERE h.valid_from <> r.started_at
+       UNION ALL
+       SELECT 'closed tenant period', h.id::text FROM tenant_history h
          JOIN sync_runs r ON r.id = h.closed_by_run_id WHERE h.valid_to <> r.started_at
        UNION ALL
        SELECT 'last seen', c.id FROM customers c
@@ -232,6 +264,98 @@ describe("README", () => {
       );
       expect({ view, columns: documented }).toEqual({ view, columns: actual });
     }
+  });
+
+  it("documents every function of the reporting schema: its parameter and result columns", async () => {
+    const functions = await h.db.query<{ name: string }>(
+      `SELECT routine_name AS name FROM information_schema.routines
+       WHERE routine_schema = 'reporting' ORDER BY routine_name`,
+    );
+    expect(
+      documentedFunctions()
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(functions.map((f) => f.name));
+    for (const { name, parameter } of documentedFunctions()) {
+      const columns = tableAfter(`#### \`reporting.${name}(`).map(([column = "", type = ""]) => ({
+        name: unquote(column),
+        type: TYPE_WORDS[type] ?? `undocumented type ${type}`,
+      }));
+      const actual = await h.db.query<{ mode: string; name: string; type: string }>(
+        `SELECT p.parameter_mode AS mode, p.parameter_name AS name, p.data_type AS type
+         FROM information_schema.parameters p
+         JOIN information_schema.routines r ON r.specific_schema = p.specific_schema
+          AND r.specific_name = p.specific_name
+         WHERE r.routine_schema = 'reporting' AND r.routine_name = $1
+         ORDER BY p.ordinal_position`,
+        [name],
+      );
+      const inputs = actual
+        .filter((p) => p.mode === "IN")
+        .map(({ name, type }) => ({ name, type }));
+      const results = actual
+        .filter((p) => p.mode === "OUT")
+        .map(({ name, type }) => ({ name, type }));
+      expect({ name, inputs, results }).toEqual({ name, inputs: [parameter], results: columns });
+    }
+  });
+
+  it("lists the last 7 days' attribute changes, tenants' included, first sightings left out", async () => {
+    const rows = await h.db.query<{
+      entity: string;
+      customer_id: string;
+      tenant_id: string | null;
+      field: string;
+      old_value: string | null;
+      new_value: string | null;
+    }>(exampleQuery("attribute-changes-last-7-days"));
+    const facts = rows.map((r) =>
+      [r.entity, r.customer_id, r.tenant_id, r.field, r.old_value, r.new_value].join(" "),
+    );
+    const presence = (from: string, to: string) => [
+      `customer ${removed.id}  presence ${from} ${to}`,
+      ...removed.tenants.map((t) => `tenant ${removed.id} ${t.id} presence ${from} ${to}`),
+    ];
+    const status = (jobStatus: number) => (jobStatus === 2 ? 1 : 2);
+    expect(facts.sort()).toEqual(
+      [
+        `customer ${changed.id}  job_status ${changed.jobStatus} ${status(changed.jobStatus)}`,
+        `tenant ${renamedTenantOwner.id} ${renamedTenant.id} name ${renamedTenant.name} renamed.example`,
+        ...presence("present", "removed"),
+        ...presence("removed", "present"),
+      ].sort(),
+    );
+  });
+
+  it("gives the customer list at the start of today, as it was after yesterday's run", async () => {
+    const rows = await h.db.query<{
+      customer_id: string;
+      job_status_label: string;
+      tenant_count: number;
+    }>(exampleQuery("customers-on-a-date"));
+    expect(rows).toHaveLength(19);
+    expect(rows.some((r) => r.customer_id === removed.id)).toBe(false);
+    const now = changed.jobStatus === 2 ? "Working" : "Failed";
+    expect(rows.find((r) => r.customer_id === changed.id)?.job_status_label).toBe(now);
+    expect(rows.find((r) => r.customer_id === renamedTenantOwner.id)?.tenant_count).toBe(
+      renamedTenantOwner.tenants.length,
+    );
+  });
+
+  it("gives one tenant's names over time", async () => {
+    // The README's ids are placeholders: this tenant's instead.
+    const sql = exampleQuery("tenant-names-over-time")
+      .replace(/customer_id = '[^']*'/, `customer_id = '${renamedTenantOwner.id}'`)
+      .replace(/tenant_id = '[^']*'/, `tenant_id = '${renamedTenant.id}'`);
+    const rows = await h.db.query<{ field: string; old_value: string | null; new_value: string }>(
+      sql,
+    );
+    expect(
+      rows.map(({ field, old_value, new_value }) => ({ field, old_value, new_value })),
+    ).toEqual([
+      { field: "presence", old_value: null, new_value: "present" },
+      { field: "name", old_value: renamedTenant.name, new_value: "renamed.example" },
+    ]);
   });
 
   it("documents every variable the configuration reads, and no other", () => {

@@ -421,6 +421,8 @@ describe("schema.prisma and prisma/migrations", () => {
         "tenants",
         "sync_runs",
         "customer_status_history",
+        "customer_history",
+        "tenant_history",
         "job_status_codes",
         "management_mode_codes",
         "staging_customers",

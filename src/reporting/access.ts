@@ -1,5 +1,6 @@
-// A login role for BI tools that reads the reporting views and nothing else. The views run
-// with their owner's rights, so SELECT on them needs no right on the base tables; the role
+// A login role for BI tools that reads the reporting views and calls the reporting
+// functions (customers_at, tenants_at), and nothing else. The views run with their owner's
+// rights, and the functions are SECURITY DEFINER, so neither needs a right on the base tables; the role
 // gets no table privilege, no CREATE anywhere, no temporary tables, and read-only
 // transactions by default. Nor can it take the run lock (see src/sync/lock.ts): that
 // needs UPDATE on sync_run_lock, which only its owner has.
@@ -128,9 +129,14 @@ async function grant(
   await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA reporting FROM ${name}`);
   await client.query(`GRANT USAGE ON SCHEMA reporting TO ${name}`);
   await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO ${name}`);
-  // Views a later migration adds are created by the schema's owner: readable at once.
+  // The point-in-time functions: PUBLIC may not execute them (their migration revokes it).
+  await client.query(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA reporting TO ${name}`);
+  // Views and functions a later migration adds are created by the schema's owner: usable at once.
   await client.query(
     `ALTER DEFAULT PRIVILEGES FOR ROLE ${pg.escapeIdentifier(owner)} IN SCHEMA reporting GRANT SELECT ON TABLES TO ${name}`,
+  );
+  await client.query(
+    `ALTER DEFAULT PRIVILEGES FOR ROLE ${pg.escapeIdentifier(owner)} IN SCHEMA reporting GRANT EXECUTE ON FUNCTIONS TO ${name}`,
   );
   await withholdTemporaryTables(client, database, owner);
   await checkCreatesNothing(client, role, database);

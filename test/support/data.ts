@@ -4,7 +4,10 @@ import { expect } from "vitest";
 import type { SimulatedCustomer } from "../../src/simulator/data.ts";
 import type { TestDatabase } from "./database.ts";
 
-export type DataSnapshot = Record<"customers" | "tenants" | "history", unknown[]>;
+export type DataSnapshot = Record<
+  "customers" | "tenants" | "history" | "customerHistory" | "tenantHistory",
+  unknown[]
+>;
 
 /**
  * Everything a failed run must leave alone. `withoutLastSeen` leaves out the last_seen_at
@@ -22,6 +25,8 @@ export async function snapshotData(
     customers: await rows("SELECT * FROM customers ORDER BY id"),
     tenants: await rows("SELECT * FROM tenants ORDER BY customer_id, id"),
     history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
+    customerHistory: await db.query("SELECT * FROM customer_history ORDER BY id"),
+    tenantHistory: await db.query("SELECT * FROM tenant_history ORDER BY id"),
   };
 }
 

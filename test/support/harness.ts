@@ -54,6 +54,8 @@ export interface HarnessOptions {
   databaseUrlFor?: (url: string) => string;
   /** The worker's wait for one statement's answer (default: the worker's default, 10 min). */
   queryTimeoutMs?: number;
+  /** Migrations to apply (default: all of prisma/migrations), e.g. those before an upgrade. */
+  migrationsDir?: string;
 }
 
 export interface Harness {
@@ -112,7 +114,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     queryTimeoutMs: options.queryTimeoutMs,
   });
   const { logger, lines } = captureLogs();
-  await migrate(database.pool, { log: logger });
+  await migrate(database.pool, { log: logger, migrationsDir: options.migrationsDir });
   const simulator = await startSimulator({ ...options.simulator, dataFile });
   const config: ElementsConfig = {
     apiUrl: simulator.url,

@@ -3,7 +3,94 @@
 import { expect } from "vitest";
 import type { TestDatabase } from "./database.ts";
 
+/** The period rules of one history table, for the entity its `key` columns name. */
+function periodRules(
+  table: string,
+  key: string,
+  entities: string,
+  attributes: string,
+): Record<string, string> {
+  const joinOn = key
+    .split(", ")
+    .map((column) => `h.${column} = e.${column}`)
+    .join(" AND ");
+  const entityKey = key
+    .split(", ")
+    .map((column) => `e.${column}`)
+    .join(", ");
+  const previous = attributes
+    .split(", ")
+    .map((column) => `lag(${column}) OVER w`)
+    .join(", ");
+  return {
+    [`${table}: exactly one open period per entity ever seen`]: `
+      SELECT ${entityKey}, count(h.id) AS open_periods
+      FROM (${entities}) e
+      LEFT JOIN ${table} h ON ${joinOn} AND h.valid_to IS NULL
+      GROUP BY ${entityKey} HAVING count(h.id) <> 1`,
+    [`${table}: periods leave no gaps and never overlap`]: `
+      SELECT * FROM (
+        SELECT ${key}, valid_from, valid_to, closed_by_run_id,
+               lead(valid_from) OVER w AS next_from, lead(opened_by_run_id) OVER w AS next_opened_by
+        FROM ${table}
+        WINDOW w AS (PARTITION BY ${key} ORDER BY valid_from, id)
+      ) p
+      WHERE valid_to IS DISTINCT FROM next_from OR closed_by_run_id IS DISTINCT FROM next_opened_by`,
+    [`${table}: two consecutive periods always differ`]: `
+      SELECT * FROM (
+        SELECT ${key}, valid_from, row(${attributes}) AS now, row(${previous}) AS before,
+               row_number() OVER w AS n
+        FROM ${table}
+        WINDOW w AS (PARTITION BY ${key} ORDER BY valid_from, id)
+      ) p
+      WHERE n > 1 AND now IS NOT DISTINCT FROM before`,
+    [`${table}: an incomplete or failed run removed nothing`]: `
+      SELECT h.id FROM ${table} h
+      JOIN sync_runs r ON r.id = h.opened_by_run_id
+      WHERE h.removed AND NOT (r.status = 'succeeded' AND r.complete)`,
+  };
+}
+
 const VIOLATIONS: Record<string, string> = {
+  ...periodRules(
+    "customer_history",
+    "customer_id",
+    "SELECT id AS customer_id FROM customers",
+    "organization, owner_email, country_or_region, job_status, management_mode, removed",
+  ),
+  ...periodRules(
+    "tenant_history",
+    "customer_id, tenant_id",
+    "SELECT customer_id, id AS tenant_id FROM tenants",
+    "name, removed",
+  ),
+  "customers agree with their open customer_history period": `
+    SELECT c.id FROM customers c
+    JOIN customer_history h ON h.customer_id = c.id AND h.valid_to IS NULL
+    WHERE (c.organization, c.owner_email, c.country_or_region, c.job_status,
+           c.management_mode, c.removed_at IS NOT NULL)
+          IS DISTINCT FROM (h.organization, h.owner_email, h.country_or_region, h.job_status,
+                            h.management_mode, h.removed)`,
+  "tenants agree with their open tenant_history period": `
+    SELECT t.customer_id, t.id FROM tenants t
+    JOIN tenant_history h ON h.customer_id = t.customer_id AND h.tenant_id = t.id
+     AND h.valid_to IS NULL
+    WHERE (t.name, t.removed_at IS NOT NULL) IS DISTINCT FROM (h.name, h.removed)`,
+  // customer_status_history is customer_history without three attributes: at every instant
+  // where either changes, both say the same status, and the status history changes only
+  // where the status does.
+  "customer_history and customer_status_history agree on status at every change": `
+    SELECT x.customer_id, x.at FROM (
+      SELECT customer_id, valid_from AS at FROM customer_history
+      UNION SELECT customer_id, valid_from FROM customer_status_history
+    ) x
+    LEFT JOIN customer_history h ON h.customer_id = x.customer_id
+     AND h.valid_from <= x.at AND (h.valid_to IS NULL OR h.valid_to > x.at)
+    LEFT JOIN customer_status_history s ON s.customer_id = x.customer_id
+     AND s.valid_from <= x.at AND (s.valid_to IS NULL OR s.valid_to > x.at)
+    WHERE h.id IS NULL OR s.id IS NULL
+       OR (h.job_status, h.management_mode, h.removed)
+          IS DISTINCT FROM (s.job_status, s.management_mode, s.removed)`,
   "exactly one open period per customer ever seen": `
     SELECT c.id, count(h.id) AS open_periods
     FROM customers c

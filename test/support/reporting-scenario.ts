@@ -28,6 +28,16 @@ export async function moveRun(db: TestDatabase, runId: number, to: Date): Promis
          valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
          valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
        FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
+     customer_periods AS (
+       UPDATE customer_history h SET
+         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
+         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
+       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
+     tenant_periods AS (
+       UPDATE tenant_history h SET
+         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
+         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
+       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
      customers AS (
        UPDATE customers c SET
          first_seen_at = CASE WHEN c.first_seen_at = run.old THEN $2::timestamptz ELSE c.first_seen_at END,
