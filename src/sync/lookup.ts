@@ -134,6 +134,11 @@ export async function lookUpCustomers(
     await writer.idle();
     writer.close();
   }
+  // Answers arrive in any order: messages name the ids in the order they were given.
+  const position = new Map(ids.map((id, index) => [id, index]));
+  const byPosition = (a: string, b: string) => (position.get(a) ?? 0) - (position.get(b) ?? 0);
+  result.gone.sort(byPosition);
+  result.unsettled.sort(byPosition);
   return result;
 }
 
