@@ -4,8 +4,9 @@
 // against both, and against a server that applies neither: a customer is removed only when a
 // filter the server applied says it is gone.
 import { afterEach, describe, expect, it } from "vitest";
-import type { SimulatedCustomer } from "../src/simulator/data.ts";
+import { generateCustomers, type SimulatedCustomer } from "../src/simulator/data.ts";
 import type { ApiVersion, RequestLogEntry, Simulator } from "../src/simulator/server.ts";
+import { runCli, spawnCli } from "./support/cli.ts";
 import { createCliRig, type CliRig } from "./support/cli-rig.ts";
 import { createHarness, newCustomers, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
@@ -45,11 +46,17 @@ function customersRequests(simulator: Simulator): RequestLogEntry[] {
   return simulator.requests.filter((r) => r.path.endsWith("/customers/batch"));
 }
 
-/** Today's API pages by 50 when pageSize is absent, the seed's by 100: it is always sent. */
-function expectPageSizeAlwaysSent(simulator: Simulator): void {
+/**
+ * Today's API pages by 50 when pageSize is absent, the seed's by 100: it is always sent. And
+ * no request carries both forms of the filter (a seed server would apply customerId alone).
+ */
+function expectRequestsWellFormed(simulator: Simulator): void {
   const requests = customersRequests(simulator);
   expect(requests.length).toBeGreaterThan(0);
-  for (const request of requests) expect(request.search).toMatch(/[?&]pageSize=\d+(&|$)/);
+  for (const request of requests) {
+    expect(request.search).toMatch(/[?&]pageSize=\d+(&|$)/);
+    expect(request.customerId !== undefined && request.customerIds !== undefined).toBe(false);
+  }
 }
 
 function countMessages(h: Harness, pattern: RegExp): number {
@@ -104,10 +111,20 @@ describe.each(VERSIONS)("against a %s server", (apiVersion) => {
 
     // The deleted customer is missing from the next run's pages: asked for, and gone.
     h.simulator.onCustomersRequest(undefined);
+    const nextRun = h.simulator.requests.length;
     const next = await syncOk(h);
     expect(next).toMatchObject({ complete: true, customersRemoved: 1 });
     expect(await removedIds(h)).toEqual([deleted.id]);
-    expectPageSizeAlwaysSent(h.simulator);
+    // Every run starts with today's form again.
+    expect(filtered(h.simulator, nextRun)).toEqual(
+      apiVersion === "2025-10"
+        ? [["customerIds", [deleted.id]]]
+        : [
+            ["customerIds", [deleted.id]],
+            ["customerId", [deleted.id]],
+          ],
+    );
+    expectRequestsWellFormed(h.simulator);
   });
 
   it("sync --customer, repeated or as a comma list, syncs exactly those customers, none on page 1", async () => {
@@ -164,7 +181,7 @@ describe.each(VERSIONS)("against a %s server", (apiVersion) => {
     expect(unknown.stdout).toMatch(
       /The Elements API returned no customer with id no-such-customer\./,
     );
-    expectPageSizeAlwaysSent(rig.simulator);
+    expectRequestsWellFormed(rig.simulator);
     await expectInvariants(rig.db);
   });
 });
@@ -214,7 +231,7 @@ describe("removal lookups ask for a page of ids per request", () => {
     expect(batches.length).toBeGreaterThanOrEqual(1);
     expect(batches.length).toBeLessThanOrEqual(3);
     expect(countMessages(h, IGNORES_CUSTOMER_IDS)).toBe(1);
-    expectPageSizeAlwaysSent(h.simulator);
+    expectRequestsWellFormed(h.simulator);
   });
 });
 
@@ -245,7 +262,7 @@ describe("a server that applies neither form of the filter", () => {
     expect(lookups.filter(([form]) => form === "customerId").length).toBeGreaterThan(1);
     expect(countMessages(h, IGNORES_CUSTOMER_IDS)).toBe(1);
     expect(countMessages(h, IGNORES_BOTH)).toBe(1);
-    expectPageSizeAlwaysSent(h.simulator);
+    expectRequestsWellFormed(h.simulator);
   });
 
   it("fails sync --customer with a clear message rather than guess", async () => {
@@ -291,5 +308,79 @@ describe("sync --customer on the command line", () => {
     expect(rig.simulator.requests).toEqual([]);
     const tables = await rig.db.query("SELECT 1 FROM pg_tables WHERE tablename = 'sync_runs'");
     expect(tables).toEqual([]);
+  });
+});
+
+describe("a filtered answer over several pages", () => {
+  it("is followed to its last page when the server serves fewer records a page than asked", async () => {
+    const customers = sampleCustomers(20, 26);
+    const wanted = [customers[3], customers[9], customers[15]].map((c) => c?.id ?? "");
+    const h = (harness = await createHarness({ customers, simulator: { servedPageSize: 2 } }));
+    const run = await syncOk(h, { customerIds: wanted });
+    expect(run).toMatchObject({ customersSeen: 3, complete: false });
+    // Page 1 holds 2 of the 3 it counts; page 2 the last.
+    expect(customersRequests(h.simulator).map((r) => [r.pageIndex, r.customerIds?.length])).toEqual(
+      [
+        [1, 3],
+        [2, 3],
+      ],
+    );
+    expect(countMessages(h, IGNORES_CUSTOMER_IDS)).toBe(0);
+
+    const missing = failed(await syncChecked(h, { customerIds: [...wanted, "no-such-customer"] }));
+    expect(missing.error).toBe("The Elements API returned no customer with id no-such-customer.");
+  });
+});
+
+describe("simulate --api-version", () => {
+  async function firstPage(url: string, body: unknown): Promise<number> {
+    const token = (await (
+      await fetch(`${url}/connect/token`, {
+        method: "POST",
+        body: new URLSearchParams({
+          grant_type: "client_credentials",
+          client_id: "demo-client",
+          client_secret: "demo-secret",
+          scope: "elements.customers.read.all",
+        }),
+      })
+    ).json()) as { access_token: string };
+    const response = await fetch(
+      `${url}/partner/external/v3/general/customers/batch?pageIndex=1&pageSize=10`,
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token.access_token}`,
+          "content-type": "application/json",
+        },
+        body: JSON.stringify(body),
+      },
+    );
+    return ((await response.json()) as { metadata: { totalCount: number } }).metadata.totalCount;
+  }
+
+  it("serves the seed's version: customerId filters, customerIds is ignored", async () => {
+    const simulate = spawnCli(["simulate", "--api-version", "seed", "--customers", "30"], {});
+    try {
+      const listening = /\(API version seed\) listening on (http:\/\/\S+)/;
+      await expect
+        .poll(() => listening.exec(simulate.stdout())?.[1], { timeout: 20_000 })
+        .toBeDefined();
+      const url = listening.exec(simulate.stdout())?.[1] ?? "";
+      const [one] = generateCustomers(30, 1);
+      expect(await firstPage(url, { customerId: one?.id })).toBe(1);
+      expect(await firstPage(url, { customerIds: [one?.id] })).toBe(30);
+    } finally {
+      simulate.child.kill("SIGTERM");
+      expect((await simulate.exited).code).toBe(0);
+    }
+  });
+
+  it("refuses a version it does not speak, with one message and exit 2", async () => {
+    const result = await runCli(["simulate", "--api-version", "2024-01"], {});
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'elements-sync simulate: configuration error: --api-version must be 2025-10 or seed; got "2024-01".',
+    );
   });
 });
