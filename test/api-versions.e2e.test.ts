@@ -332,6 +332,32 @@ describe("a filtered answer over several pages", () => {
   });
 });
 
+describe("removal lookups on a server that serves smaller pages than asked", () => {
+  it("ask for as many ids per request as it serves records per page", async () => {
+    const customers = sampleCustomers(30, 27);
+    const h = (harness = await createHarness({
+      customers,
+      pageSize: 10,
+      simulator: { servedPageSize: 5 },
+    }));
+    await syncOk(h);
+    await h.serve(customers.slice(6));
+    const before = h.simulator.requests.length;
+    expect(await syncOk(h)).toMatchObject({ complete: true, customersRemoved: 6 });
+    const lookups = filtered(h.simulator, before);
+    // Two requests in flight at once: answered in either order.
+    expect(lookups.map(([form, ids]) => `${form} ${ids.length}`).sort()).toEqual([
+      "customerIds 1",
+      "customerIds 5",
+    ]);
+    expect(
+      customersRequests(h.simulator)
+        .slice(-2)
+        .map((r) => r.pageSize),
+    ).toEqual([5, 5]);
+  });
+});
+
 describe("simulate --api-version", () => {
   async function firstPage(url: string, body: unknown): Promise<number> {
     const token = (await (
