@@ -9,9 +9,6 @@ import type { PageEnvelope } from "./payload.ts";
 /** The body field a filter is sent in. */
 export type FilterForm = "customerIds" | "customerId";
 
-/** Today's form first: the one a server of the seed's version ignores comes second. */
-export const FILTER_FORMS: readonly FilterForm[] = ["customerIds", "customerId"];
-
 /**
  * One request's filter. Exactly one field is ever sent: a seed server given both would
  * honour `customerId` alone, and its answer would look as if the other ids were gone.

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { FilterForm } from "../elements/id-filter.ts";
 import { CUSTOMERS_PATH } from "../elements/payload.ts";
 import { errorMessage } from "../errors.ts";
 import { Chaos, type ChaosOptions } from "./chaos.ts";
@@ -44,10 +45,7 @@ export function isApiVersion(value: string): value is ApiVersion {
   return (API_VERSIONS as readonly string[]).includes(value);
 }
 
-const VERSIONS: Record<
-  ApiVersion,
-  { filterField: "customerIds" | "customerId"; defaultPageSize: number }
-> = {
+const VERSIONS: Record<ApiVersion, { filterField: FilterForm; defaultPageSize: number }> = {
   "2025-10": { filterField: "customerIds", defaultPageSize: 50 },
   seed: { filterField: "customerId", defaultPageSize: 100 },
 };
@@ -489,7 +487,7 @@ interface Filter {
  * as a server ignores a property its model does not have. An empty `customerIds` filters
  * nothing: the list is optional, and an empty one asks for no particular customer.
  */
-function parseFilter(body: string, honoured: "customerIds" | "customerId"): Filter | string {
+function parseFilter(body: string, honoured: FilterForm): Filter | string {
   if (body.trim() === "") return { ids: undefined, sent: {} };
   let value: unknown;
   try {

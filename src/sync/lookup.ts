@@ -9,8 +9,7 @@
 // - an id is gone only when the answer to a filter the server applied leaves it out
 //   (judgeFilteredPage, and every record that answer counts received); an answer that was
 //   not filtered confirms nothing, and its ids are asked again in the next form.
-import type { IdFilter, FilterForm } from "../elements/id-filter.ts";
-import { idsOf, judgeFilteredPage } from "../elements/id-filter.ts";
+import { idsOf, judgeFilteredPage, type FilterForm, type IdFilter } from "../elements/id-filter.ts";
 import { ElementsApiError } from "../elements/errors.ts";
 import type { PageEnvelope } from "../elements/payload.ts";
 import type { Logger } from "../logger.ts";
@@ -18,6 +17,7 @@ import { isObject } from "../values.ts";
 import type { RequestContext } from "./fetch.ts";
 import { forEachConcurrently } from "./pool.ts";
 import { checkRecords, type RejectedRecord } from "./records.ts";
+import type { StagingWriter } from "./staging.ts";
 
 /** The reason a run gives when it could not ask for customers by id at all. */
 export const FILTER_IGNORED =
@@ -104,32 +104,9 @@ export async function lookUpCustomers(
   const writer = await context.openWriter();
   try {
     const pool = { concurrency: context.concurrency, signal: context.signal };
-    await forEachConcurrently(queue, pool, async (batch, signal) => {
-      const form = context.idFilter.form;
-      if (form === undefined) {
-        result.unsettled.push(...batch);
-        return;
-      }
-      if (form === "customerId" && batch.length > 1) {
-        queue.retry(batch);
-        return;
-      }
-      const filter: IdFilter =
-        form === "customerIds" ? { form, ids: batch } : { form, id: batch[0] ?? "" };
-      const answer = await ask(context, filter, result, signal);
-      const { accepted, rejected } = checkRecords(1, answer.records);
-      await writer.write(accepted);
-      for (const record of accepted) result.found.add(record.id);
-      result.rejected.push(...rejected);
-      const answered = new Set(answer.records.map(idOf));
-      const unanswered = batch.filter((id) => !answered.has(id));
-      if (answer.filtered) {
-        result.gone.push(...unanswered);
-      } else {
-        context.idFilter.ignored(form);
-        queue.retry(unanswered);
-      }
-    });
+    await forEachConcurrently(queue, pool, (batch, signal) =>
+      settle(context, { batch, queue, writer, result }, signal),
+    );
   } finally {
     await writer.idle();
     writer.close();
@@ -140,6 +117,40 @@ export async function lookUpCustomers(
   result.gone.sort(byPosition);
   result.unsettled.sort(byPosition);
   return result;
+}
+
+/** One batch: asked for in the run's current form, its records staged, its ids settled or requeued. */
+async function settle(
+  context: LookupContext,
+  work: { batch: string[]; queue: LookupQueue; writer: StagingWriter; result: LookupResult },
+  signal: AbortSignal,
+): Promise<void> {
+  const { batch, queue, writer, result } = work;
+  const form = context.idFilter.form;
+  if (form === undefined) {
+    result.unsettled.push(...batch);
+    return;
+  }
+  // Handed out before an answer showed customerIds ignored: one id per request from now on.
+  if (form === "customerId" && batch.length > 1) {
+    queue.retry(batch);
+    return;
+  }
+  const filter: IdFilter =
+    form === "customerIds" ? { form, ids: batch } : { form, id: batch[0] ?? "" };
+  const answer = await ask(context, filter, result, signal);
+  const { accepted, rejected } = checkRecords(1, answer.records);
+  await writer.write(accepted);
+  for (const record of accepted) result.found.add(record.id);
+  result.rejected.push(...rejected);
+  const answered = new Set(answer.records.map(idOf));
+  const unanswered = batch.filter((id) => !answered.has(id));
+  if (answer.filtered) {
+    result.gone.push(...unanswered);
+  } else {
+    context.idFilter.ignored(form);
+    queue.retry(unanswered);
+  }
 }
 
 /**
