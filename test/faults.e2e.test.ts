@@ -42,9 +42,9 @@ async function isRemoved(db: TestDatabase, id: string): Promise<boolean> {
 /** Runs `change` once, before the first page after page 1 is cut (whichever page that is). */
 function onceAfterFirstPage(h: Harness, change: (customers: unknown[]) => unknown[]): void {
   let done = false;
-  h.simulator.onCustomersRequest(({ pageIndex, customerId, customers }) => {
-    // Requests by customerId (re-confirming absent customers) see the data as it now is.
-    if (done || pageIndex < 2 || customerId !== undefined) return undefined;
+  h.simulator.onCustomersRequest(({ pageIndex, customerIds, customers }) => {
+    // Requests by id (re-confirming absent customers) see the data as it now is.
+    if (done || pageIndex < 2 || customerIds !== undefined) return undefined;
     done = true;
     return change([...customers]);
   });

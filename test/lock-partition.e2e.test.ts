@@ -78,7 +78,7 @@ function holdPage(h: Harness, pageIndex: number) {
   const opened = new Promise<void>((resolve) => (open = resolve));
   let held = false;
   h.simulator.onCustomersRequest(async (request) => {
-    if (held || request.pageIndex !== pageIndex || request.customerId !== undefined) return;
+    if (held || request.pageIndex !== pageIndex || request.customerIds !== undefined) return;
     held = true;
     reached();
     await opened;

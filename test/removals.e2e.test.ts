@@ -21,9 +21,11 @@ async function removedIds(h: Harness): Promise<string[]> {
   return rows.map((row) => row.id);
 }
 
-/** The customer ids the sync asked for one by one, in order. */
+/** The customer ids the sync asked for by id (in either form), in the order of the requests. */
 function lookups(h: Harness): string[] {
-  return h.simulator.requests.flatMap((r) => (r.customerId === undefined ? [] : [r.customerId]));
+  return h.simulator.requests.flatMap(
+    (r) => r.customerIds ?? (r.customerId === undefined ? [] : [r.customerId]),
+  );
 }
 
 const ids = (customers: readonly SimulatedCustomer[]) => customers.map((c) => c.id).sort();

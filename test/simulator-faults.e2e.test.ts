@@ -102,9 +102,10 @@ describe("data that changes during a run", () => {
     const simulator = await start();
     simulator.setCustomers(customers);
     const inserted = { ...generateCustomers(1, 4)[0], id: "inserted" };
-    const seen: { pageIndex: number; customerId: string | undefined; count: number }[] = [];
-    simulator.onCustomersRequest(({ pageIndex, customerId, customers: current }) => {
-      seen.push({ pageIndex, customerId, count: current.length });
+    const seen: { pageIndex: number; customerIds: readonly string[] | undefined; count: number }[] =
+      [];
+    simulator.onCustomersRequest(({ pageIndex, customerIds, customers: current }) => {
+      seen.push({ pageIndex, customerIds, count: current.length });
       return pageIndex === 2 && current.length === 10 ? [inserted, ...current] : undefined;
     });
     const token = await getToken(simulator);
@@ -117,12 +118,12 @@ describe("data that changes during a run", () => {
     expect(ids(second)[0]).toBe(customers[4]?.id);
     expect(ids(first)).toContain(customers[4]?.id);
 
-    const filtered = await requestPage(simulator, token, 1, 5, { customerId: "inserted" });
+    const filtered = await requestPage(simulator, token, 1, 5, { customerIds: ["inserted"] });
     expect(((await filtered.json()) as PageBody).data).toEqual([inserted]);
     expect(seen).toEqual([
-      { pageIndex: 1, customerId: undefined, count: 10 },
-      { pageIndex: 2, customerId: undefined, count: 10 },
-      { pageIndex: 1, customerId: "inserted", count: 11 },
+      { pageIndex: 1, customerIds: undefined, count: 10 },
+      { pageIndex: 2, customerIds: undefined, count: 10 },
+      { pageIndex: 1, customerIds: ["inserted"], count: 11 },
     ]);
   });
 

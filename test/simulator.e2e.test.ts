@@ -111,6 +111,8 @@ function requestPage(simulator: Simulator, request: PageRequest = {}): Promise<R
   });
 }
 
+const ids = (page: PageBody) => page.data.map((record) => (record as { id: string }).id);
+
 async function getPage(simulator: Simulator, request: PageRequest): Promise<PageBody> {
   const response = await requestPage(simulator, request);
   expect(response.status).toBe(200);
@@ -324,11 +326,23 @@ describe("customers endpoint: paging and validation", () => {
     });
   });
 
-  it("defaults to pageIndex 1 and pageSize 100", async () => {
-    const simulator = await start({ customers: 120 });
-    const page = await getPage(simulator, { token: await getToken(simulator), body: "" });
-    expect(page.metadata).toEqual({ pageIndex: 1, pageSize: 100, totalCount: 120 });
-    expect(page.data).toHaveLength(100);
+  it("defaults to pageIndex 1 and pageSize 50 (today's documentation), 100 as the seed", async () => {
+    const today = await start({ customers: 120 });
+    const page = await getPage(today, { token: await getToken(today), body: "" });
+    expect(page.metadata).toEqual({ pageIndex: 1, pageSize: 50, totalCount: 120 });
+    expect(page.data).toHaveLength(50);
+    expect(today.requests.at(-1)).toMatchObject({ search: "", pageIndex: 1, pageSize: 50 });
+
+    const seed = await start({ customers: 120, apiVersion: "seed" });
+    const seedPage = await getPage(seed, { token: await getToken(seed), body: "" });
+    expect(seedPage.metadata).toEqual({ pageIndex: 1, pageSize: 100, totalCount: 120 });
+    expect(seedPage.data).toHaveLength(100);
+  });
+
+  it("refuses an API version it does not speak", async () => {
+    await expect(
+      start({ apiVersion: "2024-01" as unknown as SimulatorOptions["apiVersion"] }),
+    ).rejects.toThrow("apiVersion must be one of 2025-10, seed, got 2024-01");
   });
 
   it("refuses pageSize above the maximum and malformed paging or body with 400", async () => {
@@ -343,13 +357,24 @@ describe("customers endpoint: paging and validation", () => {
       { pageSize: "1.5" },
       { body: "{not json" },
       { body: "[1]" },
-      { body: '{"customerId": 42}' },
+      { body: '{"customerIds": "one-id"}' },
+      { body: '{"customerIds": [42]}' },
     ];
     for (const request of cases) {
       const response = await requestPage(simulator, { token, ...request });
       expect(response.status, JSON.stringify(request)).toBe(400);
       expect((await json<ErrorBody>(response)).message).toEqual(expect.any(String));
     }
+    // The seed's field is not today's: ignored, however malformed.
+    expect((await requestPage(simulator, { token, body: '{"customerId": 42}' })).status).toBe(200);
+
+    const seed = await start({ apiVersion: "seed" });
+    const seedToken = await getToken(seed);
+    const refused = await requestPage(seed, { token: seedToken, body: '{"customerId": 42}' });
+    expect(refused.status).toBe(400);
+    expect((await json<ErrorBody>(refused)).message).toBe("customerId must be a string");
+    const ignored = await requestPage(seed, { token: seedToken, body: '{"customerIds": [42]}' });
+    expect(ignored.status).toBe(200);
   });
 
   it("allows larger pages when maxPageSize says so", async () => {
@@ -359,8 +384,38 @@ describe("customers endpoint: paging and validation", () => {
     expect((await requestPage(simulator, { token, pageSize: 501 })).status).toBe(400);
   });
 
-  it("filters by customerId", async () => {
+  it("filters by customerIds, pages what matches, and ignores customerId", async () => {
     const simulator = await start({ customers: 20 });
+    const token = await getToken(simulator);
+    const all = generateCustomers(20, 1);
+    const wanted = [all[13], all[2], all[7]].map((customer) => customer?.id ?? "");
+    const first = await getPage(simulator, {
+      token,
+      pageSize: 2,
+      body: JSON.stringify({ customerIds: [...wanted, randomUUID()] }),
+    });
+    // In the data's order, two a page; totalCount counts the matches.
+    expect(ids(first)).toEqual([all[2]?.id, all[7]?.id]);
+    expect(first.metadata).toEqual({ pageIndex: 1, pageSize: 2, totalCount: 3 });
+    const second = await getPage(simulator, {
+      token,
+      pageIndex: 2,
+      pageSize: 2,
+      body: JSON.stringify({ customerIds: wanted }),
+    });
+    expect(ids(second)).toEqual([all[13]?.id]);
+    expect(simulator.requests.at(-1)).toMatchObject({ customerIds: wanted });
+
+    const seedForm = await getPage(simulator, {
+      token,
+      body: JSON.stringify({ customerId: wanted[0] }),
+    });
+    expect(seedForm.metadata.totalCount).toBe(20);
+    expect(simulator.requests.at(-1)).toMatchObject({ customerId: wanted[0] });
+  });
+
+  it("filters by customerId as the seed, and ignores customerIds", async () => {
+    const simulator = await start({ customers: 20, apiVersion: "seed" });
     const token = await getToken(simulator);
     const wanted = generateCustomers(20, 1)[13];
     const found = await getPage(simulator, {
@@ -377,6 +432,24 @@ describe("customers endpoint: paging and validation", () => {
     expect(missing.data).toEqual([]);
     expect(missing.metadata.totalCount).toBe(0);
     expect(simulator.requests.at(-2)?.customerId).toBe(wanted?.id);
+
+    const todayForm = await getPage(simulator, {
+      token,
+      body: JSON.stringify({ customerIds: [wanted?.id] }),
+    });
+    expect(todayForm.metadata.totalCount).toBe(20);
+  });
+
+  it("applies neither form with ignoreIdFilter (a server of some other version)", async () => {
+    for (const apiVersion of ["2025-10", "seed"] as const) {
+      const simulator = await start({ customers: 20, apiVersion, ignoreIdFilter: true });
+      const token = await getToken(simulator);
+      const [wanted] = generateCustomers(20, 1).slice(13);
+      for (const body of [{ customerIds: [wanted?.id] }, { customerId: wanted?.id }]) {
+        const page = await getPage(simulator, { token, body: JSON.stringify(body) });
+        expect(page.metadata.totalCount, apiVersion).toBe(20);
+      }
+    }
   });
 
   it("answers 404 for other paths and methods", async () => {
@@ -494,7 +567,7 @@ describe("data file", () => {
     const token = await getToken(simulator);
     expect(await getPage(simulator, { token })).toEqual({
       data: first,
-      metadata: { pageIndex: 1, pageSize: 100, totalCount: 5 },
+      metadata: { pageIndex: 1, pageSize: 50, totalCount: 5 },
     });
 
     const second = generateCustomers(3, 5).slice(1);
@@ -505,7 +578,7 @@ describe("data file", () => {
 
     const byId = await getPage(simulator, {
       token,
-      body: JSON.stringify({ customerId: "string-status" }),
+      body: JSON.stringify({ customerIds: ["string-status"] }),
     });
     expect(byId.metadata.totalCount).toBe(0);
   });
@@ -613,19 +686,41 @@ describe("faults, latency and the request log", () => {
     await fetch(`${simulator.url}/nowhere`);
     const customersPath = `/${CUSTOMERS_PATH}`;
     expect(simulator.requests.map((entry) => ({ ...entry, at: typeof entry.at }))).toEqual([
-      { path: "/connect/token", status: 200, at: "number" },
-      { path: customersPath, pageIndex: 1, pageSize: 100, status: 200, at: "number" },
+      { path: "/connect/token", search: "", status: 200, at: "number" },
       {
         path: customersPath,
+        search: "?pageIndex=1&pageSize=100",
+        pageIndex: 1,
+        pageSize: 100,
+        status: 200,
+        at: "number",
+      },
+      {
+        path: customersPath,
+        search: "?pageIndex=2&pageSize=100",
         pageIndex: 2,
         pageSize: 100,
         status: 429,
         fault: "status 429",
         at: "number",
       },
-      { path: customersPath, pageIndex: 2, pageSize: 100, status: 200, at: "number" },
-      { path: customersPath, pageIndex: 1, pageSize: 101, status: 401, at: "number" },
-      { path: "/nowhere", status: 404, at: "number" },
+      {
+        path: customersPath,
+        search: "?pageIndex=2&pageSize=100",
+        pageIndex: 2,
+        pageSize: 100,
+        status: 200,
+        at: "number",
+      },
+      {
+        path: customersPath,
+        search: "?pageSize=101",
+        pageIndex: 1,
+        pageSize: 101,
+        status: 401,
+        at: "number",
+      },
+      { path: "/nowhere", search: "", status: 404, at: "number" },
     ]);
     const times = simulator.requests.map((entry) => entry.at);
     expect(times).toEqual([...times].sort((x, y) => x - y));

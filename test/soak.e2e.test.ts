@@ -182,9 +182,9 @@ async function soakRun(h: Harness, source: Source, plan: RunPlan, runNumber: num
   for (const m of due(0)) source.apply(m);
   h.simulator.setCustomers(source.customers);
   let pageRequests = 0;
-  h.simulator.onCustomersRequest(({ customerId }) => {
+  h.simulator.onCustomersRequest(({ customerIds }) => {
     // Lookups by id see the data as it is; only paging moves the run's clock.
-    if (customerId !== undefined) return undefined;
+    if (customerIds !== undefined) return undefined;
     pageRequests += 1;
     const now = due(pageRequests);
     for (const m of now) source.apply(m);

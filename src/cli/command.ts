@@ -3,15 +3,14 @@
 import type { ParseArgsConfig } from "node:util";
 import type { Io } from "./io.ts";
 
+/** Parsed options: a string, a flag, or the strings of an option declared `multiple`. */
+export type OptionValues = Record<string, string | boolean | string[] | undefined>;
+
 export interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig["options"]>;
   /** Accepts arguments that are not options (a subcommand, a name); passed to run in order. */
   positionals?: boolean;
-  run(
-    values: Record<string, string | boolean | undefined>,
-    io: Io,
-    positionals: string[],
-  ): Promise<number>;
+  run(values: OptionValues, io: Io, positionals: string[]): Promise<number>;
 }

@@ -1,8 +1,9 @@
 // Small parsers for option values, each failing with a message that names the option.
 import { ConfigError } from "../errors.ts";
+import type { OptionValues } from "./command.ts";
 
 export function integerOption(
-  values: Record<string, string | boolean | undefined>,
+  values: OptionValues,
   name: string,
   { min, max, fallback }: { min: number; max: number; fallback: number },
 ): number {
@@ -17,13 +18,33 @@ export function integerOption(
   return value;
 }
 
-export function stringOption(
-  values: Record<string, string | boolean | undefined>,
-  name: string,
-): string | undefined {
+export function stringOption(values: OptionValues, name: string): string | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   if (typeof raw !== "string" || raw.trim() === "")
     throw new ConfigError(`--${name} needs a value.`);
   return raw;
+}
+
+/**
+ * The values of an option declared `multiple`, each a comma-separated list: `--customer a
+ * --customer b,c` is a, b, c. Duplicates are dropped (first one kept); an empty item is an
+ * error naming the value it is in. Undefined when the option is absent.
+ */
+export function listOption(values: OptionValues, name: string): string[] | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const given = typeof raw === "string" ? [raw] : Array.isArray(raw) ? raw : [];
+  const items: string[] = [];
+  for (const value of given) {
+    const parts = value.split(",").map((part) => part.trim());
+    if (parts.includes("")) {
+      throw new ConfigError(
+        `--${name} has an empty id in "${value}"; give ids separated by commas, none empty.`,
+      );
+    }
+    items.push(...parts);
+  }
+  if (items.length === 0) throw new ConfigError(`--${name} needs a value.`);
+  return [...new Set(items)];
 }

@@ -2,13 +2,13 @@
 // booleans. What it rejects comes back as one line that names the offending argument and,
 // when one is close, the option that was probably meant.
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import type { Command } from "./command.ts";
+import type { Command, OptionValues } from "./command.ts";
 import { didYouMean } from "./suggest.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 export interface CommandLine {
-  values: Record<string, string | boolean | undefined>;
+  values: OptionValues;
   positionals: string[];
 }
 
@@ -27,8 +27,8 @@ export function parseCommandLine(command: Command, args: readonly string[]): Com
   };
   try {
     const { values, positionals } = parseArgs({ ...config, strict: true });
-    // No command declares an option `multiple`, so no value is an array.
-    return { values: values as CommandLine["values"], positionals };
+    // Only string options are declared `multiple`, so an array holds strings only.
+    return { values: values as OptionValues, positionals };
   } catch (error) {
     const { code } = error as NodeJS.ErrnoException;
     if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {

@@ -31,12 +31,12 @@ import {
   runsForPeople,
   trendForPeople,
 } from "../reporting/reports.ts";
-import type { Command } from "./command.ts";
+import type { Command, OptionValues } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
 import { integerOption, stringOption } from "./options.ts";
 import { didYouMean } from "./suggest.ts";
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = OptionValues;
 type Format = "table" | "csv" | "json";
 
 const SUBCOMMANDS = ["changes", "trend", "runs"] as const;

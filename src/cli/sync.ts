@@ -8,20 +8,21 @@ import { runSync } from "../sync/sync.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { EXIT } from "./io.ts";
 import type { Command } from "./command.ts";
-import { stringOption } from "./options.ts";
+import { listOption } from "./options.ts";
 import { createProgressDisplay } from "./progress.ts";
 import { formatRunSummary } from "./summary.ts";
 
 export const syncCommand: Command = {
   summary: "run one sync: fetch every customer, merge, record history",
   usage: [
-    "Usage: elements-sync sync [--customer <id>] [--allow-mass-removal] [--no-migrate]",
+    "Usage: elements-sync sync [--customer <id>[,<id>...]]... [--allow-mass-removal] [--no-migrate]",
     "",
-    "Fetches every customer (or one, with --customer) from the Elements API, stages it in",
-    "PostgreSQL and merges it in one transaction. Prints a one-line summary.",
+    "Fetches every customer (or the ones --customer names) from the Elements API, stages it",
+    "in PostgreSQL and merges it in one transaction. Prints a one-line summary.",
     "",
     "Options:",
-    "  --customer <id>         sync this customer only (never marks anything removed)",
+    "  --customer <id>         sync these customers only (never marks anything removed);",
+    "                          repeat it or give a comma-separated list",
     "  --allow-mass-removal    mark customers removed even when more than MAX_REMOVAL_FRACTION",
     "                          of them are gone (the guard otherwise removes none and warns)",
     "  --no-migrate            do not apply pending migrations first",
@@ -29,7 +30,7 @@ export const syncCommand: Command = {
     "Exit status: 0 the run succeeded, 1 it failed (recorded in sync_runs), 2 bad usage or configuration.",
   ].join("\n"),
   options: {
-    customer: { type: "string" },
+    customer: { type: "string", multiple: true },
     "allow-mass-removal": { type: "boolean", default: false },
     migrate: { type: "boolean", default: true },
   },
@@ -49,7 +50,7 @@ export const syncCommand: Command = {
       ]);
     const log = loggerFor(logging);
     const client = createElementsClientFromConfig(elements, log);
-    const customerId = stringOption(values, "customer");
+    const customerIds = listOption(values, "customer");
 
     // Ctrl-C or SIGTERM stops the run cleanly: recorded failed, "interrupted", nothing merged.
     const shutdown = handleShutdownSignals(log);
@@ -62,7 +63,7 @@ export const syncCommand: Command = {
         {
           pageSize: elements.pageSize,
           concurrency: elements.concurrency,
-          customerId,
+          customerIds,
           maxRemovalFraction: removals.maxRemovalFraction,
           allowMassRemoval: values["allow-mass-removal"] === true,
           maxDurationMs: runLimits.maxDurationMs,

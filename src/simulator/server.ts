@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { FilterForm } from "../elements/id-filter.ts";
 import { CUSTOMERS_PATH } from "../elements/payload.ts";
 import { errorMessage } from "../errors.ts";
 import { Chaos, type ChaosOptions } from "./chaos.ts";
@@ -29,9 +30,34 @@ export const TOKEN_PATH = "/connect/token";
 const CUSTOMERS_ROUTE = `/${CUSTOMERS_PATH}`;
 const HOST = "127.0.0.1";
 const MAX_BODY_BYTES = 1024 * 1024;
-const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 100;
+
+/**
+ * The versions of the customers endpoint the simulator speaks (elements-api.md, "The live
+ * documentation differs from the seed"): today's filters by `customerIds` and pages by 50
+ * unless asked; the seed's filters by `customerId` and pages by 100. Each ignores the other's
+ * field, as the real server ignores body fields it does not know.
+ */
+export const API_VERSIONS = ["2025-10", "seed"] as const;
+export type ApiVersion = (typeof API_VERSIONS)[number];
+
+export function isApiVersion(value: string): value is ApiVersion {
+  return (API_VERSIONS as readonly string[]).includes(value);
+}
+
+const VERSIONS: Record<ApiVersion, { filterField: FilterForm; defaultPageSize: number }> = {
+  "2025-10": { filterField: "customerIds", defaultPageSize: 50 },
+  seed: { filterField: "customerId", defaultPageSize: 100 },
+};
 
 export interface SimulatorOptions {
+  /** The endpoint's version (default 2025-10, today's documentation). */
+  apiVersion?: ApiVersion;
+  /**
+   * Tests only: a server that applies neither form of the id filter (validated as its
+   * version says, then ignored), answering every request with the unfiltered list.
+   */
+  ignoreIdFilter?: boolean;
   /** 0 / undefined = a free port. */
   port?: number;
   /** Interface to listen on (default 127.0.0.1; 0.0.0.0 to serve other containers). */
@@ -49,7 +75,7 @@ export interface SimulatorOptions {
   tokenLifetimeSeconds?: number;
   /** Delay added to each customers response (default 0). */
   latencyMs?: number;
-  /** Default 100; a larger pageSize gets 400. */
+  /** Default 100 (both versions document it); a larger pageSize gets 400. */
   maxPageSize?: number;
   /**
    * Serve at most this many records per page whatever the request asks, and report that
@@ -66,9 +92,15 @@ export interface RequestLogEntry {
   /** When the request arrived (ms since the epoch). */
   at: number;
   path: string;
+  /** The query string as sent, with its `?` ("" without one). */
+  search: string;
   pageIndex?: number;
+  /** As sent, or the version's default when the query has none. */
   pageSize?: number;
+  /** The body's `customerId` when it was a string, whether the version honours it or not. */
   customerId?: string;
+  /** The body's `customerIds` when it was a list of strings, honoured or not. */
+  customerIds?: string[];
   /** The status answered; 0 when the connection was reset without an answer. */
   status: number;
   /** The fault this request got, e.g. `status 503` or `chaos reset`. */
@@ -79,7 +111,8 @@ export interface RequestLogEntry {
 export interface CustomersRequest {
   pageIndex: number;
   pageSize: number;
-  customerId: string | undefined;
+  /** The ids the answer is filtered by (in whichever form the version honours); undefined: all. */
+  customerIds: readonly string[] | undefined;
   /** What would be served: the in-memory data, the data file's or the generated. */
   customers: readonly unknown[];
 }
@@ -120,7 +153,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const customerCount = checkedInteger("customers", options.customers ?? 250, 0);
   const seed = checkedInteger("seed", options.seed ?? 1, Number.MIN_SAFE_INTEGER);
   const latencyMs = checkedInteger("latencyMs", options.latencyMs ?? 0, 0);
-  const maxPageSize = checkedInteger("maxPageSize", options.maxPageSize ?? DEFAULT_PAGE_SIZE, 1);
+  const maxPageSize = checkedInteger("maxPageSize", options.maxPageSize ?? MAX_PAGE_SIZE, 1);
+  // Checked at run time too: the demo and scripts pass what they were given.
+  const apiVersion: string = options.apiVersion ?? "2025-10";
+  if (!isApiVersion(apiVersion)) {
+    throw new RangeError(`apiVersion must be one of ${API_VERSIONS.join(", ")}, got ${apiVersion}`);
+  }
+  const version = VERSIONS[apiVersion];
   const tokenLifetimeSeconds = checkedInteger(
     "tokenLifetimeSeconds",
     options.tokenLifetimeSeconds ?? 3600,
@@ -205,12 +244,11 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     entry: RequestLogEntry,
   ): Promise<Reply> {
     const pageIndex = integerParameter(query.get("pageIndex"), 1);
-    const pageSize = integerParameter(query.get("pageSize"), DEFAULT_PAGE_SIZE);
-    const filter = parseFilter(body);
+    const pageSize = integerParameter(query.get("pageSize"), version.defaultPageSize);
+    const filter = parseFilter(body, version.filterField);
     if (pageIndex !== undefined) entry.pageIndex = pageIndex;
     if (pageSize !== undefined) entry.pageSize = pageSize;
-    if (typeof filter === "object" && filter.customerId !== undefined)
-      entry.customerId = filter.customerId;
+    if (typeof filter === "object") Object.assign(entry, filter.sent);
 
     if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
     const fault = pickFault("customers", pageIndex, entry);
@@ -248,13 +286,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     } catch (error) {
       return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
     }
-    const { customerId } = filter;
-    const replaced = await customersHook?.({ pageIndex, pageSize, customerId, customers });
+    const customerIds = options.ignoreIdFilter ? undefined : filter.ids;
+    const replaced = await customersHook?.({ pageIndex, pageSize, customerIds, customers });
     if (replaced) customers = inMemory = [...replaced];
+    const wanted = customerIds === undefined ? undefined : new Set(customerIds);
     const selected =
-      customerId === undefined
+      wanted === undefined
         ? customers
-        : customers.filter((record) => isObject(record) && record.id === customerId);
+        : customers.filter(
+            (record) => isObject(record) && typeof record.id === "string" && wanted.has(record.id),
+          );
     const served = Math.min(pageSize, options.servedPageSize ?? pageSize);
     const start = fault?.ignorePageIndex ? 0 : (pageIndex - 1) * served;
     const page: Page = {
@@ -297,7 +338,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   async function respond(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const at = Date.now();
     const target = new URL(request.url ?? "/", "http://simulator.invalid");
-    const entry: RequestLogEntry = { at, path: target.pathname, status: 0 };
+    const entry: RequestLogEntry = { at, path: target.pathname, search: target.search, status: 0 };
     let reply: Reply;
     try {
       reply = await route(request, entry, target);
@@ -433,9 +474,21 @@ function integerParameter(raw: string | null, fallback: number): number | undefi
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
-/** The customers request body's filter, or a message saying what is wrong with the body. */
-function parseFilter(body: string): { customerId?: string } | string {
-  if (body.trim() === "") return {};
+interface Filter {
+  /** The ids the version's own field asks for; undefined: no filter. */
+  ids: readonly string[] | undefined;
+  /** Both fields as the body carried them (when well-formed), for the request log. */
+  sent: Pick<RequestLogEntry, "customerId" | "customerIds">;
+}
+
+/**
+ * The customers request body's filter, in the field `honoured` (the version's), or a
+ * message saying what is wrong with the body. The other field is ignored, whatever it holds,
+ * as a server ignores a property its model does not have. An empty `customerIds` filters
+ * nothing: the list is optional, and an empty one asks for no particular customer.
+ */
+function parseFilter(body: string, honoured: FilterForm): Filter | string {
+  if (body.trim() === "") return { ids: undefined, sent: {} };
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -443,8 +496,21 @@ function parseFilter(body: string): { customerId?: string } | string {
     return "the body is not valid JSON";
   }
   if (!isObject(value)) return "the body must be a JSON object";
-  const { customerId } = value;
-  if (customerId === undefined || customerId === null) return {};
-  if (typeof customerId !== "string") return "customerId must be a string";
-  return { customerId };
+  const { customerId, customerIds } = value;
+  const sent: Filter["sent"] = {
+    ...(typeof customerId === "string" ? { customerId } : {}),
+    ...(isStringList(customerIds) ? { customerIds } : {}),
+  };
+  if (honoured === "customerId") {
+    if (customerId === undefined || customerId === null) return { ids: undefined, sent };
+    if (typeof customerId !== "string") return "customerId must be a string";
+    return { ids: [customerId], sent };
+  }
+  if (customerIds === undefined || customerIds === null) return { ids: undefined, sent };
+  if (!isStringList(customerIds)) return "customerIds must be an array of strings";
+  return { ids: customerIds.length === 0 ? undefined : customerIds, sent };
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === "string");
 }

@@ -3,8 +3,8 @@
 // only an exact, undisturbed count is proof; anything else is an incomplete run.
 
 export interface CompletenessInput {
-  /** Set for single-customer runs, which never see everything. */
-  customerFilter: string | null;
+  /** The ids of a `--customer` run, which never sees everything; null for a full run. */
+  customerFilter: readonly string[] | null;
   /** Every distinct totalCount the pages reported. */
   totalCounts: ReadonlySet<number>;
   distinctCustomers: number;
@@ -19,8 +19,13 @@ export interface Completeness {
 }
 
 export function judgeCompleteness(input: CompletenessInput): Completeness {
-  if (input.customerFilter !== null) {
-    return { complete: false, reason: `single-customer run (${input.customerFilter})` };
+  const named = input.customerFilter;
+  if (named !== null) {
+    const reason =
+      named.length === 1
+        ? `single-customer run (${named.join("")})`
+        : `run of ${named.length} named customers (${named.join(", ")})`;
+    return { complete: false, reason };
   }
   if (input.totalCounts.size !== 1) {
     return {

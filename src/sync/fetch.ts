@@ -35,8 +35,6 @@ export interface RequestContext {
 }
 
 export interface FetchContext extends RequestContext {
-  /** Fetch this one customer only: one page, and nothing else from it is staged. */
-  customerId: string | undefined;
   /** Counted up as pages arrive; the caller records it whether the run succeeds or fails. */
   progress: FetchProgress;
   onProgress: ((progress: PageProgress) => void) | undefined;
@@ -47,6 +45,8 @@ export interface Fetched {
   totalCounts: ReadonlySet<number>;
   /** Why paging stopped before the last page totalCount implies; null when it did not. */
   pagingStopped: string | null;
+  /** The page size the server served page 1 with (lookups by id ask for that many ids). */
+  pageSize: number;
 }
 
 export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> {
@@ -56,7 +56,6 @@ export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> 
     const plan = new PagePlan({
       pageSize: servedPageSize(context, first),
       concurrency: context.concurrency,
-      singleCustomer: context.customerId !== undefined,
     });
     plan.answered(1, first.metadata);
     const staging = new PageStaging(context, writer, plan);
@@ -78,7 +77,7 @@ export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> 
         "stopped paging early: the run will be incomplete",
       );
     }
-    return { totalCounts: plan.totalCounts, pagingStopped };
+    return { totalCounts: plan.totalCounts, pagingStopped, pageSize: plan.pageSize };
   } finally {
     // Nothing may still be writing to staging when the run is recorded or cleared.
     await writer.idle();
@@ -92,8 +91,8 @@ async function requestPage(
   pageSize: number,
   signal: AbortSignal | undefined,
 ): Promise<PageEnvelope> {
-  const { client, customerId, progress } = context;
-  const page = await client.fetchPage({ pageIndex, pageSize, customerId }, signal);
+  const { client, progress } = context;
+  const page = await client.fetchPage({ pageIndex, pageSize }, signal);
   progress.apiTotalCount = page.metadata.totalCount;
   progress.pagesFetched += 1;
   return page;
@@ -181,9 +180,8 @@ class PageStaging {
   }
 
   async #stage(pageIndex: number, page: PageEnvelope): Promise<void> {
-    const { log, progress, customerId } = this.#context;
-    const { accepted: checked, rejected } = checkRecords(pageIndex, page.data);
-    const accepted = onlyRequestedCustomer(checked, customerId, log);
+    const { log, progress } = this.#context;
+    const { accepted, rejected } = checkRecords(pageIndex, page.data);
     for (const record of rejected) log.warn(record, "rejected a customer record");
     progress.rejectedRecords += rejected.length;
     this.#unknownCodes.check(accepted);
@@ -199,21 +197,4 @@ class PageStaging {
       rejectedRecords: progress.rejectedRecords,
     });
   }
-}
-
-/** A single-customer run merges that customer only, whatever else the API sends. */
-function onlyRequestedCustomer<T extends { id: string }>(
-  records: T[],
-  customerId: string | undefined,
-  log: Logger,
-): T[] {
-  if (customerId === undefined) return records;
-  const wanted = records.filter((record) => record.id === customerId);
-  if (wanted.length < records.length) {
-    log.warn(
-      { customerId, ignored: records.length - wanted.length },
-      "the API returned other customers than the one asked for; ignored them",
-    );
-  }
-  return wanted;
 }

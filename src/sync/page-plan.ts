@@ -18,8 +18,6 @@ export interface PagePlanOptions {
   pageSize: number;
   /** Requests in flight at a time: the ceiling leaves room for them. */
   concurrency: number;
-  /** A single-customer run: one page, none of the rules. */
-  singleCustomer: boolean;
 }
 
 /** What the pages added ahead of what they were asked: the ceiling's factor. */
@@ -38,7 +36,6 @@ export class PagePlan implements Iterator<PlanItem> {
   readonly totalCounts = new Set<number>();
   readonly pageSize: number;
   readonly #concurrency: number;
-  readonly #singleCustomer: boolean;
   #pages = 1;
   #next = 2;
   /** Pages staged so far, page 1 included. */
@@ -51,7 +48,6 @@ export class PagePlan implements Iterator<PlanItem> {
   constructor(options: PagePlanOptions) {
     this.pageSize = options.pageSize;
     this.#concurrency = options.concurrency;
-    this.#singleCustomer = options.singleCustomer;
   }
 
   /** Pages the largest totalCount implies. */
@@ -67,7 +63,6 @@ export class PagePlan implements Iterator<PlanItem> {
   /** An answer arrived for page `asked`: its totalCount, and the pageIndex it claims. */
   answered(asked: number, metadata: { totalCount: number; pageIndex?: number | null }): void {
     this.totalCounts.add(metadata.totalCount);
-    if (this.#singleCustomer) return;
     this.#pages = Math.max(this.#pages, pageCount(metadata.totalCount, this.pageSize));
     const reported = metadata.pageIndex;
     if (reported != null && reported !== asked) {
@@ -85,7 +80,6 @@ export class PagePlan implements Iterator<PlanItem> {
   staged(page: { pageIndex: number; records: number; accepted: number; newIds: number }): void {
     this.#stagedPages += 1;
     this.#distinct += page.newIds;
-    if (this.#singleCustomer) return;
     const total = Math.max(...this.totalCounts);
     if (page.records === 0 && total > 0) {
       this.#stop(

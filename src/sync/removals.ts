@@ -1,22 +1,19 @@
 // What a run may mark removed: nothing after an incomplete run. For a complete one, two
 // safeguards stand between "on no page" and "removed":
 // - every absent customer is asked for by id first: offset paging over a list that changed
-//   during the run can skip a customer while the distinct count still matches totalCount;
+//   during the run can skip a customer while the distinct count still matches totalCount.
+//   Up to a page of ids per request (lookup.ts); only a filter the API applied can show
+//   that a customer is gone, and when it applies neither form, no one is removed;
 // - a run that would remove more than MAX_REMOVAL_FRACTION of the present customers removes
 //   none: an API that suddenly answers with an empty or truncated list must never empty
 //   the database.
 import type { PrismaClient } from "../db.ts";
-import type { ElementsClient } from "../elements/client.ts";
-import { ElementsApiError } from "../elements/errors.ts";
 import type { Logger } from "../logger.ts";
-import { isObject } from "../values.ts";
 import type { Completeness } from "./completeness.ts";
-import type { RequestContext } from "./fetch.ts";
-import { forEachConcurrently } from "./pool.ts";
-import { checkRecords } from "./records.ts";
+import { FILTER_IGNORED, lookUpCustomers, type LookupContext } from "./lookup.ts";
 import type { RunOutcome } from "./runs.ts";
 
-export interface RemovalContext extends RequestContext {
+export interface RemovalContext extends LookupContext {
   prisma: PrismaClient;
   maxRemovalFraction: number;
   allowMassRemoval: boolean;
@@ -56,17 +53,34 @@ export async function decideRemovals(
   }
 
   const ids = await listAbsent(prisma, runId);
-  log.info({ absent: ids.length }, "asking the API for each customer missing from the pages");
-  const found = await lookUpEach(context, ids);
+  log.info({ absent: ids.length }, "asking the API for the customers missing from the pages");
+  const found = await lookUpCustomers(context, ids);
+  log.info(
+    {
+      absent: ids.length,
+      requests: found.requests,
+      found: found.found.size,
+      gone: found.gone.length,
+    },
+    "asked the API for the customers missing from the pages",
+  );
   if (found.rejected.length > 0) {
+    for (const record of found.rejected) log.warn(record, "rejected a customer record");
+    const rejectedIds = found.rejected.map((record) => record.id ?? "?");
     return incomplete(
       log,
-      `${found.rejected.length} customer(s) missing from the pages exist but their record was rejected (${found.rejected.slice(0, 3).join(", ")})`,
+      `${rejectedIds.length} customer(s) missing from the pages exist but their record was rejected (${rejectedIds.slice(0, 3).join(", ")})`,
     );
   }
-  if (found.staged > 0) {
+  if (found.unsettled.length > 0) {
+    return incomplete(
+      log,
+      `${FILTER_IGNORED}, so the removal of ${found.unsettled.length} customer(s) missing from the pages could not be confirmed`,
+    );
+  }
+  if (found.found.size > 0) {
     log.warn(
-      { found: found.staged },
+      { found: found.found.size },
       "customers missing from the pages exist (skipped by paging while the list changed); merged them, not removed",
     );
   }
@@ -127,47 +141,4 @@ async function listAbsent(prisma: PrismaClient, runId: number): Promise<string[]
       )
     ORDER BY c.id`;
   return rows.map((row) => row.id);
-}
-
-/**
- * Asks for each customer by id, `concurrency` at a time, staging the ones the API still
- * has. A 404 or an empty answer confirms the removal.
- */
-async function lookUpEach(
-  context: RemovalContext,
-  ids: readonly string[],
-): Promise<{ staged: number; rejected: string[] }> {
-  const result = { staged: 0, rejected: [] as string[] };
-  // Opened only now: most runs have no one to look up.
-  const writer = await context.openWriter();
-  try {
-    const pool = { concurrency: context.concurrency, signal: context.signal };
-    await forEachConcurrently(ids.values(), pool, async (id, signal) => {
-      const records = await lookUp(context.client, id, context.pageSize, signal);
-      const { accepted, rejected } = checkRecords(1, records);
-      if (rejected.length > 0) result.rejected.push(id);
-      await writer.write(accepted);
-      result.staged += accepted.length;
-    });
-  } finally {
-    await writer.idle();
-    writer.close();
-  }
-  return result;
-}
-
-async function lookUp(
-  client: ElementsClient,
-  customerId: string,
-  pageSize: number,
-  signal: AbortSignal,
-): Promise<unknown[]> {
-  try {
-    const page = await client.fetchPage({ pageIndex: 1, pageSize, customerId }, signal);
-    // Whatever else a server sends back, only this customer's record settles its fate.
-    return page.data.filter((record) => isObject(record) && record.id === customerId);
-  } catch (error) {
-    if (error instanceof ElementsApiError && error.status === 404) return [];
-    throw error;
-  }
 }

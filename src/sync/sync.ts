@@ -6,9 +6,10 @@ import type { ElementsClient } from "../elements/client.ts";
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_REMOVAL_FRACTION } from "../config.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { judgeCompleteness } from "./completeness.ts";
-import { fetchIntoStaging, type PageProgress, type RequestContext } from "./fetch.ts";
+import { judgeCompleteness, type Completeness } from "./completeness.ts";
+import { fetchIntoStaging, type PageProgress } from "./fetch.ts";
 import { RunInProgressError, tryAcquireSyncLock } from "./lock.ts";
+import { FILTER_IGNORED, IdFilterSupport, lookUpCustomers, type LookupContext } from "./lookup.ts";
 import { mergeStaging, type MergeCounts } from "./merge.ts";
 import { decideRemovals } from "./removals.ts";
 import { startRunCeiling, type RunCeiling } from "./run-ceiling.ts";
@@ -29,8 +30,8 @@ export interface SyncDependencies {
 
 export interface SyncOptions {
   pageSize: number;
-  /** Sync this one customer only; nothing is marked removed. */
-  customerId?: string | undefined;
+  /** Sync exactly these customers (at least one), asked for by id; nothing is marked removed. */
+  customerIds?: readonly string[] | undefined;
   /** Aborting stops the run: it ends failed with error "interrupted" and merges nothing. */
   signal?: AbortSignal | undefined;
   /**
@@ -58,6 +59,7 @@ const MERGE_TIMEOUT_MS = 15 * 60_000;
 export async function runSync(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
   // Stopped before it began (a signal during migrations): no run, no sync_runs row.
   options.signal?.throwIfAborted();
+  if (options.customerIds?.length === 0) throw new SyncError("No customer id to sync.");
   // 1. The lock: runs against one database never overlap.
   const lock = await tryAcquireSyncLock(deps.db.pool, {
     sessionTimeoutMs: deps.db.queryTimeoutMs,
@@ -83,8 +85,11 @@ interface Run {
   deps: SyncDependencies;
   options: SyncOptions;
   row: StartedRun;
-  /** What sending requests and staging their answers takes, for pages and lookups alike. */
-  requests: RequestContext;
+  /**
+   * What sending requests and staging their answers takes, for pages and lookups alike,
+   * with what the run has learned about the API's id filter.
+   */
+  requests: LookupContext;
   /** What fetching learned; recorded whether the run succeeds or fails. */
   progress: FetchProgress;
   elapsed: () => number;
@@ -96,7 +101,9 @@ interface Run {
 
 async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
   // 2. The run's row, `running`.
-  const customerFilter = options.customerId ?? null;
+  const customerIds =
+    options.customerIds === undefined ? undefined : [...new Set(options.customerIds)];
+  const customerFilter = customerIds?.join(",") ?? null;
   const scheduledFor = options.scheduledFor ?? null;
   const row = await runs.startRun(deps.db.prisma, customerFilter, scheduledFor);
   const started = performance.now();
@@ -107,7 +114,8 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   // A stop from outside or the ceiling: either ends every request of the run at once.
   const signals = [options.signal, ceiling?.signal].filter((one) => one !== undefined);
   const newFields = new NewFieldReporter();
-  const requests: RequestContext = {
+  const requests: LookupContext = {
+    idFilter: new IdFilterSupport(log),
     client: deps.client,
     log,
     runId: row.id,
@@ -125,7 +133,16 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     newFields: [],
   };
   const elapsed = () => performance.now() - started;
-  const run: Run = { deps, options, row, requests, progress, elapsed, ceiling, newFields };
+  const run: Run = {
+    deps,
+    options: { ...options, customerIds },
+    row,
+    requests,
+    progress,
+    elapsed,
+    ceiling,
+    newFields,
+  };
   try {
     return await fetchJudgeAndMerge(run);
   } catch (error) {
@@ -138,31 +155,19 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
 /** Steps 3 to 6. */
 async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
   const { deps, options, requests, progress } = run;
-  const { customerId } = options;
-  // 3. Every page, streamed into staging.
-  const { totalCounts, pagingStopped } = await fetchIntoStaging({
-    ...requests,
-    customerId,
-    progress,
-    onProgress: deps.onProgress,
-  });
-  await countStagedInto(run);
+  // 3. Every page, streamed into staging (or the customers named), and 4. whether it saw
+  // every customer.
+  const { completeness, pageSize } =
+    options.customerIds === undefined
+      ? await fetchEveryPage(run)
+      : await fetchNamedCustomers(run, options.customerIds);
   const fetchMs = run.elapsed();
-  if (customerId !== undefined && progress.customersSeen === 0) {
-    throw new SyncError(`The Elements API returned no customer with id ${customerId}.`);
-  }
-  // 4. Whether it saw every customer.
-  const completeness = judgeCompleteness({
-    customerFilter: customerId ?? null,
-    totalCounts,
-    distinctCustomers: progress.customersSeen,
-    rejectedRecords: progress.rejectedRecords,
-    pagingStopped,
-  });
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const { removeAbsent, ...verdict } = await decideRemovals(
     {
       ...requests,
+      // Lookups ask for as many ids per request as the server serves records per page.
+      pageSize,
       prisma: deps.db.prisma,
       maxRemovalFraction: options.maxRemovalFraction ?? DEFAULT_MAX_REMOVAL_FRACTION,
       allowMassRemoval: options.allowMassRemoval ?? false,
@@ -181,6 +186,66 @@ async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
   const timing = { durationMs, fetchMs, mergeMs: durationMs - fetchMs };
   requests.log.info({ status: "succeeded", ...outcome, ...timing }, "sync run succeeded");
   return { runId: run.row.id, status: "succeeded", durationMs, ...outcome };
+}
+
+/** Step 3 and 4 of a full run: every page into staging, then whether it saw everyone. */
+async function fetchEveryPage(run: Run): Promise<{ completeness: Completeness; pageSize: number }> {
+  const { progress } = run;
+  const fetched = await fetchIntoStaging({
+    ...run.requests,
+    progress,
+    onProgress: run.deps.onProgress,
+  });
+  await countStagedInto(run);
+  const completeness = judgeCompleteness({
+    customerFilter: null,
+    totalCounts: fetched.totalCounts,
+    distinctCustomers: progress.customersSeen,
+    rejectedRecords: progress.rejectedRecords,
+    pagingStopped: fetched.pagingStopped,
+  });
+  return { completeness, pageSize: fetched.pageSize };
+}
+
+/**
+ * Step 3 and 4 of a `--customer` run: exactly the customers named, asked for by id as
+ * removal lookups are (lookup.ts), so whichever filter form the API honours is used and
+ * no other customer's record is staged. A run that saw them all is still incomplete; one
+ * that did not fails, naming who is missing, rather than merge part of what was asked.
+ */
+async function fetchNamedCustomers(
+  run: Run,
+  ids: readonly string[],
+): Promise<{ completeness: Completeness; pageSize: number }> {
+  const { log, pageSize } = run.requests;
+  const found = await lookUpCustomers(run.requests, ids);
+  run.progress.pagesFetched += found.requests;
+  run.progress.apiTotalCount = found.lastTotalCount;
+  run.progress.rejectedRecords += found.rejected.length;
+  for (const record of found.rejected) log.warn(record, "rejected a customer record");
+  await countStagedInto(run);
+  if (found.unsettled.length > 0) {
+    throw new SyncError(
+      `${sentence(FILTER_IGNORED)}: it cannot be asked for customer ${found.unsettled.join(", ")}, so nothing was synced.`,
+    );
+  }
+  if (found.gone.length > 0) {
+    throw new SyncError(`The Elements API returned no customer with id ${found.gone.join(", ")}.`);
+  }
+  if (found.rejected.length > 0) {
+    const reasons = found.rejected.map((record) => `${record.id ?? "?"}: ${record.reason}`);
+    throw new SyncError(
+      `The Elements API's record of customer ${reasons.join("; ")} was rejected, so nothing was synced.`,
+    );
+  }
+  const completeness = judgeCompleteness({
+    customerFilter: ids,
+    totalCounts: new Set(),
+    distinctCustomers: run.progress.customersSeen,
+    rejectedRecords: 0,
+    pagingStopped: null,
+  });
+  return { completeness, pageSize };
 }
 
 /**
@@ -256,6 +321,10 @@ function checkedBy(newFields: NewFieldReporter, writer: StagingWriter): StagingW
       return writer.write(records);
     },
   };
+}
+
+function sentence(clause: string): string {
+  return clause.charAt(0).toUpperCase() + clause.slice(1);
 }
 
 async function countStagedInto(run: Run): Promise<void> {

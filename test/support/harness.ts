@@ -68,7 +68,10 @@ export interface Harness {
   /** Replaces what the simulator serves from its next request on. */
   serve(customers: readonly unknown[]): Promise<void>;
   sync(options?: {
+    /** A `--customer` run of this one customer. */
     customerId?: string;
+    /** A `--customer` run of these customers. */
+    customerIds?: string[];
     pageSize?: number;
     signal?: AbortSignal;
     concurrency?: number;
@@ -148,7 +151,8 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
         { db: database, client, log: logger, unrecordedFailures },
         {
           pageSize: run.pageSize ?? config.pageSize,
-          customerId: run.customerId,
+          customerIds:
+            run.customerIds ?? (run.customerId === undefined ? undefined : [run.customerId]),
           signal: run.signal,
           concurrency: run.concurrency ?? config.concurrency,
           maxRemovalFraction: run.maxRemovalFraction,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { AWAIT_STAGING, PagePlan } from "../../src/sync/page-plan.ts";
 
 function plan(totalCount: number, pageSize = 10, concurrency = 2): PagePlan {
-  const created = new PagePlan({ pageSize, concurrency, singleCustomer: false });
+  const created = new PagePlan({ pageSize, concurrency });
   created.answered(1, { totalCount, pageIndex: 1 });
   return created;
 }
@@ -117,14 +117,6 @@ describe("the page plan", () => {
     grown.staged({ pageIndex: 1, records: 10, accepted: 10, newIds: 10 });
     grown.answered(2, { totalCount: 50, pageIndex: 2 });
     expect(drain(grown)).toEqual([2, 3, 4, 5]);
-  });
-
-  it("a single-customer run is one page whatever the metadata says", () => {
-    const single = new PagePlan({ pageSize: 10, concurrency: 4, singleCustomer: true });
-    single.answered(1, { totalCount: 500, pageIndex: 7 });
-    single.staged({ pageIndex: 1, records: 0, accepted: 0, newIds: 0 });
-    expect(ended(single)).toBe(true);
-    expect(single.stopReason()).toBeUndefined();
   });
 });
 

@@ -56,9 +56,13 @@ describe("completeness", () => {
     expect(
       judgeCompleteness({ ...base, distinctCustomers: 3, pagingStopped: "page 2 came back empty" }),
     ).toEqual({ complete: false, reason: "paging stopped early: page 2 came back empty" });
-    expect(judgeCompleteness({ ...base, customerFilter: "abc" })).toEqual({
+    expect(judgeCompleteness({ ...base, customerFilter: ["abc"] })).toEqual({
       complete: false,
       reason: "single-customer run (abc)",
+    });
+    expect(judgeCompleteness({ ...base, customerFilter: ["abc", "def"] })).toEqual({
+      complete: false,
+      reason: "run of 2 named customers (abc, def)",
     });
   });
 });
