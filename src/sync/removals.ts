@@ -54,11 +54,13 @@ export async function decideRemovals(
 
   const ids = await listAbsent(prisma, runId);
   log.info({ absent: ids.length }, "asking the API for the customers missing from the pages");
+  const started = performance.now();
   const found = await lookUpCustomers(context, ids);
   log.info(
     {
       absent: ids.length,
       requests: found.requests,
+      durationMs: Math.round(performance.now() - started),
       found: found.found.size,
       gone: found.gone.length,
     },
