@@ -2,6 +2,7 @@
 // so the figures in README.md can be traced to a file.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
+import { dirname } from "node:path";
 import pg from "pg";
 
 export interface Machine {
@@ -37,11 +38,14 @@ export function benchCommand(script: string): string {
   return `npm run ${script}${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`;
 }
 
-/** Writes `report` to bench/results/<today><suffix>.json and returns the path. */
-export function saveResults(suffix: string, report: { date: string }): string {
+/**
+ * Writes `report` to `out` when given, else to bench/results/<today><suffix>.json, and
+ * returns the path.
+ */
+export function saveResults(suffix: string, report: { date: string }, out?: string): string {
   const dir = new URL("results/", import.meta.url).pathname;
-  mkdirSync(dir, { recursive: true });
-  const file = `${dir}${report.date.slice(0, 10)}${suffix}.json`;
+  const file = out ?? `${dir}${report.date.slice(0, 10)}${suffix}.json`;
+  mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   return file;
 }

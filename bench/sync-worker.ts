@@ -17,31 +17,52 @@ export interface WorkerJob {
   concurrency: number;
 }
 
+/** The log line "asked the API for the customers missing from the pages". */
+export interface RemovalLookup {
+  absent: number;
+  requests: number;
+  durationMs: number;
+  found: number;
+  gone: number;
+}
+
 export interface WorkerResult {
   totalMs: number;
   fetchMs: number | null;
   mergeMs: number | null;
+  /** Last page arrived -> commit; null on builds that log no afterLastPageMs. */
+  afterLastPageMs: number | null;
   status: string;
   error: string | null;
   customers: number;
   tenants: number;
   pages: number;
   runId: number | null;
+  customersRemoved: number | null;
+  removalsWithheld: number | null;
+  removalLookup: RemovalLookup | null;
   /** process.resourceUsage().maxRSS: the peak resident set of this process, in kB. */
   maxRssKb: number;
 }
 
 const job = JSON.parse(process.argv[2] ?? "{}") as WorkerJob;
 
-/** Keeps the fields of the run's final log line; drops every other line. */
-function timingSink(into: { fetchMs: number | null; mergeMs: number | null }): Writable {
+type Logged = Pick<WorkerResult, "fetchMs" | "mergeMs" | "afterLastPageMs" | "removalLookup">;
+
+/** Keeps the fields of the run's final line and of its removal lookups; drops the rest. */
+function timingSink(into: Logged): Writable {
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString("utf8").split("\n")) {
-        if (!line.includes('"sync run succeeded"')) continue;
-        const parsed = JSON.parse(line) as { fetchMs?: number; mergeMs?: number };
-        into.fetchMs = parsed.fetchMs ?? null;
-        into.mergeMs = parsed.mergeMs ?? null;
+        if (line.includes('"sync run succeeded"')) {
+          const parsed = JSON.parse(line) as Partial<Record<string, number>>;
+          into.fetchMs = parsed.fetchMs ?? null;
+          into.mergeMs = parsed.mergeMs ?? null;
+          into.afterLastPageMs = parsed.afterLastPageMs ?? null;
+        } else if (line.includes('"asked the API for the customers missing from the pages"')) {
+          const { absent, requests, durationMs, found, gone } = JSON.parse(line) as RemovalLookup;
+          into.removalLookup = { absent, requests, durationMs, found, gone };
+        }
       }
       callback();
     },
@@ -49,7 +70,12 @@ function timingSink(into: { fetchMs: number | null; mergeMs: number | null }): W
 }
 
 async function main(): Promise<WorkerResult> {
-  const timing = { fetchMs: null as number | null, mergeMs: null as number | null };
+  const timing: Logged = {
+    fetchMs: null,
+    mergeMs: null,
+    afterLastPageMs: null,
+    removalLookup: null,
+  };
   const log = createLogger("info", timingSink(timing));
   const config: ElementsConfig = {
     apiUrl: job.apiUrl,
@@ -74,10 +100,14 @@ async function main(): Promise<WorkerResult> {
         totalMs: performance.now() - started,
         fetchMs: null,
         mergeMs: null,
+        afterLastPageMs: null,
         status: "succeeded",
         error: null,
         ...naive,
         runId: null,
+        customersRemoved: null,
+        removalsWithheld: null,
+        removalLookup: null,
         maxRssKb: process.resourceUsage().maxRSS,
       };
     }
@@ -95,6 +125,8 @@ async function main(): Promise<WorkerResult> {
       tenants: summary.tenantsSeen,
       pages: summary.pagesFetched,
       runId: summary.runId,
+      customersRemoved: summary.status === "succeeded" ? summary.customersRemoved : null,
+      removalsWithheld: summary.status === "succeeded" ? summary.removalsWithheld : null,
       maxRssKb: process.resourceUsage().maxRSS,
     };
   } finally {
