@@ -169,6 +169,11 @@ export async function inTransaction<T>(
 export interface OpenTransaction {
   session: Session;
   /**
+   * Commits and returns the session to the pool. Throws when PostgreSQL rolled back
+   * instead (it answers COMMIT of a transaction a failed statement aborted with ROLLBACK).
+   */
+  commit(): Promise<void>;
+  /**
    * Rolls the transaction back and returns the session to the pool; ends the session
    * instead when the rollback fails (the connection is gone, and the transaction with it).
    */
@@ -183,9 +188,18 @@ export async function openTransaction(pool: pg.Pool): Promise<OpenTransaction> {
     session.release(true);
     throw error;
   }
+  let done = false;
   return {
     session,
+    async commit() {
+      const { command } = await session.query("COMMIT");
+      done = true;
+      session.release();
+      if (command !== "COMMIT") throw new Error("The transaction was rolled back, not committed.");
+    },
     async end() {
+      if (done) return;
+      done = true;
       session.release(!(await rollBack(session)));
     },
   };

@@ -47,12 +47,15 @@ export interface Fetched {
   pagingStopped: string | null;
   /** The page size the server served page 1 with (lookups by id ask for that many ids). */
   pageSize: number;
+  /** When the last page arrived (performance.now()). */
+  lastPageAt: number;
 }
 
 export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> {
   const writer = await context.openWriter();
   try {
     const first = await requestPage(context, 1, context.pageSize, context.signal);
+    let lastPageAt = performance.now();
     const plan = new PagePlan({
       pageSize: servedPageSize(context, first),
       concurrency: context.concurrency,
@@ -65,6 +68,7 @@ export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> 
       // Held back by the ceiling: what the pages being staged add may lift it.
       if (item === AWAIT_STAGING) return staging.nextStaged(signal);
       const page = await requestPage(context, item, plan.pageSize, signal);
+      lastPageAt = performance.now();
       plan.answered(item, page.metadata);
       await staging.room();
       staging.add(item, page);
@@ -77,7 +81,12 @@ export async function fetchIntoStaging(context: FetchContext): Promise<Fetched> 
         "stopped paging early: the run will be incomplete",
       );
     }
-    return { totalCounts: plan.totalCounts, pagingStopped, pageSize: plan.pageSize };
+    return {
+      totalCounts: plan.totalCounts,
+      pagingStopped,
+      pageSize: plan.pageSize,
+      lastPageAt,
+    };
   } finally {
     // Nothing may still be writing to staging when the run is recorded or cleared.
     await writer.idle();

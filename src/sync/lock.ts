@@ -12,7 +12,7 @@
 // (idle_in_transaction_session_timeout), and a live holder sends a heartbeat well within
 // it, however long the run.
 import type pg from "pg";
-import { openTransaction, type Session } from "../db.ts";
+import { openLiveTransaction } from "./live-transaction.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
@@ -38,9 +38,6 @@ export interface SyncLockOptions {
   log?: Logger | undefined;
 }
 
-/** Heartbeats per session timeout: two may be lost or late before the session ends. */
-const HEARTBEATS_PER_TIMEOUT = 3;
-
 /** SQLSTATEs of the lock attempt that say something to the operator. */
 const LOCK_NOT_AVAILABLE = "55P03";
 const INSUFFICIENT_PRIVILEGE = "42501";
@@ -51,31 +48,28 @@ export async function tryAcquireSyncLock(
   options: SyncLockOptions = {},
 ): Promise<SyncLock | undefined> {
   const { sessionTimeoutMs, log } = options;
-  const transaction = await openTransaction(pool);
-  const { session } = transaction;
+  // A failed heartbeat means the session, and the lock, may be gone: it is logged and not
+  // retried. The run goes on; if another run takes over meanwhile, this one does not merge.
+  const transaction = await openLiveTransaction(pool, {
+    idleTimeoutMs: sessionTimeoutMs,
+    onHeartbeatFailure: (message) =>
+      log?.warn(
+        { err: message },
+        "the sync lock's connection failed its heartbeat: another run may take over the database, and this run will then not merge",
+      ),
+  });
   try {
-    // Local to the lock's transaction: the connection goes back to the pool as it came.
-    await session.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [
-      String(sessionTimeoutMs ?? 0),
-    ]);
     // NOWAIT: a run that finds the database busy is refused at once, never queued.
-    await session.query(`LOCK TABLE ${SYNC_LOCK_RELATION} IN EXCLUSIVE MODE NOWAIT`);
+    await transaction.use((session) =>
+      session.query(`LOCK TABLE ${SYNC_LOCK_RELATION} IN EXCLUSIVE MODE NOWAIT`),
+    );
   } catch (error) {
     await transaction.end();
     const code = (error as { code?: unknown } | null)?.code;
     if (code === LOCK_NOT_AVAILABLE) return undefined;
     throw lockFailure(code, error);
   }
-  const heartbeat =
-    sessionTimeoutMs === undefined
-      ? undefined
-      : startHeartbeat(session, sessionTimeoutMs / HEARTBEATS_PER_TIMEOUT, log);
-  return {
-    async release() {
-      await heartbeat?.stop();
-      await transaction.end();
-    },
-  };
+  return { release: () => transaction.end() };
 }
 
 /** Why the lock could not even be tried, in terms of what to do about it. */
@@ -95,43 +89,4 @@ function lockFailure(code: unknown, error: unknown): unknown {
     );
   }
   return error;
-}
-
-interface Heartbeat {
-  /** Resolves once no heartbeat is in flight; none is sent after. */
-  stop(): Promise<void>;
-}
-
-/**
- * Keeps the lock's transaction from idling out. A failed heartbeat means the session, and
- * the lock, may be gone: it is logged and not retried. The run goes on; if another run
- * takes over meanwhile, claimRunForMerge refuses this one its merge.
- */
-function startHeartbeat(client: Session, intervalMs: number, log?: Logger): Heartbeat {
-  let inFlight: Promise<void> | undefined;
-  const beat = () => {
-    // A heartbeat still waiting for its answer is enough; pg would queue another behind it.
-    if (inFlight) return;
-    inFlight = client.query("SELECT 1").then(
-      () => {
-        inFlight = undefined;
-      },
-      (error: unknown) => {
-        clearInterval(timer);
-        log?.warn(
-          { err: errorMessage(error) },
-          "the sync lock's connection failed its heartbeat: another run may take over the database, and this run will then not merge",
-        );
-      },
-    );
-  };
-  const timer = setInterval(beat, Math.max(1, Math.floor(intervalMs)));
-  // The run keeps the process alive, not its heartbeat.
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await inFlight;
-    },
-  };
 }

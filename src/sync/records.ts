@@ -19,6 +19,11 @@ export interface RejectedRecord {
 /** A record that passed, parsed, with the object the API sent (unknown fields and all). */
 export type AcceptedRecord = CustomerRecord & SourcedRecord;
 
+/** Last record wins for a customer seen twice (offset paging can repeat one across pages). */
+export function dedupeById<T extends { id: string }>(records: readonly T[]): T[] {
+  return [...new Map(records.map((record) => [record.id, record])).values()];
+}
+
 export interface CheckedPage {
   accepted: AcceptedRecord[];
   rejected: RejectedRecord[];

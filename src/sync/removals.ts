@@ -7,14 +7,25 @@
 // - a run that would remove more than MAX_REMOVAL_FRACTION of the present customers removes
 //   none: an API that suddenly answers with an empty or truncated list must never empty
 //   the database.
-import type { PrismaClient } from "../db.ts";
 import type { Logger } from "../logger.ts";
 import type { Completeness } from "./completeness.ts";
 import { FILTER_IGNORED, lookUpCustomers, type LookupContext } from "./lookup.ts";
 import type { RunOutcome } from "./runs.ts";
 
+/** What the run's merge knows of the customers present before the run (run-merge.ts). */
+export interface UnseenCustomers {
+  /** Present before the run. */
+  presentBefore(): number;
+  /** Present before the run and not seen by it (so far). */
+  unseen(): number;
+  /** Their ids, in order. */
+  listUnseen(): Promise<string[]>;
+  /** Resolves once what lookups staged is merged. */
+  drained(): Promise<void>;
+}
+
 export interface RemovalContext extends LookupContext {
-  prisma: PrismaClient;
+  customers: UnseenCustomers;
   maxRemovalFraction: number;
   allowMassRemoval: boolean;
 }
@@ -29,12 +40,12 @@ export type RemovalDecision = Pick<
   "complete" | "incompleteReason" | "removalsWithheld" | "warning"
 > & { removeAbsent: boolean };
 
-/** Call after every page is staged. */
+/** Call after every page is merged. */
 export async function decideRemovals(
   context: RemovalContext,
   completeness: Completeness,
 ): Promise<RemovalDecision> {
-  const { log, prisma, runId } = context;
+  const { log, customers } = context;
   if (!completeness.complete) return incomplete(log, completeness.reason);
   const complete: RemovalDecision = {
     removeAbsent: true,
@@ -43,7 +54,8 @@ export async function decideRemovals(
     removalsWithheld: 0,
     warning: null,
   };
-  const { present, absent } = await countAbsent(prisma, runId);
+  const present = customers.presentBefore();
+  const absent = customers.unseen();
   if (absent === 0) return complete;
 
   const warning = massRemovalWarning({ present, absent, ...context });
@@ -52,10 +64,12 @@ export async function decideRemovals(
     return { ...complete, removeAbsent: false, removalsWithheld: absent, warning };
   }
 
-  const ids = await listAbsent(prisma, runId);
+  const ids = await customers.listUnseen();
   log.info({ absent: ids.length }, "asking the API for the customers missing from the pages");
   const started = performance.now();
   const found = await lookUpCustomers(context, ids);
+  // Those found are merged like any other; the rest are what the run removes.
+  await customers.drained();
   log.info(
     {
       absent: ids.length,
@@ -118,29 +132,4 @@ export function massRemovalWarning(input: {
     `(${percent(absent / present)}, over MAX_REMOVAL_FRACTION ${maxRemovalFraction}); none were marked removed. ` +
     "If they really are gone, run `elements-sync sync --allow-mass-removal`."
   );
-}
-
-async function countAbsent(
-  prisma: PrismaClient,
-  runId: number,
-): Promise<{ present: number; absent: number }> {
-  const [row] = await prisma.$queryRaw<{ present: number; absent: number }[]>`
-    SELECT count(*)::int AS present,
-           count(*) FILTER (WHERE NOT EXISTS (
-             SELECT 1 FROM staging_customers s WHERE s.run_id = ${runId}::int AND s.id = c.id
-           ))::int AS absent
-    FROM customers c
-    WHERE c.removed_at IS NULL`;
-  return row ?? { present: 0, absent: 0 };
-}
-
-async function listAbsent(prisma: PrismaClient, runId: number): Promise<string[]> {
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
-    SELECT c.id FROM customers c
-    WHERE c.removed_at IS NULL
-      AND NOT EXISTS (
-        SELECT 1 FROM staging_customers s WHERE s.run_id = ${runId}::int AND s.id = c.id
-      )
-    ORDER BY c.id`;
-  return rows.map((row) => row.id);
 }

@@ -2,11 +2,8 @@
 // abandoned with a reason. Other tables change only in a succeeded run's merge.
 // Times come from the database's clock, so runs on different hosts order correctly.
 import type { PrismaClient, Queryable } from "../db.ts";
-import type { Prisma } from "../generated/prisma/client.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import { clearAllStaging, clearStaging } from "./staging.ts";
-
-type Tx = Prisma.TransactionClient;
 
 export type RunStatus = "running" | "succeeded" | "failed" | "abandoned";
 
@@ -86,45 +83,80 @@ export async function startRun(
 }
 
 /**
- * Locks the run's row for the merge transaction and checks that it is still running: if
+ * Locks the run's row in the run's transaction and checks that it is still running: if
  * this process lost its sync lock and another run marked this one abandoned, it must not merge.
  */
-export async function claimRunForMerge(tx: Tx, runId: number): Promise<void> {
-  const [row] = await tx.$queryRaw<{ status: RunStatus }[]>`
-    SELECT status FROM sync_runs WHERE id = ${runId}::int FOR UPDATE`;
-  if (row?.status === "abandoned") {
+export async function claimRunForMerge(session: Queryable, runId: number): Promise<void> {
+  const { rows } = await session.query<{ status: RunStatus }>(
+    "SELECT status FROM sync_runs WHERE id = $1 FOR UPDATE",
+    [runId],
+  );
+  const status = rows[0]?.status;
+  if (status === "abandoned") throw new SyncError(lostLockMessage(runId));
+  if (status !== "running") {
     throw new SyncError(
-      `Run ${runId} lost the run lock (its database session ended) and another run took over the database, so it was not merged.`,
-    );
-  }
-  if (row?.status !== "running") {
-    throw new SyncError(
-      `Run ${runId} is ${row?.status ?? "gone"}: another process took over the database during the run, so it was not merged.`,
+      `Run ${runId} is ${status ?? "gone"}: another process took over the database during the run, so it was not merged.`,
     );
   }
 }
 
-/** Inside the merge transaction, so the row says succeeded exactly when the merge committed. */
-export async function recordSuccess(tx: Tx, runId: number, outcome: RunOutcome): Promise<void> {
-  await tx.$executeRaw`
-    UPDATE sync_runs SET
-      status = 'succeeded',
-      finished_at = clock_timestamp(),
-      complete = ${outcome.complete},
-      incomplete_reason = ${outcome.incompleteReason},
-      api_total_count = ${totalCountColumn(outcome.apiTotalCount)}::bigint,
-      pages_fetched = ${countColumn(outcome.pagesFetched)}::int,
-      customers_seen = ${countColumn(outcome.customersSeen)}::int,
-      tenants_seen = ${countColumn(outcome.tenantsSeen)}::int,
-      rejected_records = ${countColumn(outcome.rejectedRecords)}::int,
-      customers_added = ${outcome.customersAdded}::int,
-      customers_removed = ${outcome.customersRemoved}::int,
-      customers_restored = ${outcome.customersRestored}::int,
-      status_changes = ${outcome.statusChanges}::int,
-      removals_withheld = ${outcome.removalsWithheld}::int,
-      warning = ${outcome.warning},
-      new_fields = ${outcome.newFields}::text[]
-    WHERE id = ${runId}::int`;
+/** Why a run another process marked abandoned (it had lost the run lock) did not merge. */
+export function lostLockMessage(runId: number): string {
+  return `Run ${runId} lost the run lock (its database session ended) and another run took over the database, so it was not merged.`;
+}
+
+export async function readRunStatus(
+  prisma: PrismaClient,
+  runId: number,
+): Promise<RunStatus | undefined> {
+  const [row] = await prisma.$queryRaw<{ status: RunStatus }[]>`
+    SELECT status FROM sync_runs WHERE id = ${runId}::int`;
+  return row?.status;
+}
+
+/** In the run's transaction, so the row says succeeded exactly when the merge committed. */
+export async function recordSuccess(
+  session: Queryable,
+  runId: number,
+  outcome: RunOutcome,
+): Promise<void> {
+  await session.query(
+    `UPDATE sync_runs SET
+       status = 'succeeded',
+       finished_at = clock_timestamp(),
+       complete = $2,
+       incomplete_reason = $3,
+       api_total_count = $4::bigint,
+       pages_fetched = $5::int,
+       customers_seen = $6::int,
+       tenants_seen = $7::int,
+       rejected_records = $8::int,
+       customers_added = $9::int,
+       customers_removed = $10::int,
+       customers_restored = $11::int,
+       status_changes = $12::int,
+       removals_withheld = $13::int,
+       warning = $14,
+       new_fields = $15::text[]
+     WHERE id = $1`,
+    [
+      runId,
+      outcome.complete,
+      outcome.incompleteReason,
+      totalCountColumn(outcome.apiTotalCount),
+      countColumn(outcome.pagesFetched),
+      countColumn(outcome.customersSeen),
+      countColumn(outcome.tenantsSeen),
+      countColumn(outcome.rejectedRecords),
+      outcome.customersAdded,
+      outcome.customersRemoved,
+      outcome.customersRestored,
+      outcome.statusChanges,
+      outcome.removalsWithheld,
+      outcome.warning,
+      outcome.newFields,
+    ],
+  );
 }
 
 /**

@@ -1,15 +1,12 @@
 // Staging: fetched pages are written to staging_customers / staging_tenants under the
-// run's id as they arrive, so memory stays flat and the merge can be one set-based
-// transaction at the end. Staging rows are scratch: removed when the run ends.
+// run's id as they arrive, so memory stays flat; each write hands its customers to the
+// run's merge (run-merge.ts), which merges them in the run's transaction meanwhile.
+// Staging rows are committed as written (so progress shows from outside) and scratch:
+// removed when the run ends.
 import type pg from "pg";
 import { openSession, type PrismaClient, type Session } from "../db.ts";
-import type { AcceptedRecord } from "./records.ts";
+import { dedupeById, type AcceptedRecord } from "./records.ts";
 import { sourceRecordsJson } from "./source-records.ts";
-
-/** Last record wins for a customer seen twice (offset paging can repeat one across pages). */
-function dedupeById<T extends { id: string }>(records: readonly T[]): T[] {
-  return [...new Map(records.map((record) => [record.id, record])).values()];
-}
 
 /**
  * Writes pages to staging on one dedicated connection. Pages handed over while a write is
@@ -34,7 +31,28 @@ interface QueuedPage {
   done: { resolve(newIds: number): void; reject(error: unknown): void };
 }
 
-export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<StagingWriter> {
+/** What staging tells of every batch it stored: the run's merge (run-merge.ts). */
+export interface StagedBatchSink {
+  /** Resolves when another batch may be staged; rejects once merging failed. */
+  room(): Promise<void>;
+  /** Takes the customers a staging write just stored (each once), to be merged. */
+  staged(customers: readonly AcceptedRecord[]): void;
+}
+
+/** Where a run's writers stage, and what they tell. */
+export interface StagingTarget {
+  runId: number;
+  /** Told of every batch stored; staging waits while it has no room. */
+  merge: StagedBatchSink;
+  /** Distinct customers and their tenants staged so far, kept up to date by every writer. */
+  counts: StagedCounts;
+}
+
+export async function openStagingWriter(
+  pool: pg.Pool,
+  target: StagingTarget,
+): Promise<StagingWriter> {
+  const { runId, merge, counts } = target;
   const connection = await openSession(pool);
   let queue: QueuedPage[] = [];
   let writing: Promise<void> | undefined;
@@ -54,11 +72,24 @@ export async function openStagingWriter(pool: pg.Pool, runId: number): Promise<S
       let inserted = new Set<string>();
       if (failure === undefined) {
         try {
-          inserted = await writeBatch(
+          // A merge that fell behind holds staging back, and so the requests; one that
+          // failed fails the run with its own error.
+          await merge.room();
+        } catch (error) {
+          failure = error instanceof Error ? error : new Error(String(error));
+        }
+      }
+      if (failure === undefined) {
+        try {
+          const written = await writeBatch(
             connection,
             runId,
             batch.flatMap((page) => page.records),
           );
+          inserted = written.inserted;
+          counts.customers += inserted.size;
+          counts.tenants += written.tenantsAdded;
+          merge.staged(written.customers);
         } catch (error) {
           failure = stagingFailure(error, lost);
         }
@@ -98,14 +129,22 @@ function stagingFailure(error: unknown, lostConnection: Error | undefined): Erro
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** Returns the ids the run had not staged before. */
+interface WrittenBatch {
+  /** Every customer written, each once (the last copy). */
+  customers: AcceptedRecord[];
+  /** The ids the run had not staged before. */
+  inserted: Set<string>;
+  /** Tenant rows added, less those of customers seen again whose list was replaced. */
+  tenantsAdded: number;
+}
+
 async function writeBatch(
   connection: Session,
   runId: number,
   records: readonly AcceptedRecord[],
-): Promise<Set<string>> {
+): Promise<WrittenBatch> {
   const customers = dedupeById(records);
-  if (customers.length === 0) return new Set();
+  if (customers.length === 0) return { customers, inserted: new Set(), tenantsAdded: 0 };
   const tenants = customers.flatMap((customer) =>
     dedupeById(customer.tenants).map((tenant) => ({ customerId: customer.id, ...tenant })),
   );
@@ -145,32 +184,31 @@ async function writeBatch(
     ],
   );
   // A customer seen again replaces its tenant list rather than adding to it.
+  let tenantsRemoved = 0;
   if (upsert.rows[0]?.replaced) {
-    await connection.query(
+    const deleted = await connection.query(
       `DELETE FROM staging_tenants WHERE run_id = $1::int AND customer_id = ANY($2::text[])`,
       [runId, customerIds],
     );
+    tenantsRemoved = deleted.rowCount ?? 0;
   }
-  const inserted = new Set(upsert.rows[0]?.inserted);
-  if (tenants.length === 0) return inserted;
+  const written = {
+    customers,
+    inserted: new Set(upsert.rows[0]?.inserted),
+    tenantsAdded: tenants.length - tenantsRemoved,
+  };
+  if (tenants.length === 0) return written;
   await connection.query(
     `INSERT INTO staging_tenants (run_id, customer_id, id, name)
      SELECT $1::int, s.* FROM unnest($2::text[], $3::text[], $4::text[]) AS s`,
     [runId, tenants.map((t) => t.customerId), tenants.map((t) => t.id), tenants.map((t) => t.name)],
   );
-  return inserted;
+  return written;
 }
 
 export interface StagedCounts {
   customers: number;
   tenants: number;
-}
-
-export async function countStaged(prisma: PrismaClient, runId: number): Promise<StagedCounts> {
-  const [row] = await prisma.$queryRaw<{ customers: number; tenants: number }[]>`
-    SELECT (SELECT count(*)::int FROM staging_customers WHERE run_id = ${runId}::int) AS customers,
-           (SELECT count(*)::int FROM staging_tenants WHERE run_id = ${runId}::int) AS tenants`;
-  return row ?? { customers: 0, tenants: 0 };
 }
 
 /** Removes what runs `runIds` staged. Accepts a transaction client too. */

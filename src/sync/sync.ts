@@ -1,6 +1,7 @@
 // One sync run, in the steps of README's "How a run works": 1. lock, 2. record the run,
-// 3. fetch every page into staging, 4. judge completeness, 5. decide what may be marked
-// removed, 6. merge and record success in one transaction. A failure is recorded instead.
+// 3. fetch every page into staging, merging each batch in the run's transaction as it is
+// staged, 4. judge completeness, 5. decide what may be marked removed, 6. remove it, record
+// success and commit. A failure rolls the merge back and is recorded instead.
 import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { DEFAULT_CONCURRENCY, DEFAULT_MAX_REMOVAL_FRACTION } from "../config.ts";
@@ -10,13 +11,14 @@ import { judgeCompleteness, type Completeness } from "./completeness.ts";
 import { fetchIntoStaging, type PageProgress } from "./fetch.ts";
 import { RunInProgressError, tryAcquireSyncLock } from "./lock.ts";
 import { FILTER_IGNORED, IdFilterSupport, lookUpCustomers, type LookupContext } from "./lookup.ts";
-import { mergeStaging, type MergeCounts } from "./merge.ts";
 import { decideRemovals } from "./removals.ts";
 import { startRunCeiling, type RunCeiling } from "./run-ceiling.ts";
+import type { MergeCounts } from "./merge.ts";
+import { RunMerge } from "./run-merge.ts";
 import * as runs from "./runs.ts";
 import type { FetchProgress, RunOutcome, StartedRun } from "./runs.ts";
 import { NewFieldReporter } from "./source-records.ts";
-import { clearStaging, countStaged, openStagingWriter, type StagingWriter } from "./staging.ts";
+import { openStagingWriter, type StagedCounts, type StagingWriter } from "./staging.ts";
 
 export interface SyncDependencies {
   db: Database;
@@ -52,9 +54,6 @@ export interface SyncOptions {
 export type RunSummary =
   | ({ runId: number; status: "succeeded"; durationMs: number } & RunOutcome)
   | ({ runId: number; status: "failed"; durationMs: number; error: string } & FetchProgress);
-
-/** Longest a merge transaction may take before it is rolled back. */
-const MERGE_TIMEOUT_MS = 15 * 60_000;
 
 export async function runSync(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
   // Stopped before it began (a signal during migrations): no run, no sync_runs row.
@@ -97,6 +96,13 @@ interface Run {
   ceiling: RunCeiling | undefined;
   /** Sees every record staged, from pages and lookups alike. */
   newFields: NewFieldReporter;
+  /** Customers and tenants staged so far, counted by the staging writers. */
+  staged: StagedCounts;
+  /** The run's transaction, merging what is staged; opened once the run is recorded. */
+  merge: RunMerge | undefined;
+  /** When the run started and when the last page of paging arrived (performance.now()). */
+  startedAt: number;
+  lastPageAt: number | null;
 }
 
 async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
@@ -114,6 +120,8 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   // A stop from outside or the ceiling: either ends every request of the run at once.
   const signals = [options.signal, ceiling?.signal].filter((one) => one !== undefined);
   const newFields = new NewFieldReporter();
+  const staged: StagedCounts = { customers: 0, tenants: 0 };
+  let merge: RunMerge | undefined;
   const requests: LookupContext = {
     idFilter: new IdFilterSupport(log),
     client: deps.client,
@@ -122,7 +130,11 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     pageSize: options.pageSize,
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     signal: signals.length > 0 ? AbortSignal.any(signals) : undefined,
-    openWriter: async () => checkedBy(newFields, await openStagingWriter(deps.db.pool, row.id)),
+    openWriter: async () => {
+      if (!merge) throw new Error("staging opened before the run's merge");
+      const target = { runId: row.id, merge, counts: staged };
+      return checkedBy(newFields, await openStagingWriter(deps.db.pool, target));
+    },
   };
   const progress: FetchProgress = {
     apiTotalCount: null,
@@ -142,10 +154,18 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
     elapsed,
     ceiling,
     newFields,
+    staged,
+    merge: undefined,
+    startedAt: started,
+    lastPageAt: null,
   };
   try {
+    const input = { runId: row.id, observedAt: row.startedAt };
+    merge = run.merge = await RunMerge.open(deps.db.pool, input, deps.db.queryTimeoutMs);
     return await fetchJudgeAndMerge(run);
   } catch (error) {
+    // Nothing the run merged survives it.
+    await run.merge?.abandon();
     return await recordFailedRun(run, error);
   } finally {
     ceiling?.clear();
@@ -154,36 +174,44 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
 
 /** Steps 3 to 6. */
 async function fetchJudgeAndMerge(run: Run): Promise<RunSummary> {
-  const { deps, options, requests, progress } = run;
+  const { options, requests, progress } = run;
+  const merge = run.merge;
+  if (!merge) throw new Error("the run's merge is not open");
   // 3. Every page, streamed into staging (or the customers named), and 4. whether it saw
   // every customer.
   const { completeness, pageSize } =
     options.customerIds === undefined
       ? await fetchEveryPage(run)
       : await fetchNamedCustomers(run, options.customerIds);
-  const fetchMs = run.elapsed();
+  const fetchMs = (run.lastPageAt ?? performance.now()) - run.startedAt;
+  await merge.drained();
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const { removeAbsent, ...verdict } = await decideRemovals(
     {
       ...requests,
       // Lookups ask for as many ids per request as the server serves records per page.
       pageSize,
-      prisma: deps.db.prisma,
+      customers: merge,
       maxRemovalFraction: options.maxRemovalFraction ?? DEFAULT_MAX_REMOVAL_FRACTION,
       allowMassRemoval: options.allowMassRemoval ?? false,
     },
     completeness,
   );
   // Lookups may have staged customers the pages skipped.
-  await countStagedInto(run);
+  countStagedInto(run);
   progress.newFields = run.newFields.announce(requests.log);
-  // Past this point a signal (or the ceiling) no longer stops the run: the merge is one
-  // transaction that takes seconds, and finishing it is as clean as rolling it back.
-  requests.signal?.throwIfAborted();
-  // 6. The merge, and the run's success with it.
-  const outcome = await mergeRun(run, removeAbsent, { ...progress, ...verdict });
+  // Once every page is in, a signal (or the ceiling) stops only requests still to be made
+  // (removal lookups): what is left is merging what arrived, and finishing that is as
+  // clean as rolling it back.
+  // 6. Removals, the run's success, and the commit.
+  const outcome = await finishRun(run, removeAbsent, { ...progress, ...verdict });
   const durationMs = run.elapsed();
-  const timing = { durationMs, fetchMs, mergeMs: durationMs - fetchMs };
+  // What the run adds to the API's time: merging the last pages, removals and the commit.
+  const timing = {
+    durationMs,
+    fetchMs: Math.round(fetchMs),
+    afterLastPageMs: Math.round(durationMs - fetchMs),
+  };
   requests.log.info({ status: "succeeded", ...outcome, ...timing }, "sync run succeeded");
   return { runId: run.row.id, status: "succeeded", durationMs, ...outcome };
 }
@@ -196,7 +224,8 @@ async function fetchEveryPage(run: Run): Promise<{ completeness: Completeness; p
     progress,
     onProgress: run.deps.onProgress,
   });
-  await countStagedInto(run);
+  run.lastPageAt = fetched.lastPageAt;
+  countStagedInto(run);
   const completeness = judgeCompleteness({
     customerFilter: null,
     totalCounts: fetched.totalCounts,
@@ -223,7 +252,8 @@ async function fetchNamedCustomers(
   run.progress.apiTotalCount = found.lastTotalCount;
   run.progress.rejectedRecords += found.rejected.length;
   for (const record of found.rejected) log.warn(record, "rejected a customer record");
-  await countStagedInto(run);
+  run.lastPageAt = performance.now();
+  countStagedInto(run);
   if (found.unsettled.length > 0) {
     throw new SyncError(
       `${sentence(FILTER_IGNORED)}: it cannot be asked for customer ${found.unsettled.join(", ")}, so nothing was synced.`,
@@ -255,7 +285,8 @@ async function fetchNamedCustomers(
 async function recordFailedRun(run: Run, error: unknown): Promise<RunSummary> {
   const { log } = run.requests;
   const interrupted = run.options.signal?.aborted === true;
-  const message = interrupted ? runs.INTERRUPTED : failureMessage(run, error);
+  countStagedInto(run);
+  const message = interrupted ? runs.INTERRUPTED : await failureMessage(run, error);
   // What the run met before it failed is recorded too (announced now if not yet).
   run.progress.newFields = run.newFields.announce(log);
   if (interrupted) log.warn("sync run interrupted: nothing merged");
@@ -273,9 +304,15 @@ async function recordFailedRun(run: Run, error: unknown): Promise<RunSummary> {
   return { runId: run.row.id, status: "failed", durationMs, error: message, ...recorded };
 }
 
-/** What the run's row says when it failed on its own (not interrupted). */
-function failureMessage(run: Run, error: unknown): string {
-  return run.ceiling?.signal.aborted === true ? run.ceiling.reason : errorMessage(error);
+/**
+ * What the run's row says when it failed on its own (not interrupted). A run another
+ * process marked abandoned lost its lock, and its sessions with it: that is the cause,
+ * whatever statement found out.
+ */
+async function failureMessage(run: Run, error: unknown): Promise<string> {
+  if (run.ceiling?.signal.aborted === true) return run.ceiling.reason;
+  const now = await runs.readRunStatus(run.deps.db.prisma, run.row.id).catch(() => undefined);
+  return now === "abandoned" ? runs.lostLockMessage(run.row.id) : errorMessage(error);
 }
 
 /** Why the lock was refused, naming the run that holds it when there is one. */
@@ -287,29 +324,28 @@ async function describeLockHolder(deps: SyncDependencies): Promise<string> {
   return `Another elements-sync run is in progress on this database${which}; try again when it has finished.`;
 }
 
-/** The merge and the run's success are one transaction: both happen or neither does. */
-async function mergeRun(
+/**
+ * Removals, the run's success and the commit: the end of the run's one transaction, so its
+ * row says succeeded exactly when everything it merged is visible.
+ */
+async function finishRun(
   run: Run,
   removeAbsent: boolean,
   fetched: Omit<RunOutcome, keyof MergeCounts>,
 ): Promise<RunOutcome> {
-  const { id: runId, startedAt } = run.row;
-  return run.deps.db.prisma.$transaction(
-    async (tx) => {
-      await runs.claimRunForMerge(tx, runId);
-      const counts = await mergeStaging(tx, {
-        runId,
-        observedAt: startedAt,
-        removeAbsent,
-        stagedTenants: fetched.tenantsSeen,
-      });
-      const outcome: RunOutcome = { ...fetched, ...counts };
-      await runs.recordSuccess(tx, runId, outcome);
-      await clearStaging(tx, [runId]);
-      return outcome;
-    },
-    { timeout: MERGE_TIMEOUT_MS, maxWait: 30_000 },
-  );
+  const { id: runId } = run.row;
+  const merge = run.merge;
+  if (!merge) throw new Error("the run's merge is not open");
+  let outcome: RunOutcome | undefined;
+  await merge.finish(removeAbsent, async (session, counts) => {
+    await runs.claimRunForMerge(session, runId);
+    outcome = { ...fetched, ...counts };
+    await runs.recordSuccess(session, runId, outcome);
+    // Staging holds only this run's rows (one run at a time): emptied whole, in no time.
+    await session.query("TRUNCATE staging_tenants, staging_customers");
+  });
+  if (!outcome) throw new Error("the run's success was not recorded");
+  return outcome;
 }
 
 /** The writer, with every record it is handed checked for new fields first. */
@@ -327,8 +363,7 @@ function sentence(clause: string): string {
   return clause.charAt(0).toUpperCase() + clause.slice(1);
 }
 
-async function countStagedInto(run: Run): Promise<void> {
-  const staged = await countStaged(run.deps.db.prisma, run.row.id);
-  run.progress.customersSeen = staged.customers;
-  run.progress.tenantsSeen = staged.tenants;
+function countStagedInto(run: Run): void {
+  run.progress.customersSeen = run.staged.customers;
+  run.progress.tenantsSeen = run.staged.tenants;
 }

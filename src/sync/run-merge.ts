@@ -1,0 +1,157 @@
+// The run's transaction as fetching fills staging: every batch the staging writer stores is
+// merged (merge.ts) in one transaction, a batch at a time, while the next pages are
+// fetched and staged; the end of the run then only removes what it did not see, records
+// the run's success and commits. Readers see the whole run at that commit or nothing of it;
+// a run that fails rolls it back. The transaction is kept alive between batches like the
+// run lock's (live-transaction.ts), and ends on its own when the worker goes silent.
+import type pg from "pg";
+import type { Session } from "../db.ts";
+import { openLiveTransaction, type LiveTransaction } from "./live-transaction.ts";
+import {
+  addCounts,
+  beginMerge,
+  listUnseen,
+  mergeBatch,
+  NO_CHANGES,
+  removeUnseen,
+  type MergeCounts,
+  type MergeInput,
+} from "./merge.ts";
+import type { AcceptedRecord } from "./records.ts";
+import type { StagedBatchSink } from "./staging.ts";
+
+/** Staged customers waiting to be merged, beyond which staging waits: 50 pages of 100. */
+const MAX_WAITING = 5_000;
+
+export class RunMerge implements StagedBatchSink {
+  readonly #transaction: LiveTransaction;
+  readonly #input: MergeInput;
+  #waiting: AcceptedRecord[] = [];
+  #merging: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
+  #counts: MergeCounts = NO_CHANGES;
+  #presentBefore = 0;
+  #presentSeen = 0;
+  /** Told when a batch is merged (or merging failed). */
+  #wake: (() => void)[] = [];
+
+  private constructor(transaction: LiveTransaction, input: MergeInput) {
+    this.#transaction = transaction;
+    this.#input = input;
+  }
+
+  /**
+   * Opens the run's transaction. `idleTimeoutMs`: silence after which PostgreSQL ends it
+   * (DATABASE_QUERY_TIMEOUT_MS, as for the run lock).
+   */
+  static async open(
+    pool: pg.Pool,
+    input: MergeInput,
+    idleTimeoutMs: number | undefined,
+  ): Promise<RunMerge> {
+    const transaction = await openLiveTransaction(pool, { idleTimeoutMs });
+    const merge = new RunMerge(transaction, input);
+    try {
+      await transaction.use(async (session) => {
+        // The end of a run may join many rows (customers it did not see).
+        await session.query("SET LOCAL work_mem = '64MB'");
+        merge.#presentBefore = await beginMerge(session);
+      });
+    } catch (error) {
+      await transaction.end();
+      throw error;
+    }
+    return merge;
+  }
+
+  async room(): Promise<void> {
+    while (this.#waiting.length > MAX_WAITING && this.#failure === undefined) {
+      await new Promise<void>((resolve) => this.#wake.push(resolve));
+    }
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  staged(customers: readonly AcceptedRecord[]): void {
+    if (this.#failure || customers.length === 0) return;
+    this.#waiting.push(...customers);
+    this.#merging ??= this.#mergeWaiting();
+  }
+
+  /** Resolves once every staged batch is merged; rejects with the failure if one was not. */
+  async drained(): Promise<void> {
+    while (this.#merging) await this.#merging;
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  /** Present customers before the run that it has not seen: those a complete run removes. */
+  unseen(): number {
+    return this.#presentBefore - this.#presentSeen;
+  }
+
+  /** Present before the run: the base of the mass-removal guard. */
+  presentBefore(): number {
+    return this.#presentBefore;
+  }
+
+  /** The unseen customers' ids; call after drained(). */
+  listUnseen(): Promise<string[]> {
+    return this.#transaction.use((session) => listUnseen(session, this.#input));
+  }
+
+  /**
+   * Ends the run: removes what it did not see when `removeAbsent`, calls `record` with the
+   * counts (to record the run's success in the same transaction) and commits.
+   */
+  async finish(
+    removeAbsent: boolean,
+    record: (session: Session, counts: MergeCounts) => Promise<void>,
+  ): Promise<MergeCounts> {
+    await this.drained();
+    const counts = await this.#transaction.use(async (session) => {
+      const removed = removeAbsent ? await removeUnseen(session, this.#input, this.unseen()) : 0;
+      const total = { ...this.#counts, customersRemoved: removed };
+      await record(session, total);
+      return total;
+    });
+    await this.#transaction.commit();
+    return counts;
+  }
+
+  /** Rolls back everything merged (nothing, after finish()). Never throws. */
+  async abandon(): Promise<void> {
+    this.#failure ??= { error: new Error("the run was abandoned") };
+    await this.#merging;
+    await this.#transaction.end().catch(() => undefined);
+  }
+
+  /** Why merging failed, if it did. */
+  failure(): unknown {
+    return this.#failure?.error;
+  }
+
+  async #mergeWaiting(): Promise<void> {
+    while (this.#waiting.length > 0 && this.#failure === undefined) {
+      // Batches that queued up meanwhile merge together (a customer staged twice, as last sent).
+      const batch = this.#waiting;
+      this.#waiting = [];
+      try {
+        const result = await this.#transaction.use((session) =>
+          mergeBatch(session, this.#input, batch),
+        );
+        this.#counts = addCounts(this.#counts, result.counts);
+        this.#presentSeen += result.presentSeen;
+      } catch (error) {
+        this.#failure = { error };
+      }
+      this.#wakeAll();
+    }
+    this.#merging = undefined;
+    this.#wakeAll();
+  }
+
+  #wakeAll(): void {
+    const waiting = this.#wake;
+    this.#wake = [];
+    for (const wake of waiting) wake();
+  }
+}
