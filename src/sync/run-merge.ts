@@ -32,6 +32,7 @@ export class RunMerge implements StagedBatchSink {
   #counts: MergeCounts = NO_CHANGES;
   #presentBefore = 0;
   #presentSeen = 0;
+  #tenantsSeen = 0;
   /** Told when a batch is merged (or merging failed). */
   #wake: (() => void)[] = [];
 
@@ -53,8 +54,7 @@ export class RunMerge implements StagedBatchSink {
     const merge = new RunMerge(transaction, input);
     try {
       await transaction.use(async (session) => {
-        // The end of a run may join many rows (customers it did not see).
-        await session.query("SET LOCAL work_mem = '64MB'");
+        await planForBatches(session);
         merge.#presentBefore = await beginMerge(session);
       });
     } catch (error) {
@@ -86,6 +86,11 @@ export class RunMerge implements StagedBatchSink {
   /** Present customers before the run that it has not seen: those a complete run removes. */
   unseen(): number {
     return this.#presentBefore - this.#presentSeen;
+  }
+
+  /** Tenants of the customers merged so far (each customer's last list). */
+  tenantsSeen(): number {
+    return this.#tenantsSeen;
   }
 
   /** Present before the run: the base of the mass-removal guard. */
@@ -140,6 +145,7 @@ export class RunMerge implements StagedBatchSink {
         );
         this.#counts = addCounts(this.#counts, result.counts);
         this.#presentSeen += result.presentSeen;
+        this.#tenantsSeen += result.tenantsSeen;
       } catch (error) {
         this.#failure = { error };
       }
@@ -153,5 +159,19 @@ export class RunMerge implements StagedBatchSink {
     const waiting = this.#wake;
     this.#wake = [];
     for (const wake of waiting) wake();
+  }
+}
+
+/**
+ * Every statement of a batch starts from the batch's rows and looks rows up by key: index
+ * nested loops, whatever the planner guesses. Its statistics lag behind tables a run is
+ * filling (during a first run they say "empty"), and a scan or a hash join then reads
+ * every open period once per batch: quadratic in customers. Nor is a plan that takes
+ * milliseconds worth compiling (JIT). The few statements that must read a whole table
+ * allow scans for themselves (merge.ts).
+ */
+async function planForBatches(session: Session): Promise<void> {
+  for (const setting of ["enable_seqscan", "enable_hashjoin", "enable_mergejoin", "jit"]) {
+    await session.query(`SET LOCAL ${setting} = off`);
   }
 }

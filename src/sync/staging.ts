@@ -1,12 +1,11 @@
-// Staging: fetched pages are written to staging_customers / staging_tenants under the
-// run's id as they arrive, so memory stays flat; each write hands its customers to the
-// run's merge (run-merge.ts), which merges them in the run's transaction meanwhile.
-// Staging rows are committed as written (so progress shows from outside) and scratch:
-// removed when the run ends.
+// Staging: the customers of fetched pages are written to staging_customers under the run's
+// id as they arrive, which tells paging which ids are new and shows progress from outside
+// (staging rows are committed as written, scratch, and removed when the run ends); each
+// write hands its records to the run's merge (run-merge.ts), which merges them, tenants
+// and all, in the run's transaction meanwhile. staging_tenants is left empty since then.
 import type pg from "pg";
 import { openSession, type PrismaClient, type Session } from "../db.ts";
 import { dedupeById, type AcceptedRecord } from "./records.ts";
-import { sourceRecordsJson } from "./source-records.ts";
 
 /**
  * Writes pages to staging on one dedicated connection. Pages handed over while a write is
@@ -44,7 +43,7 @@ export interface StagingTarget {
   runId: number;
   /** Told of every batch stored; staging waits while it has no room. */
   merge: StagedBatchSink;
-  /** Distinct customers and their tenants staged so far, kept up to date by every writer. */
+  /** Distinct customers staged so far, kept up to date by every writer. */
   counts: StagedCounts;
 }
 
@@ -88,7 +87,6 @@ export async function openStagingWriter(
           );
           inserted = written.inserted;
           counts.customers += inserted.size;
-          counts.tenants += written.tenantsAdded;
           merge.staged(written.customers);
         } catch (error) {
           failure = stagingFailure(error, lost);
@@ -134,8 +132,6 @@ interface WrittenBatch {
   customers: AcceptedRecord[];
   /** The ids the run had not staged before. */
   inserted: Set<string>;
-  /** Tenant rows added, less those of customers seen again whose list was replaced. */
-  tenantsAdded: number;
 }
 
 async function writeBatch(
@@ -144,71 +140,41 @@ async function writeBatch(
   records: readonly AcceptedRecord[],
 ): Promise<WrittenBatch> {
   const customers = dedupeById(records);
-  if (customers.length === 0) return { customers, inserted: new Set(), tenantsAdded: 0 };
-  const tenants = customers.flatMap((customer) =>
-    dedupeById(customer.tenants).map((tenant) => ({ customerId: customer.id, ...tenant })),
-  );
-  const customerIds = customers.map((c) => c.id);
-  // One array parameter per column: a few statements per batch, whatever its size. The
-  // source records travel as one JSON array, zipped with the columns by position.
-  const upsert = await connection.query<{ replaced: boolean; inserted: string[] }>(
+  if (customers.length === 0) return { customers, inserted: new Set() };
+  // One array parameter per column: one statement per batch, whatever its size. Tenants
+  // and the records as sent are not staged: the merge takes them from the batch itself.
+  const upsert = await connection.query<{ inserted: string[] }>(
     `WITH upserted AS (
      INSERT INTO staging_customers
-       (run_id, id, organization, owner_email, job_status, country_or_region, management_mode,
-        source_record)
+       (run_id, id, organization, owner_email, job_status, country_or_region, management_mode)
      SELECT $1::int, s.*
      FROM ROWS FROM (unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
-                     unnest($5::int[]), unnest($6::text[]), unnest($7::int[]),
-                     jsonb_array_elements($8::jsonb)) AS s
+                     unnest($5::int[]), unnest($6::text[]), unnest($7::int[])) AS s
      ON CONFLICT (run_id, id) DO UPDATE SET
        organization = EXCLUDED.organization,
        owner_email = EXCLUDED.owner_email,
        job_status = EXCLUDED.job_status,
        country_or_region = EXCLUDED.country_or_region,
-       management_mode = EXCLUDED.management_mode,
-       source_record = EXCLUDED.source_record
+       management_mode = EXCLUDED.management_mode
      -- xmax is set on a row this statement updated rather than inserted.
      RETURNING id, xmax <> 0 AS replaced)
-     SELECT coalesce(bool_or(replaced), false) AS replaced,
-            coalesce(array_agg(id) FILTER (WHERE NOT replaced), '{}') AS inserted
+     SELECT coalesce(array_agg(id) FILTER (WHERE NOT replaced), '{}') AS inserted
      FROM upserted`,
     [
       runId,
-      customerIds,
+      customers.map((c) => c.id),
       customers.map((c) => c.organization),
       customers.map((c) => c.ownerEmail),
       customers.map((c) => c.jobStatus),
       customers.map((c) => c.countryOrRegion),
       customers.map((c) => c.managementMode),
-      sourceRecordsJson(customers),
     ],
   );
-  // A customer seen again replaces its tenant list rather than adding to it.
-  let tenantsRemoved = 0;
-  if (upsert.rows[0]?.replaced) {
-    const deleted = await connection.query(
-      `DELETE FROM staging_tenants WHERE run_id = $1::int AND customer_id = ANY($2::text[])`,
-      [runId, customerIds],
-    );
-    tenantsRemoved = deleted.rowCount ?? 0;
-  }
-  const written = {
-    customers,
-    inserted: new Set(upsert.rows[0]?.inserted),
-    tenantsAdded: tenants.length - tenantsRemoved,
-  };
-  if (tenants.length === 0) return written;
-  await connection.query(
-    `INSERT INTO staging_tenants (run_id, customer_id, id, name)
-     SELECT $1::int, s.* FROM unnest($2::text[], $3::text[], $4::text[]) AS s`,
-    [runId, tenants.map((t) => t.customerId), tenants.map((t) => t.id), tenants.map((t) => t.name)],
-  );
-  return written;
+  return { customers, inserted: new Set(upsert.rows[0]?.inserted) };
 }
 
 export interface StagedCounts {
   customers: number;
-  tenants: number;
 }
 
 /** Removes what runs `runIds` staged. Accepts a transaction client too. */

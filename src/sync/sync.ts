@@ -96,7 +96,7 @@ interface Run {
   ceiling: RunCeiling | undefined;
   /** Sees every record staged, from pages and lookups alike. */
   newFields: NewFieldReporter;
-  /** Customers and tenants staged so far, counted by the staging writers. */
+  /** Customers staged so far, counted by the staging writers. */
   staged: StagedCounts;
   /** The run's transaction, merging what is staged; opened once the run is recorded. */
   merge: RunMerge | undefined;
@@ -120,7 +120,7 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   // A stop from outside or the ceiling: either ends every request of the run at once.
   const signals = [options.signal, ceiling?.signal].filter((one) => one !== undefined);
   const newFields = new NewFieldReporter();
-  const staged: StagedCounts = { customers: 0, tenants: 0 };
+  const staged: StagedCounts = { customers: 0 };
   let merge: RunMerge | undefined;
   const requests: LookupContext = {
     idFilter: new IdFilterSupport(log),
@@ -365,5 +365,5 @@ function sentence(clause: string): string {
 
 function countStagedInto(run: Run): void {
   run.progress.customersSeen = run.staged.customers;
-  run.progress.tenantsSeen = run.staged.tenants;
+  run.progress.tenantsSeen = run.merge?.tenantsSeen() ?? 0;
 }
