@@ -8,9 +8,9 @@ import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { freePort, runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { expectInvariants } from "./support/invariants.ts";
-import { sampleCustomers } from "./support/harness.ts";
+import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 
-const PAGE_SIZE = 10;
+const PAGE_SIZE = 100;
 /** Ends a reader's statement that waits on a lock instead of hanging the test. */
 const READER_GUARD_MS = 30_000;
 
@@ -45,19 +45,20 @@ async function reader<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 describe("a run in progress", () => {
   it("holds its merged batches in its own transaction; readers, status, /metrics and /healthz do not wait for it", async () => {
     const env = { ...simulatorEnv(db.url, simulator.url), ELEMENTS_PAGE_SIZE: String(PAGE_SIZE) };
-    const customers = sampleCustomers(40);
+    // Enough pages that batches are merged before the last arrives (500 customers a batch).
+    const customers = sampleCustomers(1000);
     simulator.setCustomers(customers);
     expect((await runCli(["sync"], env)).code).toBe(0);
 
-    // Every customer's status changes; the second run is held at its page 3.
+    // Every customer's status changes; the second run is held at its page 7.
     const changed = customers.map((c) => ({ ...c, jobStatus: c.jobStatus === 2 ? 3 : 2 }));
     simulator.setCustomers(changed);
     let reached!: () => void;
     let release!: () => void;
-    const atPage3 = new Promise<void>((resolve) => (reached = resolve));
+    const atPage7 = new Promise<void>((resolve) => (reached = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
     simulator.onCustomersRequest(async (request) => {
-      if (request.pageIndex !== 3) return undefined;
+      if (request.pageIndex !== 7) return undefined;
       reached();
       await released;
       return undefined;
@@ -71,8 +72,8 @@ describe("a run in progress", () => {
       ELEMENTS_CONCURRENCY: "1",
     });
     try {
-      await atPage3;
-      // Pages 1 and 2 are merged: the run's transaction has written customers.
+      await atPage7;
+      // A batch of pages 1 to 6 is merged: the run's transaction has written history.
       await expect
         .poll(
           () =>
@@ -103,7 +104,7 @@ describe("a run in progress", () => {
         const { rows: at } = await client.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM reporting.customers_at(now())",
         );
-        expect(at[0]?.n).toBe(40);
+        expect(at[0]?.n).toBe(1000);
         const { rows: runs } = await client.query<{ status: string }>(
           "SELECT status FROM reporting.sync_runs ORDER BY run_id",
         );
@@ -131,7 +132,89 @@ describe("a run in progress", () => {
       `SELECT count(*)::int AS changed FROM customer_status_history
        WHERE opened_by_run_id = 2 AND NOT removed`,
     );
-    expect(counts?.changed).toBe(40);
+    expect(counts?.changed).toBe(1000);
     await expectInvariants(db);
+  });
+});
+
+describe("a customer served again in a later batch of the same run", () => {
+  let harness: Harness | undefined;
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it("is merged again from its last copy: what its first copy did is taken back, periods and counts", async () => {
+    const customers = sampleCustomers(12);
+    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    expect((await h.sync()).status).toBe("succeeded");
+    const [x, y] = customers;
+    if (!x || !y) throw new Error("unreachable");
+    const other = (status: number) => (status === 6 ? 5 : 6);
+    // Page 1 holds a first copy of x (status changed) and of y (unchanged); the last page
+    // holds later copies: x back as it was, y with another status and another tenant list.
+    const xFirst = { ...x, jobStatus: other(x.jobStatus) };
+    const yLater = {
+      ...y,
+      jobStatus: other(y.jobStatus),
+      tenants: [{ id: "only-tenant", name: "only" }],
+    };
+    await h.serve([xFirst, y, ...customers.slice(2), x, yLater]);
+    // Every page merged as it comes: the later copies meet the earlier ones already merged.
+    const run = await h.sync({ minMergeBatch: 1 });
+    expect(run).toMatchObject({
+      status: "succeeded",
+      customersSeen: 12,
+      customersAdded: 0,
+      statusChanges: 1,
+      complete: false,
+    });
+    const opened = await h.db.query(
+      `SELECT customer_id, job_status FROM customer_status_history
+       WHERE opened_by_run_id = $1 OR closed_by_run_id = $1 ORDER BY valid_from, id`,
+      [run.runId],
+    );
+    // x: no period opened or closed by the run; y: its old period closed, one opened.
+    expect(opened).toEqual([
+      { customer_id: y.id, job_status: y.jobStatus },
+      { customer_id: y.id, job_status: yLater.jobStatus },
+    ]);
+    const stored = await h.db.query(
+      "SELECT id, job_status FROM customers WHERE id = ANY($1) ORDER BY id",
+      [[x.id, y.id]],
+    );
+    expect(stored).toEqual(
+      [
+        { id: x.id, job_status: x.jobStatus },
+        { id: y.id, job_status: yLater.jobStatus },
+      ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
+    // y's new tenant opened; its other tenants (listed by the first copy only) untouched,
+    // as an incomplete run leaves tenants it did not see.
+    const tenantPeriods = await h.db.query(
+      `SELECT tenant_id, opened_by_run_id = $2 AS opened, closed_by_run_id = $2 AS closed
+       FROM tenant_history WHERE customer_id = $1 AND $2 IN (opened_by_run_id, closed_by_run_id)`,
+      [y.id, run.runId],
+    );
+    expect(tenantPeriods).toEqual([{ tenant_id: "only-tenant", opened: true, closed: null }]);
+    await expectInvariants(h.db);
+  });
+
+  it("in a first run, keeps none of the tenants only its earlier copy listed", async () => {
+    const customers = sampleCustomers(8);
+    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    const [x] = customers;
+    if (!x) throw new Error("unreachable");
+    const xLater = { ...x, tenants: [{ id: "later-tenant", name: "later" }] };
+    await h.serve([...customers, xLater]);
+    const run = await h.sync({ minMergeBatch: 1 });
+    expect(run).toMatchObject({ status: "succeeded", customersAdded: 8, customersSeen: 8 });
+    const tenants = await h.db.query("SELECT id FROM tenants WHERE customer_id = $1", [x.id]);
+    expect(tenants).toEqual([{ id: "later-tenant" }]);
+    const periods = await h.db.query(
+      "SELECT count(*)::int AS n FROM tenant_history WHERE customer_id = $1",
+      [x.id],
+    );
+    expect(periods).toEqual([{ n: 1 }]);
+    await expectInvariants(h.db);
   });
 });

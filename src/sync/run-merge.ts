@@ -23,6 +23,13 @@ import type { StagedBatchSink } from "./staging.ts";
 /** Staged customers waiting to be merged, beyond which staging waits: 50 pages of 100. */
 const MAX_WAITING = 5_000;
 
+/**
+ * Customers staged before a batch is merged (default of RunMerge.open's minBatch): a few
+ * pages' worth, so each statement does enough to be worth its round trip, while what is
+ * left after the last page stays a fraction of a second's work.
+ */
+export const DEFAULT_MIN_BATCH = 500;
+
 export class RunMerge implements StagedBatchSink {
   readonly #transaction: LiveTransaction;
   readonly #input: MergeInput;
@@ -35,10 +42,14 @@ export class RunMerge implements StagedBatchSink {
   #tenantsSeen = 0;
   /** Told when a batch is merged (or merging failed). */
   #wake: (() => void)[] = [];
+  readonly #minBatch: number;
+  /** Set while drained() waits: whatever is staged is merged, however few. */
+  #flushing = false;
 
-  private constructor(transaction: LiveTransaction, input: MergeInput) {
+  private constructor(transaction: LiveTransaction, input: MergeInput, minBatch: number) {
     this.#transaction = transaction;
     this.#input = input;
+    this.#minBatch = minBatch;
   }
 
   /**
@@ -48,10 +59,10 @@ export class RunMerge implements StagedBatchSink {
   static async open(
     pool: pg.Pool,
     input: MergeInput,
-    idleTimeoutMs: number | undefined,
+    options: { idleTimeoutMs: number | undefined; minBatch?: number | undefined },
   ): Promise<RunMerge> {
-    const transaction = await openLiveTransaction(pool, { idleTimeoutMs });
-    const merge = new RunMerge(transaction, input);
+    const transaction = await openLiveTransaction(pool, { idleTimeoutMs: options.idleTimeoutMs });
+    const merge = new RunMerge(transaction, input, options.minBatch ?? DEFAULT_MIN_BATCH);
     try {
       await transaction.use(async (session) => {
         await planForBatches(session);
@@ -74,12 +85,18 @@ export class RunMerge implements StagedBatchSink {
   staged(customers: readonly AcceptedRecord[]): void {
     if (this.#failure || customers.length === 0) return;
     this.#waiting.push(...customers);
-    this.#merging ??= this.#mergeWaiting();
+    if (this.#waiting.length >= this.#minBatch) this.#startMerging();
   }
 
-  /** Resolves once every staged batch is merged; rejects with the failure if one was not. */
+  /** Resolves once everything staged is merged; rejects with the failure if it was not. */
   async drained(): Promise<void> {
-    while (this.#merging) await this.#merging;
+    this.#flushing = true;
+    try {
+      this.#startMerging();
+      while (this.#merging) await this.#merging;
+    } finally {
+      this.#flushing = false;
+    }
     if (this.#failure) throw this.#failure.error;
   }
 
@@ -134,8 +151,20 @@ export class RunMerge implements StagedBatchSink {
     return this.#failure?.error;
   }
 
+  #startMerging(): void {
+    if (this.#merging !== undefined || this.#waiting.length === 0) return;
+    // Cleared once settled, never before it is set (a loop with nothing to do settles at once).
+    this.#merging = this.#mergeWaiting().finally(() => {
+      this.#merging = undefined;
+      this.#wakeAll();
+    });
+  }
+
   async #mergeWaiting(): Promise<void> {
-    while (this.#waiting.length > 0 && this.#failure === undefined) {
+    while (
+      this.#waiting.length >= (this.#flushing ? 1 : this.#minBatch) &&
+      this.#failure === undefined
+    ) {
       // Batches that queued up meanwhile merge together (a customer staged twice, as last sent).
       const batch = this.#waiting;
       this.#waiting = [];
@@ -151,8 +180,6 @@ export class RunMerge implements StagedBatchSink {
       }
       this.#wakeAll();
     }
-    this.#merging = undefined;
-    this.#wakeAll();
   }
 
   #wakeAll(): void {

@@ -49,6 +49,8 @@ export interface SyncOptions {
   maxRemovalFraction?: number | undefined;
   /** Lifts the mass-removal guard for this run (`--allow-mass-removal`). */
   allowMassRemoval?: boolean | undefined;
+  /** Customers staged before a batch is merged (default 500); tests merge every page with 1. */
+  minMergeBatch?: number | undefined;
 }
 
 export type RunSummary =
@@ -161,7 +163,10 @@ async function runLocked(deps: SyncDependencies, options: SyncOptions): Promise<
   };
   try {
     const input = { runId: row.id, observedAt: row.startedAt };
-    merge = run.merge = await RunMerge.open(deps.db.pool, input, deps.db.queryTimeoutMs);
+    merge = run.merge = await RunMerge.open(deps.db.pool, input, {
+      idleTimeoutMs: deps.db.queryTimeoutMs,
+      minBatch: options.minMergeBatch,
+    });
     return await fetchJudgeAndMerge(run);
   } catch (error) {
     // Nothing the run merged survives it.

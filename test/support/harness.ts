@@ -77,6 +77,8 @@ export interface Harness {
     concurrency?: number;
     maxRemovalFraction?: number;
     allowMassRemoval?: boolean;
+    /** Customers staged before a batch is merged (1: every page as it comes). */
+    minMergeBatch?: number;
   }): Promise<RunSummary>;
   close(): Promise<void>;
 }
@@ -157,6 +159,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
           concurrency: run.concurrency ?? config.concurrency,
           maxRemovalFraction: run.maxRemovalFraction,
           allowMassRemoval: run.allowMassRemoval,
+          minMergeBatch: run.minMergeBatch,
         },
       ),
     async close() {
