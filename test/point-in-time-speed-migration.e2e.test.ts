@@ -63,7 +63,8 @@ beforeAll(async () => {
   await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${READER}`);
   await h.db.query(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA reporting TO ${READER}`);
   // Four runs: a status change, a rename, a tenant renamed, another removed, a customer
-  // removed, then back with a new tenant, and a customer first seen late.
+  // removed; that customer back with a new tenant; the tenant back and a customer first
+  // seen late.
   await h.sync();
   const edited = structuredClone(customers);
   const [first, second, third, fourth] = edited.filter((c) => c.tenants.length > 1);
@@ -71,12 +72,13 @@ beforeAll(async () => {
   first.jobStatus = first.jobStatus === 2 ? 1 : 2;
   second.organization = "Renamed";
   second.tenants[0] = { ...second.tenants[0], id: second.tenants[0]?.id ?? "", name: "renamed" };
-  third.tenants.pop();
+  const goneTenant = third.tenants.pop();
   await h.serve(edited.filter((c) => c.id !== fourth.id));
   await h.sync();
   fourth.tenants.push({ id: "pit-new-tenant", name: "new.example" });
   await h.serve(edited);
   await h.sync();
+  if (goneTenant) third.tenants.push(goneTenant);
   await h.serve([...edited, ...late]);
   await h.sync();
 });
