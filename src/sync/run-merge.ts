@@ -20,8 +20,12 @@ import {
 import type { AcceptedRecord } from "./records.ts";
 import type { StagedBatchSink } from "./staging.ts";
 
-/** Staged customers waiting to be merged, beyond which staging waits: 50 pages of 100. */
-const MAX_WAITING = 5_000;
+/**
+ * Staged customers waiting to be merged, beyond which staging (and so fetching) waits: two
+ * batches. A first run is bound by the merge; a short queue keeps what is left to merge after
+ * the last page, and memory, small.
+ */
+const MAX_WAITING = 1_000;
 
 /**
  * Customers staged before a batch is merged (default of RunMerge.open's minBatch): a few
