@@ -489,11 +489,12 @@ function writesTable(r: SizeResult): string[] {
     ...new Set([...Object.keys(r.first.rowVersions), ...Object.keys(r.unchanged.rowVersions)]),
   ].sort();
   const width = Math.max(5, ...names.map((name) => name.length));
+  // A space before every cell: 1,000,000 fills a column of 9.
   const cells = (w: TableWrites | undefined) =>
-    [w?.ins, w?.upd, w?.hotUpd, w?.del].map((v) => count(v ?? 0).padStart(9)).join("");
-  const heads = ["ins", "upd", "HOT", "del"].map((head) => head.padStart(9)).join("");
+    [w?.ins, w?.upd, w?.hotUpd, w?.del].map((v) => ` ${count(v ?? 0).padStart(9)}`).join("");
+  const heads = ["ins", "upd", "HOT", "del"].map((head) => ` ${head.padStart(9)}`).join("");
   return [
-    `${" ".repeat(width + 6)}${"first run".padStart(9).padEnd(36)}  ${"unchanged re-run".padStart(9)}`,
+    `${" ".repeat(width + 6)}${"first run".padStart(10).padEnd(40)}  ${"unchanged re-run".padStart(10)}`,
     `  N = ${count(r.customers)}`.padEnd(width + 6) + `${heads}  ${heads}`,
     ...names.map(
       (name) =>
