@@ -45,7 +45,7 @@ async function reader<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 describe("a run in progress", () => {
   it("holds its merged batches in its own transaction; readers, status, /metrics and /healthz do not wait for it", async () => {
     const env = { ...simulatorEnv(db.url, simulator.url), ELEMENTS_PAGE_SIZE: String(PAGE_SIZE) };
-    // Enough pages that batches are merged before the last arrives (500 customers a batch).
+    // Enough pages that batches are merged before the last arrives (250 customers a batch).
     const customers = sampleCustomers(1000);
     simulator.setCustomers(customers);
     expect((await runCli(["sync"], env)).code).toBe(0);

@@ -49,7 +49,7 @@ export interface SyncOptions {
   maxRemovalFraction?: number | undefined;
   /** Lifts the mass-removal guard for this run (`--allow-mass-removal`). */
   allowMassRemoval?: boolean | undefined;
-  /** Customers staged before a batch is merged (default 500); tests merge every page with 1. */
+  /** Customers staged before a batch is merged (default 250); tests merge every page with 1. */
   minMergeBatch?: number | undefined;
 }
 
