@@ -13,7 +13,7 @@
 // is merged again from its last copy: what the run did to its history is undone first, so
 // no period opens and closes at the same instant.
 import type { Session } from "../db.ts";
-import { dedupeById, type AcceptedRecord } from "./records.ts";
+import { customerColumns, dedupeById, type AcceptedRecord } from "./records.ts";
 import { sourceRecordsJson } from "./source-records.ts";
 
 export interface MergeInput {
@@ -155,17 +155,6 @@ const BATCH_CUSTOMERS_AS_SENT = `ROWS FROM (
     jsonb_array_elements($8::jsonb)
   ) AS s(id, organization, owner_email, job_status, country_or_region, management_mode,
          source_record)`;
-
-function customerColumns(customers: readonly AcceptedRecord[]): unknown[] {
-  return [
-    customers.map((c) => c.id),
-    customers.map((c) => c.organization),
-    customers.map((c) => c.ownerEmail),
-    customers.map((c) => c.jobStatus),
-    customers.map((c) => c.countryOrRegion),
-    customers.map((c) => c.managementMode),
-  ];
-}
 
 async function compareCustomers(
   session: Session,

@@ -5,7 +5,7 @@
 // and all, in the run's transaction meanwhile. staging_tenants is left empty since then.
 import type pg from "pg";
 import { openSession, type PrismaClient, type Session } from "../db.ts";
-import { dedupeById, type AcceptedRecord } from "./records.ts";
+import { customerColumns, dedupeById, type AcceptedRecord } from "./records.ts";
 
 /**
  * Writes pages to staging on one dedicated connection. Pages handed over while a write is
@@ -160,15 +160,7 @@ async function writeBatch(
      RETURNING id, xmax <> 0 AS replaced)
      SELECT coalesce(array_agg(id) FILTER (WHERE NOT replaced), '{}') AS inserted
      FROM upserted`,
-    [
-      runId,
-      customers.map((c) => c.id),
-      customers.map((c) => c.organization),
-      customers.map((c) => c.ownerEmail),
-      customers.map((c) => c.jobStatus),
-      customers.map((c) => c.countryOrRegion),
-      customers.map((c) => c.managementMode),
-    ],
+    [runId, ...customerColumns(customers)],
   );
   return { customers, inserted: new Set(upsert.rows[0]?.inserted) };
 }
