@@ -250,18 +250,25 @@ async function writeCustomers(
  */
 async function writeCustomerPeriods(
   session: Session,
-  { runId, observedAt }: MergeInput,
+  input: MergeInput,
   customers: readonly AcceptedRecord[],
   stored: readonly StoredCustomer[],
 ): Promise<void> {
+  const { runId, observedAt } = input;
   const statusChanged = customers.filter((_, i) => stored[i]?.statusChanged);
   const changed = customers.filter((_, i) => stored[i]?.changed);
-  await closePeriods(session, "customer_status_history", { runId, observedAt }, [
-    ...stored.filter((c) => c.statusChanged).map((c) => c.statusPeriod),
-  ]);
-  await closePeriods(session, "customer_history", { runId, observedAt }, [
-    ...stored.filter((c) => c.changed).map((c) => c.period),
-  ]);
+  await closePeriods(
+    session,
+    "customer_status_history",
+    input,
+    stored.filter((c) => c.statusChanged).map((c) => c.statusPeriod),
+  );
+  await closePeriods(
+    session,
+    "customer_history",
+    input,
+    stored.filter((c) => c.changed).map((c) => c.period),
+  );
   if (statusChanged.length > 0) {
     await session.query(
       `INSERT INTO customer_status_history
@@ -350,10 +357,11 @@ async function compareTenants(
 /** The tenants rows (updated or inserted), then their tenant_history periods. */
 async function writeTenants(
   session: Session,
-  { runId, observedAt }: MergeInput,
+  input: MergeInput,
   tenants: readonly BatchTenant[],
   stored: readonly StoredTenant[],
 ): Promise<void> {
+  const { runId, observedAt } = input;
   const known = tenants.filter((_, i) => stored[i]?.known);
   const fresh = tenants.filter((_, i) => !stored[i]?.known);
   const changed = tenants.filter((_, i) => stored[i]?.changed);
@@ -374,9 +382,12 @@ async function writeTenants(
       [...tenantColumns(fresh), observedAt],
     );
   }
-  await closePeriods(session, "tenant_history", { runId, observedAt }, [
-    ...stored.filter((t) => t.changed).map((t) => t.period),
-  ]);
+  await closePeriods(
+    session,
+    "tenant_history",
+    input,
+    stored.filter((t) => t.changed).map((t) => t.period),
+  );
   if (changed.length > 0) {
     await session.query(
       `INSERT INTO tenant_history
