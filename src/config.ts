@@ -6,8 +6,14 @@ import { existsSync } from "node:fs";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { concern, readConcerns, variable, type ConfigOf, type Env } from "./config-reader.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES } from "./elements/body.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
 import { DEFAULT_NOTIFY_ON, parseTriggers } from "./notify/triggers.ts";
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_REMOVAL_FRACTION,
+  DEFAULT_MAX_RUN_MS,
+} from "./sync/defaults.ts";
 
 export type { Env };
 
@@ -43,17 +49,6 @@ const GOVERNMENT = {
   apiUrl: "https://graph-gov.avepointonlineservices.com",
   identityUrl: "https://identity-gov.avepointonlineservices.com",
 };
-
-/** 50 MiB: a page of 100 customers is tens of kilobytes. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024;
-
-export const DEFAULT_MAX_REMOVAL_FRACTION = 0.2;
-
-/** Six hours: a nightly run of a million customers takes minutes. */
-export const DEFAULT_MAX_RUN_MS = 6 * 60 * 60 * 1000;
-
-/** Pages in flight at once unless ELEMENTS_CONCURRENCY says otherwise. */
-export const DEFAULT_CONCURRENCY = 4;
 
 export const LOG_FORMATS = ["json", "pretty"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];

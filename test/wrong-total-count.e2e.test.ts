@@ -3,7 +3,7 @@
 // pages added bounds the requests whatever the number says. The run is incomplete, says
 // why, and removes nothing. Driven through the real CLI.
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_CONCURRENCY } from "../src/config.ts";
+import { DEFAULT_CONCURRENCY } from "../src/sync/defaults.ts";
 import { createCliRig, type CliRig } from "./support/cli-rig.ts";
 import { expectDataMatches, snapshotData } from "./support/data.ts";
 import { sampleCustomers } from "./support/harness.ts";

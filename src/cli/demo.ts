@@ -3,12 +3,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  DEFAULT_CONCURRENCY,
-  DEFAULT_MAX_RESPONSE_BYTES,
-  readConfig,
-  type ElementsConfig,
-} from "../config.ts";
+import { readConfig, type ElementsConfig } from "../config.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES } from "../elements/body.ts";
+import { DEFAULT_CONCURRENCY } from "../sync/defaults.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";

@@ -11,10 +11,16 @@ import {
 } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ky from "ky";
-import { DEFAULT_MAX_RESPONSE_BYTES, type Credentials } from "../config.ts";
+import type { Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { ERROR_BODY_BYTES, parseJsonBody, readCapped, readUpTo } from "./body.ts";
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  ERROR_BODY_BYTES,
+  parseJsonBody,
+  readCapped,
+  readUpTo,
+} from "./body.ts";
 import { ElementsApiError } from "./errors.ts";
 import { exchange } from "./exchange.ts";
 import { describeIssues, tokenResponseSchema } from "./payload.ts";

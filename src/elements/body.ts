@@ -2,6 +2,9 @@
 // end must not exhaust the worker's memory), and parsing them as JSON.
 import { ElementsApiError } from "./errors.ts";
 
+/** 50 MiB (ELEMENTS_MAX_RESPONSE_BYTES): a page of 100 customers is tens of kilobytes. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024;
+
 /** How much of an error body is read for a message (only its start is shown). */
 export const ERROR_BODY_BYTES = 64 * 1024;
 

@@ -3,8 +3,13 @@
 // and the sync's business, not this module's.
 import ky, { type KyInstance } from "ky";
 import pRetry from "p-retry";
-import { DEFAULT_MAX_RESPONSE_BYTES } from "../config.ts";
-import { ERROR_BODY_BYTES, parseJsonBody, readCapped, readUpTo } from "./body.ts";
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  ERROR_BODY_BYTES,
+  parseJsonBody,
+  readCapped,
+  readUpTo,
+} from "./body.ts";
 import type { Logger } from "../logger.ts";
 import type { TokenSource } from "./auth.ts";
 import {

@@ -4,7 +4,7 @@
 // success and commit. A failure rolls the merge back and is recorded instead.
 import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
-import { DEFAULT_CONCURRENCY, DEFAULT_MAX_REMOVAL_FRACTION } from "../config.ts";
+import { DEFAULT_CONCURRENCY, DEFAULT_MAX_REMOVAL_FRACTION } from "./defaults.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { judgeCompleteness, type Completeness } from "./completeness.ts";

@@ -1,6 +1,7 @@
 // SYNC_MAX_DURATION_MS: the run's ceiling, read for sync and start.
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MAX_RUN_MS, readConfig, type Env } from "../../src/config.ts";
+import { readConfig, type Env } from "../../src/config.ts";
+import { DEFAULT_MAX_RUN_MS } from "../../src/sync/defaults.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 const readRunLimits = (env: Env) => readConfig(env, ["runLimits"]).runLimits;
