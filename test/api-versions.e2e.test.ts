@@ -11,6 +11,7 @@ import { createCliRig, type CliRig } from "./support/cli-rig.ts";
 import { newCustomers, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed, runRow, syncChecked, syncOk } from "./support/runs.ts";
+import { getToken } from "./support/simulator-http.ts";
 
 let rig: CliRig | undefined;
 afterEach(async () => {
@@ -357,23 +358,13 @@ describe("removal lookups on a server that serves smaller pages than asked", () 
 
 describe("simulate --api-version", () => {
   async function firstPage(url: string, body: unknown): Promise<number> {
-    const token = (await (
-      await fetch(`${url}/connect/token`, {
-        method: "POST",
-        body: new URLSearchParams({
-          grant_type: "client_credentials",
-          client_id: "demo-client",
-          client_secret: "demo-secret",
-          scope: "elements.customers.read.all",
-        }),
-      })
-    ).json()) as { access_token: string };
+    const token = await getToken({ url });
     const response = await fetch(
       `${url}/partner/external/v3/general/customers/batch?pageIndex=1&pageSize=10`,
       {
         method: "POST",
         headers: {
-          authorization: `Bearer ${token.access_token}`,
+          authorization: `Bearer ${token}`,
           "content-type": "application/json",
         },
         body: JSON.stringify(body),

@@ -12,6 +12,7 @@ import { readRuns } from "../src/reporting/queries.ts";
 import { runsForPeople } from "../src/reporting/reports.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { runCli } from "./support/cli.ts";
+import { connectAs } from "./support/database.ts";
 import { openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { syncOk } from "./support/runs.ts";
 
@@ -221,11 +222,7 @@ describe("the source record", () => {
     });
     expect(created.code).toBe(0);
 
-    const url = new URL(h.db.url);
-    url.username = role;
-    url.password = "reader password";
-    const reader = new pg.Client({ connectionString: url.toString() });
-    await reader.connect();
+    const reader = await connectAs(h.db, role, "reader password");
     try {
       const { rows } = await reader.query<{ customer_id: string; source_record: unknown }>(
         "SELECT customer_id, source_record FROM reporting.customers ORDER BY customer_id",
