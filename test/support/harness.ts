@@ -119,7 +119,7 @@ export async function openHarness(options?: HarnessOptions): Promise<Harness> {
 
 /**
  * For suites run once per concurrency: `start(customers, pageSize)` opens a harness
- * fetching `concurrency` pages at a time (customers and page size as createHarness's).
+ * fetching `concurrency` pages at a time (by default 25 sample customers, pages of 10).
  */
 export function harnessAt(
   concurrency: number,
