@@ -8,8 +8,8 @@ import { runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.t
 import { expectDataMatches, snapshotData, type DataSnapshot } from "./support/data.ts";
 import {
   CHANGED_SOURCE_RUN,
-  createHarness,
   duringMerge,
+  openHarness,
   sampleCustomers,
   serveChangedSource,
   workerSessionsSettled,
@@ -24,14 +24,11 @@ const ABANDONED = {
     "its process stopped, or lost its connection to the database, before recording how the run ended",
 };
 
-let harness: Harness | undefined;
 let child: CliProcess | undefined;
 afterEach(async () => {
   if (child?.child.exitCode === null && child.child.signalCode === null)
     child.child.kill("SIGKILL");
   await child?.exited;
-  await harness?.close();
-  harness = undefined;
   child = undefined;
 });
 
@@ -45,11 +42,11 @@ interface Rig {
 /** One good run of 30 customers done, a changed source served, pages of 5 taking 100 ms. */
 async function rig(): Promise<Rig> {
   const customers = sampleCustomers(30);
-  const h = (harness = await createHarness({
+  const h = await openHarness({
     customers,
     pageSize: 5,
     simulator: { latencyMs: 100 },
-  }));
+  });
   const env = {
     ...simulatorEnv(h.db.url, h.simulator.url),
     ELEMENTS_PAGE_SIZE: "5",

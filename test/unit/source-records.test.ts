@@ -9,17 +9,7 @@ import {
   NewFieldReporter,
   sourceRecordsJson,
 } from "../../src/sync/source-records.ts";
-
-const record = (overrides: Record<string, unknown>) => ({
-  id: "c-1",
-  organization: "Contoso",
-  ownerEmail: null,
-  jobStatus: 1,
-  countryOrRegion: null,
-  managementMode: 1,
-  tenants: [{ id: "t-1", name: "Tenant" }],
-  ...overrides,
-});
+import { customerRecord as record } from "../support/records.ts";
 
 function capturedLog() {
   const lines: Record<string, unknown>[] = [];
