@@ -225,7 +225,7 @@ describe("runs", () => {
       "INSERT INTO sync_runs DEFAULT VALUES RETURNING id",
     );
     await h.db.query(
-      "INSERT INTO staging_customers (run_id, id, job_status, management_mode) VALUES ($1, 'x', 1, 1)",
+      "INSERT INTO staging_customers (run_id, id) VALUES ($1, 'x')",
       [stale?.id],
     );
 
