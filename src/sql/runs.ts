@@ -46,7 +46,10 @@ export async function insertRun(
 }
 
 /** The run's status, its row locked until the caller's transaction ends. */
-export async function lockRunRow(session: Queryable, runId: number): Promise<RunStatus | undefined> {
+export async function lockRunRow(
+  session: Queryable,
+  runId: number,
+): Promise<RunStatus | undefined> {
   const { rows } = await session.query<{ status: RunStatus }>(
     "SELECT status FROM sync_runs WHERE id = $1 FOR UPDATE",
     [runId],

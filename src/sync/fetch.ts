@@ -25,8 +25,15 @@ export async function fetchEveryPage(run: RunContext): Promise<Fetched> {
   const { client, log, pipeline, options, signal } = run;
   const first = await client.fetchPage({ pageIndex: 1, pageSize: options.pageSize }, signal);
   let lastPageAt = performance.now();
-  const plan = new PagePlan({ pageSize: servedPageSize(run, first), concurrency: options.concurrency });
-  const take = async (pageIndex: number, page: PageEnvelope, pageSignal: AbortSignal | undefined) => {
+  const plan = new PagePlan({
+    pageSize: servedPageSize(run, first),
+    concurrency: options.concurrency,
+  });
+  const take = async (
+    pageIndex: number,
+    page: PageEnvelope,
+    pageSignal: AbortSignal | undefined,
+  ) => {
     plan.answered(pageIndex, page.metadata);
     pipeline.answered(page.metadata.totalCount);
     const records = page.data.length;

@@ -75,4 +75,3 @@ export class LookupQueue implements WorkSource<string[]> {
     return batch.length === 0 ? { done: true, value: undefined } : { done: false, value: batch };
   }
 }
-

@@ -1,30 +1,35 @@
 // The one way a record reaches the database, for pages and lookups by id alike:
 //
-//   page ──▶ checked records ──▶ recorded as seen ──▶ batches ──▶ merged
-//   add()    records.ts checks,   staging_customers    ≥ minMergeBatch  in the run's
-//            unknown codes,       (which ids are new)  customers        transaction
-//            new fields                                                 (merge-session.ts)
+//   add(page) ─▶ checked records ─▶ staged ids ───────────▶ batches ──────▶ merged
+//                records.ts checks, staging_customers:      ≥ minMergeBatch  in the run's one
+//                unknown codes,     which ids are new,       customers        transaction
+//                new fields         progress from outside                     (merge-session.ts)
 //
 // One bounded queue runs through it: add() waits while it holds `capacity` customers not
-// yet merged, the one place where fetching waits for the database. Recording and merging
-// each run on a session of their own, one statement at a time, so the next pages are
-// recorded while a batch merges; pages that queue up meanwhile are recorded together, and
-// whatever was recorded while a batch merged is the next batch. Everything keeps the order
-// in which pages were added: a customer served twice is merged from its last copy.
+// yet merged, the one place where fetching waits for the database. Staging and merging each
+// run on a session of their own, one statement at a time, so the next pages are staged
+// while a batch merges; pages that queue up meanwhile are staged together, and whatever was
+// staged while a batch merged is the next batch. Everything keeps the order in which pages
+// were added: a customer served twice is merged from its last copy.
 import type pg from "pg";
 import { openSession, type Session } from "../db.ts";
 import type { Logger } from "../logger.ts";
 import { recordSeen } from "../sql/staging.ts";
 import { addCounts, NO_CHANGES, type MergeCounts } from "./merge.ts";
 import type { MergeSession } from "./merge-session.ts";
-import { checkRecords, UnknownCodeReporter, type AcceptedRecord, type CheckedPage } from "./records.ts";
+import {
+  checkRecords,
+  UnknownCodeReporter,
+  type AcceptedRecord,
+  type CheckedPage,
+} from "./records.ts";
 import type { FetchProgress } from "./runs.ts";
 import { NewFieldReporter } from "./source-records.ts";
 
 export interface PipelineOptions {
   runId: number;
   log: Logger;
-  /** Customers recorded before a batch is merged; fewer only when drained. */
+  /** Customers staged before a batch is merged; fewer only when drained. */
   minMergeBatch: number;
   /** Customers added but not yet merged beyond which add() waits. */
   capacity: number;
@@ -37,7 +42,7 @@ export interface IngestTally extends Omit<FetchProgress, "newFields"> {
   presentSeen: number;
 }
 
-/** What add() tells of a page once its ids are recorded. */
+/** What add() tells of a page once its ids are staged. */
 export interface StagedPage {
   /** Records that passed the checks. */
   accepted: number;
@@ -53,21 +58,21 @@ interface Entry {
 export class Pipeline {
   readonly #options: PipelineOptions;
   readonly #merge: MergeSession;
-  /** Where what the run has seen is recorded: committed as written, visible from outside. */
+  /** Where the ids the run has seen are staged: committed as written, visible from outside. */
   readonly #stager: Session;
-  /** Aborted, with the error, once recording or merging failed. */
+  /** Aborted, with the error, once staging or merging failed. */
   readonly #failure = new AbortController();
   readonly #unknownCodes: UnknownCodeReporter;
   readonly #newFields = new NewFieldReporter();
-  /** Pages checked, waiting to be recorded. */
+  /** Pages checked, waiting to be staged. */
   #toStage: Entry[] = [];
-  /** Customers recorded, waiting to be merged. */
+  /** Customers staged, waiting to be merged. */
   #toMerge: AcceptedRecord[] = [];
   /** Customers added and not yet merged (those merging included): the queue's length. */
   #held = 0;
   #staging: Promise<void> | undefined;
   #merging: Promise<void> | undefined;
-  /** Set while drained() waits: whatever is recorded is merged, however few. */
+  /** Set while drained() waits: whatever is staged is merged, however few. */
   #flushing = false;
   #closed = false;
   /** Lost between statements, the session only says "not queryable" when next used: keep why. */
@@ -84,15 +89,19 @@ export class Pipeline {
     presentSeen: 0,
   };
 
-  private constructor(options: PipelineOptions, merge: MergeSession, recorder: Session) {
+  private constructor(options: PipelineOptions, merge: MergeSession, stager: Session) {
     this.#options = options;
     this.#merge = merge;
-    this.#stager = recorder;
+    this.#stager = stager;
     this.#unknownCodes = new UnknownCodeReporter(options.log);
-    recorder.on("error", this.#onConnectionError);
+    stager.on("error", this.#onConnectionError);
   }
 
-  static async open(pool: pg.Pool, merge: MergeSession, options: PipelineOptions): Promise<Pipeline> {
+  static async open(
+    pool: pg.Pool,
+    merge: MergeSession,
+    options: PipelineOptions,
+  ): Promise<Pipeline> {
     return new Pipeline(options, merge, await openSession(pool));
   }
 
@@ -110,7 +119,7 @@ export class Pipeline {
   /**
    * Checks `data` (the records of page `pageIndex`) and queues what passed, first waiting
    * while the queue is full. Returns the check's verdict; `onStaged` is told once the
-   * page's ids are recorded. Rejects once the pipeline failed, or when `signal` aborts.
+   * page's ids are staged. Rejects once the pipeline failed, or when `signal` aborts.
    */
   async add(
     pageIndex: number,
@@ -118,7 +127,9 @@ export class Pipeline {
     options: { signal?: AbortSignal | undefined; onStaged?: (page: StagedPage) => void } = {},
   ): Promise<CheckedPage> {
     const checked = checkRecords(pageIndex, data);
-    for (const record of checked.rejected) this.#options.log.warn(record, "rejected a customer record");
+    for (const record of checked.rejected) {
+      this.#options.log.warn(record, "rejected a customer record");
+    }
     this.#tally.rejectedRecords += checked.rejected.length;
     this.#unknownCodes.check(checked.accepted);
     this.#newFields.check(checked.accepted);

@@ -59,7 +59,9 @@ export interface RunOptions {
 
 export function compileRunOptions(options: SyncOptions): RunOptions {
   const customerIds =
-    options.customerIds === undefined ? undefined : Object.freeze([...new Set(options.customerIds)]);
+    options.customerIds === undefined
+      ? undefined
+      : Object.freeze([...new Set(options.customerIds)]);
   if (customerIds?.length === 0) throw new SyncError("No customer id to sync.");
   return Object.freeze({
     pageSize: checkedInteger("pageSize", options.pageSize, 1),
@@ -71,7 +73,11 @@ export function compileRunOptions(options: SyncOptions): RunOptions {
     concurrency: checkedInteger("concurrency", options.concurrency ?? DEFAULT_CONCURRENCY, 1),
     maxRemovalFraction: options.maxRemovalFraction ?? DEFAULT_MAX_REMOVAL_FRACTION,
     allowMassRemoval: options.allowMassRemoval ?? false,
-    minMergeBatch: checkedInteger("minMergeBatch", options.minMergeBatch ?? DEFAULT_MIN_MERGE_BATCH, 1),
+    minMergeBatch: checkedInteger(
+      "minMergeBatch",
+      options.minMergeBatch ?? DEFAULT_MIN_MERGE_BATCH,
+      1,
+    ),
   });
 }
 

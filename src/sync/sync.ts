@@ -110,7 +110,9 @@ async function fetchJudgeAndMerge(run: RunContext, startedAt: number): Promise<R
   // run saw every customer.
   const { customerIds } = run.options;
   const fetched: Fetched =
-    customerIds === undefined ? await fetchEveryPage(run) : await fetchNamedCustomers(run, customerIds);
+    customerIds === undefined
+      ? await fetchEveryPage(run)
+      : await fetchNamedCustomers(run, customerIds);
   const fetchMs = fetched.lastPageAt - startedAt;
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const decision = await decideRemovals(run, fetched);

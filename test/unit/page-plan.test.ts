@@ -11,7 +11,11 @@ function plan(totalCount: number, pageSize = 10, concurrency = 2): PagePlan {
 /** Hands out every page the plan allows now, up to the end or a wait for staging. */
 function drain(pages: PagePlan): number[] {
   const handed: number[] = [];
-  for (let next = pages.next(); !(next instanceof Promise) && next.done !== true; next = pages.next()) {
+  for (
+    let next = pages.next();
+    !(next instanceof Promise) && next.done !== true;
+    next = pages.next()
+  ) {
     handed.push(next.value);
   }
   return handed;
