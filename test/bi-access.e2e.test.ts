@@ -36,7 +36,6 @@ const BASE_TABLES = [
   "job_status_codes",
   "management_mode_codes",
   "staging_customers",
-  "staging_tenants",
   "_prisma_migrations",
   "reporting_internal.job_status_deltas",
 ];

@@ -218,10 +218,7 @@ describe("runs", () => {
     const [stale] = await h.db.query<{ id: number }>(
       "INSERT INTO sync_runs DEFAULT VALUES RETURNING id",
     );
-    await h.db.query(
-      "INSERT INTO staging_customers (run_id, id, job_status, management_mode) VALUES ($1, 'x', 1, 1)",
-      [stale?.id],
-    );
+    await h.db.query("INSERT INTO staging_customers (run_id, id) VALUES ($1, 'x')", [stale?.id]);
 
     const run = await h.sync();
     expect(run.status).toBe("succeeded");

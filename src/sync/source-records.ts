@@ -1,5 +1,5 @@
-// Nothing the API sends is lost: each accepted record is staged as the API sent it (every
-// field, its tenants list included) next to the documented columns, and the fields outside
+// Nothing the API sends is lost: each accepted record keeps the object the API sent (every
+// field, its tenants list included) beside the documented columns, and the fields outside
 // the documented set are named once per run. Such fields are kept current in
 // customers.source_record, never versioned: one that changes on every call (a timestamp)
 // would otherwise open a history period every night.
@@ -91,7 +91,7 @@ function storableName(name: string): string {
 
 /**
  * The records' source objects as one JSON array, for one jsonb parameter: one
- * JSON.stringify per staged batch, which PostgreSQL splits with jsonb_array_elements.
+ * JSON.stringify per merged batch, which PostgreSQL splits with jsonb_array_elements.
  *
  * jsonb cannot hold a NUL character or an unpaired UTF-16 surrogate, and the documented
  * fields never carry one (such a record is rejected), but an unknown field may: then the
