@@ -3,13 +3,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readConfig, type ElementsConfig } from "../config.ts";
+import { readConfig } from "../config.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../elements/body.ts";
 import { DEFAULT_CONCURRENCY } from "../sync/defaults.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
-import { createElementsClientFromConfig } from "../elements/from-config.ts";
+import { createElementsClientFromConfig, type ElementsConfig } from "../elements/from-config.ts";
 import { createLogger, logDestination } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { readChanges, readTenantChanges, type ChangeRow } from "../reporting/queries.ts";

@@ -2,7 +2,6 @@
 // one run per fire across replicas, until its stop signal aborts; then it stops scheduling,
 // lets the run in progress end (aborted: it records itself failed, "interrupted") and returns.
 import { hostname } from "node:os";
-import type { WorkerConfig } from "../config.ts";
 import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { errorMessage } from "../errors.ts";
@@ -14,6 +13,18 @@ import { runSync } from "../sync/sync.ts";
 import { createFireCoordinator } from "./coordinator.ts";
 import type { FireOutcome, WorkerMetrics } from "./metrics.ts";
 import { SCHEDULE_TASK, startSchedule, type SkippedFire } from "./schedule.ts";
+
+/** How `start` schedules runs and serves operators (SYNC_CRON, SYNC_TIMEZONE, SYNC_ON_START, HTTP_PORT). */
+export interface WorkerConfig {
+  /** node-cron expression: five fields, or six with seconds first. */
+  cron: string;
+  /** IANA time zone the expression is read in. */
+  timezone: string;
+  /** Also run once when the worker starts. */
+  runOnStart: boolean;
+  /** Port of /healthz and /metrics; 0 turns the HTTP server off. */
+  httpPort: number;
+}
 
 export interface WorkerDependencies {
   db: Database;

@@ -85,6 +85,14 @@ describe("src/", () => {
     ).toEqual([]);
   });
 
+  it("points configuration one way: modules own their options, only commands read config.ts", () => {
+    const importers = [...files]
+      .filter(([file, text]) => importsOf(file, text).includes("config.ts"))
+      .map(([file]) => file);
+    expect(importers.length).toBeGreaterThan(0);
+    expect(importers.filter((file) => !file.startsWith("cli/"))).toEqual([]);
+  });
+
   it("has no import cycle", () => {
     expect(importCycles(files)).toEqual([]);
   });
