@@ -21,26 +21,15 @@ import {
 import { startSimulator } from "../simulator/server.ts";
 import { countRuns } from "../sync/runs.ts";
 import { runSync } from "../sync/sync.ts";
-import type { Command } from "./command.ts";
+import type { CommandRunner } from "./command.ts";
+import { DEMO_DATABASE } from "./defaults.ts";
 import { isConnectionFailure } from "./failure.ts";
 import { EXIT, type Io } from "./io.ts";
 import { formatRunSummary } from "./summary.ts";
 
 const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
-const DEMO_DATABASE = "elements_sync_demo";
 
-export const demoCommand: Command = {
-  summary: "see it work: a local simulator, two syncs, and what changed between them",
-  usage: [
-    "Usage: elements-sync demo",
-    "",
-    "Starts the simulator on a free port, migrates, syncs 40 customers, changes some of",
-    "them (job status, management mode, removals, additions, tenants), syncs again and",
-    "prints what the second run recorded. Uses DATABASE_URL from the environment when set",
-    "(never from .env), and only if that database holds no elements-sync runs yet; otherwise",
-    `creates (or resets) the database ${DEMO_DATABASE} on the local server at 127.0.0.1:5432.`,
-  ].join("\n"),
-  options: {},
+export const demoCommand: CommandRunner = {
   async run(_values, io) {
     const { logging } = readConfig(process.env, ["logging"]);
     // Quieter than other commands unless asked: the demo's output is its printout.

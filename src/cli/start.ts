@@ -9,26 +9,9 @@ import { createWorkerMetrics } from "../worker/metrics.ts";
 import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { startWorker, type Worker } from "../worker/worker.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./command.ts";
+import type { CommandRunner } from "./command.ts";
 
-export const startCommand: Command = {
-  summary: "run as a worker: sync on the SYNC_CRON schedule until stopped",
-  usage: [
-    "Usage: elements-sync start [--no-migrate]",
-    "",
-    "Runs until SIGTERM or SIGINT: syncs on the SYNC_CRON schedule in SYNC_TIMEZONE (and once",
-    "at start with SYNC_ON_START=true), one run per scheduled time across every replica that",
-    "shares the database, and serves GET /healthz and GET /metrics on HTTP_PORT.",
-    "",
-    "Options:",
-    "  --no-migrate     do not apply pending migrations first",
-    "",
-    "Exit status: 0 stopped by a signal, 1 could not start (or was killed by a second signal),",
-    "2 bad usage or configuration.",
-  ].join("\n"),
-  options: {
-    migrate: { type: "boolean", default: true },
-  },
+export const startCommand: CommandRunner = {
   async run(values) {
     // Everything that can be wrong with the configuration fails here, before any write.
     const env = process.env;
