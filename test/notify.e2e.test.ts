@@ -4,11 +4,12 @@
 // its URL.
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { readNotifyConfig, type NotifyConfig } from "../src/notify/config.ts";
+import { readNotifyConfig } from "../src/config.ts";
 import { MAX_LISTED_CHANGES, type WebhookBody } from "../src/notify/message.ts";
 import {
   createRunNotifier,
   type NotificationResult,
+  type NotifyConfig,
   type RunNotifier,
 } from "../src/notify/notifier.ts";
 import type { DeliveryLimits } from "../src/notify/webhook.ts";

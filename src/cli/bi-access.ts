@@ -6,30 +6,11 @@ import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { checkRoleName, grantReportingAccess } from "../reporting/access.ts";
-import type { Command } from "./command.ts";
+import type { CommandRunner } from "./command.ts";
 import { EXIT } from "./io.ts";
 import { stringOption } from "./options.ts";
 
-export const biAccessCommand: Command = {
-  summary: "create or update a read-only login for BI tools (reporting views only)",
-  usage: [
-    "Usage: elements-sync bi-access <role> [--password-file <file>]",
-    "",
-    "Creates the login role <role> (or updates it, if it is already a plain login) so that",
-    "it can read the views of schema reporting in DATABASE_URL's database and nothing else:",
-    "no base table, no other schema, no writes. Views added by later migrations are",
-    "readable too. Run it as the user that migrates (with CREATEROLE) or as a superuser.",
-    "",
-    "The password is the first line of --password-file, or else standard input:",
-    "  printf '%s' \"$BI_PASSWORD\" | elements-sync bi-access metabase_reader",
-    "",
-    "Options:",
-    "  --password-file <file>  read the password from this file",
-  ].join("\n"),
-  positionals: true,
-  options: {
-    "password-file": { type: "string" },
-  },
+export const biAccessCommand: CommandRunner = {
   async run(values, io, positionals) {
     const [role, ...extra] = positionals;
     if (role === undefined) throw new ConfigError("name the role: elements-sync bi-access <role>.");

@@ -7,7 +7,7 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { INTERRUPTED } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
-import type { NotifyConfig, NotifyTrigger } from "./config.ts";
+import type { NotifyTrigger } from "./triggers.ts";
 import {
   MAX_LISTED_CHANGES,
   webhookBody,
@@ -20,6 +20,12 @@ import {
   postJson,
   type DeliveryLimits,
 } from "./webhook.ts";
+
+/** Where notifications go (NOTIFY_WEBHOOK_URL) and which runs send one (NOTIFY_ON). */
+export interface NotifyConfig {
+  webhookUrl: string;
+  triggers: NotifyTrigger[];
+}
 
 export type NotificationResult = "sent" | "failed";
 

@@ -7,12 +7,15 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import pg from "pg";
 import { expect, onTestFinished } from "vitest";
-import type { Credentials, ElementsConfig } from "../../src/config.ts";
+import type { Credentials } from "../../src/elements/auth.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../../src/elements/body.ts";
 import { DEFAULT_CONCURRENCY } from "../../src/sync/defaults.ts";
 import { openDatabase, type Database } from "../../src/db.ts";
 import type { ElementsClient } from "../../src/elements/client.ts";
-import { createElementsClientFromConfig } from "../../src/elements/from-config.ts";
+import {
+  createElementsClientFromConfig,
+  type ElementsConfig,
+} from "../../src/elements/from-config.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 import { migrate } from "../../src/migrations.ts";
 import {

@@ -1,6 +1,6 @@
 // NOTIFY_WEBHOOK_URL and NOTIFY_ON as the environment gives them.
 import { describe, expect, it } from "vitest";
-import { readNotifyConfig } from "../../src/notify/config.ts";
+import { readNotifyConfig } from "../../src/config.ts";
 
 const URL = "https://hooks.example.com/services/T0/B0/secret";
 
