@@ -1,9 +1,14 @@
 // The manual (README.md and docs/) as a whole: its links lead somewhere, and every command it
 // shows runs as written from the project's folder. test/readme.e2e.test.ts and the tests
 // named there hold its content to the code.
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { anchor, headings, manualPages } from "../support/manual.ts";
+import { COMMANDS } from "../../src/cli/commands.ts";
+import { customerSchema } from "../../src/elements/payload.ts";
+import { readCustomersFile } from "../../src/simulator/data.ts";
+import { anchor, headings, manualPages, manualText, tableAfter } from "../support/manual.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -67,5 +72,29 @@ describe("the manual", () => {
     const titles = pages.flatMap(headings).map((h) => h.title);
     const repeated = titles.filter((title, i) => titles.indexOf(title) !== i);
     expect(repeated).toEqual([]);
+  });
+
+  it("lists every option of the simulator, as its help does", () => {
+    const listed = tableAfter("3. Or the simulator").map(
+      ([option = ""]) => option.replaceAll("`", "").split(" ")[0],
+    );
+    expect(listed).toEqual(
+      Object.keys(COMMANDS.simulate?.options ?? {}).map((name) => `--${name}`),
+    );
+  });
+
+  it("gives a --data file the simulator reads and whose records a run accepts", async () => {
+    const match = /<!-- data-file-example -->\s*```json\n([\s\S]*?)```/.exec(manualText());
+    if (!match?.[1]) throw new Error("the manual has no --data example");
+    const dir = mkdtempSync(join(tmpdir(), "manual-data-"));
+    try {
+      const file = join(dir, "customers.json");
+      writeFileSync(file, match[1]);
+      const records = await readCustomersFile(file);
+      expect(records.length).toBeGreaterThan(0);
+      for (const record of records) expect(customerSchema.safeParse(record).error).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });
