@@ -69,7 +69,6 @@ export class RunMerge implements StagedBatchSink {
     const merge = new RunMerge(transaction, input, options.minBatch ?? DEFAULT_MIN_BATCH);
     try {
       await transaction.use(async (session) => {
-        await planForBatches(session);
         merge.#presentBefore = await beginMerge(session);
       });
     } catch (error) {
@@ -190,19 +189,5 @@ export class RunMerge implements StagedBatchSink {
     const waiting = this.#wake;
     this.#wake = [];
     for (const wake of waiting) wake();
-  }
-}
-
-/**
- * Every statement of a batch starts from the batch's rows and looks rows up by key: index
- * nested loops, whatever the planner guesses. Its statistics lag behind tables a run is
- * filling (during a first run they say "empty"), and a scan or a hash join then reads
- * every open period once per batch: quadratic in customers. Nor is a plan that takes
- * milliseconds worth compiling (JIT). The few statements that must read a whole table
- * allow scans for themselves (merge.ts).
- */
-async function planForBatches(session: Session): Promise<void> {
-  for (const setting of ["enable_seqscan", "enable_hashjoin", "enable_mergejoin", "jit"]) {
-    await session.query(`SET LOCAL ${setting} = off`);
   }
 }

@@ -99,12 +99,15 @@ function storableName(name: string): string {
  * `\u0000`, an unpaired surrogate by U+FFFD), so that no unknown field fails a run.
  */
 export function sourceRecordsJson(records: readonly SourcedRecord[]): string {
-  const json = JSON.stringify(records.map((record) => record.source));
+  return storableJsonArray(records.map((record) => record.source));
+}
+
+/** `values` as one JSON array jsonb can hold (sourceRecordsJson says how). */
+export function storableJsonArray(values: readonly unknown[]): string {
+  const json = JSON.stringify(values);
   // JSON.stringify writes both as \u escapes; a string holding a backslash before "u0000"
   // matches too, and only costs the slower path.
-  return UNSTORABLE_ESCAPE.test(json)
-    ? JSON.stringify(records.map((record) => storableJson(record.source)))
-    : json;
+  return UNSTORABLE_ESCAPE.test(json) ? JSON.stringify(values.map(storableJson)) : json;
 }
 
 const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
