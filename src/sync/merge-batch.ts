@@ -1,80 +1,89 @@
-// One entity's part of a batch: loaded (and compared) once, then written where it differs.
+// One entity's part of a batch: compared with what is stored, then written where it
+// differs, each statement given the rows it writes (by their comparison) as parameters.
 import type { Session } from "../db.ts";
 import { columnParam } from "../sql/merge/batch.ts";
-import { batchColumns } from "../sql/merge/entity.ts";
+import { batchColumns, type Entity } from "../sql/merge/entity.ts";
 import type { EntityStatements } from "../sql/merge/index.ts";
-import { run, type Values } from "../sql/merge/statement.ts";
+import { run, type Statement, type Values } from "../sql/merge/statement.ts";
 import type { DeclaredEntity } from "./entities.ts";
 import { storableJsonArray } from "./source-records.ts";
 
-/** What loading a batch found (the load statement's one row; per history in declaration order). */
-export interface Loaded {
-  known: number;
-  fresh: number;
-  /** Periods to open, per history. */
-  opens: number[];
-  /** Open periods to close, per history. */
-  closes: number[];
-}
+export type BatchRows = ReturnType<DeclaredEntity["rows"]>;
 
-/** A root entity's batch, which also says what it changes (rows merged again left out). */
-export interface RootLoaded extends Loaded {
-  /** Keys this run merged already. */
-  again: string[];
-  present_seen: number;
-  restored: number;
-  /** Changes in the counted history. */
-  changed: number;
+/** How a row of the batch compares with what is stored (compareBatch in src/sql/merge/batch.ts). */
+export interface Compared {
+  known: boolean;
+  /** Root entities only: not removed. */
+  present?: boolean;
+  /** Root entities only: merged already by this run. */
+  again?: boolean;
+  /** Per history, in declaration order: its open period's id, null when there is none. */
+  periods: (string | null)[];
+  /** Per history: that period differs from the row sent (or there is none). */
+  changed: boolean[];
 }
-
-const EMPTY: RootLoaded = {
-  known: 0,
-  fresh: 0,
-  opens: [],
-  closes: [],
-  again: [],
-  present_seen: 0,
-  restored: 0,
-  changed: 0,
-};
 
 /**
- * Empties the entity's batch table and loads `rows` into it. Emptied even when there is
- * nothing to load: later statements of the batch read it.
+ * `values` with the batch columns `statement` reads, of the rows `keep` keeps (all when
+ * not given): an array per column, one JSON array for a jsonb column.
  */
-export async function loadBatch<T extends Loaded>(
+export function batchValues(
+  entity: Entity,
+  rows: BatchRows,
+  statement: Statement,
+  values: Values,
+  keep?: (index: number) => boolean,
+): Values {
+  const result: Record<string, unknown> = { ...values };
+  for (const column of batchColumns(entity)) {
+    const { name } = columnParam(column);
+    if (!statement.params.some((param) => param.name === name)) continue;
+    const all = rows.columns.get(column.name) ?? [];
+    const kept = keep ? all.filter((_, index) => keep(index)) : all;
+    result[name] = column.type === "jsonb" ? storableJsonArray(kept) : kept;
+  }
+  return result;
+}
+
+/** Each row of the batch compared with what is stored, in the batch's order. */
+export async function compareBatch(
   session: Session,
   { entity, batch }: EntityStatements,
-  rows: ReturnType<DeclaredEntity["rows"]>,
+  rows: BatchRows,
   values: Values,
-): Promise<T> {
-  await run(session, batch.clearBatch);
-  // EMPTY has every field of RootLoaded, hence of T.
-  if (rows.count === 0) return EMPTY as unknown as T;
-  const params: Record<string, unknown> = { ...values };
-  for (const column of batchColumns(entity)) {
-    const columnValues = rows.columns.get(column.name) ?? [];
-    params[columnParam(column).name] =
-      column.type === "jsonb" ? storableJsonArray(columnValues) : columnValues;
-  }
-  const { rows: loaded } = await run<T>(session, batch.loadBatch, params);
-  const [summary] = loaded;
-  if (!summary) throw new Error(`${entity.table}: loading the batch returned nothing`);
-  return summary;
+): Promise<Compared[]> {
+  if (rows.count === 0) return [];
+  const statement = batch.compareBatch;
+  const result = await run<Compared>(
+    session,
+    statement,
+    batchValues(entity, rows, statement, values),
+  );
+  return result.rows;
 }
 
 /** Updates the known rows, inserts the fresh ones, closes and opens the periods that differ. */
 export async function writeBatch(
   session: Session,
-  { batch }: EntityStatements,
-  loaded: Loaded,
+  { entity, batch }: EntityStatements,
+  rows: BatchRows,
+  compared: readonly Compared[],
   values: Values,
 ): Promise<void> {
-  if (loaded.known > 0) await run(session, batch.updateRows, values);
-  if (loaded.fresh > 0) await run(session, batch.insertRows, values);
-  // Rows first: periods reference them.
+  const write = async (statement: Statement, keep: (row: Compared) => boolean) => {
+    if (!compared.some(keep)) return;
+    const kept = (index: number) => compared[index] !== undefined && keep(compared[index]);
+    await run(session, statement, batchValues(entity, rows, statement, values, kept));
+  };
+  await write(batch.updateRows, (row) => row.known);
+  await write(batch.insertRows, (row) => !row.known);
+  // After the rows: periods reference them.
   for (const [i, { close, open }] of batch.periods.entries()) {
-    if ((loaded.closes[i] ?? 0) > 0) await run(session, close, values);
-    if ((loaded.opens[i] ?? 0) > 0) await run(session, open, values);
+    const periods = compared
+      .filter((row) => row.changed[i])
+      .map((row) => row.periods[i])
+      .filter((period) => period !== null && period !== undefined);
+    if (periods.length > 0) await run(session, close, { ...values, periods });
+    await write(open, (row) => row.changed[i] === true);
   }
 }

@@ -22,7 +22,7 @@ import {
 import { planForBatches, planForWholeTables, withSeqScans } from "../sql/merge/planner.ts";
 import { run, type Values } from "../sql/merge/statement.ts";
 import { CHILDREN, ROOT, tenants, type DeclaredEntity } from "./entities.ts";
-import { loadBatch, writeBatch, type Loaded, type RootLoaded } from "./merge-batch.ts";
+import { batchValues, compareBatch, writeBatch, type Compared } from "./merge-batch.ts";
 import { countRedone, undoRun, type Opened } from "./merge-redo.ts";
 import { dedupeById, type AcceptedRecord } from "./records.ts";
 
@@ -79,7 +79,6 @@ export async function beginMerge(session: Session): Promise<number> {
   const { rows } = await run<{ present: number }>(session, STATEMENTS.root.setUp.countPresent);
   await planForBatches(session);
   for (const statements of [STATEMENTS.root, ...STATEMENTS.children]) {
-    await run(session, statements.setUp.createBatchTable);
     await run(session, statements.setUp.createRemovedTable);
   }
   return rows[0]?.present ?? 0;
@@ -93,10 +92,28 @@ export interface BatchResult {
   tenantsSeen: number;
 }
 
+/** Where the counted history (status changes) is among the customers' histories. */
+const COUNTED = Math.max(
+  0,
+  ROOT.entity.histories.findIndex((history) => history.counted),
+);
+
+/** What the batch changes, for the run's counts; customers merged again are counted apart. */
+function countChanges(stored: readonly Compared[]): MergeCounts {
+  const counted = stored.filter((c) => c.again !== true);
+  return {
+    customersAdded: counted.filter((c) => !c.known).length,
+    customersRemoved: 0,
+    customersRestored: counted.filter((c) => c.known && c.present !== true).length,
+    statusChanges: counted.filter((c) => c.present === true && c.changed[COUNTED] === true).length,
+  };
+}
+
 /**
  * Merges a batch of accepted customers, each once (its last copy), with its tenants. The
- * batch is loaded into a temporary table once per entity, compared with what is stored as
- * it is loaded, and each statement then writes only what changes.
+ * rows travel as parameters, not read back from staging: staging goes on changing
+ * meanwhile (a customer served again replaces its row there), and every statement of a
+ * batch must see the same rows.
  */
 export async function mergeBatch(
   session: Session,
@@ -105,15 +122,11 @@ export async function mergeBatch(
 ): Promise<BatchResult> {
   const customers = dedupeById(records);
   const values = runValues(input);
-  const root = ROOT.rows(customers);
-  let loaded = await loadBatch<RootLoaded>(session, STATEMENTS.root, root, values);
-  const again = loaded.again;
-  let counts: MergeCounts = {
-    customersAdded: loaded.fresh,
-    customersRemoved: 0,
-    customersRestored: loaded.restored,
-    statusChanges: loaded.changed,
-  };
+  const rows = ROOT.rows(customers);
+  let stored = await compareBatch(session, STATEMENTS.root, rows, values);
+  const again = customers.filter((_, i) => stored[i]?.again === true).map((c) => c.id);
+  const presentSeen = stored.filter((c) => c.present === true && c.again !== true).length;
+  let counts = countChanges(stored);
   let tenantsSeen = 0;
   const redo = { ...values, again_ids: again };
   if (again.length > 0) {
@@ -122,21 +135,25 @@ export async function mergeBatch(
     counts = addCounts(counts, countsOf(before.opened), -1);
     tenantsSeen -= before.seen.get(tenants) ?? 0;
     await undoRun(session, STATEMENTS, redo);
-    loaded = await loadBatch<RootLoaded>(session, STATEMENTS.root, root, values);
+    stored = await compareBatch(session, STATEMENTS.root, rows, values);
   }
-  await writeBatch(session, STATEMENTS.root, loaded, values);
+  await writeBatch(session, STATEMENTS.root, rows, stored, values);
+  const parentIds = { ...values, parent_ids: customers.map((c) => c.id) };
   for (const [child, statements] of CHILD_STATEMENTS) {
-    const rows = child.rows(customers);
-    if (child === tenants) tenantsSeen += rows.count;
-    const childLoaded = await loadBatch<Loaded>(session, statements, rows, values);
-    await writeBatch(session, statements, childLoaded, values);
-    await run(session, statements.batch.noteUnlisted, values);
-    if (again.length > 0) await run(session, statements.batch.noteUnlistedAgain, values);
+    const childRows = child.rows(customers);
+    if (child === tenants) tenantsSeen += childRows.count;
+    const compared = await compareBatch(session, statements, childRows, values);
+    await writeBatch(session, statements, childRows, compared, values);
+    await run(session, statements.batch.noteUnlisted, parentIds);
+    if (again.length > 0) {
+      const statement = statements.batch.noteUnlistedAgain;
+      await run(session, statement, batchValues(child.entity, childRows, statement, redo));
+    }
   }
   if (again.length > 0) {
     counts = addCounts(counts, countsOf((await countRedone(session, STATEMENTS, redo)).opened));
   }
-  return { counts, presentSeen: loaded.present_seen, tenantsSeen };
+  return { counts, presentSeen, tenantsSeen };
 }
 
 function countsOf(opened: Opened): MergeCounts {

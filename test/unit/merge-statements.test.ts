@@ -83,7 +83,7 @@ describe("the merge's statements", () => {
     const statements = everyStatement(buildMergeStatements(parent, [child]));
     const text = statements.map((statement) => statement.text).join("\n");
     expect(text).toContain('"Parent ""Table"""');
-    expect(text).toContain('"merge_batch_Parent ""Table"""');
+    expect(text).toContain('"merge_removed_Parent ""Table"""');
     expect(text).toContain('"child\'s"');
     expect(text).toContain('"raw;--"');
     // With every quoted identifier taken out, none of the names is left.
@@ -98,10 +98,10 @@ describe("the merge's statements", () => {
   it("refuses a declaration they cannot be built from, saying why", () => {
     const untracked: Entity = {
       ...parent,
-      attributes: [...parent.attributes, { name: "known", type: "boolean" }],
+      attributes: [...parent.attributes, { name: "n", type: "boolean" }],
     };
     expect(() => buildMergeStatements(untracked, [])).toThrow(
-      /attribute known is tracked by no history.*column known is a name the batch table uses/,
+      /attribute n is tracked by no history.*a column is named n/,
     );
     expect(() => buildMergeStatements(parent, [{ ...child, parent: undefined }])).toThrow(
       /a child entity's parent is/,

@@ -47,27 +47,10 @@ export function batchColumns(entity: Entity): Column[] {
   return [...entity.key, ...entity.attributes, ...entity.currentOnly];
 }
 
-/** The temporary table holding the batch being merged, compared with what is stored. */
-export function batchTable(entity: Entity): string {
-  return `merge_batch_${entity.table}`;
-}
-
 /** The temporary table of the entity's rows a complete run removes at its end. */
 export function removedTable(entity: Entity): string {
   return `merge_removed_${entity.table}`;
 }
-
-/** The batch table's columns for a history: its open period's id, and whether it differs. */
-export function periodColumn(history: History): string {
-  return `${history.table}_period`;
-}
-
-export function changedColumn(history: History): string {
-  return `${history.table}_changed`;
-}
-
-/** The batch table's comparison columns (a root entity has all three, others `known`). */
-export const COMPARISON_COLUMNS = ["known", "present", "again"] as const;
 
 /** The entity that has no parent, whose key a run's redo and removal start from. */
 export function rootOf(entity: Entity): Entity {
@@ -92,7 +75,7 @@ export function rootKeyInHistory(entity: Entity, history: History): string {
 /**
  * Throws, naming what is wrong, unless the statements can be built from `entity`: a root
  * with a one-column key, or a child of a root; every attribute tracked, every tracked name
- * an attribute; no column named like one the batch table adds.
+ * an attribute; no column named `n` (a batch's rows are numbered so).
  */
 export function checkEntity(entity: Entity): void {
   const problems: string[] = [];
@@ -128,13 +111,7 @@ export function checkEntity(entity: Entity): void {
   if (entity.histories.filter((history) => history.counted).length > 1) {
     problems.push("more than one history is counted");
   }
-  const added = [
-    ...COMPARISON_COLUMNS,
-    ...entity.histories.flatMap((history) => [periodColumn(history), changedColumn(history)]),
-  ];
-  for (const name of names) {
-    if (added.includes(name)) problems.push(`column ${name} is a name the batch table uses`);
-  }
+  if (names.includes("n")) problems.push("a column is named n, as the batch's row number is");
   if (new Set(names).size !== names.length) problems.push("a column is declared twice");
   if (problems.length > 0) {
     throw new Error(`entity ${entity.table} cannot be merged: ${problems.join("; ")}`);

@@ -16,14 +16,12 @@ export interface PeriodStatements {
 
 /** The run's temporary tables, created at its start. */
 interface SetUp {
-  createBatchTable: Statement;
   createRemovedTable: Statement;
 }
 
-/** A batch: loaded and compared, then written where it differs. */
+/** A batch: compared with what is stored, then written where it differs. */
 interface Batch {
-  clearBatch: Statement;
-  loadBatch: Statement;
+  compareBatch: Statement;
   updateRows: Statement;
   insertRows: Statement;
   periods: PeriodStatements[];
@@ -75,18 +73,14 @@ function common(entity: Entity): EntityStatements {
   checkEntity(entity);
   return {
     entity,
-    setUp: {
-      createBatchTable: batch.createBatchTable(entity),
-      createRemovedTable: batch.createRemovedTable(entity),
-    },
+    setUp: { createRemovedTable: removal.createRemovedTable(entity) },
     batch: {
-      clearBatch: batch.clearBatch(entity),
-      loadBatch: batch.loadBatch(entity),
+      compareBatch: batch.compareBatch(entity),
       updateRows: batch.updateRows(entity),
       insertRows: batch.insertRows(entity),
       periods: entity.histories.map((history) => ({
         history,
-        close: batch.closePeriods(entity, history),
+        close: batch.closePeriods(history),
         open: batch.openPeriods(entity, history),
       })),
     },

@@ -6,6 +6,19 @@
 import { removedTable, rootKeyColumn, type Entity, type History } from "./entity.ts";
 import { col, list, OBSERVED_AT, q, RUN_ID, statement, type Statement } from "./statement.ts";
 
+/** The rows a complete run removes at its end, by key; dropped with the run's transaction. */
+export function createRemovedTable(entity: Entity): Statement {
+  const key = entity.key.map((column) => q(column.name));
+  return statement(
+    `${entity.table}: the table of rows to remove`,
+    () => `
+CREATE TEMP TABLE ${q(removedTable(entity))} (
+  ${entity.key.map((column) => `${q(column.name)} ${column.type} NOT NULL`).join(",\n  ")},
+  PRIMARY KEY (${key.join(", ")})
+) ON COMMIT DROP`,
+  );
+}
+
 /** Root rows present now: before the first batch, the base of the mass-removal guard. */
 export function countPresent(entity: Entity): Statement {
   return statement(

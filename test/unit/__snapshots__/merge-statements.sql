@@ -7,38 +7,10 @@
 -- customers: count the present rows
 SELECT count(*)::int AS present FROM "customers" WHERE "removed_at" IS NULL;
 
--- customers: the batch table
-CREATE TEMP TABLE "merge_batch_customers" (
-  "id" text,
-  "organization" text,
-  "owner_email" text,
-  "job_status" integer,
-  "country_or_region" text,
-  "management_mode" integer,
-  "source_record" jsonb,
-  "known" boolean,
-  "present" boolean,
-  "again" boolean,
-  "customer_status_history_period" bigint,
-  "customer_status_history_changed" boolean,
-  "customer_history_period" bigint,
-  "customer_history_changed" boolean
-) ON COMMIT DROP;
-
 -- customers: the table of rows to remove
 CREATE TEMP TABLE "merge_removed_customers" (
   "id" text NOT NULL,
   PRIMARY KEY ("id")
-) ON COMMIT DROP;
-
--- tenants: the batch table
-CREATE TEMP TABLE "merge_batch_tenants" (
-  "customer_id" text,
-  "id" text,
-  "name" text,
-  "known" boolean,
-  "tenant_history_period" bigint,
-  "tenant_history_changed" boolean
 ) ON COMMIT DROP;
 
 -- tenants: the table of rows to remove
@@ -52,82 +24,65 @@ CREATE TEMP TABLE "merge_removed_tenants" (
 -- Each batch (mergeBatch)
 -- ========================================================================================
 
--- customers: clear the batch table
-TRUNCATE "merge_batch_customers";
-
--- customers: load the batch and compare it with what is stored
--- $1: column:id (text[])
--- $2: column:organization (text[])
--- $3: column:owner_email (text[])
--- $4: column:job_status (integer[])
--- $5: column:country_or_region (text[])
--- $6: column:management_mode (integer[])
--- $7: column:source_record (jsonb)
--- $8: observed_at (timestamptz)
-WITH loaded AS (
-  INSERT INTO "merge_batch_customers"
-    ("id", "organization", "owner_email", "job_status", "country_or_region",
-     "management_mode", "source_record", "known", "present", "again",
-     "customer_status_history_period", "customer_status_history_changed",
-     "customer_history_period", "customer_history_changed")
-  SELECT s."id", s."organization", s."owner_email", s."job_status", s."country_or_region",
-         s."management_mode", s."source_record",
-         e."id" IS NOT NULL,
-         e."id" IS NOT NULL AND e."removed_at" IS NULL,
-         e."last_seen_at" IS NOT DISTINCT FROM $8::timestamptz,
-         "customer_status_history"."id",
+-- customers: compare the batch with what is stored
+-- $1: observed_at (timestamptz)
+-- $2: column:id (text[])
+-- $3: column:organization (text[])
+-- $4: column:owner_email (text[])
+-- $5: column:job_status (integer[])
+-- $6: column:country_or_region (text[])
+-- $7: column:management_mode (integer[])
+SELECT e."id" IS NOT NULL AS known,
+       e."id" IS NOT NULL AND e."removed_at" IS NULL AS present,
+       e."last_seen_at" IS NOT DISTINCT FROM $1::timestamptz AS again,
+       ARRAY["customer_status_history"."id", "customer_history"."id"]::text[] AS periods,
+       ARRAY[
          ("customer_status_history"."job_status",
           "customer_status_history"."management_mode", "customer_status_history"."removed")
-         IS DISTINCT FROM
-         (s."job_status", s."management_mode", false),
-         "customer_history"."id",
+           IS DISTINCT FROM (s."job_status", s."management_mode", false),
          ("customer_history"."organization", "customer_history"."owner_email",
           "customer_history"."country_or_region", "customer_history"."job_status",
           "customer_history"."management_mode", "customer_history"."removed")
-         IS DISTINCT FROM
-         (s."organization", s."owner_email", s."country_or_region", s."job_status",
-          s."management_mode", false)
-  FROM ROWS FROM (
-    unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::integer[]),
-    unnest($5::text[]), unnest($6::integer[]), jsonb_array_elements($7::jsonb)
-  ) AS s("id", "organization", "owner_email", "job_status", "country_or_region",
-       "management_mode", "source_record")
-  -- LATERAL lookups fenced with OFFSET 0: one index probe per row and table.
-  LEFT JOIN LATERAL (
-    SELECT e."id", e."removed_at", e."last_seen_at"
-    FROM "customers" e
-    WHERE e."id" = s."id"
-    OFFSET 0
-  ) e ON true
-  LEFT JOIN LATERAL (
-    SELECT h."id", h."job_status", h."management_mode", h."removed"
-    FROM "customer_status_history" h
-    WHERE h."customer_id" = s."id" AND h."valid_to" IS NULL
-    OFFSET 0
-  ) "customer_status_history" ON true
-  LEFT JOIN LATERAL (
-    SELECT h."id", h."organization", h."owner_email", h."country_or_region", h."job_status",
-           h."management_mode", h."removed"
-    FROM "customer_history" h
-    WHERE h."customer_id" = s."id" AND h."valid_to" IS NULL
-    OFFSET 0
-  ) "customer_history" ON true
-  RETURNING *
-)
-SELECT count(*) FILTER (WHERE "known")::int AS known,
-       count(*) FILTER (WHERE NOT "known")::int AS fresh,
-       ARRAY[count(*) FILTER (WHERE "customer_status_history_changed")::int,
-             count(*) FILTER (WHERE "customer_history_changed")::int] AS opens,
-       ARRAY[count(*) FILTER (WHERE "customer_status_history_changed" AND "customer_status_history_period" IS NOT NULL)::int,
-             count(*) FILTER (WHERE "customer_history_changed" AND "customer_history_period" IS NOT NULL)::int] AS closes,
-       coalesce(array_agg("id") FILTER (WHERE "again"), '{}') AS again,
-       count(*) FILTER (WHERE "present" AND NOT "again")::int AS present_seen,
-       count(*) FILTER (WHERE "known" AND NOT "present" AND NOT "again")::int AS restored,
-       count(*) FILTER (WHERE "present" AND "customer_status_history_changed" AND NOT "again")::int AS changed
-FROM loaded;
+           IS DISTINCT FROM (s."organization", s."owner_email", s."country_or_region",
+                             s."job_status", s."management_mode", false)
+       ] AS changed
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::integer[]),
+  unnest($6::text[]), unnest($7::integer[])
+) WITH ORDINALITY AS s("id", "organization", "owner_email", "job_status",
+                       "country_or_region", "management_mode", n)
+-- LATERAL lookups fenced with OFFSET 0 (not flattened into joins): one index probe per row
+-- and table, however stale the statistics.
+LEFT JOIN LATERAL (
+  SELECT e."id", e."removed_at", e."last_seen_at"
+  FROM "customers" e
+  WHERE e."id" = s."id"
+  OFFSET 0
+) e ON true
+LEFT JOIN LATERAL (
+  SELECT h."id", h."job_status", h."management_mode", h."removed"
+  FROM "customer_status_history" h
+  WHERE h."customer_id" = s."id" AND h."valid_to" IS NULL
+  OFFSET 0
+) "customer_status_history" ON true
+LEFT JOIN LATERAL (
+  SELECT h."id", h."organization", h."owner_email", h."country_or_region", h."job_status",
+         h."management_mode", h."removed"
+  FROM "customer_history" h
+  WHERE h."customer_id" = s."id" AND h."valid_to" IS NULL
+  OFFSET 0
+) "customer_history" ON true
+ORDER BY s.n;
 
 -- customers: update the known rows
 -- $1: observed_at (timestamptz)
+-- $2: column:id (text[])
+-- $3: column:organization (text[])
+-- $4: column:owner_email (text[])
+-- $5: column:job_status (integer[])
+-- $6: column:country_or_region (text[])
+-- $7: column:management_mode (integer[])
+-- $8: column:source_record (jsonb)
 UPDATE "customers" e
 SET "organization" = s."organization",
     "owner_email" = s."owner_email",
@@ -139,154 +94,184 @@ SET "organization" = s."organization",
       THEN s."source_record" ELSE e."source_record" END,
     "last_seen_at" = $1::timestamptz,
     "removed_at" = NULL
-FROM "merge_batch_customers" s
-WHERE s."known" AND e."id" = s."id";
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::integer[]),
+  unnest($6::text[]), unnest($7::integer[]), jsonb_array_elements($8::jsonb)
+) WITH ORDINALITY AS s("id", "organization", "owner_email", "job_status",
+                       "country_or_region", "management_mode", "source_record", n)
+WHERE e."id" = s."id";
 
 -- customers: insert the new rows
 -- $1: observed_at (timestamptz)
+-- $2: column:id (text[])
+-- $3: column:organization (text[])
+-- $4: column:owner_email (text[])
+-- $5: column:job_status (integer[])
+-- $6: column:country_or_region (text[])
+-- $7: column:management_mode (integer[])
+-- $8: column:source_record (jsonb)
 INSERT INTO "customers"
   ("id", "organization", "owner_email", "job_status", "country_or_region", "management_mode",
    "source_record", "first_seen_at", "last_seen_at", "removed_at")
 SELECT s."id", s."organization", s."owner_email", s."job_status", s."country_or_region",
        s."management_mode", s."source_record", $1::timestamptz, $1::timestamptz, NULL
-FROM "merge_batch_customers" s
-WHERE NOT s."known"
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::integer[]),
+  unnest($6::text[]), unnest($7::integer[]), jsonb_array_elements($8::jsonb)
+) WITH ORDINALITY AS s("id", "organization", "owner_email", "job_status",
+                       "country_or_region", "management_mode", "source_record", n)
 -- In key order, index inserts walk the indexes instead of jumping.
 ORDER BY s."id";
 
 -- customer_status_history: close the periods that differ
 -- $1: observed_at (timestamptz)
 -- $2: run_id (integer)
+-- $3: periods (bigint[])
 UPDATE "customer_status_history"
 SET "valid_to" = $1::timestamptz, "closed_by_run_id" = $2::integer
--- An array, not a join: one index scan over the periods, whatever the statistics say.
-WHERE "id" = ANY (ARRAY(
-  SELECT s."customer_status_history_period" FROM "merge_batch_customers" s
-  WHERE s."customer_status_history_changed" AND s."customer_status_history_period" IS NOT NULL));
+WHERE "id" = ANY ($3::bigint[]);
 
 -- customer_status_history: open the new periods
 -- $1: observed_at (timestamptz)
 -- $2: run_id (integer)
+-- $3: column:id (text[])
+-- $4: column:job_status (integer[])
+-- $5: column:management_mode (integer[])
 INSERT INTO "customer_status_history"
   ("customer_id", "job_status", "management_mode", "removed", "valid_from",
    "opened_by_run_id")
 SELECT s."id", s."job_status", s."management_mode", false, $1::timestamptz, $2::integer
-FROM "merge_batch_customers" s
-WHERE s."customer_status_history_changed"
+FROM ROWS FROM (
+  unnest($3::text[]), unnest($4::integer[]), unnest($5::integer[])
+) WITH ORDINALITY AS s("id", "job_status", "management_mode", n)
 ORDER BY s."id";
 
 -- customer_history: close the periods that differ
 -- $1: observed_at (timestamptz)
 -- $2: run_id (integer)
+-- $3: periods (bigint[])
 UPDATE "customer_history"
 SET "valid_to" = $1::timestamptz, "closed_by_run_id" = $2::integer
--- An array, not a join: one index scan over the periods, whatever the statistics say.
-WHERE "id" = ANY (ARRAY(
-  SELECT s."customer_history_period" FROM "merge_batch_customers" s
-  WHERE s."customer_history_changed" AND s."customer_history_period" IS NOT NULL));
+WHERE "id" = ANY ($3::bigint[]);
 
 -- customer_history: open the new periods
 -- $1: observed_at (timestamptz)
 -- $2: run_id (integer)
+-- $3: column:id (text[])
+-- $4: column:organization (text[])
+-- $5: column:owner_email (text[])
+-- $6: column:country_or_region (text[])
+-- $7: column:job_status (integer[])
+-- $8: column:management_mode (integer[])
 INSERT INTO "customer_history"
   ("customer_id", "organization", "owner_email", "country_or_region", "job_status",
    "management_mode", "removed", "valid_from", "opened_by_run_id")
 SELECT s."id", s."organization", s."owner_email", s."country_or_region", s."job_status",
        s."management_mode", false, $1::timestamptz, $2::integer
-FROM "merge_batch_customers" s
-WHERE s."customer_history_changed"
+FROM ROWS FROM (
+  unnest($3::text[]), unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
+  unnest($7::integer[]), unnest($8::integer[])
+) WITH ORDINALITY AS s("id", "organization", "owner_email", "country_or_region",
+                       "job_status", "management_mode", n)
 ORDER BY s."id";
 
--- tenants: clear the batch table
-TRUNCATE "merge_batch_tenants";
-
--- tenants: load the batch and compare it with what is stored
+-- tenants: compare the batch with what is stored
 -- $1: column:customer_id (text[])
 -- $2: column:id (text[])
 -- $3: column:name (text[])
-WITH loaded AS (
-  INSERT INTO "merge_batch_tenants"
-    ("customer_id", "id", "name", "known", "tenant_history_period", "tenant_history_changed")
-  SELECT s."customer_id", s."id", s."name",
-         "tenant_history"."id" IS NOT NULL,
-         "tenant_history"."id",
+SELECT "tenant_history"."id" IS NOT NULL AS known,
+       ARRAY["tenant_history"."id"]::text[] AS periods,
+       ARRAY[
          ("tenant_history"."name", "tenant_history"."removed")
-         IS DISTINCT FROM
-         (s."name", false)
-  FROM ROWS FROM (
-    unnest($1::text[]), unnest($2::text[]), unnest($3::text[])
-  ) AS s("customer_id", "id", "name")
-  -- LATERAL lookups fenced with OFFSET 0: one index probe per row and table. Every row ever
-  -- seen has one open period in each history: the first says whether the row exists.
-  LEFT JOIN LATERAL (
-    SELECT h."id", h."name", h."removed"
-    FROM "tenant_history" h
-    WHERE h."customer_id" = s."customer_id" AND h."tenant_id" = s."id" AND h."valid_to" IS NULL
-    OFFSET 0
-  ) "tenant_history" ON true
-  RETURNING *
-)
-SELECT count(*) FILTER (WHERE "known")::int AS known,
-       count(*) FILTER (WHERE NOT "known")::int AS fresh,
-       ARRAY[count(*) FILTER (WHERE "tenant_history_changed")::int] AS opens,
-       ARRAY[count(*) FILTER (WHERE "tenant_history_changed" AND "tenant_history_period" IS NOT NULL)::int] AS closes
-FROM loaded;
+           IS DISTINCT FROM (s."name", false)
+       ] AS changed
+FROM ROWS FROM (
+  unnest($1::text[]), unnest($2::text[]), unnest($3::text[])
+) WITH ORDINALITY AS s("customer_id", "id", "name", n)
+-- LATERAL lookups fenced with OFFSET 0 (not flattened into joins): one index probe per row
+-- and table, however stale the statistics.
+LEFT JOIN LATERAL (
+  SELECT h."id", h."name", h."removed"
+  FROM "tenant_history" h
+  WHERE h."customer_id" = s."customer_id" AND h."tenant_id" = s."id" AND h."valid_to" IS NULL
+  OFFSET 0
+) "tenant_history" ON true
+ORDER BY s.n;
 
 -- tenants: update the known rows
 -- $1: observed_at (timestamptz)
+-- $2: column:customer_id (text[])
+-- $3: column:id (text[])
+-- $4: column:name (text[])
 UPDATE "tenants" e
 SET "name" = s."name",
     "last_seen_at" = $1::timestamptz,
     "removed_at" = NULL
-FROM "merge_batch_tenants" s
-WHERE s."known" AND e."customer_id" = s."customer_id" AND e."id" = s."id";
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::text[])
+) WITH ORDINALITY AS s("customer_id", "id", "name", n)
+WHERE e."customer_id" = s."customer_id" AND e."id" = s."id";
 
 -- tenants: insert the new rows
 -- $1: observed_at (timestamptz)
+-- $2: column:customer_id (text[])
+-- $3: column:id (text[])
+-- $4: column:name (text[])
 INSERT INTO "tenants"
   ("customer_id", "id", "name", "first_seen_at", "last_seen_at", "removed_at")
 SELECT s."customer_id", s."id", s."name", $1::timestamptz, $1::timestamptz, NULL
-FROM "merge_batch_tenants" s
-WHERE NOT s."known"
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::text[])
+) WITH ORDINALITY AS s("customer_id", "id", "name", n)
 -- In key order, index inserts walk the indexes instead of jumping.
 ORDER BY s."customer_id", s."id";
 
 -- tenant_history: close the periods that differ
 -- $1: observed_at (timestamptz)
 -- $2: run_id (integer)
+-- $3: periods (bigint[])
 UPDATE "tenant_history"
 SET "valid_to" = $1::timestamptz, "closed_by_run_id" = $2::integer
--- An array, not a join: one index scan over the periods, whatever the statistics say.
-WHERE "id" = ANY (ARRAY(
-  SELECT s."tenant_history_period" FROM "merge_batch_tenants" s
-  WHERE s."tenant_history_changed" AND s."tenant_history_period" IS NOT NULL));
+WHERE "id" = ANY ($3::bigint[]);
 
 -- tenant_history: open the new periods
 -- $1: observed_at (timestamptz)
 -- $2: run_id (integer)
+-- $3: column:customer_id (text[])
+-- $4: column:id (text[])
+-- $5: column:name (text[])
 INSERT INTO "tenant_history"
   ("customer_id", "tenant_id", "name", "removed", "valid_from", "opened_by_run_id")
 SELECT s."customer_id", s."id", s."name", false, $1::timestamptz, $2::integer
-FROM "merge_batch_tenants" s
-WHERE s."tenant_history_changed"
+FROM ROWS FROM (
+  unnest($3::text[]), unnest($4::text[]), unnest($5::text[])
+) WITH ORDINALITY AS s("customer_id", "id", "name", n)
 ORDER BY s."customer_id", s."id";
 
 -- tenants: note the rows the batch no longer lists
--- $1: observed_at (timestamptz)
+-- $1: parent_ids (text[])
+-- $2: observed_at (timestamptz)
 INSERT INTO "merge_removed_tenants" ("customer_id", "id")
 SELECT t."customer_id", t."id"
 FROM "tenants" t
-WHERE t."customer_id" = ANY (ARRAY(SELECT p."id" FROM "merge_batch_customers" p))
-  AND t."removed_at" IS NULL AND t."last_seen_at" < $1::timestamptz;
+WHERE t."customer_id" = ANY ($1::text[])
+  AND t."removed_at" IS NULL AND t."last_seen_at" < $2::timestamptz;
 
 -- tenants: note the rows a parent merged again no longer lists
--- $1: observed_at (timestamptz)
+-- $1: again_ids (text[])
+-- $2: observed_at (timestamptz)
+-- $3: column:customer_id (text[])
+-- $4: column:id (text[])
 INSERT INTO "merge_removed_tenants" ("customer_id", "id")
 SELECT t."customer_id", t."id"
 FROM "tenants" t
-WHERE t."customer_id" = ANY (ARRAY(SELECT p."id" FROM "merge_batch_customers" p WHERE p."again"))
-  AND t."removed_at" IS NULL AND t."last_seen_at" = $1::timestamptz
-  AND (t."customer_id", t."id") NOT IN (SELECT s."customer_id", s."id" FROM "merge_batch_tenants" s);
+WHERE t."customer_id" = ANY ($1::text[])
+  AND t."removed_at" IS NULL AND t."last_seen_at" = $2::timestamptz
+  AND (t."customer_id", t."id") NOT IN (
+    SELECT s."customer_id", s."id"
+    FROM ROWS FROM (
+      unnest($3::text[]), unnest($4::text[])
+    ) WITH ORDINALITY AS s("customer_id", "id", n));
 
 -- ========================================================================================
 -- Each batch with customers the run merged already: what it did is taken back first
