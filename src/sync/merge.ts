@@ -61,10 +61,11 @@ const STATEMENTS: MergeStatements = buildMergeStatements(
 );
 
 /** Each child's statements with its declaration. */
-const CHILD_STATEMENTS: readonly [DeclaredEntity, ChildStatements][] = CHILDREN.map((child, i) => [
-  child,
-  STATEMENTS.children[i] as ChildStatements,
-]);
+const CHILD_STATEMENTS: readonly (readonly [DeclaredEntity, ChildStatements])[] =
+  STATEMENTS.children.flatMap((statements, i) => {
+    const child = CHILDREN[i];
+    return child ? [[child, statements] as const] : [];
+  });
 
 function runValues({ runId, observedAt }: MergeInput): Values {
   return { run_id: runId, observed_at: observedAt };
