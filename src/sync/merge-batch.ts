@@ -23,6 +23,13 @@ export interface Compared {
   changed: boolean[];
 }
 
+/** compareBatch's row: per history i, period_i and changed_i. */
+interface CompareRow extends Record<string, unknown> {
+  known: boolean;
+  present?: boolean;
+  again?: boolean;
+}
+
 /**
  * `values` with the batch columns `statement` reads, of the rows `keep` keeps (all when
  * not given): an array per column, one JSON array for a jsonb column.
@@ -54,12 +61,16 @@ export async function compareBatch(
 ): Promise<Compared[]> {
   if (rows.count === 0) return [];
   const statement = batch.compareBatch;
-  const result = await run<Compared>(
-    session,
-    statement,
-    batchValues(entity, rows, statement, values),
-  );
-  return result.rows;
+  const withRows = batchValues(entity, rows, statement, values);
+  const result = await run<CompareRow>(session, statement, withRows);
+  const histories = entity.histories.map((_, i) => i);
+  return result.rows.map((row) => ({
+    known: row.known,
+    present: row.present,
+    again: row.again,
+    periods: histories.map((i) => row[`period_${i}`] as string | null),
+    changed: histories.map((i) => row[`changed_${i}`] === true),
+  }));
 }
 
 /** Updates the known rows, inserts the fresh ones, closes and opens the periods that differ. */

@@ -71,8 +71,9 @@ LEFT JOIN LATERAL (
 
 /**
  * Compares each row of the batch (key and attributes) with what is stored, in the order
- * sent: `known` (it exists), per history in declaration order its open period's id
- * (`periods`, null when none) and whether that period differs (`changed`, true when none);
+ * sent: `known` (it exists), per history (the i-th declared) its open period's id
+ * (`period_i`, null when none) and whether that period differs (`changed_i`, true when
+ * none; scalar columns, as arrays cost the driver a parse per row);
  * for a root entity also `present` (not removed) and `again` (merged already by this run:
  * its last_seen_at is this run's instant). A root's row is looked up in its table; a
  * child's existence is read from its first history's open period (every row ever seen has
@@ -94,8 +95,10 @@ export function compareBatch(entity: Entity): Statement {
             `e.${q("last_seen_at")} IS NOT DISTINCT FROM ${p(...OBSERVED_AT)} AS again`,
           ]
         : []),
-      `ARRAY[${entity.histories.map((history) => col(q(history.table), "id")).join(", ")}]::text[] AS periods`,
-      `ARRAY[\n         ${entity.histories.map((history) => differs(history, q(history.table))).join(",\n         ")}\n       ] AS changed`,
+      ...entity.histories.flatMap((history, i) => [
+        `${col(q(history.table), "id")}::text AS period_${i}`,
+        `${differs(history, q(history.table))} AS changed_${i}`,
+      ]),
     ];
     const rootLookup = root
       ? `

@@ -35,17 +35,16 @@ CREATE TEMP TABLE "merge_removed_tenants" (
 SELECT e."id" IS NOT NULL AS known,
        e."id" IS NOT NULL AND e."removed_at" IS NULL AS present,
        e."last_seen_at" IS NOT DISTINCT FROM $1::timestamptz AS again,
-       ARRAY["customer_status_history"."id", "customer_history"."id"]::text[] AS periods,
-       ARRAY[
-         ("customer_status_history"."job_status",
+       "customer_status_history"."id"::text AS period_0,
+       ("customer_status_history"."job_status",
           "customer_status_history"."management_mode", "customer_status_history"."removed")
-           IS DISTINCT FROM (s."job_status", s."management_mode", false),
-         ("customer_history"."organization", "customer_history"."owner_email",
+           IS DISTINCT FROM (s."job_status", s."management_mode", false) AS changed_0,
+       "customer_history"."id"::text AS period_1,
+       ("customer_history"."organization", "customer_history"."owner_email",
           "customer_history"."country_or_region", "customer_history"."job_status",
           "customer_history"."management_mode", "customer_history"."removed")
            IS DISTINCT FROM (s."organization", s."owner_email", s."country_or_region",
-                             s."job_status", s."management_mode", false)
-       ] AS changed
+                             s."job_status", s."management_mode", false) AS changed_1
 FROM ROWS FROM (
   unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::integer[]),
   unnest($6::text[]), unnest($7::integer[])
@@ -180,11 +179,9 @@ ORDER BY s."id";
 -- $2: column:id (text[])
 -- $3: column:name (text[])
 SELECT "tenant_history"."id" IS NOT NULL AS known,
-       ARRAY["tenant_history"."id"]::text[] AS periods,
-       ARRAY[
-         ("tenant_history"."name", "tenant_history"."removed")
-           IS DISTINCT FROM (s."name", false)
-       ] AS changed
+       "tenant_history"."id"::text AS period_0,
+       ("tenant_history"."name", "tenant_history"."removed")
+           IS DISTINCT FROM (s."name", false) AS changed_0
 FROM ROWS FROM (
   unnest($1::text[]), unnest($2::text[]), unnest($3::text[])
 ) WITH ORDINALITY AS s("customer_id", "id", "name", n)
