@@ -90,19 +90,14 @@ function storableName(name: string): string {
 }
 
 /**
- * The records' source objects as one JSON array, for one jsonb parameter: one
- * JSON.stringify per staged batch, which PostgreSQL splits with jsonb_array_elements.
+ * `values` (records' source objects) as one JSON array, for one jsonb parameter: one
+ * JSON.stringify per batch, which PostgreSQL splits with jsonb_array_elements.
  *
  * jsonb cannot hold a NUL character or an unpaired UTF-16 surrogate, and the documented
  * fields never carry one (such a record is rejected), but an unknown field may: then the
  * batch is written again with those characters replaced (NUL by the six characters
  * `\u0000`, an unpaired surrogate by U+FFFD), so that no unknown field fails a run.
  */
-export function sourceRecordsJson(records: readonly SourcedRecord[]): string {
-  return storableJsonArray(records.map((record) => record.source));
-}
-
-/** `values` as one JSON array jsonb can hold (sourceRecordsJson says how). */
 export function storableJsonArray(values: readonly unknown[]): string {
   const json = JSON.stringify(values);
   // JSON.stringify writes both as \u escapes; a string holding a backslash before "u0000"
