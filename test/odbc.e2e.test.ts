@@ -1,7 +1,7 @@
 // The reporting views as a BI tool reads them over ODBC: Debian's psqlODBC driver through
 // unixODBC (what Power BI, Excel and Tableau use by way of an ODBC data source), driven from
 // Python's pyodbc, logged in as a role made by `elements-sync bi-access`, with the data
-// source README.md gives. CI installs odbc-postgresql, unixodbc and python3-pyodbc (.ci/run).
+// source docs/reporting.md gives. CI installs odbc-postgresql, unixodbc and python3-pyodbc (.ci/run).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
