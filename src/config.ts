@@ -6,7 +6,12 @@ import { existsSync } from "node:fs";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import { concern, readConcerns, variable, type ConfigOf, type Env } from "./config-reader.ts";
-import { DEFAULT_MAX_RESPONSE_BYTES } from "./elements/body.ts";
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  heapForPages,
+  heapNeeded,
+  pagesHeld,
+} from "./elements/body.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
 import { DEFAULT_NOTIFY_ON, parseTriggers } from "./notify/triggers.ts";
 import {
@@ -225,8 +230,43 @@ const elements = concern(
       }
       return undefined;
     },
+    fitsTheHeap,
   ],
 );
+
+const MIB = 1024 * 1024;
+
+/**
+ * Pages at the response cap, as many as a run holds at once, must fit in the heap: otherwise a
+ * broken or hostile server can make the process abort out of memory instead of failing a run.
+ */
+function fitsTheHeap(raw: {
+  ELEMENTS_MAX_RESPONSE_BYTES?: string;
+  ELEMENTS_CONCURRENCY?: string;
+}): { variable: "ELEMENTS_MAX_RESPONSE_BYTES"; problem: string } | undefined {
+  const maxBytes = Number(raw.ELEMENTS_MAX_RESPONSE_BYTES ?? DEFAULT_MAX_RESPONSE_BYTES);
+  const concurrency = Number(raw.ELEMENTS_CONCURRENCY ?? DEFAULT_CONCURRENCY);
+  // Values out of their ranges are reported by their own schemas.
+  const valid = elementsVariables
+    .pick({
+      ELEMENTS_MAX_RESPONSE_BYTES: true,
+      ELEMENTS_CONCURRENCY: true,
+    })
+    .safeParse({ ELEMENTS_MAX_RESPONSE_BYTES: maxBytes, ELEMENTS_CONCURRENCY: concurrency });
+  if (!valid.success) return undefined;
+  const needed = heapNeeded(maxBytes, concurrency);
+  const room = heapForPages();
+  if (needed <= room) return undefined;
+  const mib = (bytes: number) => `${Math.ceil(bytes / MIB)} MiB`;
+  return {
+    variable: "ELEMENTS_MAX_RESPONSE_BYTES",
+    problem:
+      `ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes} bytes) × ${pagesHeld(concurrency)} pages a run may hold at once ` +
+      `(ELEMENTS_CONCURRENCY ${concurrency}) could take ${mib(needed)} of heap once parsed, more than the ` +
+      `${mib(room)} this process allows them (two thirds of its heap). Lower ELEMENTS_MAX_RESPONSE_BYTES ` +
+      `or ELEMENTS_CONCURRENCY, or give Node a larger heap (--max-old-space-size).`,
+  };
+}
 
 /** What a run may conclude from the data it fetched. */
 const removals = concern(

@@ -41,7 +41,7 @@ export interface ElementsClientOptions {
   gate?: RequestGate;
   /** Told about every HTTP answer and retry, for metrics; must not throw. */
   events?: ClientEvents;
-  /** A larger response body fails the request at once (default 50 MiB). */
+  /** A larger response body fails the request at once (default 2 MiB, DEFAULT_MAX_RESPONSE_BYTES). */
   maxResponseBytes?: number;
 }
 

@@ -31,7 +31,7 @@ describe("configuration", () => {
       maxAttempts: 6,
       maxRetryTimeMs: 300_000,
       concurrency: 4,
-      maxResponseBytes: 52_428_800,
+      maxResponseBytes: 2_097_152,
     });
   });
 
@@ -47,6 +47,17 @@ describe("configuration", () => {
         ),
       );
     }
+  });
+
+  it("refuses a response cap whose pages in flight could outgrow the heap", () => {
+    const env = {
+      ...minimal,
+      ELEMENTS_MAX_RESPONSE_BYTES: "2147483647",
+      ELEMENTS_CONCURRENCY: "32",
+    };
+    expect(() => readElementsConfig(env)).toThrow(
+      /^ELEMENTS_MAX_RESPONSE_BYTES \(2147483647 bytes\) × 97 pages a run may hold at once \(ELEMENTS_CONCURRENCY 32\) could take 4767744 MiB of heap once parsed, more than the \d+ MiB this process allows them/,
+    );
   });
 
   it("reads MAX_REMOVAL_FRACTION from 0 to 1, 0.2 by default", () => {
@@ -65,7 +76,9 @@ describe("configuration", () => {
 
   it("reads ELEMENTS_CONCURRENCY from 1 to 32", () => {
     expect(readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: "1" }).concurrency).toBe(1);
-    expect(readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: "32" }).concurrency).toBe(32);
+    // 32 pages at a time fit any heap only with a smaller response cap (next test).
+    const small = { ...minimal, ELEMENTS_MAX_RESPONSE_BYTES: "65536" };
+    expect(readElementsConfig({ ...small, ELEMENTS_CONCURRENCY: "32" }).concurrency).toBe(32);
     for (const value of ["0", "33", "2.5", "many"]) {
       expect(() => readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: value })).toThrow(
         new ConfigError(
