@@ -101,14 +101,70 @@ export async function readUpTo(
   }
 }
 
-/** JSON.parse for response bodies: a body that is not JSON is a fatal error naming `who`. */
-export function parseJsonBody(text: string, who: string, status?: number): unknown {
+// Node 24's raw JSON, which TypeScript's ES2024 lib lacks.
+declare global {
+  interface JSON {
+    rawJSON(text: string): object;
+    isRawJSON(value: unknown): boolean;
+  }
+}
+
+/**
+ * JSON.parse for response bodies: a body that is not JSON is a fatal error naming `who`.
+ * With `exactNumbers`, an integer beyond 2^53 keeps its exact text as raw JSON (which
+ * JSON.stringify writes back verbatim and jsonb stores exactly), except under the keys
+ * named: fields whose schemas check them as numbers.
+ */
+export function parseJsonBody(
+  text: string,
+  who: string,
+  status?: number,
+  exactNumbers?: { except: ReadonlySet<string> },
+): unknown {
   try {
-    return JSON.parse(text);
+    // Only a run of 16 digits can be an integer a double does not hold exactly.
+    if (exactNumbers === undefined || !/\d{16}/.test(text)) return JSON.parse(text);
+    return parseExactly(text, exactNumbers.except);
   } catch {
     throw new ElementsApiError(`${who} answered with a body that is not JSON.`, {
       kind: "fatal",
       ...(status !== undefined ? { status } : {}),
     });
   }
+}
+
+/**
+ * Strings, or integer literals of 16 digits or more (not part of a fraction or exponent):
+ * the latter are what a double may not hold exactly.
+ */
+const STRING_OR_LONG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?[1-9]\d{15,}(?![\d.eE])/g;
+
+/** Marks a long integer's text as a string through JSON.parse; NUL keeps it from real text. */
+const MARK = "\u0000integer:";
+
+/**
+ * JSON.parse keeping long integers' text: each is parsed as a marked string and then turned
+ * into raw JSON (or back into a number when it is safe, or under a key in `except`). Not a
+ * reviver: that recurses, and a deep record would overflow the stack (the sync rejects it).
+ */
+function parseExactly(text: string, except: ReadonlySet<string>): unknown {
+  const replaced = text.replace(STRING_OR_LONG_INTEGER, (token) =>
+    token.startsWith('"') ? token : `"\\u0000integer:${token}"`,
+  );
+  if (replaced === text) return JSON.parse(text);
+  const root: { value: unknown } = { value: JSON.parse(replaced) };
+  const pending: unknown[] = [root];
+  for (let holder = pending.pop(); holder !== undefined; holder = pending.pop()) {
+    const entries = Object.entries(holder as Record<string, unknown>);
+    for (const [key, value] of entries) {
+      if (typeof value === "object" && value !== null) pending.push(value);
+      else if (typeof value === "string" && value.startsWith(MARK)) {
+        const literal = value.slice(MARK.length);
+        const number = Number(literal);
+        (holder as Record<string, unknown>)[key] =
+          Number.isSafeInteger(number) || except.has(key) ? number : JSON.rawJSON(literal);
+      }
+    }
+  }
+  return root.value;
 }

@@ -16,6 +16,7 @@ import {
   CUSTOMERS_PATH,
   pageEnvelopeSchema,
   describeIssues,
+  NUMBER_FIELDS,
   type PageEnvelope,
 } from "./payload.ts";
 import { describeHttpFailure, ElementsApiError, type FailureKind } from "./errors.ts";
@@ -271,7 +272,7 @@ function send(http: KyInstance, request: PageRequest, token: string, signal?: Ab
 }
 
 function parseEnvelope(text: string): PageEnvelope {
-  const body = parseJsonBody(text, "The Elements API", 200);
+  const body = parseJsonBody(text, "The Elements API", 200, { except: NUMBER_FIELDS });
   const result = pageEnvelopeSchema.safeParse(body);
   if (!result.success) {
     throw new ElementsApiError(
