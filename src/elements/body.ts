@@ -110,7 +110,9 @@ declare global {
 }
 
 /**
- * JSON.parse for response bodies: a body that is not JSON is a fatal error naming `who`.
+ * JSON.parse for response bodies. A whole body that is not JSON (a proxy's error page, JSON
+ * cut short by the server) is retried like a reset: such a page is usually gone a minute
+ * later. A body that is JSON in the wrong shape is the caller's to refuse, at once.
  * With `exactNumbers`, an integer beyond 2^53 keeps its exact text as raw JSON (which
  * JSON.stringify writes back verbatim and jsonb stores exactly), except under the keys
  * named: fields whose schemas check them as numbers.
@@ -127,7 +129,7 @@ export function parseJsonBody(
     return parseExactly(text, exactNumbers.except);
   } catch {
     throw new ElementsApiError(`${who} answered with a body that is not JSON.`, {
-      kind: "fatal",
+      kind: "retry",
       ...(status !== undefined ? { status } : {}),
     });
   }
