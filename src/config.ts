@@ -333,6 +333,9 @@ const worker = concern(
     HTTP_PORT: variable(integer(0, 65_535).default(9464), {
       expects: "a port number from 1 to 65535, or 0 to turn the HTTP server off",
     }),
+    HTTP_HOST: variable(z.union([z.ipv4(), z.ipv6()]).optional(), {
+      expects: "an IP address to listen on, such as 127.0.0.1 or ::1 (unset: every interface)",
+    }),
   }),
   (values) => ({
     /** node-cron expression: five fields, or six with seconds first. */
@@ -343,6 +346,8 @@ const worker = concern(
     runOnStart: values.SYNC_ON_START,
     /** Port of /healthz and /metrics; 0 turns the HTTP server off. */
     httpPort: values.HTTP_PORT,
+    /** The address /healthz and /metrics listen on; undefined: every interface. */
+    httpHost: values.HTTP_HOST,
   }),
 );
 

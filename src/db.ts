@@ -29,6 +29,8 @@ export interface DatabaseOptions {
    * Also how long PostgreSQL keeps the sync lock's session through silence (lock.ts).
    */
   queryTimeoutMs?: number | undefined;
+  /** Connections the pool may open (default 5: a run needs 3). */
+  maxConnections?: number | undefined;
 }
 
 /** Default of DatabaseOptions.queryTimeoutMs. */
@@ -44,7 +46,7 @@ export function openDatabase(databaseUrl: string, options: DatabaseOptions = {})
   const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
-    max: 5,
+    max: options.maxConnections ?? 5,
     application_name: options.applicationName ?? "elements-sync",
     // A database that does not answer fails the query, rather than leaving it (and every
     // health check and scrape after it) waiting for the operating system's TCP timeout.

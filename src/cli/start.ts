@@ -56,10 +56,20 @@ export const startCommand: Command = {
 
     const shutdown = handleShutdownSignals(log);
     const db = openDatabase(database.url, databaseTimeout);
+    // /healthz and /metrics read through a connection of their own, never the run's.
+    const httpDb = openDatabase(database.url, {
+      ...databaseTimeout,
+      applicationName: "elements-sync-http",
+      maxConnections: 1,
+    });
     let server: OperatorServer | undefined;
     let worker: Worker | undefined;
     try {
-      const metrics = createWorkerMetrics({ db, log, nextFire: () => worker?.nextFire() ?? null });
+      const metrics = createWorkerMetrics({
+        db: httpDb,
+        log,
+        nextFire: () => worker?.nextFire() ?? null,
+      });
       const client = createElementsClientFromConfig(elements, log, {
         events: metrics.clientEvents,
       });
@@ -67,9 +77,10 @@ export const startCommand: Command = {
       if (schedule.httpPort > 0) {
         server = await startOperatorServer({
           port: schedule.httpPort,
+          host: schedule.httpHost,
           log,
           metrics,
-          health: () => checkHealth(db, () => worker?.nextFire() ?? null),
+          health: () => checkHealth(httpDb, () => worker?.nextFire() ?? null, log),
         });
       }
       const notifier = createRunNotifier({
@@ -106,6 +117,7 @@ export const startCommand: Command = {
       return EXIT.ok;
     } finally {
       await server?.close();
+      await httpDb.close();
       await db.close();
       shutdown.dispose();
     }

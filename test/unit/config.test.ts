@@ -352,3 +352,17 @@ describe("secrets from files (<NAME>_FILE)", () => {
     ).toEqual(["Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH, not both."]);
   });
 });
+
+describe("HTTP_HOST", () => {
+  const readWorker = (env: Env) => readConfig(env, ["worker"]).worker;
+  it("takes an IP address to listen on, every interface when unset", () => {
+    expect(readWorker({}).httpHost).toBeUndefined();
+    expect(readWorker({ HTTP_HOST: "127.0.0.1" }).httpHost).toBe("127.0.0.1");
+    expect(readWorker({ HTTP_HOST: "::1" }).httpHost).toBe("::1");
+    expect(() => readWorker({ HTTP_HOST: "localhost:9464" })).toThrow(
+      new ConfigError(
+        'HTTP_HOST must be an IP address to listen on, such as 127.0.0.1 or ::1 (unset: every interface); got "localhost:9464".',
+      ),
+    );
+  });
+});
