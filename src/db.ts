@@ -53,6 +53,10 @@ export function openDatabase(databaseUrl: string, options: DatabaseOptions = {})
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // A half-open connection (a partition, a firewall dropping state) never answers.
     query_timeout: queryTimeoutMs,
+    // The server's side of it: a statement still running (or waiting for a lock) then is
+    // cancelled by PostgreSQL itself, so it does not go on holding or queueing for locks
+    // after the worker closed its connection (a lock wait never notices a closed socket).
+    statement_timeout: queryTimeoutMs,
     // The other half: a transaction whose worker went silent (a partition, a frozen process)
     // would otherwise hold its locks, and the run's row, until the server's TCP keepalive.
     idle_in_transaction_session_timeout: queryTimeoutMs,
