@@ -5,15 +5,15 @@ import { readFile } from "node:fs/promises";
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
-import { checkRoleName, grantReportingAccess } from "../reporting/access.ts";
+import { checkRoleName, grantReportingAccess, ROLE_LIMITS } from "../reporting/access.ts";
 import type { Command } from "./command.ts";
 import { EXIT } from "./io.ts";
-import { stringOption } from "./options.ts";
+import { integerOption, stringOption } from "./options.ts";
 
 export const biAccessCommand: Command = {
   summary: "create or update a read-only login for BI tools (reporting views only)",
   usage: [
-    "Usage: elements-sync bi-access <role> [--password-file <file>]",
+    "Usage: elements-sync bi-access <role> [--password-file <file>] [--replace]",
     "",
     "Creates the login role <role> (or updates it, if it is already a plain login) so that",
     "it can read the views of schema reporting in DATABASE_URL's database and nothing else:",
@@ -23,18 +23,49 @@ export const biAccessCommand: Command = {
     "The password is the first line of --password-file, or else standard input:",
     "  printf '%s' \"$BI_PASSWORD\" | elements-sync bi-access metabase_reader",
     "",
+    "Its sessions are limited: statements are cancelled after --statement-timeout, a",
+    "session left idle in an open transaction is ended after --idle-in-transaction-timeout",
+    "(it would hold tables against migrations), and at most --connection-limit at once.",
+    "An existing role that holds privileges outside the reporting schema is refused",
+    "unless --replace, which revokes them.",
+    "",
     "Options:",
-    "  --password-file <file>  read the password from this file",
+    "  --password-file <file>                 read the password from this file",
+    `  --statement-timeout <ms>               default ${ROLE_LIMITS.statementTimeoutMs} (5 minutes)`,
+    `  --idle-in-transaction-timeout <ms>     default ${ROLE_LIMITS.idleInTransactionTimeoutMs} (1 minute)`,
+    `  --connection-limit <n>                 default ${ROLE_LIMITS.connectionLimit}`,
+    "  --replace                              take over a role with privileges elsewhere, revoking them",
   ].join("\n"),
   positionals: true,
   options: {
     "password-file": { type: "string" },
+    "statement-timeout": { type: "string" },
+    "idle-in-transaction-timeout": { type: "string" },
+    "connection-limit": { type: "string" },
+    replace: { type: "boolean" },
   },
   async run(values, io, positionals) {
     const [role, ...extra] = positionals;
     if (role === undefined) throw new ConfigError("name the role: elements-sync bi-access <role>.");
     if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
     checkRoleName(role);
+    const limits = {
+      statementTimeoutMs: integerOption(values, "statement-timeout", {
+        min: 1000,
+        max: 86_400_000,
+        fallback: ROLE_LIMITS.statementTimeoutMs,
+      }),
+      idleInTransactionTimeoutMs: integerOption(values, "idle-in-transaction-timeout", {
+        min: 1000,
+        max: 86_400_000,
+        fallback: ROLE_LIMITS.idleInTransactionTimeoutMs,
+      }),
+      connectionLimit: integerOption(values, "connection-limit", {
+        min: 1,
+        max: 10_000,
+        fallback: ROLE_LIMITS.connectionLimit,
+      }),
+    };
     const password = await readPassword(stringOption(values, "password-file"));
     loadDotEnv();
     const { database, databaseTimeout } = readConfig(process.env, ["database", "databaseTimeout"]);
@@ -43,10 +74,15 @@ export const biAccessCommand: Command = {
       applicationName: "elements-sync bi-access",
     });
     try {
-      const result = await grantReportingAccess(db.pool, role, password);
+      const result = await grantReportingAccess(db.pool, role, password, {
+        limits,
+        replace: values.replace === true,
+      });
       io.out(
         `${result.created ? "created" : "updated"} role ${role}: it can log in to database ${result.database} ` +
-          `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}), nothing else`,
+          `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}), nothing else; ` +
+          `statements end after ${limits.statementTimeoutMs} ms, an idle open transaction after ` +
+          `${limits.idleInTransactionTimeoutMs} ms, at most ${limits.connectionLimit} connections`,
       );
       return EXIT.ok;
     } finally {
