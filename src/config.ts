@@ -364,6 +364,7 @@ const notify = concern(
         expects:
           "an http(s) URL without a user name or password, such as a Slack or Microsoft Teams incoming webhook",
         secret: true,
+        fromFile: true,
       },
     ),
     // Checked by the rule below, which names the entry that is wrong.

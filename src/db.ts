@@ -230,11 +230,20 @@ export async function recreateDatabase(server: Queryable, name: string): Promise
   await server.query(`CREATE DATABASE ${quoted}`);
 }
 
-/** Strips the password from a PostgreSQL URL so it can be shown to people. */
+/** Query parameters of a PostgreSQL URL that hold secrets (the driver honours both). */
+const SECRET_PARAMETERS = new Set(["password", "sslpassword"]);
+
+/**
+ * Hides the password of a PostgreSQL URL wherever it is written (`user:password@`,
+ * `?password=`, `?sslpassword=`), so the URL can be shown to people.
+ */
 export function describeDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAMETERS.has(name.toLowerCase())) parsed.searchParams.set(name, "***");
+    }
     return parsed.toString();
   } catch {
     return "(unparseable DATABASE_URL)";

@@ -48,7 +48,7 @@ export const demoCommand: Command = {
       process.env.LOG_LEVEL ? logging.level : "warn",
       logDestination(logging.format),
     );
-    const databaseUrl = await demoDatabase(io, process.env.DATABASE_URL);
+    const databaseUrl = await demoDatabase(io, demoDatabaseUrl(process.env));
     const dir = mkdtempSync(join(tmpdir(), "elements-sync-demo-"));
     const dataFile = join(dir, "customers.json");
     const customers = generateCustomers(40, 7);
@@ -127,7 +127,9 @@ export async function demoDatabase(
   }
   const url = new URL(localServer);
   url.pathname = `/${name}`;
-  io.out(`Database: ${url.toString()} (created; set DATABASE_URL to use another)`);
+  io.out(
+    `Database: ${describeDatabaseUrl(url.toString())} (created; set DATABASE_URL to use another)`,
+  );
   return url.toString();
 }
 
@@ -232,4 +234,10 @@ function describeChange(change: ChangeRow): string {
       return parts.join("; ");
     }
   }
+}
+
+/** DATABASE_URL, or the file DATABASE_URL_FILE names, when either is set; checked like any command's. */
+function demoDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+  if (!env.DATABASE_URL && !env.DATABASE_URL_FILE) return undefined;
+  return readConfig(env, ["database"]).database.url;
 }
