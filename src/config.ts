@@ -13,6 +13,7 @@ import {
   pagesHeld,
 } from "./elements/body.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
+import { NOTIFY_FORMATS } from "./notify/format.ts";
 import { DEFAULT_NOTIFY_ON, parseTriggers } from "./notify/triggers.ts";
 import {
   DEFAULT_CONCURRENCY,
@@ -371,11 +372,14 @@ const notify = concern(
     NOTIFY_ON: variable(z.string().default(DEFAULT_NOTIFY_ON), {
       expects: "a list of failed, warning and status:<job status>",
     }),
+    NOTIFY_FORMAT: variable(z.enum(NOTIFY_FORMATS).default("auto"), {
+      expects: `one of ${NOTIFY_FORMATS.join(", ")}`,
+    }),
   }),
   (values) => {
     const triggers = parseTriggers(values.NOTIFY_ON);
     if (values.NOTIFY_WEBHOOK_URL === undefined || typeof triggers === "string") return undefined;
-    return { webhookUrl: values.NOTIFY_WEBHOOK_URL, triggers };
+    return { webhookUrl: values.NOTIFY_WEBHOOK_URL, triggers, format: values.NOTIFY_FORMAT };
   },
   [
     (raw) => {

@@ -8,6 +8,7 @@ import type { Logger } from "../logger.ts";
 import { INTERRUPTED } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
 import type { NotifyConfig, NotifyTrigger } from "./config.ts";
+import { bodyFormat } from "./format.ts";
 import {
   MAX_LISTED_CHANGES,
   webhookBody,
@@ -61,12 +62,10 @@ export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
             : NO_CHANGES;
         const reasons = matchingReasons(config.triggers, summary, changes);
         if (reasons.length === 0) return;
-        const body = webhookBody({
-          reasons,
-          summary,
-          changes: changes.listed,
-          changesTotal: changes.total,
-        });
+        const body = webhookBody(
+          { reasons, summary, changes: changes.listed, changesTotal: changes.total },
+          bodyFormat(config.format, config.webhookUrl),
+        );
         const remaining = Math.max(
           1,
           Math.floor(limits.totalTimeoutMs - (performance.now() - started)),

@@ -41,6 +41,7 @@ describe("readNotifyConfig", () => {
     expect(readNotifyConfig({ NOTIFY_WEBHOOK_URL: URL })).toEqual({
       webhookUrl: URL,
       triggers: [{ kind: "failed" }, { kind: "warning" }, { kind: "status", jobStatus: 2 }],
+      format: "auto",
     });
   });
 
