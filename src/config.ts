@@ -31,7 +31,10 @@ export function loadDotEnv(): void {
   if (existsSync(".env")) process.loadEnvFile(".env");
 }
 
-/** Data-center codes of the regional Graph hosts, `https://graph-<code>.avepointonlineservices.com`. */
+/**
+ * Data-center codes of the regional Graph hosts, `https://graph-<code>.avepointonlineservices.com`:
+ * Microsoft Azure's, then Google Cloud's (`gcp-`), as AvePoint's overview page lists them.
+ */
 export const DATA_CENTER_CODES = [
   "au",
   "ca",
@@ -45,6 +48,14 @@ export const DATA_CENTER_CODES = [
   "ch",
   "uk",
   "we",
+  "uae",
+  "za",
+  "qa",
+  "gcp-au",
+  "gcp-jp",
+  "gcp-us",
+  "gcp-we",
+  "gcp-kr",
 ] as const;
 
 const COMMERCIAL = {
@@ -55,6 +66,18 @@ const GOVERNMENT = {
   apiUrl: "https://graph-gov.avepointonlineservices.com",
   identityUrl: "https://identity-gov.avepointonlineservices.com",
 };
+/** AvePoint Online Services 2: its own Graph host and identity service. */
+const AOS2 = {
+  apiUrl: "https://graph-aos2.avepointonlineservices.com",
+  identityUrl: "https://identity-aos2.avepointonlineservices.com",
+};
+/** FedRAMP Cloud (Project Hosts): hosts of their own, outside avepointonlineservices.com. */
+const FEDRAMP = {
+  apiUrl: "https://graphusgovapi.online15.net",
+  identityUrl: "https://identity.online15.net",
+};
+/** Environments with identity services of their own, by ELEMENTS_REGION name. */
+const ENVIRONMENTS = { commercial: COMMERCIAL, gov: GOVERNMENT, aos2: AOS2, fedramp: FEDRAMP };
 
 export const LOG_FORMATS = ["json", "pretty"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -116,19 +139,19 @@ const databaseTimeout = concern(
   (values) => ({ queryTimeoutMs: values.DATABASE_QUERY_TIMEOUT_MS }),
 );
 
-const region = z.enum(["commercial", "gov", ...DATA_CENTER_CODES]);
+const region = z.enum(["commercial", "gov", "aos2", "fedramp", ...DATA_CENTER_CODES]);
 
 /** The Graph and identity hosts of a region. */
 function regionHosts(name: z.output<typeof region>): { apiUrl: string; identityUrl: string } {
-  if (name === "commercial") return COMMERCIAL;
-  if (name === "gov") return GOVERNMENT;
+  if (name in ENVIRONMENTS) return ENVIRONMENTS[name as keyof typeof ENVIRONMENTS];
   // Data centers have their own Graph host; tokens come from the commercial identity service.
   return { ...COMMERCIAL, apiUrl: `https://graph-${name}.avepointonlineservices.com` };
 }
 
 const elementsVariables = z.object({
-  ELEMENTS_REGION: variable(region.default("commercial"), {
-    expects: `"commercial" (the default), "gov" or a data-center code (${DATA_CENTER_CODES.join(", ")})`,
+  // Any case: AvePoint writes "FedRAMP" and "AOS2".
+  ELEMENTS_REGION: variable(z.string().trim().toLowerCase().pipe(region).default("commercial"), {
+    expects: `"commercial" (the default), "gov", "aos2", "fedramp" or a data-center code (${DATA_CENTER_CODES.join(", ")})`,
   }),
   ELEMENTS_API_URL: hostUrl(),
   ELEMENTS_IDENTITY_URL: hostUrl(),

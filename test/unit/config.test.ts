@@ -88,6 +88,50 @@ describe("configuration", () => {
     }
   });
 
+  it("knows every region and environment of the live documentation, with its identity service", () => {
+    const commercialIdentity = "https://identity.avepointonlineservices.com";
+    for (const code of [
+      "au",
+      "sg",
+      "ca",
+      "ne",
+      "we",
+      "fr",
+      "de",
+      "jp",
+      "kr",
+      "ch",
+      "uk",
+      "us",
+      "uae",
+      "za",
+      "qa",
+    ]) {
+      expect(resolveHosts({ ELEMENTS_REGION: code })).toEqual({
+        apiUrl: `https://graph-${code}.avepointonlineservices.com`,
+        identityUrl: commercialIdentity,
+      });
+    }
+    for (const code of ["gcp-au", "gcp-jp", "gcp-us", "gcp-we", "gcp-kr"]) {
+      expect(resolveHosts({ ELEMENTS_REGION: code })).toEqual({
+        apiUrl: `https://graph-${code}.avepointonlineservices.com`,
+        identityUrl: commercialIdentity,
+      });
+    }
+    expect(resolveHosts({ ELEMENTS_REGION: "AOS2" })).toEqual({
+      apiUrl: "https://graph-aos2.avepointonlineservices.com",
+      identityUrl: "https://identity-aos2.avepointonlineservices.com",
+    });
+    expect(resolveHosts({ ELEMENTS_REGION: "FedRAMP" })).toEqual({
+      apiUrl: "https://graphusgovapi.online15.net",
+      identityUrl: "https://identity.online15.net",
+    });
+    expect(resolveHosts({ ELEMENTS_REGION: "commercial" })).toEqual({
+      apiUrl: "https://graph.avepointonlineservices.com",
+      identityUrl: commercialIdentity,
+    });
+  });
+
   it("picks hosts by region code or full URL", () => {
     expect(resolveHosts({ ELEMENTS_REGION: "gov" })).toEqual({
       apiUrl: "https://graph-gov.avepointonlineservices.com",
@@ -201,7 +245,7 @@ describe("every bad variable at once", () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
       "DATABASE_URL must be a PostgreSQL URL such as postgresql://user:password@host:5432/database; the value given is not.",
-      'ELEMENTS_REGION must be "commercial" (the default), "gov" or a data-center code (au, ca, de, us, fr, jp, kr, ne, sg, ch, uk, we); got "mars".',
+      'ELEMENTS_REGION must be "commercial" (the default), "gov", "aos2", "fedramp" or a data-center code (au, ca, de, us, fr, jp, kr, ne, sg, ch, uk, we, uae, za, qa, gcp-au, gcp-jp, gcp-us, gcp-we, gcp-kr); got "mars".',
       "ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH must be set: the app registration's client secret, or a PEM file with its certificate and private key.",
       'ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000 (the API documents 100 as its maximum); got "abc".',
       'LOG_FORMAT must be "json" (the default) or "pretty"; got "xml".',
