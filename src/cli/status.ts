@@ -19,8 +19,8 @@ export const statusCommand: Command = {
     "",
     "Prints the last runs recorded in sync_runs, newest first, and the next time the",
     "SYNC_CRON schedule fires in SYNC_TIMEZONE. Reads the database, changes nothing.",
-    `The table fits ${TABLE_WIDTH} columns: each run's note (why it failed or was incomplete, or`,
-    'a warning) is on a line under it, and one too long for the line ends in "…".',
+    `The table fits ${TABLE_WIDTH} columns: each run's note (why it failed or was incomplete, a`,
+    'warning, the new fields it met) is on a line under it; one too long for the line ends in "…".',
     "",
     "Options:",
     "  --runs N   how many runs to show (default 10, up to 1000)",
@@ -98,6 +98,7 @@ function statusJson({ schedule, runs }: Status): string {
       error: run.status === "succeeded" ? null : run.outcome_reason,
       removalsWithheld: run.removals_withheld,
       warning: run.warning,
+      newFields: run.new_fields === null ? [] : run.new_fields.split(", "),
     })),
   };
   return JSON.stringify(json, null, 2);
@@ -190,10 +191,14 @@ function counts(run: RunRow): number[] {
   ];
 }
 
-/** Why it failed, what needs a look although it succeeded, or why it was incomplete. */
+/**
+ * Why it failed, what needs a look although it succeeded, or why it was incomplete; then the
+ * fields outside the documented set it met (sync_runs.new_fields).
+ */
 function note(run: RunRow): string {
-  if (run.status !== "succeeded") return run.outcome_reason ?? "";
-  return run.warning ?? run.outcome_reason ?? "";
+  const why = run.status === "succeeded" ? (run.warning ?? run.outcome_reason) : run.outcome_reason;
+  const fields = run.new_fields === null ? null : `new fields: ${run.new_fields}`;
+  return [why, fields].filter((part) => part !== null && part !== "").join("; ");
 }
 
 function utcIso(iso: string): string {
