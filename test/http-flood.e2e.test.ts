@@ -42,8 +42,12 @@ function request(agent: Agent, path: string): Promise<number | "error"> {
   return new Promise((resolve) => {
     get(`${base}${path}`, { agent }, (response) => {
       response.resume();
-      response.on("end", () => { resolve(response.statusCode ?? 0); });
-    }).on("error", () => { resolve("error"); });
+      response.on("end", () => {
+        resolve(response.statusCode ?? 0);
+      });
+    }).on("error", () => {
+      resolve("error");
+    });
   });
 }
 
@@ -120,7 +124,9 @@ describe("the HTTP port under a flood during a run", () => {
       sockets.map(
         (socket) =>
           new Promise<boolean>((resolve) => {
-            const timer = setTimeout(() => { resolve(false); }, 2_000);
+            const timer = setTimeout(() => {
+              resolve(false);
+            }, 2_000);
             socket.on("close", () => {
               clearTimeout(timer);
               resolve(true);
