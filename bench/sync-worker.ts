@@ -2,10 +2,12 @@
 // (the simulator and the benchmark driver run in other processes). Started by
 // bench/sync.ts with a JSON job as its argument; prints one JSON line with the result.
 import { Writable } from "node:stream";
-import type { ElementsConfig } from "../src/config.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../src/elements/body.ts";
 import { openDatabase } from "../src/db.ts";
-import { createElementsClientFromConfig } from "../src/elements/from-config.ts";
+import {
+  createElementsClientFromConfig,
+  type ElementsConfig,
+} from "../src/elements/from-config.ts";
 import { createLogger } from "../src/logger.ts";
 import { runSync } from "../src/sync/sync.ts";
 import { naiveSync } from "./naive.ts";

@@ -1,5 +1,5 @@
-// How configuration is read: a concern's variables are one zod object, each variable
-// registered with what a message about it says and whether its value may be shown. A reader
+// How configuration is read: a concern is a record of variables, each declared once as its
+// zod schema and what a message about it says and whether its value may be shown. A reader
 // takes the raw values from the environment (or, for secrets, from the file `<NAME>_FILE`
 // names), checks them all, and reports every bad variable, one line each.
 import { closeSync, openSync, readSync } from "node:fs";
@@ -21,22 +21,30 @@ export interface VariableSpec {
   fromFile?: true;
 }
 
-const SPECS = new WeakMap<z.core.$ZodType, VariableSpec>();
-
-/** `schema` as the schema of a variable described by `spec`. */
-export function variable<S extends z.ZodType>(schema: S, spec: VariableSpec): S {
-  SPECS.set(schema, spec);
-  return schema;
+/** One variable: how its raw value is checked and what a message about it says. */
+export interface Variable<S extends z.ZodType = z.ZodType> {
+  readonly schema: S;
+  readonly spec: VariableSpec;
 }
 
-type Values<Shape extends z.ZodRawShape> = z.output<z.ZodObject<Shape>>;
+/** A variable whose value `schema` checks, described by `spec`. */
+export function variable<S extends z.ZodType>(schema: S, spec: VariableSpec): Variable<S> {
+  return { schema, spec };
+}
+
+/** A concern's variables by name, in the order messages list them. */
+export type Variables = Readonly<Record<string, Variable>>;
+
+type Shape<V extends Variables> = { [K in keyof V]: V[K]["schema"] };
+/** The checked values of a concern's variables. */
+export type ValuesOf<V extends Variables> = z.output<z.ZodObject<Shape<V>>>;
 /** Raw values of a concern's variables, unset ones undefined. */
-export type RawValues<Shape extends z.ZodRawShape> = { readonly [K in keyof Shape]?: string };
+export type RawValues<V extends Variables> = { readonly [K in keyof V]?: string };
 
 /** A check across variables, reporting its problem as one of `variable`. */
-export type Rule<Shape extends z.ZodRawShape> = (
-  raw: RawValues<Shape>,
-) => { variable: keyof Shape & string; problem: string } | undefined;
+export type Rule<V extends Variables> = (
+  raw: RawValues<V>,
+) => { variable: keyof V & string; problem: string } | undefined;
 
 type Result<Config> = { config: Config; problems?: never } | { config?: never; problems: string[] };
 
@@ -51,33 +59,32 @@ export interface Concern<Config> {
 export type ConfigOf<C> = C extends Concern<infer Config> ? Config : never;
 
 /**
- * A concern whose variables are `variables` (each declared with variable()) and whose
- * configuration `toConfig` makes of their valid values. `rules` check across variables on
- * the raw values, so their problems are reported alongside every other one.
+ * A concern whose variables are `variables` and whose configuration `toConfig` makes of
+ * their valid values. `rules` check across variables on the raw values, so their problems
+ * are reported alongside every other one.
  */
-export function concern<Shape extends z.ZodRawShape, Config>(
-  variables: z.ZodObject<Shape>,
-  toConfig: (values: Values<Shape>) => Config,
-  rules: readonly Rule<Shape>[] = [],
+export function concern<V extends Variables, Config>(
+  variables: V,
+  toConfig: (values: ValuesOf<V>) => Config,
+  rules: readonly Rule<V>[] = [],
 ): Concern<Config> {
-  const specs = Object.entries(variables.shape).map(([name, schema]) => {
-    const spec = SPECS.get(schema);
-    if (!spec) throw new Error(`configuration variable ${name} is not declared with variable()`);
-    return { name, spec };
-  });
+  const specs = Object.entries(variables).map(([name, { spec }]) => ({ name, spec }));
+  const schema = z.object(
+    Object.fromEntries(Object.entries(variables).map(([name, one]) => [name, one.schema])),
+  ) as unknown as z.ZodObject<Shape<V>>;
   return {
     names: specs.flatMap(({ name, spec }) => (spec.fromFile ? [name, `${name}_FILE`] : [name])),
-    read: (env) => readVariables(env, { variables, specs, toConfig, rules }),
+    read: (env) => readVariables(env, { schema, specs, toConfig, rules }),
   };
 }
 
-function readVariables<Shape extends z.ZodRawShape, Config>(
+function readVariables<V extends Variables, Config>(
   env: Env,
   concern: {
-    variables: z.ZodObject<Shape>;
+    schema: z.ZodObject<Shape<V>>;
     specs: readonly { name: string; spec: VariableSpec }[];
-    toConfig: (values: Values<Shape>) => Config;
-    rules: readonly Rule<Shape>[];
+    toConfig: (values: ValuesOf<V>) => Config;
+    rules: readonly Rule<V>[];
   },
 ): Result<Config> {
   const raw: Record<string, string | undefined> = {};
@@ -97,7 +104,7 @@ function readVariables<Shape extends z.ZodRawShape, Config>(
       if (value.file !== undefined) files.set(name, value.file);
     }
   }
-  const parsed = concern.variables.safeParse(raw);
+  const parsed = concern.schema.safeParse(raw);
   const specs = new Map(concern.specs.map(({ name, spec }) => [name, spec]));
   for (const issue of parsed.error?.issues ?? []) {
     const [name] = issue.path;

@@ -1,25 +1,39 @@
-// Configuration comes from the environment (and `.env`, loaded by the CLI), as data: one zod
-// object per concern, each variable declared once with its schema, what a message about it
-// says and whether it is secret; the types below are inferred from them. A command reads
-// only the concerns it needs and learns of every bad variable at once (config-reader.ts).
+// Configuration comes from the environment (and `.env`, loaded by the CLI), as data: one record
+// of variables per concern, each declared once with its schema, what a message about it says
+// and whether it is secret. A concern produces the options type of the module it configures
+// (declared there, with its defaults): configuration imports modules, never the reverse. A
+// command reads only the concerns it needs and learns of every bad variable at once
+// (config-reader.ts).
 import { existsSync } from "node:fs";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
-import { concern, readConcerns, variable, type ConfigOf, type Env } from "./config-reader.ts";
+import {
+  concern,
+  readConcerns,
+  variable,
+  type ConfigOf,
+  type Env,
+  type ValuesOf,
+} from "./config-reader.ts";
+import type { Credentials } from "./elements/auth.ts";
 import {
   DEFAULT_MAX_RESPONSE_BYTES,
   heapForPages,
   heapNeeded,
   pagesHeld,
 } from "./elements/body.ts";
+import type { ElementsConfig } from "./elements/from-config.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LoggingConfig } from "./logger.ts";
 import { NOTIFY_FORMATS } from "./notify/format.ts";
+import type { NotifyConfig } from "./notify/notifier.ts";
 import { DEFAULT_NOTIFY_ON, parseTriggers } from "./notify/triggers.ts";
 import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_REMOVAL_FRACTION,
   DEFAULT_MAX_RUN_MS,
 } from "./sync/defaults.ts";
+import type { WorkerConfig } from "./worker/worker.ts";
 
 export type { Env };
 
@@ -79,12 +93,6 @@ const FEDRAMP = {
 /** Environments with identity services of their own, by ELEMENTS_REGION name. */
 const ENVIRONMENTS = { commercial: COMMERCIAL, gov: GOVERNMENT, aos2: AOS2, fedramp: FEDRAMP };
 
-export const LOG_FORMATS = ["json", "pretty"] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
-
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 function hasCredentials(url: string): boolean {
   // An unparsable URL is z.url's to report.
   if (!URL.canParse(url)) return false;
@@ -119,23 +127,23 @@ function isTimeZone(zone: string): boolean {
 }
 
 const database = concern(
-  z.object({
+  {
     DATABASE_URL: variable(z.url({ protocol: /^postgres(ql)?$/ }), {
       expects: "a PostgreSQL URL such as postgresql://user:password@host:5432/database",
       secret: true,
       fromFile: true,
     }),
-  }),
+  },
   (values) => ({ url: values.DATABASE_URL }),
 );
 
 /** How long a database connection may stay silent; see DatabaseOptions in db.ts. */
 const databaseTimeout = concern(
-  z.object({
+  {
     DATABASE_QUERY_TIMEOUT_MS: variable(integer(1000, 86_400_000).default(600_000), {
       expects: "a number of milliseconds from 1000 to 86400000",
     }),
-  }),
+  },
   (values) => ({ queryTimeoutMs: values.DATABASE_QUERY_TIMEOUT_MS }),
 );
 
@@ -148,7 +156,7 @@ function regionHosts(name: z.output<typeof region>): { apiUrl: string; identityU
   return { ...COMMERCIAL, apiUrl: `https://graph-${name}.avepointonlineservices.com` };
 }
 
-const elementsVariables = z.object({
+const elementsVariables = {
   // Any case: AvePoint writes "FedRAMP" and "AOS2".
   ELEMENTS_REGION: variable(z.string().trim().toLowerCase().pipe(region).default("commercial"), {
     expects: `"commercial" (the default), "gov", "aos2", "fedramp" or a data-center code (${DATA_CENTER_CODES.join(", ")})`,
@@ -193,30 +201,24 @@ const elementsVariables = z.object({
     integer(1024, 2 ** 31 - 1).default(DEFAULT_MAX_RESPONSE_BYTES),
     { expects: "a number of bytes from 1024 to 2147483647" },
   ),
-});
+};
 
-type ElementsValues = z.output<typeof elementsVariables>;
-
-const certificateCredentials = (certificatePath: string, passphrase: string | undefined) => ({
-  kind: "certificate" as const,
-  certificatePath,
-  passphrase,
-});
-const secretCredentials = (clientSecret: string) => ({ kind: "secret" as const, clientSecret });
+type ElementsValues = ValuesOf<typeof elementsVariables>;
 
 /** The certificate or the secret; the rule below has made sure there is exactly one. */
-function credentials(values: ElementsValues) {
+function credentials(values: ElementsValues): Credentials {
   const { ELEMENTS_CLIENT_SECRET: secret, ELEMENTS_CERTIFICATE_PATH: certificatePath } = values;
   if (certificatePath !== undefined) {
-    return certificateCredentials(certificatePath, values.ELEMENTS_CERTIFICATE_PASSPHRASE);
+    const passphrase = values.ELEMENTS_CERTIFICATE_PASSPHRASE;
+    return { kind: "certificate", certificatePath, passphrase };
   }
   if (secret === undefined) throw new Error("unreachable: no credentials passed the rule");
-  return secretCredentials(secret);
+  return { kind: "secret", clientSecret: secret };
 }
 
 const elements = concern(
   elementsVariables,
-  (values) => {
+  (values): ElementsConfig => {
     const hosts = regionHosts(values.ELEMENTS_REGION);
     return {
       apiUrl: values.ELEMENTS_API_URL ?? hosts.apiUrl,
@@ -225,15 +227,10 @@ const elements = concern(
       credentials: credentials(values),
       scope: values.ELEMENTS_SCOPE,
       pageSize: values.ELEMENTS_PAGE_SIZE,
-      /** Per-request timeout. */
       timeoutMs: values.ELEMENTS_TIMEOUT_MS,
-      /** Attempts per request, the first included. */
       maxAttempts: values.ELEMENTS_MAX_ATTEMPTS,
-      /** Upper bound on the time one request may spend retrying. */
       maxRetryTimeMs: values.ELEMENTS_MAX_RETRY_TIME_MS,
-      /** Pages fetched at the same time after page 1. */
       concurrency: values.ELEMENTS_CONCURRENCY,
-      /** A response body larger than this fails the request (a broken or hostile server). */
       maxResponseBytes: values.ELEMENTS_MAX_RESPONSE_BYTES,
     };
   },
@@ -268,25 +265,23 @@ function fitsTheHeap(raw: {
   ELEMENTS_MAX_RESPONSE_BYTES?: string;
   ELEMENTS_CONCURRENCY?: string;
 }): { variable: "ELEMENTS_MAX_RESPONSE_BYTES"; problem: string } | undefined {
-  const maxBytes = Number(raw.ELEMENTS_MAX_RESPONSE_BYTES ?? DEFAULT_MAX_RESPONSE_BYTES);
-  const concurrency = Number(raw.ELEMENTS_CONCURRENCY ?? DEFAULT_CONCURRENCY);
   // Values out of their ranges are reported by their own schemas.
-  const valid = elementsVariables
-    .pick({
-      ELEMENTS_MAX_RESPONSE_BYTES: true,
-      ELEMENTS_CONCURRENCY: true,
-    })
-    .safeParse({ ELEMENTS_MAX_RESPONSE_BYTES: maxBytes, ELEMENTS_CONCURRENCY: concurrency });
-  if (!valid.success) return undefined;
-  const needed = heapNeeded(maxBytes, concurrency);
+  const maxBytes = elementsVariables.ELEMENTS_MAX_RESPONSE_BYTES.schema.safeParse(
+    raw.ELEMENTS_MAX_RESPONSE_BYTES,
+  );
+  const concurrency = elementsVariables.ELEMENTS_CONCURRENCY.schema.safeParse(
+    raw.ELEMENTS_CONCURRENCY,
+  );
+  if (!maxBytes.success || !concurrency.success) return undefined;
+  const needed = heapNeeded(maxBytes.data, concurrency.data);
   const room = heapForPages();
   if (needed <= room) return undefined;
   const mib = (bytes: number) => `${Math.ceil(bytes / MIB)} MiB`;
   return {
     variable: "ELEMENTS_MAX_RESPONSE_BYTES",
     problem:
-      `ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes} bytes) × ${pagesHeld(concurrency)} pages a run may hold at once ` +
-      `(ELEMENTS_CONCURRENCY ${concurrency}) could take ${mib(needed)} of heap once parsed, more than the ` +
+      `ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes.data} bytes) × ${pagesHeld(concurrency.data)} pages a run may hold at once ` +
+      `(ELEMENTS_CONCURRENCY ${concurrency.data}) could take ${mib(needed)} of heap once parsed, more than the ` +
       `${mib(room)} this process allows them (two thirds of its heap). Lower ELEMENTS_MAX_RESPONSE_BYTES ` +
       `or ELEMENTS_CONCURRENCY, or give Node a larger heap (--max-old-space-size).`,
   };
@@ -294,12 +289,12 @@ function fitsTheHeap(raw: {
 
 /** What a run may conclude from the data it fetched. */
 const removals = concern(
-  z.object({
+  {
     MAX_REMOVAL_FRACTION: variable(
       z.coerce.number().min(0).max(1).default(DEFAULT_MAX_REMOVAL_FRACTION),
       { expects: "a fraction from 0 to 1 such as 0.2 (1 turns the mass-removal guard off)" },
     ),
-  }),
+  },
   (values) => ({
     /**
      * A complete run that would mark more than this fraction of the present customers removed
@@ -311,11 +306,11 @@ const removals = concern(
 
 /** How long one run may take, whoever started it: past it, the run stops and fails. */
 const runLimits = concern(
-  z.object({
+  {
     SYNC_MAX_DURATION_MS: variable(integer(1000, 604_800_000).default(DEFAULT_MAX_RUN_MS), {
       expects: "a number of milliseconds from 1000 to 604800000 (7 days)",
     }),
-  }),
+  },
   (values) => ({
     /**
      * A run still fetching or looking customers up after this long is stopped and recorded
@@ -326,20 +321,20 @@ const runLimits = concern(
 );
 
 const logging = concern(
-  z.object({
+  {
     LOG_LEVEL: variable(z.enum(LOG_LEVELS).default("info"), {
       expects: `one of ${LOG_LEVELS.join(", ")}`,
     }),
     LOG_FORMAT: variable(z.enum(LOG_FORMATS).default("json"), {
       expects: `"json" (the default) or "pretty"`,
     }),
-  }),
-  (values) => ({ level: values.LOG_LEVEL, format: values.LOG_FORMAT }),
+  },
+  (values): LoggingConfig => ({ level: values.LOG_LEVEL, format: values.LOG_FORMAT }),
 );
 
 /** How `elements-sync start` schedules runs and serves operators. */
 const worker = concern(
-  z.object({
+  {
     SYNC_CRON: variable(z.string().trim().default("0 2 * * *").refine(isValidCron), {
       expects:
         'a cron expression such as "0 2 * * *" (minute hour day month weekday, optionally seconds first)',
@@ -360,24 +355,19 @@ const worker = concern(
     HTTP_HOST: variable(z.union([z.ipv4(), z.ipv6()]).optional(), {
       expects: "an IP address to listen on, such as 127.0.0.1 or ::1 (unset: every interface)",
     }),
-  }),
-  (values) => ({
-    /** node-cron expression: five fields, or six with seconds first. */
+  },
+  (values): WorkerConfig => ({
     cron: values.SYNC_CRON,
-    /** IANA time zone the expression is read in. */
     timezone: values.SYNC_TIMEZONE,
-    /** Also run once when the worker starts. */
     runOnStart: values.SYNC_ON_START,
-    /** Port of /healthz and /metrics; 0 turns the HTTP server off. */
     httpPort: values.HTTP_PORT,
-    /** The address /healthz and /metrics listen on; undefined: every interface. */
     httpHost: values.HTTP_HOST,
   }),
 );
 
 /** Run notifications: NOTIFY_WEBHOOK_URL is a secret (Slack and Teams put the credential in its path). */
 const notify = concern(
-  z.object({
+  {
     NOTIFY_WEBHOOK_URL: variable(
       z
         .url({ protocol: /^https?$/ })
@@ -398,8 +388,8 @@ const notify = concern(
     NOTIFY_FORMAT: variable(z.enum(NOTIFY_FORMATS).default("auto"), {
       expects: `one of ${NOTIFY_FORMATS.join(", ")}`,
     }),
-  }),
-  (values) => {
+  },
+  (values): NotifyConfig | undefined => {
     const triggers = parseTriggers(values.NOTIFY_ON);
     if (values.NOTIFY_WEBHOOK_URL === undefined || typeof triggers === "string") return undefined;
     return { webhookUrl: values.NOTIFY_WEBHOOK_URL, triggers, format: values.NOTIFY_FORMAT };
@@ -432,13 +422,6 @@ export const CONFIG_VARIABLES: readonly string[] = Object.values(CONCERNS).flatM
 
 export type ConcernName = keyof typeof CONCERNS;
 export type Config = { [K in ConcernName]: ConfigOf<(typeof CONCERNS)[K]> };
-export type DatabaseConfig = Config["database"];
-export type ElementsConfig = Config["elements"];
-export type Credentials = ElementsConfig["credentials"];
-export type RemovalPolicy = Config["removals"];
-export type RunLimits = Config["runLimits"];
-export type LoggingConfig = Config["logging"];
-export type WorkerConfig = Config["worker"];
 
 /**
  * The configuration of the concerns a command needs. Throws one ConfigError naming every
@@ -451,6 +434,11 @@ export function readConfig<const K extends ConcernName>(
   const wanted = Object.fromEntries(names.map((name) => [name, CONCERNS[name]]));
   // Config[K] is ConfigOf<(typeof CONCERNS)[K]>, which TypeScript cannot see through Pick.
   return readConcerns(env, wanted as Pick<typeof CONCERNS, K>) as Pick<Config, K>;
+}
+
+/** Undefined when NOTIFY_WEBHOOK_URL is unset. NOTIFY_ON is checked either way. */
+export function readNotifyConfig(env: Env): NotifyConfig | undefined {
+  return readConfig(env, ["notify"]).notify;
 }
 
 /**

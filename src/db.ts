@@ -1,8 +1,8 @@
 // The one way into PostgreSQL: one pg pool per process (every command opens it here, with
 // the same connect and query timeouts), shared by Prisma (through @prisma/adapter-pg) and by
-// the few places that need a session of their own (the run lock, staging, migrations,
-// transactions written as SQL), which take it through openSession, withSession, inTransaction
-// or openTransaction.
+// the few places that need a session of their own (the run lock, the run's merge session and
+// its staging, migrations, transactions), which take it through openSession, withSession,
+// inTransaction or openTransaction.
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "./generated/prisma/client.ts";
@@ -150,8 +150,9 @@ export async function withSession<T>(
 
 /**
  * Runs `fn` between BEGIN and COMMIT on `session`, or on a session of its own when given the
- * pool; ROLLBACK when `fn` (or the COMMIT) fails, and the error is thrown on. The one place
- * a transaction is written in SQL; Prisma code uses `prisma.$transaction`.
+ * pool; ROLLBACK when `fn` (or the COMMIT) fails, and the error is thrown on. The one way a
+ * transaction is run, whoever runs it (the statements of src/sql/ take its session); Prisma's
+ * own `$transaction` is not used.
  */
 export async function inTransaction<T>(
   target: pg.Pool | Session,

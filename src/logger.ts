@@ -3,9 +3,20 @@
 // the code never logs credentials on purpose.
 import { pino, type Logger } from "pino";
 import pinoPretty from "pino-pretty";
-import type { LogFormat, LoggingConfig, LogLevel } from "./config.ts";
 
 export type { Logger };
+
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** LOG_LEVEL and LOG_FORMAT. */
+export interface LoggingConfig {
+  level: LogLevel;
+  format: LogFormat;
+}
 
 export const REDACTED_KEYS = [
   "clientSecret",

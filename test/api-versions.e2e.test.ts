@@ -8,16 +8,14 @@ import { generateCustomers, type SimulatedCustomer } from "../src/simulator/data
 import type { ApiVersion, RequestLogEntry, Simulator } from "../src/simulator/server.ts";
 import { runCli, spawnCli } from "./support/cli.ts";
 import { createCliRig, type CliRig } from "./support/cli-rig.ts";
-import { createHarness, newCustomers, sampleCustomers, type Harness } from "./support/harness.ts";
+import { newCustomers, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed, runRow, syncChecked, syncOk } from "./support/runs.ts";
+import { getToken } from "./support/simulator-http.ts";
 
-let harness: Harness | undefined;
 let rig: CliRig | undefined;
 afterEach(async () => {
-  await harness?.close();
   await rig?.close();
-  harness = undefined;
   rig = undefined;
 });
 
@@ -84,12 +82,12 @@ function skipOneByPaging(h: Harness, customers: readonly SimulatedCustomer[]) {
 describe.each(VERSIONS)("against a %s server", (apiVersion) => {
   it("a customer skipped by paging is looked up and found, not removed; a deleted one is removed", async () => {
     const customers = sampleCustomers(15);
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: 5,
       concurrency: 1,
       simulator: { apiVersion },
-    }));
+    });
     await syncOk(h);
     const { deleted, skipped } = skipOneByPaging(h, customers);
     const before = h.simulator.requests.length;
@@ -189,7 +187,7 @@ describe.each(VERSIONS)("against a %s server", (apiVersion) => {
 describe("removal lookups ask for a page of ids per request", () => {
   it("confirm 10,000 customers gone in 100 requests on today's server", async () => {
     const all = sampleCustomers(10_050, 21);
-    const h = (harness = await createHarness({ customers: [], pageSize: 100 }));
+    const h = await openHarness({ customers: [], pageSize: 100 });
     h.simulator.setCustomers(all);
     await syncOk(h);
     h.simulator.setCustomers(all.slice(10_000));
@@ -206,11 +204,11 @@ describe("removal lookups ask for a page of ids per request", () => {
 
   it("fall back to one id per request on a seed server", async () => {
     const customers = sampleCustomers(60, 22);
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: 10,
       simulator: { apiVersion: "seed" },
-    }));
+    });
     await syncOk(h);
     await h.serve(customers.slice(30));
     const before = h.simulator.requests.length;
@@ -238,11 +236,11 @@ describe("removal lookups ask for a page of ids per request", () => {
 describe("a server that applies neither form of the filter", () => {
   it("removes nothing: the run is incomplete, says why, and each warning is logged once", async () => {
     const customers = sampleCustomers(25, 23);
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: 2,
       simulator: { ignoreIdFilter: true },
-    }));
+    });
     await syncOk(h);
     await h.serve(customers.slice(5));
 
@@ -267,7 +265,7 @@ describe("a server that applies neither form of the filter", () => {
 
   it("fails sync --customer with a clear message rather than guess", async () => {
     const customers = sampleCustomers(25, 24);
-    const h = (harness = await createHarness({ customers, simulator: { ignoreIdFilter: true } }));
+    const h = await openHarness({ customers, simulator: { ignoreIdFilter: true } });
     const wanted = customers.slice(20).map((c) => c.id);
     const run = failed(await syncChecked(h, { customerIds: wanted }));
     expect(run.error).toBe(
@@ -280,11 +278,11 @@ describe("a server that applies neither form of the filter", () => {
     const customers = sampleCustomers(25, 25);
     const [a, b, x] = [customers[0], customers[1], customers[20]];
     if (!a || !b || !x) throw new Error("sample too small");
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: 2,
       simulator: { ignoreIdFilter: true },
-    }));
+    });
     // Page 1 of everyone is [a, b], both asked for; its totalCount (25) shows it is not
     // the answer to a filter of 3 ids, so x is not "gone": it cannot be asked for.
     const run = failed(await syncChecked(h, { customerIds: [a.id, b.id, x.id] }));
@@ -315,7 +313,7 @@ describe("a filtered answer over several pages", () => {
   it("is followed to its last page when the server serves fewer records a page than asked", async () => {
     const customers = sampleCustomers(20, 26);
     const wanted = [customers[3], customers[9], customers[15]].map((c) => c?.id ?? "");
-    const h = (harness = await createHarness({ customers, simulator: { servedPageSize: 2 } }));
+    const h = await openHarness({ customers, simulator: { servedPageSize: 2 } });
     const run = await syncOk(h, { customerIds: wanted });
     expect(run).toMatchObject({ customersSeen: 3, complete: false });
     // Page 1 holds 2 of the 3 it counts; page 2 the last.
@@ -335,11 +333,11 @@ describe("a filtered answer over several pages", () => {
 describe("removal lookups on a server that serves smaller pages than asked", () => {
   it("ask for as many ids per request as it serves records per page", async () => {
     const customers = sampleCustomers(30, 27);
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: 10,
       simulator: { servedPageSize: 5 },
-    }));
+    });
     await syncOk(h);
     await h.serve(customers.slice(6));
     const before = h.simulator.requests.length;
@@ -360,23 +358,13 @@ describe("removal lookups on a server that serves smaller pages than asked", () 
 
 describe("simulate --api-version", () => {
   async function firstPage(url: string, body: unknown): Promise<number> {
-    const token = (await (
-      await fetch(`${url}/connect/token`, {
-        method: "POST",
-        body: new URLSearchParams({
-          grant_type: "client_credentials",
-          client_id: "demo-client",
-          client_secret: "demo-secret",
-          scope: "elements.customers.read.all",
-        }),
-      })
-    ).json()) as { access_token: string };
+    const token = await getToken({ url });
     const response = await fetch(
       `${url}/partner/external/v3/general/customers/batch?pageIndex=1&pageSize=10`,
       {
         method: "POST",
         headers: {
-          authorization: `Bearer ${token.access_token}`,
+          authorization: `Bearer ${token}`,
           "content-type": "application/json",
         },
         body: JSON.stringify(body),

@@ -3,22 +3,18 @@
 // tenants), so every invariant holds at once and after the next run, leaves
 // customer_status_history as it was, and lets roles that read the reporting views call the
 // new functions.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate, MIGRATIONS_DIR, readMigrations } from "../src/migrations.ts";
+import { migrate } from "../src/migrations.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
-import { onAdmin } from "./support/database.ts";
+import { connectAs } from "./support/database.ts";
 import { createHarness, newCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { harnessBeforeUpgrade, READER_PASSWORD } from "./support/migrations.ts";
 import { succeeded, syncOk, type SucceededRun } from "./support/runs.ts";
 
 const UPGRADE = "20261201090000_attribute_history";
 const READER = `es_history_reader_${Math.random().toString(16).slice(2, 10)}`;
 
-let before: string;
 /** Where the runs before the upgrade happen: this version's code and schema. */
 let source: Harness;
 /** The database upgraded: migrated up to the migration before UPGRADE, holding source's data. */
@@ -62,16 +58,9 @@ async function copyRunsToUpgradedDatabase(): Promise<void> {
 }
 
 beforeAll(async () => {
-  before = mkdtempSync(join(tmpdir(), "es-migrations-before-"));
-  for (const { name } of await readMigrations(MIGRATIONS_DIR)) {
-    if (name >= UPGRADE) break;
-    cpSync(join(MIGRATIONS_DIR, name), join(before, name), { recursive: true });
-  }
   source = await createHarness({ customers });
-  h = await createHarness({ customers, migrationsDir: before });
-  await onAdmin(`CREATE ROLE ${READER} LOGIN PASSWORD 'reader password'`);
+  h = await harnessBeforeUpgrade(UPGRADE, READER, { customers });
   // A reader of the reporting views, granted by hand (bi-access does the same and more).
-  await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${READER}`);
   await h.db.query(`GRANT SELECT ON reporting.customers TO ${READER}`);
 
   await runBeforeUpgrade(customers);
@@ -90,8 +79,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.close();
-  await onAdmin(`DROP ROLE IF EXISTS ${READER}`);
-  rmSync(before, { recursive: true, force: true });
 });
 
 describe(`migration ${UPGRADE} on a database with history`, () => {
@@ -184,11 +171,7 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
   });
 
   it("lets a role that read the reporting views call the new functions", async () => {
-    const url = new URL(h.db.url);
-    url.username = READER;
-    url.password = "reader password";
-    const reader = new pg.Client({ connectionString: url.toString() });
-    await reader.connect();
+    const reader = await connectAs(h.db, READER, READER_PASSWORD);
     try {
       const { rows } = await reader.query<{ customers: number; tenants: number }>(
         `SELECT (SELECT count(*)::int FROM reporting.customers_at(now())) AS customers,

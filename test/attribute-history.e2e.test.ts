@@ -2,23 +2,16 @@
 // a period per state, reporting.attribute_changes lists each change attribute by
 // attribute, and reporting.customers_at / tenants_at give the state at any instant.
 // Real syncs against the simulator; syncOk checks every history invariant after each run.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import type { TestDatabase } from "./support/database.ts";
-import { createHarness, newCustomers, type Harness } from "./support/harness.ts";
+import { newCustomers, openHarness, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { HOUR, moveRun, utcDaysAgo } from "./support/reporting-scenario.ts";
 import { syncOk, type SucceededRun } from "./support/runs.ts";
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function start(customers: SimulatedCustomer[]): Promise<Harness> {
-  harness = await createHarness({ customers });
-  return harness;
+function start(customers: SimulatedCustomer[]): Promise<Harness> {
+  return openHarness({ customers });
 }
 
 function at<T>(items: readonly T[], index: number): T {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { migrate } from "../src/migrations.ts";
 import { scramVerifier } from "../src/reporting/access.ts";
 import { runCli } from "./support/cli.ts";
-import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { connectAs, createTestDatabase, type TestDatabase } from "./support/database.ts";
 
 const suffix = randomBytes(4).toString("hex");
 const ROLE = `bi_reader_${suffix}`;
@@ -37,7 +37,6 @@ const BASE_TABLES = [
   "job_status_codes",
   "management_mode_codes",
   "staging_customers",
-  "staging_tenants",
   "_prisma_migrations",
   "reporting_internal.job_status_deltas",
 ];
@@ -54,16 +53,6 @@ async function onAdmin<T extends pg.QueryResultRow>(sql: string, params: unknown
   } finally {
     await client.end();
   }
-}
-
-/** A session logged in as `role` (trust or password authentication, whichever the server uses). */
-async function connectAs(role: string, password: string): Promise<pg.Client> {
-  const url = new URL(db.url);
-  url.username = role;
-  url.password = password;
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  return client;
 }
 
 async function errorCode(client: pg.Client, sql: string): Promise<string | undefined> {
@@ -127,7 +116,7 @@ describe("elements-sync bi-access", () => {
   });
 
   it("lets the role read every reporting view, read-only by default", async () => {
-    const client = await connectAs(ROLE, PASSWORD);
+    const client = await connectAs(db, ROLE, PASSWORD);
     try {
       for (const view of VIEWS) {
         const { rows } = await client.query(`SELECT count(*) FROM reporting.${view}`);
@@ -143,7 +132,7 @@ describe("elements-sync bi-access", () => {
   });
 
   it("denies the role every base table, every write and every CREATE", async () => {
-    const client = await connectAs(ROLE, PASSWORD);
+    const client = await connectAs(db, ROLE, PASSWORD);
     try {
       for (const table of BASE_TABLES) {
         expect([table, await errorCode(client, `SELECT * FROM ${table} LIMIT 1`)]).toEqual([
@@ -183,7 +172,7 @@ describe("elements-sync bi-access", () => {
        INSERT INTO tenant_history (customer_id, tenant_id, name, removed, valid_from, opened_by_run_id)
        VALUES ('c1', 't1', 'tenant', false, now() - interval '1 day', 1)`,
     );
-    const client = await connectAs(ROLE, PASSWORD);
+    const client = await connectAs(db, ROLE, PASSWORD);
     try {
       const customers = await client.query(
         "SELECT customer_id, organization, job_status_label, tenant_count FROM reporting.customers_at(now())",
@@ -206,7 +195,7 @@ describe("elements-sync bi-access", () => {
     await onAdmin(`CREATE ROLE ${SCRATCH_ROLE}_fn LOGIN PASSWORD 'x'`);
     try {
       await db.query(`GRANT USAGE ON SCHEMA reporting TO ${SCRATCH_ROLE}_fn`);
-      const other = await connectAs(`${SCRATCH_ROLE}_fn`, "x");
+      const other = await connectAs(db, `${SCRATCH_ROLE}_fn`, "x");
       try {
         for (const fn of ["customers_at", "tenants_at"]) {
           expect([fn, await errorCode(other, `SELECT * FROM reporting.${fn}(now())`)]).toEqual([
@@ -230,7 +219,7 @@ describe("elements-sync bi-access", () => {
   it("lets the role read a view that a later migration adds", async () => {
     // What a later migration does: the owner of the reporting schema creates a view.
     await db.query("CREATE VIEW reporting.added_later AS SELECT count(*) AS n FROM customers");
-    const client = await connectAs(ROLE, PASSWORD);
+    const client = await connectAs(db, ROLE, PASSWORD);
     try {
       expect((await client.query("SELECT n FROM reporting.added_later")).rows).toEqual([
         { n: "0" },
@@ -247,7 +236,7 @@ describe("elements-sync bi-access", () => {
       `CREATE FUNCTION reporting.added_later_fn() RETURNS int LANGUAGE sql RETURN 7;
        REVOKE ALL ON FUNCTION reporting.added_later_fn() FROM PUBLIC`,
     );
-    const client = await connectAs(ROLE, PASSWORD);
+    const client = await connectAs(db, ROLE, PASSWORD);
     try {
       expect((await client.query("SELECT reporting.added_later_fn() AS n")).rows).toEqual([
         { n: 7 },
@@ -344,12 +333,12 @@ describe("elements-sync bi-access", () => {
     expect(result.stdout).toContain(
       "statements end after 1000 ms, an idle open transaction after 1000 ms, at most 1 connections",
     );
-    const reader = await connectAs(ROLE, PASSWORD);
+    const reader = await connectAs(db, ROLE, PASSWORD);
     try {
       // A statement running past the timeout is cancelled (57014).
       expect(await errorCode(reader, "SELECT pg_sleep(5)")).toBe("57014");
       // One connection at a time: a second is refused (53300).
-      const second = await connectAs(ROLE, PASSWORD).then(
+      const second = await connectAs(db, ROLE, PASSWORD).then(
         async (client) => {
           await client.end();
           return undefined;
@@ -407,7 +396,7 @@ describe("elements-sync bi-access", () => {
     expect(replaced.code).toBe(0);
     expect(replaced.stdout).toContain(`updated role ${TAKEOVER_ROLE}`);
     expect(await canRead()).toBe(false);
-    const reader = await connectAs(TAKEOVER_ROLE, PASSWORD);
+    const reader = await connectAs(db, TAKEOVER_ROLE, PASSWORD);
     try {
       expect(await errorCode(reader, "SELECT count(*) FROM reporting.customers")).toBeUndefined();
       expect(

@@ -2,13 +2,12 @@
 // reporting.sync_runs, and dropping a view drops its grants: whoever could read it before
 // (a bi-access role, a role granted it by hand) still can, comments on it stay, and the
 // runs recorded before keep their counts.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate, MIGRATIONS_DIR, readMigrations } from "../src/migrations.ts";
-import { createTestDatabase, onAdmin, type TestDatabase } from "./support/database.ts";
+import { migrate } from "../src/migrations.ts";
+import { connectAs, createTestDatabase, onAdmin, type TestDatabase } from "./support/database.ts";
+import { migrationsBefore, migrationsThrough } from "./support/migrations.ts";
 
 const WIDENING = "20261130145100_bigint_total_count";
 const READER = `es_view_reader_${Math.random().toString(16).slice(2, 10)}`;
@@ -21,14 +20,8 @@ let through: string;
 beforeAll(async () => {
   db = await createTestDatabase("es_widen");
   // The migrations as they were before the widening one.
-  before = mkdtempSync(join(tmpdir(), "es-migrations-before-"));
-  through = mkdtempSync(join(tmpdir(), "es-migrations-through-"));
-  for (const { name } of await readMigrations(MIGRATIONS_DIR)) {
-    if (name > WIDENING) break;
-    if (name < WIDENING)
-      cpSync(join(MIGRATIONS_DIR, name), join(before, name), { recursive: true });
-    cpSync(join(MIGRATIONS_DIR, name), join(through, name), { recursive: true });
-  }
+  before = await migrationsBefore(WIDENING);
+  through = await migrationsThrough(WIDENING);
   await onAdmin(`CREATE ROLE ${READER} LOGIN PASSWORD 'reader password'`);
 });
 
@@ -85,11 +78,7 @@ describe(`migration ${WIDENING}`, () => {
     });
     expect(commentsBefore).toContainEqual({ on: "warning", description: "a warning" });
     expect(await syncRunsComments()).toEqual(commentsBefore);
-    const url = new URL(db.url);
-    url.username = READER;
-    url.password = "reader password";
-    const reader = new pg.Client({ connectionString: url.toString() });
-    await reader.connect();
+    const reader = await connectAs(db, READER, "reader password");
     try {
       const { rows } = await reader.query("SELECT api_total_count FROM reporting.sync_runs");
       expect(rows).toEqual([{ api_total_count: "2147483647" }]);

@@ -10,6 +10,7 @@ import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { runCli as cli, simulatorEnv, spawnCli } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { sampleCustomers } from "./support/harness.ts";
+import { getToken } from "./support/simulator-http.ts";
 
 let db: TestDatabase;
 let simulator: Simulator;
@@ -145,22 +146,12 @@ describe("elements-sync", () => {
       .poll(() => /listening on (http:\/\/\S+)/.exec(simulate.stdout())?.[1], { timeout: 20_000 })
       .toBeDefined();
     const url = /listening on (http:\/\/\S+)/.exec(simulate.stdout())?.[1] ?? "";
-    const token = (await (
-      await fetch(`${url}/connect/token`, {
-        method: "POST",
-        body: new URLSearchParams({
-          grant_type: "client_credentials",
-          client_id: "demo-client",
-          client_secret: "demo-secret",
-          scope: "elements.customers.read.all",
-        }),
-      })
-    ).json()) as { access_token: string };
+    const token = await getToken({ url });
     const page = (await (
       await fetch(`${url}/partner/external/v3/general/customers/batch?pageIndex=1&pageSize=10`, {
         method: "POST",
         headers: {
-          authorization: `Bearer ${token.access_token}`,
+          authorization: `Bearer ${token}`,
           "content-type": "application/json",
         },
         body: "{}",

@@ -1,29 +1,13 @@
 // End to end: the client's retries (429 with Retry-After, 5xx, timeouts, resets, token
 // refresh) in a real sync against the simulator over HTTP and a real PostgreSQL.
-import { afterEach, describe, expect, it } from "vitest";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { describe, expect, it } from "vitest";
+import { harnessAt, openHarness, sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed, succeeded, syncOk } from "./support/runs.ts";
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function startAt(
-  concurrency: number,
-  customers: unknown[] = sampleCustomers(),
-  pageSize = 10,
-): Promise<Harness> {
-  harness = await createHarness({ customers, pageSize, concurrency });
-  return harness;
-}
-
 // Every scenario runs with pages fetched one at a time and eight at a time.
 describe.each([1, 8])("client retries, %i page(s) at a time", (concurrency) => {
-  const start = (customers?: unknown[], pageSize?: number) =>
-    startAt(concurrency, customers, pageSize);
+  const start = harnessAt(concurrency);
 
   it("waits out a 429's Retry-After, given in seconds or as an HTTP date", async () => {
     const h = await start();
@@ -62,7 +46,7 @@ describe.each([1, 8])("client retries, %i page(s) at a time", (concurrency) => {
   });
 
   it("retries a request that times out", async () => {
-    harness = await createHarness({
+    const harness = await openHarness({
       concurrency,
       customers: sampleCustomers(),
       pageSize: 10,
@@ -73,7 +57,7 @@ describe.each([1, 8])("client retries, %i page(s) at a time", (concurrency) => {
     // The simulator logs the slow request when it finally answers, after the client gave up:
     // a second after it came, however busy the machine (the test's own limit bounds the wait).
     await expect
-      .poll(() => harness?.simulator.requests.filter((r) => r.pageIndex === 2).length, {
+      .poll(() => harness.simulator.requests.filter((r) => r.pageIndex === 2).length, {
         timeout: 30_000,
         interval: 50,
       })
@@ -114,12 +98,12 @@ describe.each([1, 8])("client retries, %i page(s) at a time", (concurrency) => {
 
   it("fetches a new token once when the API refuses an expired one mid-run", async () => {
     // Latency keeps the run going long enough for the test to step in after page 1.
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       concurrency,
       customers: sampleCustomers(25),
       pageSize: 5,
       simulator: { latencyMs: 50 },
-    }));
+    });
     const running = h.sync();
     // Expire every token as soon as the first page has been answered.
     while (!h.simulator.requests.some((r) => r.pageIndex === 1 && r.status === 200)) {
@@ -142,7 +126,7 @@ describe.each([1, 8])("client retries, %i page(s) at a time", (concurrency) => {
   });
 
   it("replaces a refused token even when no retry is left", async () => {
-    harness = await createHarness({
+    const harness = await openHarness({
       concurrency,
       maxAttempts: 1,
     });
@@ -152,7 +136,7 @@ describe.each([1, 8])("client retries, %i page(s) at a time", (concurrency) => {
   });
 
   it("waits out a 429 with Retry-After without spending the attempt budget", async () => {
-    harness = await createHarness({
+    const harness = await openHarness({
       concurrency,
       maxAttempts: 2,
     });
@@ -165,7 +149,7 @@ describe.each([1, 8])("client retries, %i page(s) at a time", (concurrency) => {
   });
 
   it("fails when Retry-After waits no longer fit in the retry budget", async () => {
-    harness = await createHarness({
+    const harness = await openHarness({
       concurrency,
       maxRetryTimeMs: 1500,
     });

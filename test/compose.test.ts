@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { COMMANDS } from "../src/cli/commands.ts";
 
 const root = new URL("../", import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), "utf8");
@@ -267,7 +268,7 @@ describe("docker-compose.yml", () => {
     expect(compose.services["demo-database"]?.command?.join(" ")).toContain(
       `CREATE DATABASE ${demoDatabase}`,
     );
-    expect(read("src/cli/simulate.ts")).toContain("Client id demo-client, secret demo-secret");
+    expect(COMMANDS.simulate?.usage).toContain("Client id demo-client, secret demo-secret");
   });
 });
 

@@ -1,18 +1,12 @@
 // End to end: fetching pages concurrently. A 429 holds back every worker, the pace drops
 // after throttling, a fatal answer stops the other requests, and a growing totalCount
 // makes the run fetch the extra pages (and end incomplete).
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CUSTOMERS_PATH } from "../src/elements/payload.ts";
 import type { RequestLogEntry } from "../src/simulator/server.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed } from "./support/runs.ts";
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
 
 const LATENCY_MS = 40;
 
@@ -24,12 +18,12 @@ function customerRequests(h: Harness): RequestLogEntry[] {
 
 describe("concurrent fetching", () => {
   it("pauses every worker until a 429's Retry-After has passed, then slows down", async () => {
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers: sampleCustomers(200),
       pageSize: 5,
       concurrency: 4,
       simulator: { latencyMs: LATENCY_MS },
-    }));
+    });
     h.simulator.injectFault({ status: 429, retryAfter: "2", onPage: 6 });
     const run = await h.sync();
     expect(run).toMatchObject({ status: "succeeded", complete: true, customersSeen: 200 });
@@ -57,11 +51,11 @@ describe("concurrent fetching", () => {
   });
 
   it("stops the other requests when one fails for good", async () => {
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers: sampleCustomers(200),
       pageSize: 5,
       concurrency: 4,
-    }));
+    });
     // Pages 3 to 5 are still being answered when page 2 is refused.
     for (const onPage of [3, 4, 5]) h.simulator.injectFault({ delayMs: 10_000, onPage });
     h.simulator.injectFault({ status: 403, onPage: 2 });
@@ -77,7 +71,7 @@ describe("concurrent fetching", () => {
 
   it("fetches the extra pages when a page reports a larger total, and ends incomplete", async () => {
     const customers = sampleCustomers(20);
-    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 3 }));
+    const h = await openHarness({ customers, pageSize: 5, concurrency: 3 });
     // Page 2 says there are 32 customers: the plan grows from 4 pages to 7.
     h.simulator.injectFault({
       status: 200,

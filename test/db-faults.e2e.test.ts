@@ -7,8 +7,8 @@ import type { RunSummary } from "../src/sync/sync.ts";
 import { expectDataMatches, snapshotData, type DataSnapshot } from "./support/data.ts";
 import {
   CHANGED_SOURCE_RUN,
-  createHarness,
   duringMerge,
+  openHarness,
   sampleCustomers,
   serveChangedSource,
   workerSessionsSettled,
@@ -22,12 +22,9 @@ import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
 const QUERY_TIMEOUT_MS = 1_000;
 const TIMED_OUT = `The database did not answer within ${QUERY_TIMEOUT_MS} ms; closed the connection.`;
 
-let harness: Harness | undefined;
 let proxy: TcpProxy | undefined;
 afterEach(async () => {
   await proxy?.close();
-  await harness?.close();
-  harness = undefined;
   proxy = undefined;
 });
 
@@ -48,14 +45,14 @@ interface Rig {
 async function rig(queryTimeoutMs = 5_000): Promise<Rig> {
   const p = (proxy = await startTcpProxy(inject("adminDatabaseUrl")));
   const customers = sampleCustomers(30);
-  const h = (harness = await createHarness({
+  const h = await openHarness({
     customers,
     pageSize: 5,
     concurrency: 1,
     simulator: { latencyMs: 100 },
     databaseUrlFor: p.route,
     queryTimeoutMs,
-  }));
+  });
   return { h, proxy: p, ...(await serveChangedSource(h, customers)) };
 }
 

@@ -1,31 +1,25 @@
 // End to end: the real sync against a hostile simulator, for the faults that
 // sync.e2e and sync-edges do not already cover. Each run either succeeds with correct data
 // or fails and changes nothing, and the next good run converges on the source.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { expectDataMatches, snapshotData } from "./support/data.ts";
 import type { TestDatabase } from "./support/database.ts";
 import {
-  createHarness,
   newCustomers,
+  openHarness,
   sampleCustomers,
   type Harness,
   type HarnessOptions,
 } from "./support/harness.ts";
 import { failed, syncChecked, syncOk } from "./support/runs.ts";
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
 /** A harness serving `customers` from memory, so tests can change them mid-run. */
 async function start(
   customers: SimulatedCustomer[],
   options: HarnessOptions = {},
 ): Promise<Harness> {
-  harness = await createHarness({ pageSize: 10, ...options, customers });
+  const harness = await openHarness({ pageSize: 10, ...options, customers });
   harness.simulator.setCustomers(customers);
   return harness;
 }

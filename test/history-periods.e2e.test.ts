@@ -1,26 +1,11 @@
 // End to end: the real sync against the simulator over HTTP and a real PostgreSQL.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { expectDataMatches, snapshotData } from "./support/data.ts";
 import type { TestDatabase } from "./support/database.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { harnessAt, openHarness, sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed, syncOk } from "./support/runs.ts";
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
-async function startAt(
-  concurrency: number,
-  customers: unknown[] = sampleCustomers(),
-  pageSize = 10,
-): Promise<Harness> {
-  harness = await createHarness({ customers, pageSize, concurrency });
-  return harness;
-}
 
 async function openPeriod(db: TestDatabase, customerId: string) {
   const rows = await db.query<{
@@ -49,8 +34,7 @@ function edit(
 
 // Every scenario runs with pages fetched one at a time and eight at a time.
 describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => {
-  const start = (customers?: unknown[], pageSize?: number) =>
-    startAt(concurrency, customers, pageSize);
+  const start = harnessAt(concurrency);
 
   it("first run stores every customer, tenant and one open period each", async () => {
     const customers = sampleCustomers(25);
@@ -286,7 +270,7 @@ describe.each([1, 8])("sync end to end, %i page(s) at a time", (concurrency) => 
   });
 
   it("plans pages with the size the API serves when it caps the page size", async () => {
-    harness = await createHarness({
+    const harness = await openHarness({
       concurrency,
       customers: sampleCustomers(25),
       pageSize: 10,

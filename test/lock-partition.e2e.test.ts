@@ -7,7 +7,7 @@ import { openDatabase, type Database } from "../src/db.ts";
 import { RunInProgressError } from "../src/sync/lock.ts";
 import { runSync, type RunSummary } from "../src/sync/sync.ts";
 import { expectDataMatches, snapshotData } from "./support/data.ts";
-import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { captureLogs, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed, syncLockHeld as lockHeldIn } from "./support/runs.ts";
 import { startTcpProxy, type TcpProxy } from "./support/tcp-proxy.ts";
@@ -20,15 +20,12 @@ const PAGE_SIZE = 5;
 const HEARTBEAT_FAILED =
   "the sync lock's connection failed its heartbeat: another run may take over the database, and this run will then not merge";
 
-let harness: Harness | undefined;
 let proxy: TcpProxy | undefined;
 let second: Database | undefined;
 afterEach(async () => {
   proxy?.resume();
   await second?.close();
   await proxy?.close();
-  await harness?.close();
-  harness = undefined;
   proxy = undefined;
   second = undefined;
 });
@@ -96,7 +93,7 @@ describe("the sync lock", () => {
   it("of a worker cut off from the database passes to the next run within a few timeouts, and the cut-off run never merges", async () => {
     const p = (proxy = await startTcpProxy(inject("adminDatabaseUrl")));
     const customers = sampleCustomers(30);
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: PAGE_SIZE,
       concurrency: 1,
@@ -105,7 +102,7 @@ describe("the sync lock", () => {
       queryTimeoutMs: TIMEOUT_MS,
       // Page 3 is held while the database is cut off; the API client must wait for it.
       timeoutMs: 30_000,
-    }));
+    });
     const gate = holdPage(h, 3);
     const runningA = h.sync();
     await gate.reached;
@@ -159,14 +156,14 @@ describe("the sync lock", () => {
 
   it("of a live worker holds through a run lasting several timeouts", async () => {
     const customers = sampleCustomers(30);
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: PAGE_SIZE,
       concurrency: 1,
       // Six pages one after another: four timeouts of fetching, the lock connection idle.
       simulator: { latencyMs: 1_000 },
       queryTimeoutMs: TIMEOUT_MS,
-    }));
+    });
     const startedAt = performance.now();
     const finished = { value: false };
     const runningA = h.sync().finally(() => {

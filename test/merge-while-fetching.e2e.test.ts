@@ -8,7 +8,7 @@ import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { freePort, runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { expectInvariants } from "./support/invariants.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { openHarness, sampleCustomers } from "./support/harness.ts";
 
 const PAGE_SIZE = 100;
 /** Ends a reader's statement that waits on a lock instead of hanging the test. */
@@ -138,14 +138,9 @@ describe("a run in progress", () => {
 });
 
 describe("a customer served again in a later batch of the same run", () => {
-  let harness: Harness | undefined;
-  afterAll(async () => {
-    await harness?.close();
-  });
-
   it("is merged again from its last copy: what its first copy did is taken back, periods and counts", async () => {
     const customers = sampleCustomers(12);
-    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 5, concurrency: 1 });
     expect((await h.sync()).status).toBe("succeeded");
     const [x, y] = customers;
     if (!x || !y) throw new Error("unreachable");
@@ -201,7 +196,7 @@ describe("a customer served again in a later batch of the same run", () => {
 
   it("in a first run, keeps none of the tenants only its earlier copy listed", async () => {
     const customers = sampleCustomers(8);
-    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 5, concurrency: 1 });
     const [x] = customers;
     if (!x) throw new Error("unreachable");
     const xLater = { ...x, tenants: [{ id: "later-tenant", name: "later" }] };

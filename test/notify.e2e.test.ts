@@ -4,17 +4,18 @@
 // its URL.
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { readNotifyConfig, type NotifyConfig } from "../src/notify/config.ts";
+import { readNotifyConfig } from "../src/config.ts";
 import { MAX_LISTED_CHANGES, type WebhookBody } from "../src/notify/message.ts";
 import {
   createRunNotifier,
   type NotificationResult,
+  type NotifyConfig,
   type RunNotifier,
 } from "../src/notify/notifier.ts";
 import type { DeliveryLimits } from "../src/notify/webhook.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { freePort, runCli, simulatorEnv, spawnCli } from "./support/cli.ts";
-import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { captureLogs, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { syncChecked } from "./support/runs.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 
@@ -29,12 +30,10 @@ const LIMITS: DeliveryLimits = {
   firstRetryDelayMs: 50,
 };
 
-let harness: Harness | undefined;
 let receiver: WebhookReceiver | undefined;
 afterEach(async () => {
-  await harness?.close();
   await receiver?.close();
-  harness = receiver = undefined;
+  receiver = undefined;
 });
 
 function withStatus(customers: readonly SimulatedCustomer[], jobStatus: number) {
@@ -87,7 +86,7 @@ function readmeExample(): unknown {
 describe("run notifications", () => {
   it("post once after a run that moved customers into a watched status: Markdown text for Slack and Teams, the facts beside it", async () => {
     const customers = sampleCustomers(60);
-    const h = (harness = await createHarness({ customers: withStatus(customers, WORKING) }));
+    const h = await openHarness({ customers: withStatus(customers, WORKING) });
     const r = (receiver = await startWebhookReceiver());
     const rig = notifierFor(h, config(r.url));
     await rig.notifier.afterRun(await syncChecked(h)); // nothing failed: no post
@@ -146,7 +145,7 @@ describe("run notifications", () => {
 
   it("post after a failed run and after a run the mass-removal guard held back, as NOTIFY_ON says", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers: withStatus(customers, WORKING) }));
+    const h = await openHarness({ customers: withStatus(customers, WORKING) });
     const r = (receiver = await startWebhookReceiver());
     const rig = notifierFor(h, config(r.url, "failed, warning"));
     await rig.notifier.afterRun(await syncChecked(h));
@@ -178,7 +177,7 @@ describe("run notifications", () => {
 
   it("post an Adaptive Card with NOTIFY_FORMAT=teams-workflow, the API's text escaped as Markdown", async () => {
     const customers = withStatus(sampleCustomers(3), WORKING);
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     const r = (receiver = await startWebhookReceiver());
     const read = readNotifyConfig({ NOTIFY_WEBHOOK_URL: r.url, NOTIFY_FORMAT: "teams-workflow" });
     if (!read) throw new Error("unreachable");
@@ -203,7 +202,7 @@ describe("run notifications", () => {
   });
 
   it("do not post when NOTIFY_WEBHOOK_URL is unset, or for a run stopped on purpose", async () => {
-    const h = (harness = await createHarness({ customers: sampleCustomers(10) }));
+    const h = await openHarness({ customers: sampleCustomers(10) });
     const r = (receiver = await startWebhookReceiver());
     const { logger } = captureLogs();
     const unset = createRunNotifier({ config: undefined, pool: h.database.pool, log: logger });
@@ -229,7 +228,7 @@ describe("run notifications", () => {
   });
 
   it("retry a receiver that answers 5xx or 429, and give up at once on another 4xx", async () => {
-    const h = (harness = await createHarness({ customers: sampleCustomers(10) }));
+    const h = await openHarness({ customers: sampleCustomers(10) });
     h.simulator.injectFault({ status: 400, times: 2 });
     const failedRun = await syncChecked(h);
 
@@ -255,7 +254,7 @@ describe("run notifications", () => {
   });
 
   it("end within their bound when the receiver is down or never answers: logged, counted, the URL never shown", async () => {
-    const h = (harness = await createHarness({ customers: sampleCustomers(10) }));
+    const h = await openHarness({ customers: sampleCustomers(10) });
     h.simulator.injectFault({ status: 400, times: 2 });
     const down = `http://127.0.0.1:${await freePort()}/services/T0SECRET/B0SECRET/xoxSecretToken123`;
     const downRig = notifierFor(h, config(down));
@@ -295,7 +294,7 @@ describe("notifications from the command line", () => {
     { timeout: 180_000 },
     async () => {
       const customers = sampleCustomers(10);
-      const h = (harness = await createHarness({ customers: withStatus(customers, WORKING) }));
+      const h = await openHarness({ customers: withStatus(customers, WORKING) });
       const r = (receiver = await startWebhookReceiver());
       const env = { ...simulatorEnv(h.db.url, h.simulator.url), NOTIFY_WEBHOOK_URL: r.url };
       expect((await runCli(["sync"], env)).code).toBe(0);
@@ -335,7 +334,7 @@ describe("notifications from the command line", () => {
   );
 
   it("a bad NOTIFY_ON or NOTIFY_WEBHOOK_URL stops sync and start before anything is written, naming the variable", async () => {
-    const h = (harness = await createHarness({ customers: sampleCustomers(5) }));
+    const h = await openHarness({ customers: sampleCustomers(5) });
     const env = simulatorEnv(h.db.url, h.simulator.url);
     const cases: [Record<string, string>, RegExp][] = [
       [
@@ -364,7 +363,7 @@ describe("notifications from the command line", () => {
 
   it("start posts after its runs and counts each notification's fate on /metrics", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers: withStatus(customers, FAILED) }));
+    const h = await openHarness({ customers: withStatus(customers, FAILED) });
     const port = await freePort();
     const down = `http://127.0.0.1:${await freePort()}/services/xoxSecretToken123`;
     const worker = spawnCli(["start"], {

@@ -1,20 +1,16 @@
 // An existing database upgrades in place to the faster customers_at and tenants_at: at
 // every instant of a history with changes, removals and returns they answer as before,
 // and they keep their comments, options and EXECUTE grants.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate, MIGRATIONS_DIR, readMigrations } from "../src/migrations.ts";
-import { onAdmin } from "./support/database.ts";
-import { createHarness, newCustomers, type Harness } from "./support/harness.ts";
+import { migrate } from "../src/migrations.ts";
+import { connectAs } from "./support/database.ts";
+import { newCustomers, type Harness } from "./support/harness.ts";
+import { harnessBeforeUpgrade, READER_PASSWORD } from "./support/migrations.ts";
 
 const UPGRADE = "20261202100000_point_in_time_speed";
 const READER = `es_pit_reader_${Math.random().toString(16).slice(2, 10)}`;
 const FUNCTIONS = ["customers_at", "tenants_at"];
 
-let before: string;
 let h: Harness;
 const customers = newCustomers(12, 37, "pit");
 const late = newCustomers(1, 41, "pit-late");
@@ -53,14 +49,7 @@ const definitions = (db: Harness["db"]) =>
   );
 
 beforeAll(async () => {
-  before = mkdtempSync(join(tmpdir(), "es-migrations-before-pit-"));
-  for (const { name } of await readMigrations(MIGRATIONS_DIR)) {
-    if (name >= UPGRADE) break;
-    cpSync(join(MIGRATIONS_DIR, name), join(before, name), { recursive: true });
-  }
-  h = await createHarness({ customers, migrationsDir: before });
-  await onAdmin(`CREATE ROLE ${READER} LOGIN PASSWORD 'reader password'`);
-  await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${READER}`);
+  h = await harnessBeforeUpgrade(UPGRADE, READER, { customers });
   await h.db.query(`GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA reporting TO ${READER}`);
   // Four runs: a status change, a rename, a tenant renamed, another removed, a customer
   // removed; that customer back with a new tenant; the tenant back and a customer first
@@ -85,8 +74,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.close();
-  await onAdmin(`DROP ROLE IF EXISTS ${READER}`);
-  rmSync(before, { recursive: true, force: true });
 });
 
 describe(`migration ${UPGRADE} on a database with history`, () => {
@@ -112,11 +99,7 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
 
     expect(await answers(h.db)).toEqual(answersBefore);
     expect(await definitions(h.db)).toEqual(definitionsBefore);
-    const url = new URL(h.db.url);
-    url.username = READER;
-    url.password = "reader password";
-    const reader = new pg.Client({ connectionString: url.toString() });
-    await reader.connect();
+    const reader = await connectAs(h.db, READER, READER_PASSWORD);
     // The reader may not read sync_runs: the instants go as text (microseconds kept).
     const instants = (await h.db.query<{ at: string }>(`SELECT at::text FROM (${INSTANTS}) i`)).map(
       (i) => i.at,

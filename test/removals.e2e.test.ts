@@ -1,18 +1,12 @@
 // What a complete run may mark removed: the mass-removal guard, and the lookup by id that
 // keeps a customer skipped by offset paging from being marked removed.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { createWorkerMetrics } from "../src/worker/metrics.ts";
 import { runCli, simulatorEnv } from "./support/cli.ts";
-import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { captureLogs, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { runRow, succeeded, syncChecked, syncOk } from "./support/runs.ts";
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
 
 async function removedIds(h: Harness): Promise<string[]> {
   const rows = await h.db.query<{ id: string }>(
@@ -33,7 +27,7 @@ const ids = (customers: readonly SimulatedCustomer[]) => customers.map((c) => c.
 describe("the mass-removal guard", () => {
   it("keeps every customer when the API suddenly lists none, and says so on the run and in the logs", async () => {
     const customers = sampleCustomers(25);
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     await syncOk(h);
     await h.serve([]);
 
@@ -70,7 +64,7 @@ describe("the mass-removal guard", () => {
 
   it("allows removing up to MAX_REMOVAL_FRACTION of the present customers and withholds more", async () => {
     const customers = sampleCustomers(25);
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     await syncOk(h);
 
     // 6 of 25 is 24%: over the default 20%.
@@ -93,7 +87,7 @@ describe("the mass-removal guard", () => {
 
   it("is set by MAX_REMOVAL_FRACTION and lifted by sync --allow-mass-removal on the command line", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     const env = simulatorEnv(h.db.url, h.simulator.url);
     expect((await runCli(["sync"], env)).code).toBe(0);
     await h.serve(customers.slice(3));
@@ -132,7 +126,7 @@ describe("the mass-removal guard", () => {
 describe("customers missing from the pages", () => {
   it("are asked for by id: one skipped by offset paging is merged, not removed; a deleted one is removed once missing", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 5, concurrency: 1 });
     await syncOk(h);
     const [deleted, , , , , skipped] = customers;
     if (!deleted || !skipped) throw new Error("sample too small");
@@ -173,7 +167,7 @@ describe("customers missing from the pages", () => {
 
   it("treats a 404 for a customer as confirmation that it is gone", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 5, concurrency: 1 });
     await syncOk(h);
     await h.serve(customers.slice(1));
     // Page 1 is served; the lookup of the missing customer (also pageIndex 1) gets the 404.
@@ -184,7 +178,7 @@ describe("customers missing from the pages", () => {
 
   it("fails the run, changing nothing, when a lookup fails", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers, pageSize: 10, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 10, concurrency: 1 });
     await syncOk(h);
     await h.serve(customers.slice(1));
     // Page 1 is served; the lookup (also pageIndex 1) is refused.
@@ -197,7 +191,7 @@ describe("customers missing from the pages", () => {
 
   it("removes nothing when a missing customer exists but its record is rejected", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers, pageSize: 10, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 10, concurrency: 1 });
     await syncOk(h);
     const [first] = customers;
     if (!first) throw new Error("sample too small");

@@ -1,19 +1,15 @@
 // An existing database upgrades in place to the faster reporting objects: the views it
 // replaces answer as before, on the same data, with their column comments and grants.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate, MIGRATIONS_DIR, readMigrations } from "../src/migrations.ts";
-import { onAdmin } from "./support/database.ts";
-import { createHarness, newCustomers, type Harness } from "./support/harness.ts";
+import { migrate } from "../src/migrations.ts";
+import { connectAs } from "./support/database.ts";
+import { newCustomers, type Harness } from "./support/harness.ts";
+import { harnessBeforeUpgrade, READER_PASSWORD } from "./support/migrations.ts";
 
 const UPGRADE = "20261202090000_reporting_speed";
 const READER = `es_speed_reader_${Math.random().toString(16).slice(2, 10)}`;
 const VIEWS = ["job_status_changes", "attribute_changes", "customer_status_at_run"];
 
-let before: string;
 let h: Harness;
 const customers = newCustomers(12, 31, "speed");
 
@@ -39,14 +35,7 @@ const comments = (db: Harness["db"]) =>
   );
 
 beforeAll(async () => {
-  before = mkdtempSync(join(tmpdir(), "es-migrations-before-speed-"));
-  for (const { name } of await readMigrations(MIGRATIONS_DIR)) {
-    if (name >= UPGRADE) break;
-    cpSync(join(MIGRATIONS_DIR, name), join(before, name), { recursive: true });
-  }
-  h = await createHarness({ customers, migrationsDir: before });
-  await onAdmin(`CREATE ROLE ${READER} LOGIN PASSWORD 'reader password'`);
-  await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${READER}`);
+  h = await harnessBeforeUpgrade(UPGRADE, READER, { customers });
   await h.db.query(`GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO ${READER}`);
   // Three runs: a status change, a rename, a tenant renamed, a customer removed and back.
   await h.sync();
@@ -65,8 +54,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.close();
-  await onAdmin(`DROP ROLE IF EXISTS ${READER}`);
-  rmSync(before, { recursive: true, force: true });
 });
 
 describe(`migration ${UPGRADE} on a database with history`, () => {
@@ -81,11 +68,7 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
 
     expect(await answers(h.db)).toEqual(answersBefore);
     expect(await comments(h.db)).toEqual(commentsBefore);
-    const url = new URL(h.db.url);
-    url.username = READER;
-    url.password = "reader password";
-    const reader = new pg.Client({ connectionString: url.toString() });
-    await reader.connect();
+    const reader = await connectAs(h.db, READER, READER_PASSWORD);
     try {
       for (const view of VIEWS) {
         const { rows } = await reader.query<{ n: number }>(

@@ -5,16 +5,13 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createElementsClient } from "../src/elements/client.ts";
 import { ElementsApiError } from "../src/elements/errors.ts";
-import { captureLogs, createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { captureLogs, openHarness, sampleCustomers } from "./support/harness.ts";
 import { snapshotData } from "./support/data.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed, syncOk } from "./support/runs.ts";
 
-let harness: Harness | undefined;
 let server: Server | undefined;
 afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
   const open = server;
   server = undefined;
   if (open) {
@@ -26,11 +23,11 @@ afterEach(async () => {
 describe("ELEMENTS_MAX_RESPONSE_BYTES", () => {
   it("fails the run without retrying when a page is larger than the cap, changing nothing", async () => {
     const customers = sampleCustomers(20);
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       customers,
       pageSize: 10,
       maxResponseBytes: 65_536,
-    }));
+    });
     await syncOk(h);
     const before = await snapshotData(h.db);
 
@@ -51,7 +48,7 @@ describe("ELEMENTS_MAX_RESPONSE_BYTES", () => {
   });
 
   it("applies to the identity service's token response too", async () => {
-    const h = (harness = await createHarness({ maxResponseBytes: 4096 }));
+    const h = await openHarness({ maxResponseBytes: 4096 });
     h.simulator.injectFault({
       endpoint: "token",
       status: 200,

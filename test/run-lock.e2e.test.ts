@@ -2,21 +2,15 @@
 // sync_run_lock, held by a transaction that stays idle for the run without a snapshot or a
 // transaction id (so it holds back neither vacuum nor anyone else), which VACUUM, ANALYZE
 // and plain reads never wait for.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SYNC_LOCK_RELATION } from "../src/sync/lock.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { openHarness, sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { succeeded } from "./support/runs.ts";
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
 describe("the run lock", () => {
   it("is an idle transaction holding no snapshot, which VACUUM, ANALYZE and reads pass by", async () => {
-    const h = (harness = await createHarness({ customers: sampleCustomers(12), pageSize: 5 }));
+    const h = await openHarness({ customers: sampleCustomers(12), pageSize: 5 });
     // Page 2 waits until the test has looked: the run holds its lock meanwhile.
     let reached!: () => void;
     let release!: () => void;

@@ -429,7 +429,6 @@ describe("schema.prisma and prisma/migrations", () => {
         "job_status_codes",
         "management_mode_codes",
         "staging_customers",
-        "staging_tenants",
         "sync_fires",
       ]
         .map(tableKey)

@@ -4,12 +4,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION } from "../src/elements/payload.ts";
+import { CUSTOMERS_PATH } from "../src/elements/payload.ts";
 import { parseRetryAfter } from "../src/elements/retry.ts";
 import { CHAOS_KINDS, type ChaosKind } from "../src/simulator/chaos.ts";
 import { generateCustomers, writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../src/simulator/server.ts";
 import { runCli, spawnCli } from "./support/cli.ts";
+import { getToken, requestToken } from "./support/simulator-http.ts";
 
 interface PageBody {
   data: Record<string, unknown>[];
@@ -30,25 +31,6 @@ async function start(options: SimulatorOptions = {}): Promise<Simulator> {
   const simulator = await startSimulator(options);
   running.push(simulator);
   return simulator;
-}
-
-function requestToken(simulator: Simulator): Promise<Response> {
-  return fetch(`${simulator.url}/connect/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: "demo-client",
-      client_secret: "demo-secret",
-      scope: CUSTOMERS_PERMISSION,
-    }),
-  });
-}
-
-async function getToken(simulator: Simulator): Promise<string> {
-  const response = await requestToken(simulator);
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
 }
 
 /** A token, or "" when the token endpoint failed (as chaos makes it). */

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CUSTOMERS_PATH } from "../src/elements/payload.ts";
 import { generateCustomers } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
+import { getToken, requestToken } from "./support/simulator-http.ts";
 
 interface PageBody {
   data: { id: string }[];
@@ -23,21 +24,8 @@ async function start(): Promise<Simulator> {
   return simulator;
 }
 
-function postToken(s: Simulator): Promise<Response> {
-  return fetch(`${s.url}/connect/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: "demo-client",
-      client_secret: "demo-secret",
-      scope: "elements.customers.read.all",
-    }),
-  });
-}
-
 async function page(s: Simulator, pageIndex: number): Promise<PageBody> {
-  const token = ((await (await postToken(s)).json()) as { access_token: string }).access_token;
+  const token = await getToken(s);
   const response = await fetch(`${s.url}/${CUSTOMERS_PATH}?pageIndex=${pageIndex}&pageSize=10`, {
     method: "POST",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -51,7 +39,7 @@ describe("trickleMs", () => {
   it("sends the headers, then the real body one byte at a time", async () => {
     const s = await start();
     s.injectFault({ endpoint: "token", trickleMs: 1 });
-    const response = await postToken(s);
+    const response = await requestToken(s);
     expect(response.status).toBe(200);
     const chunks: Uint8Array[] = [];
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) chunks.push(chunk);
@@ -68,7 +56,7 @@ describe("trickleMs", () => {
   it("trickles a fault's own answer too", async () => {
     const s = await start();
     s.injectFault({ endpoint: "token", status: 503, trickleMs: 1 });
-    const response = await postToken(s);
+    const response = await requestToken(s);
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ error: "simulated_fault" });
   });

@@ -21,6 +21,7 @@ import {
 } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator, type SimulatorOptions } from "../src/simulator/server.ts";
 import { createTestCertificate, type TestCertificate } from "./support/certificate.ts";
+import { getToken, requestToken, SECRET_FORM } from "./support/simulator-http.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -69,27 +70,6 @@ async function json<T>(response: Response): Promise<T> {
   return (await response.json()) as T;
 }
 
-function requestToken(simulator: Simulator, form: Record<string, string>): Promise<Response> {
-  return fetch(`${simulator.url}/connect/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams(form),
-  });
-}
-
-const secretForm = {
-  grant_type: "client_credentials",
-  client_id: "demo-client",
-  client_secret: "demo-secret",
-  scope: CUSTOMERS_PERMISSION,
-};
-
-async function getToken(simulator: Simulator): Promise<string> {
-  const response = await requestToken(simulator, secretForm);
-  expect(response.status).toBe(200);
-  return (await json<TokenBody>(response)).access_token;
-}
-
 interface PageRequest {
   token?: string | undefined;
   pageIndex?: number | string;
@@ -122,7 +102,7 @@ async function getPage(simulator: Simulator, request: PageRequest): Promise<Page
 describe("token endpoint with a client secret", () => {
   it("issues a bearer token for the right secret and scope", async () => {
     const simulator = await start({ tokenLifetimeSeconds: 1800 });
-    const response = await requestToken(simulator, secretForm);
+    const response = await requestToken(simulator, SECRET_FORM);
     expect(response.status).toBe(200);
     const body = await json<TokenBody>(response);
     expect(body).toEqual({
@@ -137,16 +117,16 @@ describe("token endpoint with a client secret", () => {
 
   it("honours a configured client id and secret", async () => {
     const simulator = await start({ clientId: "app-1", clientSecret: "s3cret" });
-    const good = { ...secretForm, client_id: "app-1", client_secret: "s3cret" };
+    const good = { ...SECRET_FORM, client_id: "app-1", client_secret: "s3cret" };
     expect((await requestToken(simulator, good)).status).toBe(200);
-    expect((await requestToken(simulator, secretForm)).status).toBe(401);
+    expect((await requestToken(simulator, SECRET_FORM)).status).toBe(401);
   });
 
   it("refuses a wrong secret or client id with 401 invalid_client", async () => {
     const simulator = await start();
     for (const form of [
-      { ...secretForm, client_secret: "wrong" },
-      { ...secretForm, client_id: "someone-else" },
+      { ...SECRET_FORM, client_secret: "wrong" },
+      { ...SECRET_FORM, client_id: "someone-else" },
       { grant_type: "client_credentials", client_id: "demo-client", scope: CUSTOMERS_PERMISSION },
     ]) {
       const response = await requestToken(simulator, form);
@@ -158,13 +138,13 @@ describe("token endpoint with a client secret", () => {
   it("refuses a wrong scope with 400 invalid_scope and a wrong grant type with 400", async () => {
     const simulator = await start();
     const wrongScope = await requestToken(simulator, {
-      ...secretForm,
+      ...SECRET_FORM,
       scope: "elements.everything",
     });
     expect(wrongScope.status).toBe(400);
     expect(await json<ErrorBody>(wrongScope)).toEqual({ error: "invalid_scope" });
 
-    const wrongGrant = await requestToken(simulator, { ...secretForm, grant_type: "password" });
+    const wrongGrant = await requestToken(simulator, { ...SECRET_FORM, grant_type: "password" });
     expect(wrongGrant.status).toBe(400);
     expect(await json<ErrorBody>(wrongGrant)).toEqual({ error: "unsupported_grant_type" });
   });
@@ -174,7 +154,7 @@ describe("token endpoint with a client secret", () => {
     const response = await fetch(`${simulator.url}/connect/token`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(secretForm),
+      body: JSON.stringify(SECRET_FORM),
     });
     expect(response.status).toBe(400);
   });
@@ -637,7 +617,7 @@ describe("faults, latency and the request log", () => {
   it("applies token faults to the token endpoint only", async () => {
     const simulator = await start();
     simulator.injectFault({ endpoint: "token", status: 500 });
-    const faulted = await requestToken(simulator, secretForm);
+    const faulted = await requestToken(simulator, SECRET_FORM);
     expect(faulted.status).toBe(500);
     expect(simulator.requests.at(-1)).toMatchObject({ path: "/connect/token", status: 500 });
     const retried = await getToken(simulator);
@@ -733,8 +713,8 @@ describe("faults, latency and the request log", () => {
       clientSecret: "very-secret-value",
       log: (line) => lines.push(line),
     });
-    await requestToken(simulator, { ...secretForm, client_secret: "very-secret-value" });
-    await requestToken(simulator, { ...secretForm, client_secret: "wrong-secret-value" });
+    await requestToken(simulator, { ...SECRET_FORM, client_secret: "very-secret-value" });
+    await requestToken(simulator, { ...SECRET_FORM, client_secret: "wrong-secret-value" });
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain("401");
     expect(lines.join("\n")).not.toMatch(/secret-value/);

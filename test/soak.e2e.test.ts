@@ -4,10 +4,10 @@
 // nothing, and every customer the run marked removed really was absent from the source.
 // After a last clean run the database mirrors the source exactly.
 import fc from "fast-check";
-import { afterEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { SimulatedCustomer, SimulatedTenant } from "../src/simulator/data.ts";
 import { expectDataMatches, snapshotData } from "./support/data.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { syncChecked } from "./support/runs.ts";
 
 const RUNS = 200;
@@ -136,12 +136,6 @@ function uniqueTenants(tenants: SimulatedTenant[]): SimulatedTenant[] {
   return [...new Map(tenants.map((tenant) => [tenant.id, tenant])).values()];
 }
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
-
 it(`${RUNS} runs against a changing, faulty API lose nothing and remove nothing wrongly`, async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(runPlan, { minLength: RUNS, maxLength: RUNS }), soak),
@@ -153,15 +147,14 @@ it(`${RUNS} runs against a changing, faulty API lose nothing and remove nothing 
 }, 180_000);
 
 async function soak(plans: RunPlan[]): Promise<void> {
-  await harness?.close();
   const source = new Source(sampleCustomers(50, 7));
-  const h = (harness = await createHarness({
+  const h = await openHarness({
     customers: source.customers,
     pageSize: 7,
     timeoutMs: 250,
     maxAttempts: 4,
     maxRetryTimeMs: 5_000,
-  }));
+  });
   for (const [index, plan] of plans.entries()) {
     await soakRun(h, source, plan, index + 1);
   }

@@ -12,14 +12,12 @@ import { readRuns } from "../src/reporting/queries.ts";
 import { runsForPeople } from "../src/reporting/reports.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { runCli } from "./support/cli.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { connectAs } from "./support/database.ts";
+import { openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { syncOk } from "./support/runs.ts";
 
-let harness: Harness | undefined;
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
@@ -71,7 +69,7 @@ function withUnknownFields(customers: readonly SimulatedCustomer[], backupAt: st
 describe("the source record", () => {
   it("keeps unknown fields current in source_record, names them once per run, and opens no period", async () => {
     const customers = sampleCustomers(12);
-    const h = (harness = await createHarness({ customers, pageSize: 5 }));
+    const h = await openHarness({ customers, pageSize: 5 });
     const [first] = customers;
     if (!first?.tenants[0]) throw new Error("the sample's first customer needs a tenant");
 
@@ -145,7 +143,7 @@ describe("the source record", () => {
 
   it("records the new fields of a run that fails, and changes no customer", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers, pageSize: 5, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 5, concurrency: 1 });
     await syncOk(h);
     await h.serve(withUnknownFields(customers, "2026-11-30T01:00:00Z"));
     h.simulator.injectFault({ onPage: 2, status: 400 });
@@ -164,7 +162,7 @@ describe("the source record", () => {
 
   it("names a field that only a customer asked for by id carries", async () => {
     const customers = sampleCustomers(10);
-    const h = (harness = await createHarness({ customers, pageSize: 10, concurrency: 1 }));
+    const h = await openHarness({ customers, pageSize: 10, concurrency: 1 });
     await syncOk(h);
     const [first] = customers;
     if (!first) throw new Error("sample too small");
@@ -191,7 +189,7 @@ describe("the source record", () => {
       "odd\u0000key": "\uD800 alone",
       tenants: customer.tenants.map((tenant) => ({ ...tenant, tag: ["x\u0000"] })),
     };
-    const h = (harness = await createHarness({ customers: [served] }));
+    const h = await openHarness({ customers: [served] });
     const run = await syncOk(h);
     expect(run).toMatchObject({ complete: true, rejectedRecords: 0 });
     expect(run.newFields).toEqual(["note", "odd\\u0000key", "tenants[].tag"]);
@@ -205,7 +203,7 @@ describe("the source record", () => {
 
   it("is readable in reporting.customers by a bi-access role", async () => {
     const customers = withUnknownFields(sampleCustomers(3), "2026-11-30T01:00:00Z");
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     await syncOk(h);
     const role = `bi_source_${randomBytes(4).toString("hex")}`;
     const dir = mkdtempSync(join(tmpdir(), "elements-sync-source-"));
@@ -213,7 +211,8 @@ describe("the source record", () => {
     writeFileSync(passwordFile, "reader password\n");
     cleanups.push(async () => {
       rmSync(dir, { recursive: true, force: true });
-      // After the harness dropped its database: then the role owns and holds nothing.
+      // Once the harness dropped its database: then the role owns and holds nothing.
+      await h.close();
       const admin = new pg.Client({ connectionString: inject("adminDatabaseUrl") });
       await admin.connect();
       await admin.query(`DROP ROLE IF EXISTS ${role}`).finally(() => admin.end());
@@ -223,11 +222,7 @@ describe("the source record", () => {
     });
     expect(created.code).toBe(0);
 
-    const url = new URL(h.db.url);
-    url.username = role;
-    url.password = "reader password";
-    const reader = new pg.Client({ connectionString: url.toString() });
-    await reader.connect();
+    const reader = await connectAs(h.db, role, "reader password");
     try {
       const { rows } = await reader.query<{ customer_id: string; source_record: unknown }>(
         "SELECT customer_id, source_record FROM reporting.customers ORDER BY customer_id",

@@ -1,22 +1,16 @@
 // End to end: records the run must reject or flag, certificate authentication,
 // single-customer runs, and runs that must not overlap or be left running.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createTestCertificate } from "./support/certificate.ts";
 import { snapshotData } from "./support/data.ts";
-import { createHarness, duringMerge, sampleCustomers, type Harness } from "./support/harness.ts";
+import { duringMerge, openHarness, sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { failed } from "./support/runs.ts";
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
 
 describe("records", () => {
   it("rejects a record without an id or with wrong types, logs its page and position, and removes nothing", async () => {
     const customers: unknown[] = sampleCustomers(12);
-    const h = (harness = await createHarness({ customers, pageSize: 5 }));
+    const h = await openHarness({ customers, pageSize: 5 });
     await h.sync();
     const [first, second, ...rest] = customers as Record<string, unknown>[];
     const { id: _id, ...withoutId } = first ?? {};
@@ -58,7 +52,7 @@ describe("records", () => {
     for (const customer of customers.slice(0, 3)) customer.jobStatus = 9;
     const first = customers[0];
     if (first) first.managementMode = 7;
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     const run = await h.sync();
     expect(run).toMatchObject({ status: "succeeded", complete: true, rejectedRecords: 0 });
     const stored = await h.db.query(
@@ -79,7 +73,7 @@ describe("records", () => {
     const customers: object[] = sampleCustomers(6);
     customers[1] = { ...customers[1], organization: "nul\u0000byte" };
     customers[2] = { ...customers[2], jobStatus: 2 ** 31 };
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     const run = await h.sync();
     expect(run).toMatchObject({ status: "succeeded", rejectedRecords: 2, customersSeen: 4 });
     const reasons = h.logs
@@ -93,7 +87,7 @@ describe("records", () => {
 
   it("fails the run when a response body is not the documented shape, changing nothing", async () => {
     const customers = sampleCustomers(12);
-    const h = (harness = await createHarness({ customers, pageSize: 5 }));
+    const h = await openHarness({ customers, pageSize: 5 });
     await h.sync();
     const before = await h.db.query("SELECT * FROM customers ORDER BY id");
     const first = customers[0];
@@ -114,14 +108,14 @@ describe("records", () => {
 describe("authentication", () => {
   it("authenticates with a certificate (private_key_jwt)", async () => {
     const certificate = createTestCertificate();
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       credentials: {
         kind: "certificate",
         certificatePath: certificate.combinedPemPath,
         passphrase: undefined,
       },
       simulator: { certificatePem: certificate.certificatePem },
-    }));
+    });
     const run = await h.sync();
     expect(run).toMatchObject({ status: "succeeded", customersSeen: 25 });
     expect(
@@ -130,9 +124,9 @@ describe("authentication", () => {
   });
 
   it("fails clearly when the identity service refuses the credentials", async () => {
-    const h = (harness = await createHarness({
+    const h = await openHarness({
       credentials: { kind: "secret", clientSecret: "wrong-secret-value" },
-    }));
+    });
     const run = failed(await h.sync());
     expect(run.error).toMatch(/refused the app's credentials.*ELEMENTS_CLIENT_ID/);
     expect(JSON.stringify(h.logs)).not.toContain("wrong-secret-value");
@@ -143,7 +137,7 @@ describe("authentication", () => {
 describe("single-customer runs", () => {
   it("updates just that customer and marks nothing removed", async () => {
     const customers = sampleCustomers(15);
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     await h.sync();
     const target = customers[4];
     const other = customers[5];
@@ -184,7 +178,7 @@ describe("single-customer runs", () => {
     const customers = sampleCustomers(5);
     const [target, other] = customers;
     if (!target || !other) throw new Error("unreachable");
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     h.simulator.injectFault({
       status: 200,
       onPage: 1,
@@ -203,7 +197,7 @@ describe("single-customer runs", () => {
   });
 
   it("fails when the API does not know the customer", async () => {
-    const h = (harness = await createHarness());
+    const h = await openHarness();
     const run = await h.sync({ customerId: "no-such-customer" });
     expect(run).toMatchObject({
       status: "failed",
@@ -214,7 +208,7 @@ describe("single-customer runs", () => {
 
 describe("runs", () => {
   it("refuses to start while another run holds the database", async () => {
-    const h = (harness = await createHarness({ simulator: { latencyMs: 100 } }));
+    const h = await openHarness({ simulator: { latencyMs: 100 } });
     const first = h.sync();
     await expect.poll(() => h.simulator.requests.length).toBeGreaterThan(0);
     await expect(h.sync()).rejects.toThrow(/Another elements-sync run is in progress/);
@@ -224,14 +218,11 @@ describe("runs", () => {
   });
 
   it("marks a run left running by a dead process abandoned and drops what it staged", async () => {
-    const h = (harness = await createHarness());
+    const h = await openHarness();
     const [stale] = await h.db.query<{ id: number }>(
       "INSERT INTO sync_runs DEFAULT VALUES RETURNING id",
     );
-    await h.db.query(
-      "INSERT INTO staging_customers (run_id, id, job_status, management_mode) VALUES ($1, 'x', 1, 1)",
-      [stale?.id],
-    );
+    await h.db.query("INSERT INTO staging_customers (run_id, id) VALUES ($1, 'x')", [stale?.id]);
 
     const run = await h.sync();
     expect(run.status).toBe("succeeded");
@@ -249,7 +240,7 @@ describe("runs", () => {
 
   it("does not merge a run that another process marked abandoned meanwhile", async () => {
     const customers = sampleCustomers();
-    const h = (harness = await createHarness({ customers, simulator: { latencyMs: 50 } }));
+    const h = await openHarness({ customers, simulator: { latencyMs: 50 } });
     await h.sync();
     const before = await h.db.query("SELECT * FROM customer_status_history ORDER BY id");
     await h.serve(customers.slice(2));
@@ -276,7 +267,7 @@ describe("runs", () => {
 
   it("rolls the whole merge back when the database fails in the middle of it", async () => {
     const customers = sampleCustomers();
-    const h = (harness = await createHarness({ customers }));
+    const h = await openHarness({ customers });
     await h.sync();
     const before = await snapshotData(h.db);
     const changed = structuredClone(customers.slice(1));
@@ -301,7 +292,7 @@ describe("runs", () => {
 describe("a stop signal", () => {
   it("that arrives once the merge has begun lets the merge finish: the run succeeds whole", async () => {
     const customers = sampleCustomers(12);
-    const h = (harness = await createHarness({ customers, pageSize: 5 }));
+    const h = await openHarness({ customers, pageSize: 5 });
     // Hold the merge at its first write of history (earlier steps read customers), so the
     // signal comes while it runs.
     const stop = new AbortController();

@@ -6,44 +6,11 @@ import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { checkRoleName, grantReportingAccess, ROLE_LIMITS } from "../reporting/access.ts";
-import type { Command } from "./command.ts";
+import type { CommandRunner } from "./command.ts";
 import { EXIT } from "./io.ts";
 import { integerOption, stringOption } from "./options.ts";
 
-export const biAccessCommand: Command = {
-  summary: "create or update a read-only login for BI tools (reporting views only)",
-  usage: [
-    "Usage: elements-sync bi-access <role> [--password-file <file>] [--replace]",
-    "",
-    "Creates the login role <role> (or updates it, if it is already a plain login) so that",
-    "it can read the views of schema reporting in DATABASE_URL's database and nothing else:",
-    "no base table, no other schema, no writes. Views added by later migrations are",
-    "readable too. Run it as the user that migrates (with CREATEROLE) or as a superuser.",
-    "",
-    "The password is the first line of --password-file, or else standard input:",
-    "  printf '%s' \"$BI_PASSWORD\" | elements-sync bi-access metabase_reader",
-    "",
-    "Its sessions are limited: statements are cancelled after --statement-timeout, a",
-    "session left idle in an open transaction is ended after --idle-in-transaction-timeout",
-    "(it would hold tables against migrations), and at most --connection-limit at once.",
-    "An existing role that holds privileges outside the reporting schema is refused",
-    "unless --replace, which revokes them.",
-    "",
-    "Options:",
-    "  --password-file <file>                 read the password from this file",
-    `  --statement-timeout <ms>               default ${ROLE_LIMITS.statementTimeoutMs} (5 minutes)`,
-    `  --idle-in-transaction-timeout <ms>     default ${ROLE_LIMITS.idleInTransactionTimeoutMs} (1 minute)`,
-    `  --connection-limit <n>                 default ${ROLE_LIMITS.connectionLimit}`,
-    "  --replace                              take over a role with privileges elsewhere, revoking them",
-  ].join("\n"),
-  positionals: true,
-  options: {
-    "password-file": { type: "string" },
-    "statement-timeout": { type: "string" },
-    "idle-in-transaction-timeout": { type: "string" },
-    "connection-limit": { type: "string" },
-    replace: { type: "boolean" },
-  },
+export const biAccessCommand: CommandRunner = {
   async run(values, io, positionals) {
     const [role, ...extra] = positionals;
     if (role === undefined) throw new ConfigError("name the role: elements-sync bi-access <role>.");

@@ -3,15 +3,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readConfig, type ElementsConfig } from "../config.ts";
+import { readConfig, type Env } from "../config.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../elements/body.ts";
 import { DEFAULT_CONCURRENCY } from "../sync/defaults.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
-import { createElementsClientFromConfig } from "../elements/from-config.ts";
-import { createLogger, logDestination } from "../logger.ts";
-import { migrate } from "../migrations.ts";
+import type { ElementsConfig } from "../elements/from-config.ts";
 import { readChanges, readTenantChanges, type ChangeRow } from "../reporting/queries.ts";
 import {
   generateCustomers,
@@ -21,45 +19,45 @@ import {
 import { startSimulator } from "../simulator/server.ts";
 import { countRuns } from "../sync/runs.ts";
 import { runSync } from "../sync/sync.ts";
-import type { Command } from "./command.ts";
+import { configure, openApp } from "./bootstrap.ts";
+import type { CommandRunner } from "./command.ts";
+import { DEMO_DATABASE } from "./defaults.ts";
 import { isConnectionFailure } from "./failure.ts";
 import { EXIT, type Io } from "./io.ts";
 import { formatRunSummary } from "./summary.ts";
 
 const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
-const DEMO_DATABASE = "elements_sync_demo";
 
-export const demoCommand: Command = {
-  summary: "see it work: a local simulator, two syncs, and what changed between them",
-  usage: [
-    "Usage: elements-sync demo",
-    "",
-    "Starts the simulator on a free port, migrates, syncs 40 customers, changes some of",
-    "them (job status, management mode, removals, additions, tenants), syncs again and",
-    "prints what the second run recorded. Uses DATABASE_URL from the environment when set",
-    "(never from .env), and only if that database holds no elements-sync runs yet; otherwise",
-    `creates (or resets) the database ${DEMO_DATABASE} on the local server at 127.0.0.1:5432.`,
-  ].join("\n"),
-  options: {},
+export const demoCommand: CommandRunner = {
   async run(_values, io) {
-    const { logging } = readConfig(process.env, ["logging"]);
-    // Quieter than other commands unless asked: the demo's output is its printout.
-    const log = createLogger(
-      process.env.LOG_LEVEL ? logging.level : "warn",
-      logDestination(logging.format),
-    );
-    const databaseUrl = await demoDatabase(io, demoDatabaseUrl(process.env));
+    // No .env: its DATABASE_URL is the operator's real database. Quieter than other
+    // commands unless LOG_LEVEL asks: the demo's output is its printout.
+    const { env, log } = configure(["logging"], { dotEnv: false, quietLogLevel: "warn" });
+    const databaseUrl = await demoDatabase(io, demoDatabaseUrl(env));
     const dir = mkdtempSync(join(tmpdir(), "elements-sync-demo-"));
     const dataFile = join(dir, "customers.json");
     const customers = generateCustomers(40, 7);
     await writeCustomersFile(dataFile, customers);
     const simulator = await startSimulator({ dataFile });
-    const db = openDatabase(databaseUrl);
+    io.out(`Simulated Elements API: ${simulator.url} (40 customers)`);
+    const config = demoConfig(simulator.url);
+    const app = await openApp({
+      log,
+      database: { url: databaseUrl },
+      elements: config,
+      notify: undefined,
+      migrate: true,
+      signals: false,
+      retryDelayMs: 200,
+      closeAfter: [
+        () => {
+          rmSync(dir, { recursive: true, force: true });
+        },
+        () => simulator.close(),
+      ],
+    });
+    const { db, client } = app;
     try {
-      io.out(`Simulated Elements API: ${simulator.url} (40 customers)`);
-      await migrate(db.pool, { log });
-      const config = demoConfig(simulator.url);
-      const client = createElementsClientFromConfig(config, log, { retryDelayMs: 200 });
       const sync = () =>
         runSync({ db, client, log }, { pageSize: 10, concurrency: config.concurrency });
 
@@ -74,9 +72,7 @@ export const demoCommand: Command = {
       io.out(`\nThe data is in ${describeDatabaseUrl(databaseUrl)}; README.md has queries to try.`);
       return first.status === "succeeded" && second.status === "succeeded" ? EXIT.ok : EXIT.failed;
     } finally {
-      await db.close();
-      await simulator.close();
-      rmSync(dir, { recursive: true, force: true });
+      await app.close();
     }
   },
 };
@@ -237,7 +233,7 @@ function describeChange(change: ChangeRow): string {
 }
 
 /** DATABASE_URL, or the file DATABASE_URL_FILE names, when either is set; checked like any command's. */
-function demoDatabaseUrl(env: NodeJS.ProcessEnv): string | undefined {
+function demoDatabaseUrl(env: Env): string | undefined {
   if (!env.DATABASE_URL && !env.DATABASE_URL_FILE) return undefined;
   return readConfig(env, ["database"]).database.url;
 }

@@ -1,31 +1,14 @@
 // `elements-sync <command>`: dispatches to the command (or to help or the version), runs it,
 // maps errors to exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
+// Only the command table is imported up front: a command's module (and with it Prisma, the
+// client, the sync) is loaded when it runs, so help and --version answer at once.
 import { ConfigError } from "../errors.ts";
 import type { Command } from "./command.ts";
-import { describeFailure } from "./failure.ts";
-import { demoCommand } from "./demo.ts";
-import { biAccessCommand } from "./bi-access.ts";
+import { COMMANDS } from "./commands.ts";
 import { EXIT, processIo, type Io } from "./io.ts";
-import { migrateCommand } from "./migrate.ts";
 import { ArgumentError, parseCommandLine, type CommandLine } from "./parse.ts";
-import { reportCommand } from "./report.ts";
-import { simulateCommand } from "./simulate.ts";
-import { startCommand } from "./start.ts";
-import { statusCommand } from "./status.ts";
 import { didYouMean } from "./suggest.ts";
-import { syncCommand } from "./sync.ts";
 import { versionLine } from "./version.ts";
-
-const COMMANDS: Record<string, Command> = {
-  sync: syncCommand,
-  start: startCommand,
-  status: statusCommand,
-  migrate: migrateCommand,
-  simulate: simulateCommand,
-  demo: demoCommand,
-  report: reportCommand,
-  "bi-access": biAccessCommand,
-};
 
 /** The options `elements-sync` takes without a command. */
 const TOP_LEVEL_OPTIONS = ["--help", "-h", "--version", "-V"];
@@ -121,7 +104,7 @@ async function runCommand(
     return EXIT.ok;
   }
   try {
-    return await command.run(values, io, positionals);
+    return await (await command.load()).run(values, io, positionals);
   } catch (error) {
     if (error instanceof ConfigError) {
       for (const problem of error.problems) {
@@ -129,6 +112,7 @@ async function runCommand(
       }
       return EXIT.usage;
     }
+    const { describeFailure } = await import("./failure.ts");
     io.err(`elements-sync ${name}: ${describeFailure(error, process.env)}`);
     return EXIT.failed;
   }

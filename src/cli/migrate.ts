@@ -3,18 +3,9 @@ import { openDatabase } from "../db.ts";
 import { loggerFor } from "../logger.ts";
 import { migrate } from "../migrations.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./command.ts";
+import type { CommandRunner } from "./command.ts";
 
-export const migrateCommand: Command = {
-  summary: "apply pending database migrations and exit",
-  usage: [
-    "Usage: elements-sync migrate",
-    "",
-    "Applies the migrations in prisma/migrations that DATABASE_URL lacks, each in a",
-    "transaction, under an advisory lock, recorded in _prisma_migrations. Stops with an",
-    "error if an applied migration's file has changed.",
-  ].join("\n"),
-  options: {},
+export const migrateCommand: CommandRunner = {
   async run(_values, io) {
     loadDotEnv();
     const { database, databaseTimeout, logging } = readConfig(process.env, [

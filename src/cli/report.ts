@@ -31,7 +31,7 @@ import {
   runsForPeople,
   trendForPeople,
 } from "../reporting/reports.ts";
-import type { Command, OptionValues } from "./command.ts";
+import type { CommandRunner, OptionValues } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
 import { integerOption, stringOption } from "./options.ts";
 import { didYouMean } from "./suggest.ts";
@@ -45,44 +45,7 @@ type Subcommand = (typeof SUBCOMMANDS)[number];
 /** Changes shown under the chart of `report trend --html`. */
 const CHART_CHANGES = 50;
 
-export const reportCommand: Command = {
-  summary: "job-status changes, daily trend and runs from the reporting views",
-  usage: [
-    "Usage: elements-sync report changes [--since 7d] [--status <status>] [--limit N]",
-    "       elements-sync report trend [--days 30] [--html out.html]",
-    "       elements-sync report runs [--limit 20]",
-    "",
-    "Reads the reporting views of DATABASE_URL (run `elements-sync migrate` first).",
-    "",
-    "  changes   customers added, removed, restored or changed, newest first",
-    "  trend     customers per job status at the end of each day",
-    "  runs      the latest runs with their duration and outcome",
-    "",
-    "Options:",
-    "  --since <when>       changes since 24h, 7d, 2w ago, or since a day (2026-11-20); default 7d",
-    "  --status <status>    changes into this job status: a label (failed, working,",
-    '                       "no backup update") or a code',
-    "  --days N             trend: the last N days, today included (default 30)",
-    "  --limit N            at most N rows (runs: default 20)",
-    "  --format <f>         table (default), csv or json; csv and json carry the view's columns",
-    "  --excel              CSV for Excel: with a UTF-8 byte-order mark (implies --format csv)",
-    "  --raw                CSV: leave cells that begin with = + - @ as they are (by default",
-    "                       they get a leading ' so a spreadsheet does not run them as formulas)",
-    "  --html <file>        trend: write a self-contained HTML chart with the latest changes",
-    "  --time-zone <zone>   time zone of days and times, e.g. Europe/Berlin (default: this machine's)",
-  ].join("\n"),
-  positionals: true,
-  options: {
-    since: { type: "string" },
-    status: { type: "string" },
-    days: { type: "string" },
-    limit: { type: "string" },
-    format: { type: "string" },
-    excel: { type: "boolean" },
-    raw: { type: "boolean" },
-    html: { type: "string" },
-    "time-zone": { type: "string" },
-  },
+export const reportCommand: CommandRunner = {
   async run(values, io, positionals) {
     const subcommand = readSubcommand(positionals);
     checkOptionsApply(subcommand, values);

@@ -6,42 +6,10 @@ import {
   type ApiVersion,
 } from "../simulator/server.ts";
 import { EXIT } from "./io.ts";
-import type { Command, OptionValues } from "./command.ts";
+import type { CommandRunner, OptionValues } from "./command.ts";
 import { integerOption, stringOption } from "./options.ts";
 
-export const simulateCommand: Command = {
-  summary: "serve a local Elements API (token + customers endpoints) for demos and tests",
-  usage: [
-    "Usage: elements-sync simulate [--port N] [--host H] [--api-version 2025-10|seed] [--customers N] [--seed S] [--data file.json] [--latency ms] [--fault-rate R] [--fault-seed S]",
-    "",
-    "Serves POST /connect/token and POST /partner/external/v3/general/customers/batch on",
-    "127.0.0.1 (or --host) until interrupted. Client id demo-client, secret demo-secret.",
-    "",
-    "Options:",
-    "  --port N        port to listen on (default: a free one)",
-    "  --host H        interface to listen on (default 127.0.0.1; 0.0.0.0 in a container)",
-    "  --api-version V the customers endpoint's version: 2025-10 (default; filters by",
-    "                  customerIds, 50 a page unless asked) or seed (filters by customerId,",
-    "                  100 a page); each ignores the other's filter",
-    "  --customers N   generate N customers (default 250)",
-    "  --seed S        seed of the generated data (default 1); same seed, same data",
-    '  --data FILE     serve {"customers": [...]} from FILE, re-read on every request',
-    "  --latency MS    delay every customers response by MS milliseconds (default 0)",
-    "  --fault-rate R  give each request a random fault with probability R, 0 to 1 (default 0):",
-    "                  429, 5xx, resets, 1 s delays, 403, corrupt pages, expired tokens",
-    "  --fault-seed S  seed of the random faults (default 1); same seed, same faults",
-  ].join("\n"),
-  options: {
-    port: { type: "string" },
-    host: { type: "string" },
-    "api-version": { type: "string" },
-    customers: { type: "string" },
-    seed: { type: "string" },
-    data: { type: "string" },
-    latency: { type: "string" },
-    "fault-rate": { type: "string" },
-    "fault-seed": { type: "string" },
-  },
+export const simulateCommand: CommandRunner = {
   async run(values, io) {
     const dataFile = stringOption(values, "data");
     const host = stringOption(values, "host");

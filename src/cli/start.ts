@@ -1,106 +1,49 @@
-import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { createElementsClientFromConfig } from "../elements/from-config.ts";
-import { loggerFor } from "../logger.ts";
-import { migrate } from "../migrations.ts";
-import { createRunNotifier } from "../notify/notifier.ts";
 import { checkHealth, startOperatorServer, type OperatorServer } from "../worker/http.ts";
 import { createWorkerMetrics } from "../worker/metrics.ts";
-import { handleShutdownSignals } from "../worker/shutdown.ts";
 import { startWorker, type Worker } from "../worker/worker.ts";
+import { configure, openApp, runDefaults, SYNC_CONCERNS } from "./bootstrap.ts";
 import { EXIT } from "./io.ts";
-import type { Command } from "./command.ts";
+import type { CommandRunner } from "./command.ts";
 
-export const startCommand: Command = {
-  summary: "run as a worker: sync on the SYNC_CRON schedule until stopped",
-  usage: [
-    "Usage: elements-sync start [--no-migrate]",
-    "",
-    "Runs until SIGTERM or SIGINT: syncs on the SYNC_CRON schedule in SYNC_TIMEZONE (and once",
-    "at start with SYNC_ON_START=true), one run per scheduled time across every replica that",
-    "shares the database, and serves GET /healthz and GET /metrics on HTTP_PORT.",
-    "",
-    "Options:",
-    "  --no-migrate     do not apply pending migrations first",
-    "",
-    "Exit status: 0 stopped by a signal, 1 could not start (or was killed by a second signal),",
-    "2 bad usage or configuration.",
-  ].join("\n"),
-  options: {
-    migrate: { type: "boolean", default: true },
-  },
+export const startCommand: CommandRunner = {
   async run(values) {
     // Everything that can be wrong with the configuration fails here, before any write.
-    const env = process.env;
-    loadDotEnv();
-    const {
-      database,
-      databaseTimeout,
-      elements,
-      removals,
-      runLimits,
-      worker: schedule,
-      logging,
-      notify,
-    } = readConfig(env, [
-      "database",
-      "databaseTimeout",
-      "elements",
-      "removals",
-      "runLimits",
-      "worker",
-      "logging",
-      "notify",
-    ]);
-    const log = loggerFor(logging);
-
-    const shutdown = handleShutdownSignals(log);
-    const db = openDatabase(database.url, databaseTimeout);
-    // /healthz and /metrics read through a connection of their own, never the run's.
-    const httpDb = openDatabase(database.url, {
-      ...databaseTimeout,
+    const { config, log } = configure([...SYNC_CONCERNS, "worker"]);
+    const { worker: schedule } = config;
+    let worker: Worker | undefined;
+    const nextFire = () => worker?.nextFire() ?? null;
+    // /healthz and /metrics read through a connection of their own, never the run's. It
+    // connects at the first scrape: nothing to close if start-up fails before.
+    const httpDb = openDatabase(config.database.url, {
+      ...config.databaseTimeout,
       applicationName: "elements-sync-http",
       maxConnections: 1,
     });
-    let server: OperatorServer | undefined;
-    let worker: Worker | undefined;
+    const app = await openApp({
+      ...config,
+      log,
+      migrate: values.migrate !== false,
+      signals: true,
+      instrument: () => createWorkerMetrics({ db: httpDb, log, nextFire }),
+    });
+    app.defer(() => httpDb.close());
     try {
-      const metrics = createWorkerMetrics({
-        db: httpDb,
-        log,
-        nextFire: () => worker?.nextFire() ?? null,
-      });
-      const client = createElementsClientFromConfig(elements, log, {
-        events: metrics.clientEvents,
-      });
-      if (values.migrate !== false) await migrate(db.pool, { log });
+      const metrics = app.instruments;
+      let server: OperatorServer | undefined;
       if (schedule.httpPort > 0) {
         server = await startOperatorServer({
           port: schedule.httpPort,
           host: schedule.httpHost,
           log,
           metrics,
-          health: () => checkHealth(httpDb, () => worker?.nextFire() ?? null, log),
+          health: () => checkHealth(httpDb, nextFire, log),
         });
+        app.defer(() => server?.close());
       }
-      const notifier = createRunNotifier({
-        config: notify,
-        pool: db.pool,
-        log,
-        onResult: (result) => {
-          metrics.recordNotification(result);
-        },
-      });
       worker = startWorker(
-        { db, client, log, metrics, notifier },
-        {
-          schedule,
-          pageSize: elements.pageSize,
-          concurrency: elements.concurrency,
-          maxRemovalFraction: removals.maxRemovalFraction,
-          maxRunDurationMs: runLimits.maxDurationMs,
-          signal: shutdown.signal,
-        },
+        { db: app.db, client: app.client, log, metrics, notifier: app.notifier },
+        { schedule, run: runDefaults(config), signal: app.signal },
       );
       log.info(
         {
@@ -116,10 +59,7 @@ export const startCommand: Command = {
       log.info("worker stopped");
       return EXIT.ok;
     } finally {
-      await server?.close();
-      await httpDb.close();
-      await db.close();
-      shutdown.dispose();
+      await app.close();
     }
   },
 };

@@ -5,33 +5,12 @@ import { ConfigError, SyncError } from "../errors.ts";
 import { formatDuration, formatTable, layoutTable, type Table } from "../reporting/format.ts";
 import { hasReportingViews, readRuns, type RunRow } from "../reporting/queries.ts";
 import { nextFire } from "../worker/schedule.ts";
-import type { Command } from "./command.ts";
+import type { CommandRunner } from "./command.ts";
+import { STATUS_TABLE_WIDTH as TABLE_WIDTH } from "./defaults.ts";
 import { EXIT } from "./io.ts";
 import { integerOption } from "./options.ts";
 
-/** The default table fits a terminal this wide; --wide has no limit. */
-const TABLE_WIDTH = 120;
-
-export const statusCommand: Command = {
-  summary: "show the last runs and when the schedule fires next",
-  usage: [
-    "Usage: elements-sync status [--runs N] [--wide | --json]",
-    "",
-    "Prints the last runs recorded in sync_runs, newest first, and the next time the",
-    "SYNC_CRON schedule fires in SYNC_TIMEZONE. Reads the database, changes nothing.",
-    `The table fits ${TABLE_WIDTH} columns: each run's note (why it failed or was incomplete, a`,
-    'warning, the new fields it met) is on a line under it; one too long for the line ends in "…".',
-    "",
-    "Options:",
-    "  --runs N   how many runs to show (default 10, up to 1000)",
-    "  --wide     every column and every note whole, however wide the lines get",
-    "  --json     print JSON instead of a table",
-  ].join("\n"),
-  options: {
-    runs: { type: "string" },
-    wide: { type: "boolean" },
-    json: { type: "boolean" },
-  },
+export const statusCommand: CommandRunner = {
   async run(values, io) {
     const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
     if (values.wide === true && values.json === true) {

@@ -11,7 +11,6 @@ import {
 } from "node:crypto";
 import { readFileSync } from "node:fs";
 import ky from "ky";
-import type { Credentials } from "../config.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import {
@@ -33,6 +32,11 @@ export interface TokenSource {
   /** Forget `token` (the API refused it), so the next `get` fetches a new one. */
   invalidate(token: string): void;
 }
+
+/** The app registration's client secret, or its certificate (ELEMENTS_CERTIFICATE_PATH). */
+export type Credentials =
+  | { kind: "secret"; clientSecret: string }
+  | { kind: "certificate"; certificatePath: string; passphrase: string | undefined };
 
 export interface TokenSourceOptions {
   identityUrl: string;

@@ -16,8 +16,10 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 export const HEAP_BYTES_PER_BODY_BYTE = 24;
 
 /**
- * Pages a run may hold at once: one being fetched per worker plus two per worker waiting for
- * staging (PageStaging in sync/fetch.ts), and page 1.
+ * Pages a run may hold at once: one being fetched per worker, two per worker queued in the
+ * pipeline (PAGES_QUEUED_PER_WORKER in sync/run-context.ts), and the one being checked. The
+ * queue counts customers, not bytes: pages far below the page size (or a merge batch of
+ * several pages) can hold more, which only a bound in bytes there would rule out.
  */
 export function pagesHeld(concurrency: number): number {
   return 3 * concurrency + 1;

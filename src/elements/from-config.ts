@@ -1,8 +1,28 @@
 // Builds a ready-to-use customers client, with its token source, from configuration.
-import type { ElementsConfig } from "../config.ts";
 import type { Logger } from "../logger.ts";
-import { createTokenSource } from "./auth.ts";
+import { createTokenSource, type Credentials } from "./auth.ts";
 import { createElementsClient, type ClientEvents, type ElementsClient } from "./client.ts";
+
+/** What ELEMENTS_* configure: where the API is, who asks, and how a run pages through it. */
+export interface ElementsConfig {
+  apiUrl: string;
+  identityUrl: string;
+  clientId: string;
+  credentials: Credentials;
+  scope: string;
+  /** Customers per page. */
+  pageSize: number;
+  /** Per-request timeout. */
+  timeoutMs: number;
+  /** Attempts per request, the first included. */
+  maxAttempts: number;
+  /** Upper bound on the time one request may spend retrying. */
+  maxRetryTimeMs: number;
+  /** Pages fetched at the same time after page 1. */
+  concurrency: number;
+  /** A response body larger than this fails the request (a broken or hostile server). */
+  maxResponseBytes: number;
+}
 
 export interface ClientTuning {
   /** First retry delay (default 1 s); tests and the demo shorten it. */

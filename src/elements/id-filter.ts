@@ -2,7 +2,7 @@
 // the seed's `customerId` (one string) and, since 2025-10-23, `customerIds` (a list). A
 // server ignores a body field it does not know and answers with an unfiltered page of all
 // customers, so an answer is never taken to be filtered because a filter was sent: what it
-// holds must show it (judgeFilteredAnswer).
+// holds must show it (judgeFilteredPage).
 import { isObject } from "../values.ts";
 import type { PageEnvelope } from "./payload.ts";
 

@@ -7,8 +7,8 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { INTERRUPTED } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
-import type { NotifyConfig, NotifyTrigger } from "./config.ts";
-import { bodyFormat } from "./format.ts";
+import { bodyFormat, type NotifyFormat } from "./format.ts";
+import type { NotifyTrigger } from "./triggers.ts";
 import {
   MAX_LISTED_CHANGES,
   webhookBody,
@@ -21,6 +21,14 @@ import {
   postJson,
   type DeliveryLimits,
 } from "./webhook.ts";
+
+/** Where notifications go (NOTIFY_WEBHOOK_URL) and which runs send one (NOTIFY_ON). */
+export interface NotifyConfig {
+  webhookUrl: string;
+  triggers: NotifyTrigger[];
+  /** The body's format (NOTIFY_FORMAT); `auto` decides by the webhook's host. */
+  format: NotifyFormat;
+}
 
 export type NotificationResult = "sent" | "failed";
 

@@ -9,3 +9,9 @@ export const DEFAULT_MAX_REMOVAL_FRACTION = 0.2;
 
 /** Six hours (SYNC_MAX_DURATION_MS): a nightly run of a million customers takes minutes. */
 export const DEFAULT_MAX_RUN_MS = 6 * 60 * 60 * 1000;
+
+/**
+ * Customers staged before a batch is merged: a few pages' worth, so each statement does
+ * enough to be worth its round trip (pages of 5, in tests, merge at the end of small runs).
+ */
+export const DEFAULT_MIN_MERGE_BATCH = 250;

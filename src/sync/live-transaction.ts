@@ -6,6 +6,7 @@
 import type pg from "pg";
 import { openTransaction, type Session } from "../db.ts";
 import { errorMessage } from "../errors.ts";
+import { heartbeat, setIdleTimeout } from "../sql/session.ts";
 
 export interface LiveTransactionOptions {
   /** Silence after which PostgreSQL ends the transaction; undefined: never. */
@@ -36,10 +37,7 @@ export async function openLiveTransaction(
   const transaction = await openTransaction(pool);
   const { session } = transaction;
   try {
-    // Local to the transaction: the connection goes back to the pool as it came.
-    await session.query("SELECT set_config('idle_in_transaction_session_timeout', $1, true)", [
-      String(options.idleTimeoutMs ?? 0),
-    ]);
+    await setIdleTimeout(session, options.idleTimeoutMs ?? 0);
   } catch (error) {
     await transaction.end();
     throw error;
@@ -106,7 +104,7 @@ function startHeartbeat(
   const beat = () => {
     // One still waiting for its answer is enough; a session running statements needs none.
     if (inFlight || busy()) return;
-    inFlight = session.query("SELECT 1").then(
+    inFlight = heartbeat(session).then(
       () => {
         inFlight = undefined;
       },

@@ -12,12 +12,12 @@
 // (idle_in_transaction_session_timeout), and a live holder sends a heartbeat well within
 // it, however long the run.
 import type pg from "pg";
-import { openLiveTransaction } from "./live-transaction.ts";
 import { errorMessage, SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { lockRunLock, SYNC_LOCK_RELATION } from "../sql/lock.ts";
+import { openLiveTransaction } from "./live-transaction.ts";
 
-/** The object whose lock is the run lock (created by the run_lock migration). */
-export const SYNC_LOCK_RELATION = "sync_run_lock";
+export { SYNC_LOCK_RELATION } from "../sql/lock.ts";
 
 /** Another run holds the lock; the message names it when it can. */
 export class RunInProgressError extends SyncError {
@@ -59,10 +59,7 @@ export async function tryAcquireSyncLock(
       ),
   });
   try {
-    // NOWAIT: a run that finds the database busy is refused at once, never queued.
-    await transaction.use((session) =>
-      session.query(`LOCK TABLE ${SYNC_LOCK_RELATION} IN EXCLUSIVE MODE NOWAIT`),
-    );
+    await transaction.use(lockRunLock);
   } catch (error) {
     await transaction.end();
     const code = (error as { code?: unknown } | null)?.code;

@@ -9,60 +9,20 @@
 // - an id is gone only when the answer to a filter the server applied leaves it out
 //   (judgeFilteredPage, and every record that answer counts received); an answer that was
 //   not filtered confirms nothing, and its ids are asked again in the next form.
-import { idsOf, judgeFilteredPage, type FilterForm, type IdFilter } from "../elements/id-filter.ts";
+import { idsOf, judgeFilteredPage, type IdFilter } from "../elements/id-filter.ts";
 import { ElementsApiError } from "../elements/errors.ts";
 import type { PageEnvelope } from "../elements/payload.ts";
-import type { Logger } from "../logger.ts";
+import { SyncError } from "../errors.ts";
 import { isObject } from "../values.ts";
-import type { RequestContext } from "./fetch.ts";
+import { judgeCompleteness } from "./completeness.ts";
+import type { Fetched } from "./fetch.ts";
+import { FILTER_IGNORED, LookupQueue } from "./id-filter-support.ts";
 import { forEachConcurrently } from "./pool.ts";
-import { checkRecords, type RejectedRecord } from "./records.ts";
-import type { StagingWriter } from "./staging.ts";
-
-/** The reason a run gives when it could not ask for customers by id at all. */
-export const FILTER_IGNORED =
-  "the Elements API ignored the id filter in both forms (customerIds and customerId)";
-
-/**
- * Which form of the id filter a run sends: `customerIds` until an answer shows the API
- * ignores it, then `customerId`, then none. One per run, shared by its concurrent
- * requests; each change is logged once.
- */
-export class IdFilterSupport {
-  readonly #log: Logger;
-  #form: FilterForm | undefined = "customerIds";
-
-  constructor(log: Logger) {
-    this.#log = log;
-  }
-
-  /** The form to ask with; undefined once the API was seen to ignore both. */
-  get form(): FilterForm | undefined {
-    return this.#form;
-  }
-
-  /** An answer showed that the API ignores `form`. Answers still in flight may say it again. */
-  ignored(form: FilterForm): void {
-    if (this.#form !== form) return;
-    if (form === "customerIds") {
-      this.#form = "customerId";
-      this.#log.warn(
-        { form, next: "customerId" },
-        "the Elements API ignores the customerIds filter (an answer held customers not asked for); asking with customerId, one id per request, for the rest of the run",
-      );
-    } else {
-      this.#form = undefined;
-      this.#log.warn({ form }, `${FILTER_IGNORED}: no customer can be asked for by id in this run`);
-    }
-  }
-}
-
-export interface LookupContext extends RequestContext {
-  idFilter: IdFilterSupport;
-}
+import type { RejectedRecord } from "./records.ts";
+import type { RunContext } from "./run-context.ts";
 
 export interface LookupResult {
-  /** Ids the API still has, whose valid records are now in staging. */
+  /** Ids the API still has, whose valid records are now merged. */
   found: Set<string>;
   /** Records of ids asked for that failed the checks (their customers exist). */
   rejected: RejectedRecord[];
@@ -85,12 +45,13 @@ interface Answer {
 
 /**
  * Asks for `ids`, `concurrency` requests at a time, in the form the run's IdFilterSupport
- * allows (up to `pageSize` ids per request with `customerIds`), and stages every valid
- * record of them that comes back.
+ * allows (up to `pageSize` ids per request with `customerIds`), and hands every record of
+ * them that comes back to the run's pipeline; resolves once the valid ones are merged.
  */
 export async function lookUpCustomers(
-  context: LookupContext,
+  run: RunContext,
   ids: readonly string[],
+  pageSize: number,
 ): Promise<LookupResult> {
   const result: LookupResult = {
     found: new Set(),
@@ -100,17 +61,12 @@ export async function lookUpCustomers(
     requests: 0,
     lastTotalCount: null,
   };
-  const queue = new LookupQueue(ids, context.idFilter, context.pageSize);
-  const writer = await context.openWriter();
-  try {
-    const pool = { concurrency: context.concurrency, signal: context.signal };
-    await forEachConcurrently(queue, pool, (batch, signal) =>
-      settle(context, { batch, queue, writer, result }, signal),
-    );
-  } finally {
-    await writer.idle();
-    writer.close();
-  }
+  const queue = new LookupQueue(ids, run.idFilter, pageSize);
+  const pool = { concurrency: run.options.concurrency, signal: run.signal };
+  await forEachConcurrently(queue, pool, (batch, signal) =>
+    settle({ run, pageSize }, { batch, queue, result }, signal),
+  );
+  await run.pipeline.drained();
   // Answers arrive in any order: messages name the ids in the order they were given.
   const position = new Map(ids.map((id, index) => [id, index]));
   const byPosition = (a: string, b: string) => (position.get(a) ?? 0) - (position.get(b) ?? 0);
@@ -119,14 +75,21 @@ export async function lookUpCustomers(
   return result;
 }
 
-/** One batch: asked for in the run's current form, its records staged, its ids settled or requeued. */
+/** Where lookups ask: the run, with the page size its pages were served with. */
+interface Asking {
+  run: RunContext;
+  pageSize: number;
+}
+
+/** One batch: asked for in the run's current form, its records handed on, its ids settled or requeued. */
 async function settle(
-  context: LookupContext,
-  work: { batch: string[]; queue: LookupQueue; writer: StagingWriter; result: LookupResult },
+  context: Asking,
+  work: { batch: string[]; queue: LookupQueue; result: LookupResult },
   signal: AbortSignal,
 ): Promise<void> {
-  const { batch, queue, writer, result } = work;
-  const form = context.idFilter.form;
+  const { batch, queue, result } = work;
+  const { idFilter, pipeline } = context.run;
+  const form = idFilter.form;
   if (form === undefined) {
     result.unsettled.push(...batch);
     return;
@@ -139,8 +102,7 @@ async function settle(
   const filter: IdFilter =
     form === "customerIds" ? { form, ids: batch } : { form, id: batch[0] ?? "" };
   const answer = await ask(context, filter, result, signal);
-  const { accepted, rejected } = checkRecords(1, answer.records);
-  await writer.write(accepted);
+  const { accepted, rejected } = await pipeline.add(1, answer.records, { signal });
   for (const record of accepted) result.found.add(record.id);
   result.rejected.push(...rejected);
   const answered = new Set(answer.records.map(idOf));
@@ -148,42 +110,8 @@ async function settle(
   if (answer.filtered) {
     result.gone.push(...unanswered);
   } else {
-    context.idFilter.ignored(form);
+    idFilter.ignored(form);
     queue.retry(unanswered);
-  }
-}
-
-/**
- * The ids still to ask for, in batches the size the current form allows: a page of them
- * with `customerIds`, one with `customerId`, all that are left once neither is honoured.
- * Ids an unfiltered answer left unsettled come back through retry() and go first.
- */
-class LookupQueue implements Iterator<string[]> {
-  readonly #ids: readonly string[];
-  readonly #support: IdFilterSupport;
-  readonly #pageSize: number;
-  #next = 0;
-  readonly #retries: string[] = [];
-
-  constructor(ids: readonly string[], support: IdFilterSupport, pageSize: number) {
-    this.#ids = ids;
-    this.#support = support;
-    this.#pageSize = pageSize;
-  }
-
-  retry(ids: readonly string[]): void {
-    this.#retries.push(...ids);
-  }
-
-  next(): IteratorResult<string[], undefined> {
-    const form = this.#support.form;
-    const size =
-      form === "customerIds" ? this.#pageSize : form === "customerId" ? 1 : Number.MAX_SAFE_INTEGER;
-    const batch = this.#retries.splice(0, size);
-    const more = Math.min(size - batch.length, this.#ids.length - this.#next);
-    batch.push(...this.#ids.slice(this.#next, this.#next + more));
-    this.#next += more;
-    return batch.length === 0 ? { done: true, value: undefined } : { done: false, value: batch };
   }
 }
 
@@ -193,7 +121,7 @@ class LookupQueue implements Iterator<string[]> {
  * smaller pages than asked). Any page that does not look filtered ends it: not filtered.
  */
 async function ask(
-  context: LookupContext,
+  context: Asking,
   filter: IdFilter,
   result: LookupResult,
   signal: AbortSignal,
@@ -219,12 +147,12 @@ async function ask(
 
 /** A 404 is the API saying it has none of the ids: an empty filtered answer. */
 async function fetchFiltered(
-  context: LookupContext,
+  context: Asking,
   request: { pageIndex: number; filter: IdFilter },
   signal: AbortSignal,
 ): Promise<PageEnvelope> {
   try {
-    return await context.client.fetchPage({ ...request, pageSize: context.pageSize }, signal);
+    return await context.run.client.fetchPage({ ...request, pageSize: context.pageSize }, signal);
   } catch (error) {
     if (error instanceof ElementsApiError && error.status === 404) {
       return { data: [], metadata: { totalCount: 0 } };
@@ -241,4 +169,46 @@ function isAsked(asked: ReadonlySet<string>, record: unknown): boolean {
 function idOf(record: unknown): string | undefined {
   const id = isObject(record) ? record.id : undefined;
   return typeof id === "string" ? id : undefined;
+}
+
+/**
+ * Steps 3 and 4 of a `--customer` run: exactly the customers named, asked for by id as
+ * removal lookups are, so whichever filter form the API honours is used and no other
+ * customer's record is merged. A run that saw them all is still incomplete; one that did
+ * not fails, naming who is missing, rather than merge part of what was asked.
+ */
+export async function fetchNamedCustomers(
+  run: RunContext,
+  ids: readonly string[],
+): Promise<Fetched> {
+  const { pageSize } = run.options;
+  const found = await lookUpCustomers(run, ids, pageSize);
+  run.pipeline.answered(found.lastTotalCount, found.requests);
+  const lastPageAt = performance.now();
+  if (found.unsettled.length > 0) {
+    throw new SyncError(
+      `${sentence(FILTER_IGNORED)}: it cannot be asked for customer ${found.unsettled.join(", ")}, so nothing was synced.`,
+    );
+  }
+  if (found.gone.length > 0) {
+    throw new SyncError(`The Elements API returned no customer with id ${found.gone.join(", ")}.`);
+  }
+  if (found.rejected.length > 0) {
+    const reasons = found.rejected.map((record) => `${record.id ?? "?"}: ${record.reason}`);
+    throw new SyncError(
+      `The Elements API's record of customer ${reasons.join("; ")} was rejected, so nothing was synced.`,
+    );
+  }
+  const completeness = judgeCompleteness({
+    customerFilter: ids,
+    totalCounts: new Set(),
+    distinctCustomers: run.pipeline.tally().customersSeen,
+    rejectedRecords: 0,
+    pagingStopped: null,
+  });
+  return { completeness, pageSize, lastPageAt };
+}
+
+function sentence(clause: string): string {
+  return clause.charAt(0).toUpperCase() + clause.slice(1);
 }

@@ -9,9 +9,11 @@
 //   D being the distinct customers the pages so far added. An honest API adds a page's worth
 //   per page and never meets it; pages of repeats or of few records do, within a few pages.
 //   A worker the ceiling holds back while pages are still on their way into staging waits
-//   for them (what they add may lift it) rather than leaving the pool short of a worker.
+//   for the next one (what it adds may lift the ceiling): next() then answers with a promise
+//   that resolves when a page is staged.
 // Stopping early makes the run incomplete (nothing is marked removed), with the reason.
 import { pageCount } from "../elements/paging.ts";
+import type { WorkSource } from "./pool.ts";
 
 export interface PagePlanOptions {
   /** The page size page 1 was served with; later pages are asked for with it. */
@@ -23,16 +25,12 @@ export interface PagePlanOptions {
 /** What the pages added ahead of what they were asked: the ceiling's factor. */
 const CEILING_FACTOR = 2;
 
-/** Handed out instead of a page when only pages still being staged can lift the ceiling. */
-export const AWAIT_STAGING = Symbol("await staging");
-export type PlanItem = number | typeof AWAIT_STAGING;
-
 /**
- * The pages after page 1 a run fetches, handed out in order (an Iterator for the request
+ * The pages after page 1 a run fetches, handed out in order (a WorkSource for the request
  * pool). The plan covers the largest totalCount any page reported, within the ceiling and
  * until a stop rule fires.
  */
-export class PagePlan implements Iterator<PlanItem> {
+export class PagePlan implements WorkSource<number> {
   readonly totalCounts = new Set<number>();
   readonly pageSize: number;
   readonly #concurrency: number;
@@ -44,6 +42,8 @@ export class PagePlan implements Iterator<PlanItem> {
   #distinct = 0;
   /** The earliest page that ended the paging, and why. */
   #stopped: { pageIndex: number; reason: string } | undefined;
+  /** Workers the ceiling holds back, told when the next page is staged. */
+  #waiting: (() => void)[] = [];
 
   constructor(options: PagePlanOptions) {
     this.pageSize = options.pageSize;
@@ -78,6 +78,9 @@ export class PagePlan implements Iterator<PlanItem> {
    * ids `newIds` no earlier page had.
    */
   staged(page: { pageIndex: number; records: number; accepted: number; newIds: number }): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const wake of waiting) wake();
     this.#stagedPages += 1;
     this.#distinct += page.newIds;
     const total = Math.max(...this.totalCounts);
@@ -107,16 +110,19 @@ export class PagePlan implements Iterator<PlanItem> {
     return undefined;
   }
 
-  next(): IteratorResult<PlanItem, undefined> {
+  /**
+   * The next page, or the end; while only pages still being staged can lift the ceiling, a
+   * promise that resolves when the next one is (ask again then).
+   */
+  next(): IteratorResult<number, undefined> | Promise<void> {
     if (this.#stopped !== undefined || this.#next > this.#pages) {
       return { done: true, value: undefined };
     }
     if (this.#next > this.ceiling) {
       // Pages handed out (page 1 too) but not staged yet may still lift the ceiling.
       const unstaged = this.#next - 1 - this.#stagedPages;
-      return unstaged > 0
-        ? { done: false, value: AWAIT_STAGING }
-        : { done: true, value: undefined };
+      if (unstaged === 0) return { done: true, value: undefined };
+      return new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
     return { done: false, value: this.#next++ };
   }

@@ -47,8 +47,8 @@ export interface CheckedPage {
 /**
  * Longest customer or tenant id accepted, in UTF-8 bytes. Ids are keys, and PostgreSQL
  * refuses a btree index entry over 2704 bytes (8 kB pages) when it does not compress: a
- * tenant's staging key holds two ids and the run id, so 2 × 1000 bytes stay inside it
- * whatever the ids hold. Elements ids are GUIDs (36 bytes).
+ * tenant's key holds two ids (its customer's and its own), so 2 × 1000 bytes stay inside
+ * it whatever the ids hold. Elements ids are GUIDs (36 bytes).
  */
 export const MAX_ID_BYTES = 1000;
 

@@ -8,68 +8,52 @@
 //   none: an API that suddenly answers with an empty or truncated list must never empty
 //   the database.
 import type { Logger } from "../logger.ts";
-import type { Completeness } from "./completeness.ts";
-import { FILTER_IGNORED, lookUpCustomers, type LookupContext } from "./lookup.ts";
+import type { Fetched } from "./fetch.ts";
+import { FILTER_IGNORED } from "./id-filter-support.ts";
+import { lookUpCustomers } from "./lookup.ts";
+import type { RunContext } from "./run-context.ts";
 import type { RunOutcome } from "./runs.ts";
-
-/** What the run's merge knows of the customers present before the run (run-merge.ts). */
-export interface UnseenCustomers {
-  /** Present before the run. */
-  presentBefore(): number;
-  /** Present before the run and not seen by it (so far). */
-  unseen(): number;
-  /** Their ids, in order. */
-  listUnseen(): Promise<string[]>;
-  /** Resolves once what lookups staged is merged. */
-  drained(): Promise<void>;
-}
-
-export interface RemovalContext extends LookupContext {
-  customers: UnseenCustomers;
-  maxRemovalFraction: number;
-  allowMassRemoval: boolean;
-}
 
 /**
  * The run's verdict for its row (complete as judged from the pages, unless a lookup showed
- * it cannot judge removals after all; what the guard withheld), and whether the merge marks
- * the customers and tenants the run did not see as removed.
+ * it cannot judge removals after all; what the guard withheld), whether the merge marks
+ * the customers and tenants the run did not see as removed, and how many customers that is.
  */
 export type RemovalDecision = Pick<
   RunOutcome,
   "complete" | "incompleteReason" | "removalsWithheld" | "warning"
-> & { removeAbsent: boolean };
+> & { removeAbsent: boolean; unseen: number };
 
 /** Call after every page is merged. */
-export async function decideRemovals(
-  context: RemovalContext,
-  completeness: Completeness,
-): Promise<RemovalDecision> {
-  const { log, customers } = context;
+export async function decideRemovals(run: RunContext, fetched: Fetched): Promise<RemovalDecision> {
+  const { log, session, options } = run;
+  const { completeness } = fetched;
   if (!completeness.complete) return incomplete(log, completeness.reason);
-  const complete: RemovalDecision = {
+  const present = session.presentBefore;
+  const unseen = () => present - run.pipeline.tally().presentSeen;
+  const complete = (): RemovalDecision => ({
     removeAbsent: true,
+    unseen: unseen(),
     complete: true,
     incompleteReason: null,
     removalsWithheld: 0,
     warning: null,
-  };
-  const present = customers.presentBefore();
-  const absent = customers.unseen();
-  if (absent === 0) return complete;
+  });
+  const absent = unseen();
+  if (absent === 0) return complete();
 
-  const warning = massRemovalWarning({ present, absent, ...context });
+  const warning = massRemovalWarning({ present, absent, ...options });
   if (warning !== null) {
-    log.warn({ present, absent, maxRemovalFraction: context.maxRemovalFraction }, warning);
-    return { ...complete, removeAbsent: false, removalsWithheld: absent, warning };
+    log.warn({ present, absent, maxRemovalFraction: options.maxRemovalFraction }, warning);
+    return { ...complete(), removeAbsent: false, removalsWithheld: absent, warning };
   }
 
-  const ids = await customers.listUnseen();
+  const ids = await session.listUnseen();
   log.info({ absent: ids.length }, "asking the API for the customers missing from the pages");
   const started = performance.now();
-  const found = await lookUpCustomers(context, ids);
-  // Those found are merged like any other; the rest are what the run removes.
-  await customers.drained();
+  // Lookups ask for as many ids per request as the server serves records per page. Those
+  // found are merged like any other; the rest are what the run removes.
+  const found = await lookUpCustomers(run, ids, fetched.pageSize);
   log.info(
     {
       absent: ids.length,
@@ -81,7 +65,6 @@ export async function decideRemovals(
     "asked the API for the customers missing from the pages",
   );
   if (found.rejected.length > 0) {
-    for (const record of found.rejected) log.warn(record, "rejected a customer record");
     const rejectedIds = found.rejected.map((record) => record.id ?? "?");
     return incomplete(
       log,
@@ -100,7 +83,7 @@ export async function decideRemovals(
       "customers missing from the pages exist (skipped by paging while the list changed); merged them, not removed",
     );
   }
-  return complete;
+  return complete();
 }
 
 /** A run that cannot tell who is gone marks no one removed. */
@@ -108,6 +91,7 @@ function incomplete(log: Logger, reason: string | null): RemovalDecision {
   log.warn({ reason }, "incomplete run: nothing will be marked removed");
   return {
     removeAbsent: false,
+    unseen: 0,
     complete: false,
     incompleteReason: reason,
     removalsWithheld: 0,

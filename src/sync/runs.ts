@@ -1,11 +1,16 @@
 // The sync_runs row: every run has one from its start, and it ends succeeded, failed or
-// abandoned with a reason. Other tables change only in a succeeded run's merge.
-// Times come from the database's clock, so runs on different hosts order correctly.
-import type { PrismaClient, Queryable } from "../db.ts";
+// abandoned with a reason. Other tables change only in a succeeded run's merge. The
+// statements are in src/sql/runs.ts; this module decides what they record.
+import type pg from "pg";
+import { inTransaction, type Queryable } from "../db.ts";
 import { errorMessage, SyncError } from "../errors.ts";
-import { clearAllStaging, clearStaging } from "./staging.ts";
+import * as sql from "../sql/runs.ts";
+import type { RunStatus } from "../sql/runs.ts";
+import { clearAllStaging, clearStaging } from "../sql/staging.ts";
 
-export type RunStatus = "running" | "succeeded" | "failed" | "abandoned";
+export type { RunningRun, RunStatus, StartedRun } from "../sql/runs.ts";
+/** insertRun: call while holding the sync lock. */
+export { findRunningRun, insertRun as startRun, readRunStatus } from "../sql/runs.ts";
 
 export const RUN_STATUSES: readonly RunStatus[] = ["running", "succeeded", "failed", "abandoned"];
 
@@ -19,19 +24,6 @@ export const ABANDONED_REASON =
 
 /** The error of a run stopped by SIGTERM or SIGINT. */
 export const INTERRUPTED = "interrupted";
-
-/** The run holding the database, for a message to whoever was refused. */
-export interface RunningRun {
-  id: number;
-  startedAt: Date;
-  scheduledFor: Date | null;
-}
-
-export interface StartedRun {
-  id: number;
-  /** Stamps everything the run changes; later than every earlier run's. */
-  startedAt: Date;
-}
 
 /** What a run learned while fetching; recorded whether it succeeds or fails. */
 export interface FetchProgress {
@@ -58,40 +50,11 @@ export interface RunOutcome extends FetchProgress {
 }
 
 /**
- * Call while holding the sync lock. started_at is whole milliseconds (what a JavaScript Date
- * holds, so it round-trips exactly into the merge) and always after the previous run's,
- * even if the database clock stepped back: history periods must never run backwards.
- */
-export async function startRun(
-  prisma: PrismaClient,
-  customerFilter: string | null,
-  scheduledFor: Date | null = null,
-): Promise<StartedRun> {
-  const [run] = await prisma.$queryRaw<StartedRun[]>`
-    INSERT INTO sync_runs (customer_filter, scheduled_for, started_at)
-    VALUES (
-      ${customerFilter},
-      ${scheduledFor}::timestamptz,
-      greatest(
-        date_trunc('milliseconds', clock_timestamp()),
-        (SELECT max(started_at) + interval '1 millisecond' FROM sync_runs)
-      )
-    )
-    RETURNING id, started_at AS "startedAt"`;
-  if (!run) throw new Error("sync_runs insert returned no row");
-  return run;
-}
-
-/**
  * Locks the run's row in the run's transaction and checks that it is still running: if
  * this process lost its sync lock and another run marked this one abandoned, it must not merge.
  */
 export async function claimRunForMerge(session: Queryable, runId: number): Promise<void> {
-  const { rows } = await session.query<{ status: RunStatus }>(
-    "SELECT status FROM sync_runs WHERE id = $1 FOR UPDATE",
-    [runId],
-  );
-  const status = rows[0]?.status;
+  const status = await sql.lockRunRow(session, runId);
   if (status === "abandoned") throw new SyncError(lostLockMessage(runId));
   if (status !== "running") {
     throw new SyncError(
@@ -105,84 +68,47 @@ export function lostLockMessage(runId: number): string {
   return `Run ${runId} lost the run lock (its database session ended) and another run took over the database, so it was not merged.`;
 }
 
-export async function readRunStatus(
-  prisma: PrismaClient,
-  runId: number,
-): Promise<RunStatus | undefined> {
-  const [row] = await prisma.$queryRaw<{ status: RunStatus }[]>`
-    SELECT status FROM sync_runs WHERE id = ${runId}::int`;
-  return row?.status;
-}
-
 /** In the run's transaction, so the row says succeeded exactly when the merge committed. */
 export async function recordSuccess(
   session: Queryable,
   runId: number,
   outcome: RunOutcome,
 ): Promise<void> {
-  await session.query(
-    `UPDATE sync_runs SET
-       status = 'succeeded',
-       finished_at = clock_timestamp(),
-       complete = $2,
-       incomplete_reason = $3,
-       api_total_count = $4::bigint,
-       pages_fetched = $5::int,
-       customers_seen = $6::int,
-       tenants_seen = $7::int,
-       rejected_records = $8::int,
-       customers_added = $9::int,
-       customers_removed = $10::int,
-       customers_restored = $11::int,
-       status_changes = $12::int,
-       removals_withheld = $13::int,
-       warning = $14,
-       new_fields = $15::text[]
-     WHERE id = $1`,
-    [
-      runId,
-      outcome.complete,
-      outcome.incompleteReason,
-      totalCountColumn(outcome.apiTotalCount),
-      countColumn(outcome.pagesFetched),
-      countColumn(outcome.customersSeen),
-      countColumn(outcome.tenantsSeen),
-      countColumn(outcome.rejectedRecords),
-      outcome.customersAdded,
-      outcome.customersRemoved,
-      outcome.customersRestored,
-      outcome.statusChanges,
-      outcome.removalsWithheld,
-      outcome.warning,
-      outcome.newFields,
-    ],
-  );
+  await sql.markSucceeded(session, runId, {
+    ...outcome,
+    apiTotalCount: totalCountColumn(outcome.apiTotalCount),
+    pagesFetched: countColumn(outcome.pagesFetched),
+    customersSeen: countColumn(outcome.customersSeen),
+    tenantsSeen: countColumn(outcome.tenantsSeen),
+    rejectedRecords: countColumn(outcome.rejectedRecords),
+  });
 }
 
 /**
- * Marks the run failed with what it had fetched (counted from staging, which is then
- * dropped) and returns that progress. Leaves a run that succeeded or failed alone; a run
- * another process marked abandoned while this one was cut off from the database becomes
+ * Marks the run failed with what it had fetched (customers counted from staging too, which
+ * is then dropped) and returns that progress. Leaves a run that succeeded or failed alone; a
+ * run another process marked abandoned while this one was cut off from the database becomes
  * failed with its true reason, since its process did not go away.
  * Tries twice: when the database failed the run, the first connection the pool hands out
  * may have died of the same fault before the pool noticed; the second is a new one. Then,
  * in case what it had fetched is what the database refused, the failure alone.
  */
 export async function recordFailure(
-  prisma: PrismaClient,
+  pool: pg.Pool,
   runId: number,
   progress: FetchProgress,
   error: string,
 ): Promise<FetchProgress> {
   const message = storableText(error);
   try {
-    return await recordFailureOnce(prisma, runId, progress, message);
+    return await recordFailureOnce(pool, runId, progress, message);
   } catch {
     try {
-      return await recordFailureOnce(prisma, runId, progress, message);
+      return await recordFailureOnce(pool, runId, progress, message);
     } catch (failure) {
-      await recordBareFailure(
-        prisma,
+      // What the run had fetched stays in staging, for the next run to drop.
+      await sql.markFailedBare(
+        pool,
         runId,
         `${message} (its counts could not be recorded: ${storableText(errorMessage(failure))})`,
       );
@@ -192,42 +118,24 @@ export async function recordFailure(
 }
 
 async function recordFailureOnce(
-  prisma: PrismaClient,
+  pool: pg.Pool,
   runId: number,
   progress: FetchProgress,
   error: string,
 ): Promise<FetchProgress> {
-  return prisma.$transaction(async (tx) => {
-    const [seen] = await tx.$queryRaw<{ customersSeen: number; tenantsSeen: number }[]>`
-      UPDATE sync_runs SET
-        status = 'failed',
-        finished_at = clock_timestamp(),
-        error = ${error},
-        api_total_count = ${totalCountColumn(progress.apiTotalCount)}::bigint,
-        pages_fetched = ${countColumn(progress.pagesFetched)}::int,
-        rejected_records = ${countColumn(progress.rejectedRecords)}::int,
-        new_fields = ${progress.newFields}::text[],
-        -- Staging of a run another process abandoned is gone: keep what this one counted.
-        customers_seen = least(greatest(${countColumn(progress.customersSeen)}::bigint,
-          (SELECT count(*) FROM staging_customers WHERE run_id = ${runId}::int)), ${MAX_INT4}::bigint),
-        tenants_seen = least(greatest(${countColumn(progress.tenantsSeen)}::bigint,
-          (SELECT count(*) FROM staging_tenants WHERE run_id = ${runId}::int)), ${MAX_INT4}::bigint)
-      WHERE id = ${runId}::int AND status IN ('running', 'abandoned')
-      RETURNING customers_seen AS "customersSeen", tenants_seen AS "tenantsSeen"`;
-    await clearStaging(tx, [runId]);
+  return inTransaction(pool, async (session) => {
+    const seen = await sql.markFailed(session, runId, {
+      error,
+      apiTotalCount: totalCountColumn(progress.apiTotalCount),
+      pagesFetched: countColumn(progress.pagesFetched),
+      rejectedRecords: countColumn(progress.rejectedRecords),
+      newFields: progress.newFields,
+      customersSeen: countColumn(progress.customersSeen),
+      tenantsSeen: countColumn(progress.tenantsSeen),
+    });
+    await clearStaging(session, [runId]);
     return { ...progress, ...seen };
   });
-}
-
-/** The failure without what the run had fetched; staging is left to the next run. */
-async function recordBareFailure(
-  prisma: PrismaClient,
-  runId: number,
-  error: string,
-): Promise<void> {
-  await prisma.$executeRaw`
-    UPDATE sync_runs SET status = 'failed', finished_at = clock_timestamp(), error = ${error}
-    WHERE id = ${runId}::int AND status IN ('running', 'abandoned')`;
 }
 
 /**
@@ -247,11 +155,11 @@ export class UnrecordedFailures {
    * one that still cannot be is kept for the next time (abandoned meanwhile, it is then
    * turned into the failure it was).
    */
-  async record(prisma: PrismaClient): Promise<number[]> {
+  async record(pool: pg.Pool): Promise<number[]> {
     const recorded: number[] = [];
     for (const [runId, { progress, error }] of this.#failures) {
       const late = `${error} (recorded by a later run: the database could not be reached when this one ended)`;
-      const done = await recordFailure(prisma, runId, progress, late).then(
+      const done = await recordFailure(pool, runId, progress, late).then(
         () => true,
         () => false,
       );
@@ -263,16 +171,13 @@ export class UnrecordedFailures {
   }
 }
 
-/** The largest value of PostgreSQL's integer, the type of the counts a run makes itself. */
-const MAX_INT4 = 2_147_483_647;
-
 /** Longest error text recorded; the rest of a longer one is cut off, and says so. */
 const MAX_ERROR_LENGTH = 4_000;
 
 /** A count as an integer column holds it: saturated, never a reason for the statement to fail. */
 function countColumn(value: number): number {
   if (!Number.isFinite(value) || value < 0) return 0;
-  return Math.min(Math.trunc(value), MAX_INT4);
+  return Math.min(Math.trunc(value), sql.MAX_INT4);
 }
 
 /** totalCount as its bigint column holds it: the API's number when it is one, else unknown. */
@@ -297,36 +202,18 @@ export function storableText(text: string): string {
  * Staging of runs that ended is dropped too: a statement a failed run sent into a broken
  * connection can still reach the server after the failure was recorded and staging cleared.
  */
-export async function abandonStaleRuns(prisma: PrismaClient): Promise<number[]> {
-  return prisma.$transaction(async (tx) => {
-    const stale = await tx.$queryRaw<{ id: number }[]>`
-      UPDATE sync_runs
-      SET status = 'abandoned', finished_at = clock_timestamp(),
-          error = ${ABANDONED_REASON}
-      WHERE status = 'running'
-      RETURNING id`;
-    await clearAllStaging(tx);
-    return stale.map((row) => row.id);
+export async function abandonStaleRuns(pool: pg.Pool): Promise<number[]> {
+  return inTransaction(pool, async (session) => {
+    const stale = await sql.abandonRunning(session, ABANDONED_REASON);
+    await clearAllStaging(session);
+    return stale;
   });
-}
-
-/** The run in progress, if any: the newest row still `running`. */
-export async function findRunningRun(prisma: PrismaClient): Promise<RunningRun | undefined> {
-  const [row] = await prisma.$queryRaw<RunningRun[]>`
-    SELECT id, started_at AS "startedAt", scheduled_for AS "scheduledFor"
-    FROM sync_runs WHERE status = 'running' ORDER BY id DESC LIMIT 1`;
-  return row;
 }
 
 /** How many runs the database holds; 0 when it has no sync_runs table (never migrated). */
 export async function countRuns(db: Queryable): Promise<number> {
   // Two statements: a query naming sync_runs fails to plan where the table does not exist.
-  const { rows: tables } = await db.query<{ exists: boolean }>(
-    "SELECT to_regclass('public.sync_runs') IS NOT NULL AS exists",
-  );
-  if (tables[0]?.exists !== true) return 0;
-  const { rows } = await db.query<{ runs: number }>("SELECT count(*)::int AS runs FROM sync_runs");
-  return rows[0]?.runs ?? 0;
+  return (await sql.hasRunsTable(db)) ? sql.countRuns(db) : 0;
 }
 
 /** What the worker's metrics say of the runs; times in seconds since the Unix epoch. */
@@ -355,27 +242,11 @@ export interface RunTotals {
   lastCompleteSuccessAt: number | null;
 }
 
-export async function readRunTotals(prisma: PrismaClient): Promise<RunTotals> {
-  const [counts, [last], [guard]] = await Promise.all([
-    prisma.$queryRaw<{ status: RunStatus; runs: number }[]>`
-      SELECT status, count(*)::int AS runs FROM sync_runs GROUP BY status`,
-    prisma.$queryRaw<LastRunRow[]>`
-      SELECT r.started, r.finished, r.status, r.complete, r."removalsWithheld", s."lastSuccess"
-      FROM (SELECT extract(epoch FROM max(started_at))::float8 AS "lastSuccess"
-            FROM sync_runs
-            WHERE status = 'succeeded' AND customer_filter IS NULL AND removals_withheld = 0) s
-      LEFT JOIN LATERAL (
-        SELECT extract(epoch FROM started_at)::float8 AS started,
-               extract(epoch FROM finished_at)::float8 AS finished,
-               status, complete, removals_withheld AS "removalsWithheld"
-        FROM sync_runs WHERE status <> 'running' ORDER BY id DESC LIMIT 1
-      ) r ON true`,
-    prisma.$queryRaw<GuardRow[]>`
-      SELECT
-        (SELECT removals_withheld FROM sync_runs WHERE status = 'succeeded' AND complete
-          ORDER BY id DESC LIMIT 1) AS withheld,
-        (SELECT extract(epoch FROM max(started_at))::float8 FROM sync_runs
-          WHERE status = 'succeeded' AND complete AND removals_withheld = 0) AS "lastCompleteSuccess"`,
+export async function readRunTotals(db: Queryable): Promise<RunTotals> {
+  const [counts, last, guard] = await Promise.all([
+    sql.countRunsByStatus(db),
+    sql.readLastRun(db),
+    sql.readGuard(db),
   ]);
   const byStatus: Record<RunStatus, number> = { running: 0, succeeded: 0, failed: 0, abandoned: 0 };
   for (const { status, runs } of counts) byStatus[status] = runs;
@@ -396,18 +267,4 @@ export async function readRunTotals(prisma: PrismaClient): Promise<RunTotals> {
     removalsWithheld: guard?.withheld ?? 0,
     lastCompleteSuccessAt: guard?.lastCompleteSuccess ?? null,
   };
-}
-
-interface GuardRow {
-  withheld: number | null;
-  lastCompleteSuccess: number | null;
-}
-
-interface LastRunRow {
-  started: number | null;
-  finished: number | null;
-  status: RunStatus | null;
-  complete: boolean | null;
-  removalsWithheld: number | null;
-  lastSuccess: number | null;
 }

@@ -100,7 +100,7 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
   const readDatabase = singleFlight(readDatabaseNow);
   async function readDatabaseNow(): Promise<void> {
     const [totals, customers] = await Promise.all([
-      readRunTotals(db.prisma),
+      readRunTotals(db.pool),
       db.prisma.$queryRaw<{ jobStatus: number; label: string | null; customers: number }[]>`
         SELECT c.job_status AS "jobStatus", s.label, count(*)::int AS customers
         FROM customers c LEFT JOIN job_status_codes s ON s.code = c.job_status

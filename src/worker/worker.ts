@@ -2,7 +2,6 @@
 // one run per fire across replicas, until its stop signal aborts; then it stops scheduling,
 // lets the run in progress end (aborted: it records itself failed, "interrupted") and returns.
 import { hostname } from "node:os";
-import type { WorkerConfig } from "../config.ts";
 import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { errorMessage } from "../errors.ts";
@@ -10,10 +9,24 @@ import type { Logger } from "../logger.ts";
 import type { RunNotifier } from "../notify/notifier.ts";
 import { RunInProgressError } from "../sync/lock.ts";
 import { UnrecordedFailures } from "../sync/runs.ts";
-import { runSync } from "../sync/sync.ts";
+import { runSync, type SyncOptions } from "../sync/sync.ts";
 import { createFireCoordinator } from "./coordinator.ts";
 import type { FireOutcome, WorkerMetrics } from "./metrics.ts";
 import { SCHEDULE_TASK, startSchedule, type SkippedFire } from "./schedule.ts";
+
+/** How `start` schedules runs and serves operators (SYNC_CRON, SYNC_TIMEZONE, SYNC_ON_START, HTTP_PORT). */
+export interface WorkerConfig {
+  /** node-cron expression: five fields, or six with seconds first. */
+  cron: string;
+  /** IANA time zone the expression is read in. */
+  timezone: string;
+  /** Also run once when the worker starts. */
+  runOnStart: boolean;
+  /** Port of /healthz and /metrics; 0 turns the HTTP server off. */
+  httpPort: number;
+  /** The address /healthz and /metrics listen on (HTTP_HOST); undefined: every interface. */
+  httpHost: string | undefined;
+}
 
 export interface WorkerDependencies {
   db: Database;
@@ -24,14 +37,18 @@ export interface WorkerDependencies {
   notifier?: RunNotifier;
 }
 
+/**
+ * What every run of the worker is given, compiled once from the configuration; each fire
+ * adds its time and the stop signal. maxDurationMs (SYNC_MAX_DURATION_MS) matters most
+ * here: a run still going after it fails, so the next fire runs.
+ */
+export type WorkerRunOptions = Readonly<
+  Omit<SyncOptions, "signal" | "scheduledFor" | "customerIds" | "allowMassRemoval">
+>;
+
 export interface WorkerOptions {
   schedule: WorkerConfig;
-  pageSize: number;
-  concurrency: number;
-  /** MAX_REMOVAL_FRACTION: the mass-removal guard. */
-  maxRemovalFraction: number;
-  /** SYNC_MAX_DURATION_MS: a run still going after this long fails, so the next fire runs. */
-  maxRunDurationMs: number;
+  run: WorkerRunOptions;
   /** Aborting it stops the worker and interrupts the run in progress. */
   signal: AbortSignal;
 }
@@ -62,14 +79,7 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
     try {
       const summary = await runSync(
         { db: deps.db, client: deps.client, log, unrecordedFailures },
-        {
-          pageSize: options.pageSize,
-          concurrency: options.concurrency,
-          maxRemovalFraction: options.maxRemovalFraction,
-          maxDurationMs: options.maxRunDurationMs,
-          signal,
-          scheduledFor,
-        },
+        { ...options.run, signal, scheduledFor },
       );
       metrics.recordRun(summary);
       await deps.notifier?.afterRun(summary, signal);

@@ -64,3 +64,17 @@ export async function createTestDatabase(prefix = "es_test"): Promise<TestDataba
     },
   };
 }
+
+/** A session on `db` logged in as `role` (trust or password authentication, whichever the server uses). */
+export async function connectAs(
+  db: { url: string },
+  role: string,
+  password: string,
+): Promise<pg.Client> {
+  const url = new URL(db.url);
+  url.username = role;
+  url.password = password;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  return client;
+}

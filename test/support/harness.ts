@@ -6,13 +6,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import pg from "pg";
-import { expect } from "vitest";
-import type { Credentials, ElementsConfig } from "../../src/config.ts";
+import { expect, onTestFinished } from "vitest";
+import type { Credentials } from "../../src/elements/auth.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../../src/elements/body.ts";
 import { DEFAULT_CONCURRENCY } from "../../src/sync/defaults.ts";
 import { openDatabase, type Database } from "../../src/db.ts";
 import type { ElementsClient } from "../../src/elements/client.ts";
-import { createElementsClientFromConfig } from "../../src/elements/from-config.ts";
+import {
+  createElementsClientFromConfig,
+  type ElementsConfig,
+} from "../../src/elements/from-config.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 import { migrate } from "../../src/migrations.ts";
 import {
@@ -107,17 +110,62 @@ export function captureLogs(): { logger: Logger; lines: Record<string, unknown>[
   return { logger: createLogger("debug", sink), lines, raw };
 }
 
+/**
+ * A harness for the running test, closed when the test ends, passed or failed (after the
+ * file's afterEach hooks, so what they stop, e.g. a proxy or a child process, stops first).
+ */
+export async function openHarness(options?: HarnessOptions): Promise<Harness> {
+  const harness = await createHarness(options);
+  onTestFinished(() => harness.close());
+  return harness;
+}
+
+/**
+ * For suites run once per concurrency: `start(customers, pageSize)` opens a harness
+ * fetching `concurrency` pages at a time (by default 25 sample customers, pages of 10).
+ */
+export function harnessAt(
+  concurrency: number,
+): (customers?: unknown[], pageSize?: number) => Promise<Harness> {
+  return (customers, pageSize) => openHarness({ customers, pageSize, concurrency });
+}
+
+/** A harness the caller closes (openHarness closes it with the test). */
 export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  // What is open so far, closed last first: by close(), or at once if setting up fails.
+  const opened: (() => Promise<void> | void)[] = [];
+  const close = async () => {
+    for (const closeOne of opened.splice(0).reverse()) await closeOne();
+  };
+  try {
+    return await setUpHarness(options, opened, close);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function setUpHarness(
+  options: HarnessOptions,
+  opened: (() => Promise<void> | void)[],
+  close: () => Promise<void>,
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "elements-sync-test-"));
+  opened.push(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
   const dataFile = join(dir, "customers.json");
   await writeCustomersFile(dataFile, options.customers ?? sampleCustomers());
   const db = await createTestDatabase();
+  opened.push(() => db.drop());
   const database = openDatabase(options.databaseUrlFor?.(db.url) ?? db.url, {
     queryTimeoutMs: options.queryTimeoutMs,
   });
+  opened.push(() => database.close());
   const { logger, lines } = captureLogs();
   await migrate(database.pool, { log: logger, migrationsDir: options.migrationsDir });
   const simulator = await startSimulator({ ...options.simulator, dataFile });
+  opened.push(() => simulator.close());
   const config: ElementsConfig = {
     apiUrl: simulator.url,
     identityUrl: simulator.url,
@@ -159,12 +207,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
           minMergeBatch: run.minMergeBatch,
         },
       ),
-    async close() {
-      await simulator.close();
-      await database.close();
-      await db.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    close,
   };
 }
 

@@ -123,8 +123,7 @@ const VIOLATIONS: Record<string, string> = {
     WHERE status NOT IN ('running', 'succeeded', 'failed', 'abandoned')
        OR (status IN ('failed', 'abandoned') AND error IS NULL)`,
   "no run is left running between runs": `SELECT id FROM sync_runs WHERE status = 'running'`,
-  "staging is empty between runs": `
-    SELECT run_id FROM staging_customers UNION ALL SELECT run_id FROM staging_tenants`,
+  "staging is empty between runs": `SELECT run_id FROM staging_customers`,
   "an incomplete or failed run removed nothing": `
     SELECT h.id FROM customer_status_history h
     JOIN sync_runs r ON r.id = h.opened_by_run_id

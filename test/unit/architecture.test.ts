@@ -85,6 +85,32 @@ describe("src/", () => {
     ).toEqual([]);
   });
 
+  it("points configuration one way: modules own their options, only commands read config.ts", () => {
+    const importers = [...files]
+      .filter(([file, text]) => importsOf(file, text).includes("config.ts"))
+      .map(([file]) => file);
+    expect(importers.length).toBeGreaterThan(0);
+    expect(importers.filter((file) => !file.startsWith("cli/"))).toEqual([]);
+  });
+
+  it("loads no command, Prisma or sync for help and --version: main.ts imports the table only", () => {
+    const reached = new Set<string>();
+    const visit = (file: string) => {
+      if (reached.has(file) || !files.has(file)) return;
+      reached.add(file);
+      for (const next of importsOf(file, files.get(file) ?? "")) visit(next);
+    };
+    visit("cli/main.ts");
+    expect(reached.has("cli/commands.ts")).toBe(true);
+    expect(
+      [...reached].filter((file) =>
+        /^(db|config|migrations)\.ts$|^(sync|elements|worker|reporting|notify|simulator)\/|^cli\/(sync|start|status|migrate|simulate|demo|report|bi-access|failure)\.ts$/.test(
+          file,
+        ),
+      ),
+    ).toEqual([]);
+  });
+
   it("has no import cycle", () => {
     expect(importCycles(files)).toEqual([]);
   });

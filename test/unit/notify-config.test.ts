@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readNotifyConfig } from "../../src/notify/config.ts";
+import { readNotifyConfig } from "../../src/config.ts";
 
 const URL = "https://hooks.example.com/services/T0/B0/secret";
 

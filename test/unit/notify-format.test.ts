@@ -2,7 +2,7 @@
 // Markdown and in the Adaptive Card Teams Workflows take; NOTIFY_FORMAT (or the webhook's
 // host) picks the body.
 import { describe, expect, it } from "vitest";
-import { readNotifyConfig } from "../../src/notify/config.ts";
+import { readNotifyConfig } from "../../src/config.ts";
 import { bodyFormat } from "../../src/notify/format.ts";
 import { webhookBody, type RunNotification } from "../../src/notify/message.ts";
 

@@ -1,6 +1,6 @@
 // The paging plan's bounds: what the pages hold, not one number, decides how far a run pages.
 import { describe, expect, it } from "vitest";
-import { AWAIT_STAGING, PagePlan } from "../../src/sync/page-plan.ts";
+import { PagePlan } from "../../src/sync/page-plan.ts";
 
 function plan(totalCount: number, pageSize = 10, concurrency = 2): PagePlan {
   const created = new PagePlan({ pageSize, concurrency });
@@ -11,8 +11,11 @@ function plan(totalCount: number, pageSize = 10, concurrency = 2): PagePlan {
 /** Hands out every page the plan allows now, up to the end or a wait for staging. */
 function drain(pages: PagePlan): number[] {
   const handed: number[] = [];
-  for (let next = pages.next(); next.done !== true; next = pages.next()) {
-    if (next.value === AWAIT_STAGING) break;
+  for (
+    let next = pages.next();
+    !(next instanceof Promise) && next.done !== true;
+    next = pages.next()
+  ) {
     handed.push(next.value);
   }
   return handed;
@@ -20,7 +23,8 @@ function drain(pages: PagePlan): number[] {
 
 /** Whether the plan, asked now, ends the paging (no page, nothing to wait for). */
 function ended(pages: PagePlan): boolean {
-  return pages.next().done === true;
+  const next = pages.next();
+  return !(next instanceof Promise) && next.done === true;
 }
 
 interface PageHeld {
@@ -121,13 +125,28 @@ describe("the page plan", () => {
 });
 
 describe("a worker the ceiling holds back", () => {
-  it("waits while pages are on their way into staging, then goes on", () => {
+  it("waits while pages are on their way into staging, then goes on", async () => {
     const pages = plan(1000, 10, 2);
     // Page 1 is not staged yet: pages 2 and 3 (the concurrency), then a wait, not the end.
     expect(drain(pages)).toEqual([2, 3]);
-    expect(pages.next()).toEqual({ done: false, value: AWAIT_STAGING });
+    const waiting = pages.next();
+    expect(waiting).toBeInstanceOf(Promise);
     pages.staged({ pageIndex: 1, records: 10, accepted: 10, newIds: 10 });
+    await waiting;
     expect(drain(pages)).toEqual([4, 5]);
+  });
+
+  it("wakes a waiting worker to end the paging when the last page staged lifts nothing", async () => {
+    const pages = plan(1000, 10, 2);
+    drain(pages);
+    for (const pageIndex of [1, 2]) {
+      pages.staged({ pageIndex, records: 10, accepted: 0, newIds: 0 });
+    }
+    const waiting = pages.next();
+    expect(waiting).toBeInstanceOf(Promise);
+    pages.staged({ pageIndex: 3, records: 10, accepted: 0, newIds: 0 });
+    await waiting;
+    expect(ended(pages)).toBe(true);
   });
 
   it("ends the paging when nothing is left to stage that could lift the ceiling", () => {

@@ -7,19 +7,10 @@ import { checkRecords } from "../../src/sync/records.ts";
 import {
   MAX_NEW_FIELDS,
   NewFieldReporter,
-  sourceRecordsJson,
+  storableJsonArray,
+  type SourcedRecord,
 } from "../../src/sync/source-records.ts";
-
-const record = (overrides: Record<string, unknown>) => ({
-  id: "c-1",
-  organization: "Contoso",
-  ownerEmail: null,
-  jobStatus: 1,
-  countryOrRegion: null,
-  managementMode: 1,
-  tenants: [{ id: "t-1", name: "Tenant" }],
-  ...overrides,
-});
+import { customerRecord as record } from "../support/records.ts";
 
 function capturedLog() {
   const lines: Record<string, unknown>[] = [];
@@ -88,6 +79,10 @@ describe("new fields", () => {
     expect(Math.max(...names.map((name) => name.length))).toBeLessThan(300);
   });
 });
+
+/** The records' source objects as the merge writes them to jsonb (src/sync/merge-batch.ts). */
+const sourceRecordsJson = (accepted: readonly SourcedRecord[]) =>
+  storableJsonArray(accepted.map((record) => record.source));
 
 describe("source records as JSON", () => {
   it("is the records as sent, in order", () => {

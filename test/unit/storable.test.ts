@@ -10,17 +10,7 @@ import {
   MAX_RECORD_LENGTH,
 } from "../../src/sync/records.ts";
 import { storableText } from "../../src/sync/runs.ts";
-
-const record = (overrides: Record<string, unknown>) => ({
-  id: "c-1",
-  organization: "Contoso",
-  ownerEmail: null,
-  jobStatus: 1,
-  countryOrRegion: null,
-  managementMode: 1,
-  tenants: [{ id: "t-1", name: "Tenant" }],
-  ...overrides,
-});
+import { customerRecord as record } from "../support/records.ts";
 
 describe("a record's keys and text", () => {
   it("counts an id's length in UTF-8 bytes, not characters", () => {

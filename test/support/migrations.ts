@@ -1,0 +1,62 @@
+// The migrations as an earlier version shipped them, for tests that upgrade a database in
+// place: the real migrator builds what that version left, then applies the rest.
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MIGRATIONS_DIR, readMigrations } from "../../src/migrations.ts";
+import { onAdmin } from "./database.ts";
+import { createHarness, type Harness, type HarnessOptions } from "./harness.ts";
+
+/** The password of the reader role of harnessBeforeUpgrade. */
+export const READER_PASSWORD = "reader password";
+
+/**
+ * A harness on a database the migrations before `upgrade` built, with a login role `reader`
+ * that may use schema reporting (the test grants it the rest). close() drops the database,
+ * then the role (which then owns and holds nothing), and removes the migrations folder.
+ */
+export async function harnessBeforeUpgrade(
+  upgrade: string,
+  reader: string,
+  options: HarnessOptions = {},
+): Promise<Harness> {
+  const migrationsDir = await migrationsBefore(upgrade);
+  let h: Harness | undefined;
+  const close = async () => {
+    await h?.close();
+    await onAdmin(`DROP ROLE IF EXISTS ${reader}`);
+    rmSync(migrationsDir, { recursive: true, force: true });
+  };
+  try {
+    h = await createHarness({ ...options, migrationsDir });
+    // Today's sync stages ids alone (a later migration drops the other columns): the older
+    // staging columns must not refuse its rows. Staging is scratch, outside what tests compare.
+    await h.db.query(`DO $$ BEGIN
+      ALTER TABLE staging_customers ALTER job_status DROP NOT NULL, ALTER management_mode DROP NOT NULL;
+    EXCEPTION WHEN undefined_column THEN NULL; END $$`);
+    await onAdmin(`CREATE ROLE ${reader} LOGIN PASSWORD '${READER_PASSWORD}'`);
+    await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${reader}`);
+    return { ...h, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** A new folder holding the migrations before `upgrade`; the caller removes it. */
+export function migrationsBefore(upgrade: string): Promise<string> {
+  return copyMigrations((name) => name < upgrade);
+}
+
+/** A new folder holding the migrations up to and with `upgrade`; the caller removes it. */
+export function migrationsThrough(upgrade: string): Promise<string> {
+  return copyMigrations((name) => name <= upgrade);
+}
+
+async function copyMigrations(wanted: (name: string) => boolean): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "es-migrations-"));
+  for (const { name } of await readMigrations(MIGRATIONS_DIR)) {
+    if (wanted(name)) cpSync(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
+  }
+  return dir;
+}
