@@ -27,6 +27,11 @@ interface Service {
   restart?: string;
   stop_grace_period?: string;
   ports?: string[];
+  read_only?: boolean;
+  tmpfs?: string[];
+  cap_drop?: string[];
+  security_opt?: string[];
+  mem_limit?: string;
 }
 
 // `<<` merge keys: the workers share their settings and health check through anchors.
@@ -48,6 +53,7 @@ const documented = new Set(
 const postgresEnv = postgres?.environment ?? {};
 /** Variables the Compose file sets for the workers itself, or takes from secrets. */
 const SET_BY_COMPOSE = [
+  "NOTIFY_WEBHOOK_URL",
   "DATABASE_URL",
   "DATABASE_URL_FILE",
   "ELEMENTS_CLIENT_SECRET",
@@ -111,9 +117,14 @@ describe("docker-compose.yml", () => {
         "DATABASE_URL",
         "ELEMENTS_CLIENT_SECRET",
         "ELEMENTS_CERTIFICATE_PASSPHRASE",
+        "NOTIFY_WEBHOOK_URL",
       ])
         expect(service?.environment).not.toHaveProperty(secret);
-      expect(service?.secrets?.toSorted()).toEqual(Object.values(files).toSorted());
+      expect(service?.secrets?.toSorted()).toEqual(
+        [...Object.values(files), "notify_webhook_url"].toSorted(),
+      );
+      // The webhook URL (it holds a token) only as a file, when notifications are wanted.
+      expect(service?.environment).toHaveProperty("NOTIFY_WEBHOOK_URL_FILE", null);
       for (const [variable, secret] of Object.entries(files)) {
         expect(service?.environment?.[variable]).toBe(`/run/secrets/${secret}`);
         expect(compose.secrets[secret]?.file).toMatch(
@@ -121,6 +132,12 @@ describe("docker-compose.yml", () => {
         );
       }
     }
+    // Without NOTIFY_WEBHOOK_URL_SECRET, an empty file of the repository, never read.
+    const noWebhook = "./deploy/compose/no-notify-webhook";
+    expect(compose.secrets.notify_webhook_url?.file).toBe(
+      `\${NOTIFY_WEBHOOK_URL_SECRET:-${noWebhook}}`,
+    );
+    expect(read(noWebhook)).toBe("");
     // The file the manual (docs/operating.md, "Docker") tells users to write holds the Compose
     // PostgreSQL's URL.
     const written = /'(postgresql:\/\/\S+)' > secrets\/database_url/.exec(manualText());
@@ -131,6 +148,21 @@ describe("docker-compose.yml", () => {
     expect(url.pathname).toBe(`/${postgresEnv.POSTGRES_DB ?? ""}`);
     for (const ignore of [".gitignore", ".dockerignore"]) {
       expect(read(ignore).split("\n")).toContainEqual(expect.stringMatching(/^secrets\/?$/));
+    }
+  });
+
+  it("runs the workers read-only, without capabilities or new privileges, memory capped above the heap", () => {
+    const oldSpaceMb = Number(
+      /--max-old-space-size=(\d+)/.exec(launcherHeapFlags().join(" "))?.[1] ?? 0,
+    );
+    expect(oldSpaceMb).toBeGreaterThan(0);
+    for (const service of [worker, certificateWorker]) {
+      expect(service?.read_only).toBe(true);
+      expect(service?.tmpfs).toEqual(["/tmp"]);
+      expect(service?.cap_drop).toEqual(["ALL"]);
+      expect(service?.security_opt).toContain("no-new-privileges:true");
+      const limitMb = Number(/^(\d+)m$/.exec(service?.mem_limit ?? "")?.[1] ?? 0);
+      expect(limitMb).toBeGreaterThanOrEqual(oldSpaceMb + 256);
     }
   });
 

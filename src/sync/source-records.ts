@@ -110,6 +110,8 @@ const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
 /** A copy of a parsed JSON value whose strings and keys jsonb can hold. */
 function storableJson(value: unknown): unknown {
   if (typeof value === "string") return storableString(value);
+  // An integer kept exactly (parseJsonBody): written back as it came.
+  if (JSON.isRawJSON(value)) return value;
   if (Array.isArray(value)) return value.map(storableJson);
   if (isObject(value)) {
     return Object.fromEntries(
