@@ -60,6 +60,122 @@ export async function readChanges(db: Queryable, filter: ChangeFilter): Promise<
   return rows;
 }
 
+/** What `report changes --kind` selects; `tenant` is every kind of tenant change. */
+export const CHANGE_KINDS = [
+  "added",
+  "removed",
+  "restored",
+  "status",
+  "mode",
+  "owner",
+  "organization",
+  "country",
+  "tenant",
+] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
+
+export interface AttributeChangeFilter {
+  since?: Since | undefined;
+  runId?: number | undefined;
+  /** Only changes that moved a customer into this job status (appearing or coming back in it included). */
+  jobStatus?: number | undefined;
+  /** Only these kinds; every kind when undefined. */
+  kinds?: readonly ChangeKind[] | undefined;
+  /** Only these customers (and their tenants). */
+  customerIds?: readonly string[] | undefined;
+  /** Leave out what a customer's first sighting brought: the customer and its tenants as added. */
+  firstSeen?: boolean | undefined;
+  limit?: number | undefined;
+}
+
+/** A row of reporting.attribute_changes, with its kind and what a person needs beside it. */
+export interface AttributeChangeRow {
+  changed_at: string;
+  run_id: number;
+  /** added, removed, restored, status, mode, owner, organization, country; tenant added, tenant removed, tenant restored, tenant renamed. */
+  kind: string;
+  entity: "customer" | "tenant";
+  customer_id: string;
+  tenant_id: string | null;
+  organization: string | null;
+  /** The tenant's name (as last seen) for a tenant's change; null for a customer's. */
+  tenant_name: string | null;
+  field: string;
+  old_value: string | null;
+  new_value: string | null;
+  old_label: string | null;
+  new_label: string | null;
+  /** The customer's job status after a change of its own; null for a tenant's change. */
+  job_status: number | null;
+  job_status_label: string | null;
+}
+
+/**
+ * reporting.attribute_changes, filtered, with a kind per row. The customer's job status after
+ * the change comes from the period the change opened (customer rows open one; tenant rows
+ * may not, so they have none).
+ */
+export async function readAttributeChanges(
+  db: Queryable,
+  filter: AttributeChangeFilter,
+): Promise<AttributeChangeRow[]> {
+  const { rows } = await db.query<AttributeChangeRow>(
+    `SELECT x.changed_at, x.run_id, x.kind, x.entity, x.customer_id, x.tenant_id, x.organization,
+            x.tenant_name, x.field, x.old_value, x.new_value, x.old_label, x.new_label,
+            x.job_status, x.job_status_label
+     FROM (
+       SELECT to_char(a.changed_at, ${ISO}) AS changed_at, a.run_id,
+              CASE WHEN a.entity = 'tenant' THEN 'tenant ' ELSE '' END ||
+              CASE a.field
+                WHEN 'presence' THEN CASE WHEN a.old_value IS NULL THEN 'added'
+                                          WHEN a.new_value = 'removed' THEN 'removed'
+                                          ELSE 'restored' END
+                WHEN 'job_status' THEN 'status'
+                WHEN 'management_mode' THEN 'mode'
+                WHEN 'owner_email' THEN 'owner'
+                WHEN 'country_or_region' THEN 'country'
+                WHEN 'name' THEN 'renamed'
+                ELSE a.field
+              END AS kind,
+              a.entity, a.customer_id, a.tenant_id, a.organization, t.name AS tenant_name,
+              a.field, a.old_value, a.new_value, a.old_label, a.new_label,
+              h.job_status, coalesce(js.label, 'unknown (' || h.job_status || ')') AS job_status_label,
+              a.changed_at AS at
+       FROM reporting.attribute_changes a
+       JOIN customers c ON c.id = a.customer_id
+       LEFT JOIN tenants t ON a.entity = 'tenant' AND t.customer_id = a.customer_id AND t.id = a.tenant_id
+       LEFT JOIN customer_history h
+         ON a.entity = 'customer' AND h.customer_id = a.customer_id AND h.valid_from = a.changed_at
+       LEFT JOIN job_status_codes js ON js.code = h.job_status
+       WHERE a.changed_at >= coalesce($1::date::timestamptz, now() - $2::interval, '-infinity')
+         AND ($3::integer IS NULL OR a.run_id = $3::integer)
+         AND ($4::text[] IS NULL OR a.customer_id = ANY($4::text[]))
+         -- A customer's first run: its own appearance and its tenants'.
+         AND ($5::boolean OR a.changed_at <> c.first_seen_at)
+     ) x
+     WHERE ($6::text[] IS NULL OR x.kind = ANY($6::text[])
+            OR (x.entity = 'tenant' AND 'tenant' = ANY($6::text[])))
+       -- Into a job status: a change of it, or appearing or coming back in it.
+       AND ($7::integer IS NULL OR (x.job_status = $7::integer
+            AND (x.field = 'job_status' OR x.kind IN ('added', 'restored'))))
+     -- A customer's own changes before its tenants', its presence before its attributes.
+     ORDER BY x.at DESC, x.organization, x.customer_id, x.tenant_id NULLS FIRST,
+              x.field <> 'presence', x.field
+     LIMIT $8::integer`,
+    [
+      filter.since?.kind === "day" ? filter.since.day : null,
+      filter.since?.kind === "duration" ? filter.since.interval : null,
+      filter.runId ?? null,
+      filter.customerIds ?? null,
+      filter.firstSeen ?? true,
+      filter.kinds ?? null,
+      filter.jobStatus ?? null,
+      filter.limit ?? null,
+    ],
+  );
+  return rows;
+}
+
 export interface DailyRow {
   day: string;
   job_status: number;
