@@ -180,12 +180,26 @@ describe("elements-sync", () => {
       expect(result.stdout).toMatch(
         /Second sync: run 2 succeeded .*\n {2}customers: 2 added, 2 removed, 0 restored\n {2}changed: +3 job status, 1 management mode, 1 owner email, 0 organization, 0 country or region\n {2}tenants: +\d+ added, 1 renamed, \d+ removed, 0 restored/,
       );
-      const changes = result.stdout.split("recorded in customer_status_history:")[1] ?? "";
+      // Each change it made, the tenant rename with its organization.
+      const [made = "", changes = ""] =
+        result.stdout
+          .split("Changed in the simulator between the runs:")[1]
+          ?.split("recorded (reporting.attribute_changes):") ?? [];
+      const rename = /\n {2}(\S.*): tenant (\S+) renamed to \2-renamed\n/.exec(made);
+      expect(rename).not.toBeNull();
+      expect(made).toContain(": owner email → new-owner@example.com");
       expect(changes.match(/new customer/g)).toHaveLength(2);
       expect(changes.match(/removed \(absent from a complete run\)/g)).toHaveLength(2);
       expect(changes.match(/job status .* → /g)).toHaveLength(3);
       expect(changes.match(/management mode .* → /g)).toHaveLength(1);
+      expect(changes.match(/owner email .* → new-owner@example\.com/g)).toHaveLength(1);
       expect(changes).toContain("tenant new-tenant added");
+      // The recorded rename is on the line of its organization.
+      const [, organization = "?", tenant = "?"] = rename ?? [];
+      const renameLine = changes
+        .split("\n")
+        .find((line) => line.endsWith(`tenant ${tenant} renamed to ${tenant}-renamed`));
+      expect(renameLine?.trim().startsWith(`${organization} `)).toBe(true);
     } finally {
       await demoDb.drop();
     }

@@ -250,25 +250,6 @@ export async function readRuns(db: Queryable, limit: number): Promise<RunRow[]> 
   return rows;
 }
 
-export interface TenantChangeRow {
-  organization: string | null;
-  tenant_name: string | null;
-  added: boolean;
-}
-
-/** The tenants run `runId` added or removed: tenants carry the run's start as first_seen_at or removed_at. */
-export async function readTenantChanges(db: Queryable, runId: number): Promise<TenantChangeRow[]> {
-  const { rows } = await db.query<TenantChangeRow>(
-    `SELECT t.organization, t.tenant_name, t.first_seen_at = r.started_at AS added
-     FROM reporting.tenants t
-     JOIN reporting.sync_runs r ON r.run_id = $1::integer
-     WHERE t.first_seen_at = r.started_at OR t.removed_at = r.started_at
-     ORDER BY t.organization, t.tenant_name`,
-    [runId],
-  );
-  return rows;
-}
-
 /** False when the database was never migrated to a version with the reporting views. */
 export async function hasReportingViews(db: Queryable): Promise<boolean> {
   const { rows } = await db.query<{ present: boolean }>(
