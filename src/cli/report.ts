@@ -22,6 +22,7 @@ import {
   readDaily,
   readRuns,
   setTimeZone,
+  skipJit,
   type ChangeKind,
   type Since,
 } from "../reporting/queries.ts";
@@ -66,6 +67,7 @@ export const reportCommand: CommandRunner = {
       // One transaction: the time zone holds for it alone, and every query sees one snapshot.
       await inTransaction(db.pool, async (session) => {
         await useTimeZone(session, timeZone);
+        await skipJit(session);
         if (!(await hasReportingViews(session))) {
           throw new ConfigError(
             "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",

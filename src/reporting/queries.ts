@@ -105,7 +105,7 @@ export interface AttributeChangeRow {
   new_value: string | null;
   old_label: string | null;
   new_label: string | null;
-  /** The customer's job status after a change of its own; null for a tenant's change. */
+  /** The job status a customer changed to, appeared in or came back in; null for other changes. */
   job_status: number | null;
   job_status_label: string | null;
 }
@@ -139,14 +139,22 @@ export async function readAttributeChanges(
               END AS kind,
               a.entity, a.customer_id, a.tenant_id, a.organization, t.name AS tenant_name,
               a.field, a.old_value, a.new_value, a.old_label, a.new_label,
-              h.job_status, coalesce(js.label, 'unknown (' || h.job_status || ')') AS job_status_label,
+              s.job_status, coalesce(js.label, 'unknown (' || s.job_status || ')') AS job_status_label,
               a.changed_at AS at
        FROM reporting.attribute_changes a
        JOIN customers c ON c.id = a.customer_id
        LEFT JOIN tenants t ON a.entity = 'tenant' AND t.customer_id = a.customer_id AND t.id = a.tenant_id
-       LEFT JOIN customer_history h
-         ON a.entity = 'customer' AND h.customer_id = a.customer_id AND h.valid_from = a.changed_at
-       LEFT JOIN job_status_codes js ON js.code = h.job_status
+       -- The status a customer changed to, or appeared or came back in: the period the change
+       -- opened, looked up by customer (a handful of periods each) for presence rows alone.
+       LEFT JOIN LATERAL (
+         SELECT CASE WHEN a.field = 'job_status' THEN a.new_value::integer END AS job_status
+         WHERE a.field = 'job_status'
+         UNION ALL
+         SELECT h.job_status FROM customer_history h
+         WHERE a.entity = 'customer' AND a.field = 'presence' AND a.new_value = 'present'
+           AND h.customer_id = a.customer_id AND h.valid_from = a.changed_at
+       ) s ON true
+       LEFT JOIN job_status_codes js ON js.code = s.job_status
        WHERE a.changed_at >= coalesce($1::date::timestamptz, now() - $2::interval, '-infinity')
          AND ($3::integer IS NULL OR a.run_id = $3::integer)
          AND ($4::text[] IS NULL OR a.customer_id = ANY($4::text[]))
@@ -264,6 +272,15 @@ export async function hasReportingViews(db: Queryable): Promise<boolean> {
  */
 export async function setTimeZone(session: Queryable, timeZone: string): Promise<void> {
   await session.query("SELECT set_config('TimeZone', $1, true)", [timeZone]);
+}
+
+/**
+ * No JIT compilation for the rest of the transaction: the reports' statements are many
+ * expressions over modest row counts, and compiling them took longer than running them
+ * (1.3 s of 2 s for `report changes` after a first sync of 30,000 customers).
+ */
+export async function skipJit(session: Queryable): Promise<void> {
+  await session.query("SELECT set_config('jit', 'off', true)");
 }
 
 export function isUnknownTimeZone(error: unknown): boolean {
