@@ -78,6 +78,16 @@ it("counts each kind of change in the summary and lists each in report changes",
     "  changed:   1 job status, 1 management mode, 1 owner email, 1 organization, 1 country or region",
     `  tenants:   ${1 + added.tenants.length} added, 1 renamed, 2 removed, 0 restored`,
   ]);
+  // Counts by kind that could not be read after the commit: the run's own count instead.
+  expect(
+    formatRunSummary({ ...second, changes: null })
+      .split("\n")
+      .slice(1),
+  ).toEqual([
+    "  customers: 1 added, 1 removed, 0 restored",
+    `  changed:   ${second.statusChanges} job status or management mode (by kind: not read, see the log)`,
+  ]);
+  expect(second.statusChanges).toBe(2);
   // The log line has the counts too.
   const logged = h.logs.filter((line) => line.msg === "sync run succeeded").at(-1);
   expect(logged?.changes).toEqual(second.changes);
