@@ -14,17 +14,21 @@ import {
   type Table,
 } from "../reporting/format.ts";
 import {
+  CHANGE_KINDS,
   hasReportingViews,
   isUnknownTimeZone,
+  readAttributeChanges,
   readChanges,
   readDaily,
   readRuns,
   setTimeZone,
+  skipJit,
+  type ChangeKind,
   type Since,
 } from "../reporting/queries.ts";
 import {
+  attributeChangesForPeople,
   CHANGE_COLUMNS,
-  changesForPeople,
   DAILY_COLUMNS,
   dataTable,
   RUN_COLUMNS,
@@ -33,7 +37,7 @@ import {
 } from "../reporting/reports.ts";
 import type { CommandRunner, OptionValues } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
-import { integerOption, stringOption } from "./options.ts";
+import { integerOption, listOption, stringOption } from "./options.ts";
 import { didYouMean } from "./suggest.ts";
 
 type Values = OptionValues;
@@ -63,6 +67,7 @@ export const reportCommand: CommandRunner = {
       // One transaction: the time zone holds for it alone, and every query sees one snapshot.
       await inTransaction(db.pool, async (session) => {
         await useTimeZone(session, timeZone);
+        await skipJit(session);
         if (!(await hasReportingViews(session))) {
           throw new ConfigError(
             "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",
@@ -91,12 +96,15 @@ async function printReport(
   { io, format, csv, timeZone }: Output,
 ): Promise<void> {
   if (subcommand === "changes") {
-    const rows = await readChanges(session, {
+    const rows = await readAttributeChanges(session, {
       since: readSince(values),
       jobStatus: readStatus(values),
+      kinds: readKinds(values),
+      customerIds: listOption(values, "customer"),
+      firstSeen: values["first-seen"] !== false,
       limit: values.limit === undefined ? undefined : readLimit(values, 20),
     });
-    print(io, { format, csv }, changesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
+    print(io, { format, csv }, attributeChangesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
   } else if (subcommand === "trend") {
     const days = integerOption(values, "days", { min: 1, max: 36600, fallback: 30 });
     const daily = await readDaily(session, days);
@@ -136,7 +144,7 @@ function readSubcommand(positionals: readonly string[]): Subcommand {
 
 const OUTPUT_OPTIONS = ["format", "excel", "raw", "time-zone"];
 const OPTIONS_OF: Record<Subcommand, readonly string[]> = {
-  changes: ["since", "status", "limit", ...OUTPUT_OPTIONS],
+  changes: ["since", "status", "kind", "customer", "first-seen", "limit", ...OUTPUT_OPTIONS],
   trend: ["days", "html", ...OUTPUT_OPTIONS],
   runs: ["limit", ...OUTPUT_OPTIONS],
 };
@@ -215,6 +223,21 @@ export function parseJobStatus(raw: string): number {
   throw new ConfigError(
     `--status must be a job status code or one of ${labels}; got "${raw}".${suggestion}`,
   );
+}
+
+/** `--kind status,owner --kind tenant`: the kinds of change to show, each one known. */
+function readKinds(values: Values): ChangeKind[] | undefined {
+  const raw = listOption(values, "kind");
+  if (raw === undefined) return undefined;
+  return raw.map((given) => {
+    const kind = CHANGE_KINDS.find((known) => known === given.toLowerCase());
+    if (kind === undefined) {
+      throw new ConfigError(
+        `--kind must be one or more of ${CHANGE_KINDS.join(", ")}; got "${given}".${didYouMean(given, CHANGE_KINDS)}`,
+      );
+    }
+    return kind;
+  });
 }
 
 function readStatus(values: Values): number | undefined {
