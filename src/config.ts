@@ -203,6 +203,11 @@ const elements = concern(
       maxRetryTimeMs: values.ELEMENTS_MAX_RETRY_TIME_MS,
       concurrency: values.ELEMENTS_CONCURRENCY,
       maxResponseBytes: values.ELEMENTS_MAX_RESPONSE_BYTES,
+      hostVariables: {
+        api: values.ELEMENTS_API_URL === undefined ? "ELEMENTS_REGION" : "ELEMENTS_API_URL",
+        identity:
+          values.ELEMENTS_IDENTITY_URL === undefined ? "ELEMENTS_REGION" : "ELEMENTS_IDENTITY_URL",
+      },
     };
   },
   [

@@ -32,6 +32,19 @@ describe("configuration", () => {
       maxRetryTimeMs: 300_000,
       concurrency: 4,
       maxResponseBytes: 52_428_800,
+      hostVariables: { api: "ELEMENTS_REGION", identity: "ELEMENTS_REGION" },
+    });
+  });
+
+  it("names the setting that chose each host, for a host that cannot be reached", () => {
+    const read = (env: Env) => readElementsConfig({ ...minimal, ...env }).hostVariables;
+    expect(read({ ELEMENTS_API_URL: "http://127.0.0.1:9" })).toEqual({
+      api: "ELEMENTS_API_URL",
+      identity: "ELEMENTS_REGION",
+    });
+    expect(read({ ELEMENTS_REGION: "gov", ELEMENTS_IDENTITY_URL: "http://127.0.0.1:9" })).toEqual({
+      api: "ELEMENTS_REGION",
+      identity: "ELEMENTS_IDENTITY_URL",
     });
   });
 
