@@ -1,7 +1,7 @@
 // `elements-sync status`: the last runs and the next fire, as a table for people or JSON.
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { ConfigError, SyncError } from "../errors.ts";
+import { NotMigratedError, UsageError } from "../errors.ts";
 import { formatDuration, formatTable, layoutTable, type Table } from "../reporting/format.ts";
 import { hasReportingViews, readRuns, type RunRow } from "../reporting/queries.ts";
 import { nextFire } from "../worker/schedule.ts";
@@ -14,7 +14,7 @@ export const statusCommand: CommandRunner = {
   async run(values, io) {
     const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
     if (values.wide === true && values.json === true) {
-      throw new ConfigError("--wide is for the table and --json has every field whole: give one.");
+      throw new UsageError("--wide is for the table and --json has every field whole: give one.");
     }
     loadDotEnv();
     const {
@@ -25,9 +25,7 @@ export const statusCommand: CommandRunner = {
     const db = openDatabase(database.url, databaseTimeout);
     try {
       if (!(await hasReportingViews(db.pool))) {
-        throw new SyncError(
-          "The database has no elements-sync tables yet: run `elements-sync migrate` (or a sync) first.",
-        );
+        throw new NotMigratedError();
       }
       const runs = await readRuns(db.pool, limit);
       const status: Status = {

@@ -1,6 +1,7 @@
 // `elements-sync sync`: one run, its summary on stdout, a notification if NOTIFY_ON asks.
 import { runSync } from "../sync/sync.ts";
 import { configure, openApp, runDefaults, SYNC_CONCERNS } from "./bootstrap.ts";
+import { assertMigrated } from "../migrations.ts";
 import { EXIT } from "./io.ts";
 import type { CommandRunner } from "./command.ts";
 import { listOption } from "./options.ts";
@@ -16,6 +17,7 @@ export const syncCommand: CommandRunner = {
     const app = await openApp({ ...config, log, migrate: values.migrate !== false, signals: true });
     const progress = createProgressDisplay(process.stderr, env);
     try {
+      if (values.migrate === false) await assertMigrated(app.db.pool);
       const summary = await runSync(
         {
           db: app.db,

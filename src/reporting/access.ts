@@ -7,12 +7,12 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import { inTransaction, type Session } from "../db.ts";
-import { ConfigError, SyncError } from "../errors.ts";
+import { ConfigError, NotMigratedError, SyncError, UsageError } from "../errors.ts";
 
 /** Lowercase so BI tools never need to quote it; `pg_` names are reserved by PostgreSQL. */
 export function checkRoleName(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name) || name.startsWith("pg_")) {
-    throw new ConfigError(
+    throw new UsageError(
       `role name "${name}" is not allowed: use 1 to 63 lowercase letters, digits and underscores, ` +
         "starting with a letter or underscore and not with pg_.",
     );
@@ -92,9 +92,7 @@ async function grant(
   const owner = schema[0]?.owner;
   const database = schema[0]?.database ?? "";
   if (!owner) {
-    throw new ConfigError(
-      "the database has no reporting schema; run `elements-sync migrate` first.",
-    );
+    throw new NotMigratedError();
   }
   const { rows: existing } = await client.query<ExistingRole>(
     `SELECT r.rolsuper AS superuser,
