@@ -268,8 +268,8 @@ const logging = concern(
     LOG_LEVEL: variable(z.enum(LOG_LEVELS).default("info"), {
       expects: `one of ${LOG_LEVELS.join(", ")}`,
     }),
-    LOG_FORMAT: variable(z.enum(LOG_FORMATS).default("json"), {
-      expects: `"json" (the default) or "pretty"`,
+    LOG_FORMAT: variable(z.enum(LOG_FORMATS).default("auto"), {
+      expects: `"auto" (the default: "pretty" on a terminal, else "json"), "json" or "pretty"`,
     }),
   },
   (values): LoggingConfig => ({ level: values.LOG_LEVEL, format: values.LOG_FORMAT }),

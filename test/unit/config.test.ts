@@ -204,7 +204,7 @@ describe("every bad variable at once", () => {
       'ELEMENTS_REGION must be "commercial" (the default), "gov" or a data-center code (au, ca, de, us, fr, jp, kr, ne, sg, ch, uk, we); got "mars".',
       "ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH must be set: the app registration's client secret, or a PEM file with its certificate and private key.",
       'ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000 (the API documents 100 as its maximum); got "abc".',
-      'LOG_FORMAT must be "json" (the default) or "pretty"; got "xml".',
+      'LOG_FORMAT must be "auto" (the default: "pretty" on a terminal, else "json"), "json" or "pretty"; got "xml".',
     ]);
     expect((error as ConfigError).message).toBe((error as ConfigError).problems.join("\n"));
     expect(String(error)).not.toContain("hunter2");
