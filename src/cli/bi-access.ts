@@ -27,7 +27,8 @@ export const biAccessCommand: CommandRunner = {
       const result = await grantReportingAccess(db.pool, role, password);
       io.out(
         `${result.created ? "created" : "updated"} role ${role}: it can log in to database ${result.database} ` +
-          `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}), nothing else`,
+          `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}) ` +
+          `and call its functions ${result.functions.map((name) => `reporting.${name}`).join(", ")}, nothing else`,
       );
       return EXIT.ok;
     } finally {

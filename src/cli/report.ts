@@ -9,6 +9,7 @@ import { renderTrendHtml } from "../reporting/chart.ts";
 import {
   formatCsv,
   formatTable,
+  plural,
   tableObjects,
   type CsvOptions,
   type Table,
@@ -107,7 +108,7 @@ async function printReport(
       });
       await writeChart(html, daily, changes, timeZone);
       io.out(
-        `wrote ${html}: ${new Set(daily.map((row) => row.day)).size} days, ${changes.length} latest changes`,
+        `wrote ${html}: ${plural(new Set(daily.map((row) => row.day)).size, "day")}, ${plural(changes.length, "latest change")}`,
       );
     } else {
       print(io, { format, csv }, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));

@@ -114,7 +114,7 @@ function narrowTable(runs: readonly RunRow[]): Table {
     rows: runs.map((run) => [
       run.run_id,
       utc(run.started_at),
-      formatDuration(run.elapsed_ms),
+      formatDuration(shownMs(run)),
       run.outcome,
       shortTrigger(run),
       ...counts(run),
@@ -146,7 +146,7 @@ function wideTable(runs: readonly RunRow[]): Table {
     rows: runs.map((run) => [
       run.run_id,
       utc(run.started_at),
-      formatDuration(run.elapsed_ms),
+      formatDuration(shownMs(run)),
       run.status,
       trigger(run),
       run.outcome === "complete" ? "yes" : "no",
@@ -182,13 +182,19 @@ function utc(iso: string): string {
   return utcIso(iso).replace("T", " ").slice(0, 19);
 }
 
-/** How the run started: the scheduled fire it served, one customer by hand, or on demand. */
+/** How the run started: the scheduled fire it served, the worker's start, one customer by hand, or on demand. */
 function trigger(run: RunRow): string {
   if (run.scheduled_for) return `cron ${utc(run.scheduled_for).slice(11)}`;
+  if (run.on_start) return "on start";
   return run.customer_filter ? `customer ${run.customer_filter}` : "on demand";
 }
 
 /** The trigger without the customer id, which would take 36 columns. */
 function shortTrigger(run: RunRow): string {
   return run.customer_filter && !run.scheduled_for ? "customer" : trigger(run);
+}
+
+/** A finished run's duration as report runs has it (to the ms); a running run's time so far. */
+function shownMs(run: RunRow): number {
+  return run.duration_seconds === null ? run.elapsed_ms : Number(run.duration_seconds) * 1000;
 }

@@ -1,8 +1,9 @@
 // The one-line summary `sync` prints, and the same facts for the demo.
+import { formatSeconds } from "../reporting/format.ts";
 import type { RunSummary } from "../sync/sync.ts";
 
 function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return `${formatSeconds(ms)} s`;
 }
 
 export function formatRunSummary(summary: RunSummary): string {

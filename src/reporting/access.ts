@@ -62,6 +62,8 @@ export interface AccessResult {
   created: boolean;
   database: string;
   views: string[];
+  /** The reporting functions it may call (the point-in-time ones, customers_at and tenants_at). */
+  functions: string[];
 }
 
 /** Creates or updates `role` in one transaction: all of it happens, or none. */
@@ -143,7 +145,18 @@ async function grant(
      WHERE n.nspname = 'reporting' AND has_table_privilege($1, c.oid, 'SELECT') ORDER BY 1`,
     [role],
   );
-  return { created: !found, database, views: views.map((row) => row.view) };
+  const { rows: functions } = await client.query<{ name: string }>(
+    `SELECT DISTINCT p.proname::text AS name FROM pg_proc p
+     JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'reporting' AND has_function_privilege($1, p.oid, 'EXECUTE') ORDER BY 1`,
+    [role],
+  );
+  return {
+    created: !found,
+    database,
+    views: views.map((row) => row.view),
+    functions: functions.map((row) => row.name),
+  };
 }
 
 /**
