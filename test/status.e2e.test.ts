@@ -4,12 +4,7 @@ import { NOT_MIGRATED, runCli } from "./support/cli.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { createLogger } from "../src/logger.ts";
 import { runSync } from "../src/sync/sync.ts";
-import {
-  createHarness,
-  openHarness,
-  sampleCustomers,
-  type Harness,
-} from "./support/harness.ts";
+import { createHarness, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 
 let h: Harness;
 let env: Record<string, string>;
