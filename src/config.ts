@@ -16,10 +16,16 @@ import {
   type ValuesOf,
 } from "./config-reader.ts";
 import type { Credentials } from "./elements/auth.ts";
-import { DEFAULT_MAX_RESPONSE_BYTES } from "./elements/body.ts";
+import {
+  DEFAULT_MAX_RESPONSE_BYTES,
+  heapForPages,
+  heapNeeded,
+  pagesHeld,
+} from "./elements/body.ts";
 import type { ElementsConfig } from "./elements/from-config.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LoggingConfig } from "./logger.ts";
+import { NOTIFY_FORMATS } from "./notify/format.ts";
 import type { NotifyConfig } from "./notify/notifier.ts";
 import { DEFAULT_NOTIFY_ON, parseTriggers } from "./notify/triggers.ts";
 import {
@@ -39,7 +45,10 @@ export function loadDotEnv(): void {
   if (existsSync(".env")) process.loadEnvFile(".env");
 }
 
-/** Data-center codes of the regional Graph hosts, `https://graph-<code>.avepointonlineservices.com`. */
+/**
+ * Data-center codes of the regional Graph hosts, `https://graph-<code>.avepointonlineservices.com`:
+ * Microsoft Azure's, then Google Cloud's (`gcp-`), as AvePoint's overview page lists them.
+ */
 export const DATA_CENTER_CODES = [
   "au",
   "ca",
@@ -53,6 +62,14 @@ export const DATA_CENTER_CODES = [
   "ch",
   "uk",
   "we",
+  "uae",
+  "za",
+  "qa",
+  "gcp-au",
+  "gcp-jp",
+  "gcp-us",
+  "gcp-we",
+  "gcp-kr",
 ] as const;
 
 const COMMERCIAL = {
@@ -63,6 +80,18 @@ const GOVERNMENT = {
   apiUrl: "https://graph-gov.avepointonlineservices.com",
   identityUrl: "https://identity-gov.avepointonlineservices.com",
 };
+/** AvePoint Online Services 2: its own Graph host and identity service. */
+const AOS2 = {
+  apiUrl: "https://graph-aos2.avepointonlineservices.com",
+  identityUrl: "https://identity-aos2.avepointonlineservices.com",
+};
+/** FedRAMP Cloud (Project Hosts): hosts of their own, outside avepointonlineservices.com. */
+const FEDRAMP = {
+  apiUrl: "https://graphusgovapi.online15.net",
+  identityUrl: "https://identity.online15.net",
+};
+/** Environments with identity services of their own, by ELEMENTS_REGION name. */
+const ENVIRONMENTS = { commercial: COMMERCIAL, gov: GOVERNMENT, aos2: AOS2, fedramp: FEDRAMP };
 
 function hasCredentials(url: string): boolean {
   // An unparsable URL is z.url's to report.
@@ -118,19 +147,19 @@ const databaseTimeout = concern(
   (values) => ({ queryTimeoutMs: values.DATABASE_QUERY_TIMEOUT_MS }),
 );
 
-const region = z.enum(["commercial", "gov", ...DATA_CENTER_CODES]);
+const region = z.enum(["commercial", "gov", "aos2", "fedramp", ...DATA_CENTER_CODES]);
 
 /** The Graph and identity hosts of a region. */
 function regionHosts(name: z.output<typeof region>): { apiUrl: string; identityUrl: string } {
-  if (name === "commercial") return COMMERCIAL;
-  if (name === "gov") return GOVERNMENT;
+  if (name in ENVIRONMENTS) return ENVIRONMENTS[name as keyof typeof ENVIRONMENTS];
   // Data centers have their own Graph host; tokens come from the commercial identity service.
   return { ...COMMERCIAL, apiUrl: `https://graph-${name}.avepointonlineservices.com` };
 }
 
 const elementsVariables = {
-  ELEMENTS_REGION: variable(region.default("commercial"), {
-    expects: `"commercial" (the default), "gov" or a data-center code (${DATA_CENTER_CODES.join(", ")})`,
+  // Any case: AvePoint writes "FedRAMP" and "AOS2".
+  ELEMENTS_REGION: variable(z.string().trim().toLowerCase().pipe(region).default("commercial"), {
+    expects: `"commercial" (the default), "gov", "aos2", "fedramp" or a data-center code (${DATA_CENTER_CODES.join(", ")})`,
   }),
   ELEMENTS_API_URL: hostUrl(),
   ELEMENTS_IDENTITY_URL: hostUrl(),
@@ -227,8 +256,41 @@ const elements = concern(
       }
       return undefined;
     },
+    fitsTheHeap,
   ],
 );
+
+const MIB = 1024 * 1024;
+
+/**
+ * Pages at the response cap, as many as a run holds at once, must fit in the heap: otherwise a
+ * broken or hostile server can make the process abort out of memory instead of failing a run.
+ */
+function fitsTheHeap(raw: {
+  ELEMENTS_MAX_RESPONSE_BYTES?: string;
+  ELEMENTS_CONCURRENCY?: string;
+}): { variable: "ELEMENTS_MAX_RESPONSE_BYTES"; problem: string } | undefined {
+  // Values out of their ranges are reported by their own schemas.
+  const maxBytes = elementsVariables.ELEMENTS_MAX_RESPONSE_BYTES.schema.safeParse(
+    raw.ELEMENTS_MAX_RESPONSE_BYTES,
+  );
+  const concurrency = elementsVariables.ELEMENTS_CONCURRENCY.schema.safeParse(
+    raw.ELEMENTS_CONCURRENCY,
+  );
+  if (!maxBytes.success || !concurrency.success) return undefined;
+  const needed = heapNeeded(maxBytes.data, concurrency.data);
+  const room = heapForPages();
+  if (needed <= room) return undefined;
+  const mib = (bytes: number) => `${Math.ceil(bytes / MIB)} MiB`;
+  return {
+    variable: "ELEMENTS_MAX_RESPONSE_BYTES",
+    problem:
+      `ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes.data} bytes) × ${pagesHeld(concurrency.data)} pages a run may hold at once ` +
+      `(ELEMENTS_CONCURRENCY ${concurrency.data}) could take ${mib(needed)} of heap once parsed, more than the ` +
+      `${mib(room)} this process allows them (two thirds of its heap). Lower ELEMENTS_MAX_RESPONSE_BYTES ` +
+      `or ELEMENTS_CONCURRENCY, or give Node a larger heap (--max-old-space-size).`,
+  };
+}
 
 /** What a run may conclude from the data it fetched. */
 const removals = concern(
@@ -295,12 +357,16 @@ const worker = concern(
     HTTP_PORT: variable(integer(0, 65_535).default(9464), {
       expects: "a port number from 1 to 65535, or 0 to turn the HTTP server off",
     }),
+    HTTP_HOST: variable(z.union([z.ipv4(), z.ipv6()]).optional(), {
+      expects: "an IP address to listen on, such as 127.0.0.1 or ::1 (unset: every interface)",
+    }),
   },
   (values): WorkerConfig => ({
     cron: values.SYNC_CRON,
     timezone: values.SYNC_TIMEZONE,
     runOnStart: values.SYNC_ON_START,
     httpPort: values.HTTP_PORT,
+    httpHost: values.HTTP_HOST,
   }),
 );
 
@@ -317,17 +383,21 @@ const notify = concern(
         expects:
           "an http(s) URL without a user name or password, such as a Slack or Microsoft Teams incoming webhook",
         secret: true,
+        fromFile: true,
       },
     ),
     // Checked by the rule below, which names the entry that is wrong.
     NOTIFY_ON: variable(z.string().default(DEFAULT_NOTIFY_ON), {
       expects: "a list of failed, warning and status:<job status>",
     }),
+    NOTIFY_FORMAT: variable(z.enum(NOTIFY_FORMATS).default("auto"), {
+      expects: `one of ${NOTIFY_FORMATS.join(", ")}`,
+    }),
   },
   (values): NotifyConfig | undefined => {
     const triggers = parseTriggers(values.NOTIFY_ON);
     if (values.NOTIFY_WEBHOOK_URL === undefined || typeof triggers === "string") return undefined;
-    return { webhookUrl: values.NOTIFY_WEBHOOK_URL, triggers };
+    return { webhookUrl: values.NOTIFY_WEBHOOK_URL, triggers, format: values.NOTIFY_FORMAT };
   },
   [
     (raw) => {

@@ -29,6 +29,8 @@ export interface DatabaseOptions {
    * Also how long PostgreSQL keeps the sync lock's session through silence (lock.ts).
    */
   queryTimeoutMs?: number | undefined;
+  /** Connections the pool may open (default 5: a run needs 3). */
+  maxConnections?: number | undefined;
 }
 
 /** Default of DatabaseOptions.queryTimeoutMs. */
@@ -44,13 +46,17 @@ export function openDatabase(databaseUrl: string, options: DatabaseOptions = {})
   const queryTimeoutMs = options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: databaseUrl,
-    max: 5,
+    max: options.maxConnections ?? 5,
     application_name: options.applicationName ?? "elements-sync",
     // A database that does not answer fails the query, rather than leaving it (and every
     // health check and scrape after it) waiting for the operating system's TCP timeout.
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     // A half-open connection (a partition, a firewall dropping state) never answers.
     query_timeout: queryTimeoutMs,
+    // The server's side of it: a statement still running (or waiting for a lock) then is
+    // cancelled by PostgreSQL itself, so it does not go on holding or queueing for locks
+    // after the worker closed its connection (a lock wait never notices a closed socket).
+    statement_timeout: queryTimeoutMs,
     // The other half: a transaction whose worker went silent (a partition, a frozen process)
     // would otherwise hold its locks, and the run's row, until the server's TCP keepalive.
     idle_in_transaction_session_timeout: queryTimeoutMs,
@@ -225,11 +231,20 @@ export async function recreateDatabase(server: Queryable, name: string): Promise
   await server.query(`CREATE DATABASE ${quoted}`);
 }
 
-/** Strips the password from a PostgreSQL URL so it can be shown to people. */
+/** Query parameters of a PostgreSQL URL that hold secrets (the driver honours both). */
+const SECRET_PARAMETERS = new Set(["password", "sslpassword"]);
+
+/**
+ * Hides the password of a PostgreSQL URL wherever it is written (`user:password@`,
+ * `?password=`, `?sslpassword=`), so the URL can be shown to people.
+ */
 export function describeDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = "***";
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (SECRET_PARAMETERS.has(name.toLowerCase())) parsed.searchParams.set(name, "***");
+    }
     return parsed.toString();
   } catch {
     return "(unparseable DATABASE_URL)";

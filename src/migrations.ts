@@ -30,7 +30,18 @@ export interface MigrationResult {
 export interface MigrateOptions {
   migrationsDir?: string;
   log?: Logger;
+  /** How long a migration waits for a table's lock before it gives up (default 10 s). */
+  lockTimeoutMs?: number;
 }
+
+/**
+ * Default of MigrateOptions.lockTimeoutMs. While DDL waits for a lock, every query of that
+ * table queues behind it: better to give up soon, naming who blocks, than to stall the lot.
+ */
+export const MIGRATION_LOCK_TIMEOUT_MS = 10_000;
+
+/** PostgreSQL's SQLSTATE lock_not_available, raised when lock_timeout expires. */
+const LOCK_NOT_AVAILABLE = "55P03";
 
 export interface MigrationFile {
   name: string;
@@ -69,7 +80,11 @@ export async function migrate(
   pool: pg.Pool,
   options: MigrateOptions = {},
 ): Promise<MigrationResult> {
-  const { migrationsDir = MIGRATIONS_DIR, log } = options;
+  const {
+    migrationsDir = MIGRATIONS_DIR,
+    log,
+    lockTimeoutMs = MIGRATION_LOCK_TIMEOUT_MS,
+  } = options;
   const files = await readMigrations(migrationsDir);
   return withSession(pool, async (session, discard) => {
     // Every sync migrates first. With nothing to apply it takes no lock: any login can hold
@@ -77,7 +92,7 @@ export async function migrate(
     if (await isUpToDate(session, files)) return upToDate(files, log);
     await acquireLock(session, log);
     try {
-      return await migrateLocked(session, files, log);
+      return await migrateLocked(session, files, lockTimeoutMs, log);
     } finally {
       // Ending the session is the only other way to free a session-level lock.
       await session.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(discard);
@@ -88,6 +103,7 @@ export async function migrate(
 async function migrateLocked(
   client: Session,
   files: MigrationFile[],
+  lockTimeoutMs: number,
   log?: Logger,
 ): Promise<MigrationResult> {
   // Created with the first migration applied, so a refused or failed first run leaves no trace.
@@ -99,7 +115,7 @@ async function migrateLocked(
   );
   const pending = files.filter((file) => !done.has(file.name));
   for (const file of pending) {
-    await applyMigration(client, file);
+    await applyMigration(client, file, lockTimeoutMs);
     log?.info({ migration: file.name }, "applied migration");
   }
   const result = {
@@ -285,10 +301,16 @@ function checkHistory(files: readonly MigrationFile[], rows: readonly MigrationR
   if (problems.length > 0) throw new MigrationError(`Nothing was migrated. ${problems.join(" ")}`);
 }
 
-async function applyMigration(client: Session, file: MigrationFile): Promise<void> {
+async function applyMigration(
+  client: Session,
+  file: MigrationFile,
+  lockTimeoutMs: number,
+): Promise<void> {
   const id = randomUUID();
   try {
     await inTransaction(client, async (tx) => {
+      // SET takes no parameters; the value is an integer of ours.
+      await tx.query(`SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
       await tx.query(CREATE_MIGRATIONS_TABLE);
       await tx.query(
         `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count)
@@ -303,12 +325,47 @@ async function applyMigration(client: Session, file: MigrationFile): Promise<voi
       );
     });
   } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) {
+      throw new MigrationError(
+        `Migration ${file.name} waited ${lockTimeoutMs} ms for a lock and was rolled back; nothing of it was applied. ` +
+          `${await describeBlockers(client)} Then migrate again.`,
+        { cause: error },
+      );
+    }
     throw new MigrationError(
       `Migration ${file.name} failed and was rolled back: ${errorMessage(error)}${whereInFile(file.sql, error)}.` +
         historyLostHint(file.name, error),
       { cause: error },
     );
   }
+}
+
+/**
+ * The other sessions holding locks on this database's tables, oldest transaction first:
+ * typically a BI tool's session left idle in an open transaction.
+ */
+async function describeBlockers(client: Session): Promise<string> {
+  const { rows } = await client
+    .query<{ holder: string }>(
+      `SELECT format('pid %s (application %L, user %s, %s since %s)', a.pid, a.application_name,
+                     a.usename, a.state,
+                     to_char(coalesce(a.xact_start, a.state_change) AT TIME ZONE 'UTC',
+                             'YYYY-MM-DD"T"HH24:MI:SS"Z"')) AS holder
+       FROM pg_stat_activity a
+       WHERE a.pid <> pg_backend_pid()
+         AND a.pid IN (SELECT l.pid FROM pg_locks l
+                       WHERE l.granted AND l.locktype = 'relation'
+                         AND l.database = (SELECT oid FROM pg_database
+                                           WHERE datname = current_database()))
+       ORDER BY coalesce(a.xact_start, a.state_change)`,
+    )
+    .catch(() => ({ rows: [] }));
+  if (rows.length === 0) return "The session that held the lock is gone.";
+  const pids = rows.map((row) => row.holder);
+  return (
+    `Held by ${pids.join("; ")}: end that transaction (or its session, ` +
+    "SELECT pg_terminate_backend(<pid>))."
+  );
 }
 
 /**

@@ -443,6 +443,23 @@ describe("a database that cannot be used: exit 1, one line naming it, never its 
     expect(result.stderr).not.toContain(password);
   });
 
+  it.concurrent.each(databaseCommands)(
+    "%s: a password in the query string (password=, sslpassword=) is hidden too",
+    async (...args) => {
+      const port = await freePort();
+      const url = `postgresql://someone@127.0.0.1:${port}/elements?sslmode=disable&password=${password}&sslpassword=${password}x`;
+      const result = await runCli(args, { ...env, DATABASE_URL: url }, input);
+      expectOneLine(
+        result,
+        1,
+        new RegExp(
+          `^elements-sync ${args[0]}: cannot connect to the database postgresql://someone@127\\.0\\.0\\.1:${port}/elements\\?sslmode=disable&password=\\*\\*\\*&sslpassword=\\*\\*\\* \\(DATABASE_URL\\): connect ECONNREFUSED`,
+        ),
+      );
+      expect(result.stderr).not.toContain(password);
+    },
+  );
+
   // Every command opens the database with the same connect timeout (src/db.ts): none waits
   // for the operating system's TCP timeout, or forever, on a server that never answers.
   it.concurrent.each(databaseCommands)(

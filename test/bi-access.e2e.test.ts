@@ -15,6 +15,7 @@ import { connectAs, createTestDatabase, type TestDatabase } from "./support/data
 const suffix = randomBytes(4).toString("hex");
 const ROLE = `bi_reader_${suffix}`;
 const SCRATCH_ROLE = `bi_scratch_${suffix}`;
+const TAKEOVER_ROLE = `bi_takeover_${suffix}`;
 const PASSWORD = "correct horse battery staple";
 
 const VIEWS = [
@@ -77,6 +78,7 @@ afterAll(async () => {
   await db.drop();
   await onAdmin(`DROP ROLE IF EXISTS ${ROLE}`);
   await onAdmin(`DROP ROLE IF EXISTS ${SCRATCH_ROLE}`);
+  await onAdmin(`DROP ROLE IF EXISTS ${TAKEOVER_ROLE}`);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -301,5 +303,111 @@ describe("elements-sync bi-access", () => {
       [admin],
     );
     expect(role).toEqual({ rolsuper: true, rolconfig: null });
+  });
+
+  it("limits the role's sessions: statement timeout, idle-in-transaction timeout, connection limit", async () => {
+    const [defaults] = await onAdmin<{ rolconfig: string[]; rolconnlimit: number }>(
+      "SELECT rolconfig, rolconnlimit FROM pg_roles WHERE rolname = $1",
+      [ROLE],
+    );
+    expect(defaults).toEqual({
+      rolconfig: [
+        "default_transaction_read_only=on",
+        "statement_timeout=300000",
+        "idle_in_transaction_session_timeout=60000",
+      ],
+      rolconnlimit: 10,
+    });
+    const result = await runCli(
+      [
+        "bi-access",
+        ROLE,
+        "--password-file",
+        passwordFile,
+        "--statement-timeout",
+        "1000",
+        "--idle-in-transaction-timeout",
+        "1000",
+        "--connection-limit",
+        "1",
+      ],
+      { DATABASE_URL: db.url },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain(
+      "statements end after 1000 ms, an idle open transaction after 1000 ms, at most 1 connections",
+    );
+    const reader = await connectAs(db, ROLE, PASSWORD);
+    try {
+      // A statement running past the timeout is cancelled (57014).
+      expect(await errorCode(reader, "SELECT pg_sleep(5)")).toBe("57014");
+      // One connection at a time: a second is refused (53300).
+      const second = await connectAs(db, ROLE, PASSWORD).then(
+        async (client) => {
+          await client.end();
+          return undefined;
+        },
+        (error: unknown) => (error as { code?: string }).code,
+      );
+      expect(second).toBe("53300");
+      // A transaction left open is ended by the server, freeing what it held.
+      const ended = new Promise<void>((resolve) =>
+        reader.once("error", () => {
+          resolve();
+        }),
+      );
+      await reader.query("BEGIN");
+      await reader.query("SELECT count(*) FROM reporting.customers");
+      await ended;
+    } finally {
+      await reader.end().catch(() => undefined);
+    }
+  });
+
+  it("refuses to take over a role with privileges outside the reporting schema unless --replace", async () => {
+    await onAdmin(`CREATE ROLE ${TAKEOVER_ROLE} LOGIN`);
+    await onAdmin(`GRANT CONNECT ON DATABASE ${db.name} TO ${TAKEOVER_ROLE}`);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`GRANT SELECT ON public.customers TO ${TAKEOVER_ROLE}`);
+      await client.query(`GRANT USAGE ON SCHEMA reporting_internal TO ${TAKEOVER_ROLE}`);
+    } finally {
+      await client.end();
+    }
+    const canRead = async () => {
+      const [row] = await db.query<{ can: boolean }>(
+        "SELECT has_table_privilege($1, 'public.customers', 'SELECT') AS can",
+        [TAKEOVER_ROLE],
+      );
+      return row?.can;
+    };
+
+    const refused = await runCli(["bi-access", TAKEOVER_ROLE, "--password-file", passwordFile], {
+      DATABASE_URL: db.url,
+    });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `role ${TAKEOVER_ROLE} already exists and holds privileges outside the reporting schema (schema reporting_internal, table customers). Choose another name, or give --replace to revoke them and make it a reporting-only role.`,
+    );
+    expect(await canRead()).toBe(true);
+
+    const replaced = await runCli(
+      ["bi-access", TAKEOVER_ROLE, "--password-file", passwordFile, "--replace"],
+      { DATABASE_URL: db.url },
+    );
+    expect(replaced.stderr).toBe("");
+    expect(replaced.code).toBe(0);
+    expect(replaced.stdout).toContain(`updated role ${TAKEOVER_ROLE}`);
+    expect(await canRead()).toBe(false);
+    const reader = await connectAs(db, TAKEOVER_ROLE, PASSWORD);
+    try {
+      expect(await errorCode(reader, "SELECT count(*) FROM reporting.customers")).toBeUndefined();
+      expect(
+        await errorCode(reader, "SELECT count(*) FROM reporting_internal.job_status_deltas"),
+      ).toBe("42501");
+    } finally {
+      await reader.end();
+    }
   });
 });

@@ -26,6 +26,11 @@ interface Service {
   restart?: string;
   stop_grace_period?: string;
   ports?: string[];
+  read_only?: boolean;
+  tmpfs?: string[];
+  cap_drop?: string[];
+  security_opt?: string[];
+  mem_limit?: string;
 }
 
 // `<<` merge keys: the workers share their settings and health check through anchors.
@@ -47,6 +52,7 @@ const documented = new Set(
 const postgresEnv = postgres?.environment ?? {};
 /** Variables the Compose file sets for the workers itself, or takes from secrets. */
 const SET_BY_COMPOSE = [
+  "NOTIFY_WEBHOOK_URL",
   "DATABASE_URL",
   "DATABASE_URL_FILE",
   "ELEMENTS_CLIENT_SECRET",
@@ -82,11 +88,13 @@ describe("docker-compose.yml", () => {
     expect(certificateWorker?.profiles).toEqual(["worker-certificate"]);
   });
 
-  it("reads the workers' settings from deploy/compose.env, never from the command line's .env", () => {
-    const settings = read("deploy/compose.env");
+  it("reads the workers' settings from deploy/compose/worker.env, never from the command line's .env", () => {
+    const settings = read("deploy/compose/worker.env");
     const named = new Set([...settings.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
     for (const service of [worker, certificateWorker]) {
-      expect(service?.env_file).toEqual(["${ELEMENTS_SYNC_COMPOSE_ENV:-./deploy/compose.env}"]);
+      expect(service?.env_file).toEqual([
+        "${ELEMENTS_SYNC_COMPOSE_ENV:-./deploy/compose/worker.env}",
+      ]);
       // A name without a value would be taken from .env or the shell: there is none.
       const passedOn = Object.entries(service?.environment ?? {}).filter(([, v]) => v === null);
       expect(passedOn).toEqual([]);
@@ -120,9 +128,16 @@ describe("docker-compose.yml", () => {
         "DATABASE_URL",
         "ELEMENTS_CLIENT_SECRET",
         "ELEMENTS_CERTIFICATE_PASSPHRASE",
+        "NOTIFY_WEBHOOK_URL",
       ])
         expect(service?.environment).not.toHaveProperty(secret);
-      expect(service?.secrets?.toSorted()).toEqual(Object.values(files).toSorted());
+      expect(service?.secrets?.toSorted()).toEqual(
+        [...Object.values(files), "notify_webhook_url"].toSorted(),
+      );
+      // The webhook URL (it holds a token) only as a file, when notifications are wanted.
+      expect(read("deploy/compose/worker.env")).toMatch(
+        /^# NOTIFY_WEBHOOK_URL_FILE=\/run\/secrets\/notify_webhook_url$/m,
+      );
       for (const [variable, secret] of Object.entries(files)) {
         expect(service?.environment?.[variable]).toBe(`/run/secrets/${secret}`);
         expect(compose.secrets[secret]?.file).toMatch(
@@ -130,6 +145,12 @@ describe("docker-compose.yml", () => {
         );
       }
     }
+    // Without NOTIFY_WEBHOOK_URL_SECRET, an empty file of the repository, never read.
+    const noWebhook = "./deploy/compose/no-notify-webhook";
+    expect(compose.secrets.notify_webhook_url?.file).toBe(
+      `\${NOTIFY_WEBHOOK_URL_SECRET:-${noWebhook}}`,
+    );
+    expect(read(noWebhook)).toBe("");
     // The file README tells users to write holds the Compose PostgreSQL's URL.
     const written = /'(postgresql:\/\/\S+)' > secrets\/database_url/.exec(read("README.md"));
     const url = new URL(written?.[1] ?? "");
@@ -139,6 +160,21 @@ describe("docker-compose.yml", () => {
     expect(url.pathname).toBe(`/${postgresEnv.POSTGRES_DB ?? ""}`);
     for (const ignore of [".gitignore", ".dockerignore"]) {
       expect(read(ignore).split("\n")).toContainEqual(expect.stringMatching(/^secrets\/?$/));
+    }
+  });
+
+  it("runs the workers read-only, without capabilities or new privileges, memory capped above the heap", () => {
+    const oldSpaceMb = Number(
+      /--max-old-space-size=(\d+)/.exec(launcherHeapFlags().join(" "))?.[1] ?? 0,
+    );
+    expect(oldSpaceMb).toBeGreaterThan(0);
+    for (const service of [worker, certificateWorker]) {
+      expect(service?.read_only).toBe(true);
+      expect(service?.tmpfs).toEqual(["/tmp"]);
+      expect(service?.cap_drop).toEqual(["ALL"]);
+      expect(service?.security_opt).toContain("no-new-privileges:true");
+      const limitMb = Number(/^(\d+)m$/.exec(service?.mem_limit ?? "")?.[1] ?? 0);
+      expect(limitMb).toBeGreaterThanOrEqual(oldSpaceMb + 256);
     }
   });
 
@@ -163,7 +199,7 @@ describe("docker-compose.yml", () => {
       if (name === "worker" || name === "worker-certificate") continue;
       expect({ name, envFile: service.env_file }).toEqual({ name, envFile: undefined });
     }
-    expect(statSync(new URL("deploy/compose.env", root)).isFile()).toBe(true);
+    expect(statSync(new URL("deploy/compose/worker.env", root)).isFile()).toBe(true);
     const yaml = read("docker-compose.yml").replace(/^\s*#.*$/gm, "");
     expect(yaml).not.toMatch(/!reset|!override|^(name|include):/m);
   });

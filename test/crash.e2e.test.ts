@@ -113,7 +113,7 @@ describe("a sync process killed", () => {
           `SELECT query, xact_start IS NOT NULL AS in_transaction FROM pg_stat_activity
            WHERE datname = current_database() AND wait_event_type = 'Lock'`,
         );
-        expect(waiting?.query).toMatch(/UPDATE tenants/);
+        expect(waiting?.query).toMatch(/UPDATE "?tenants"?/);
         expect(waiting?.in_transaction).toBe(true);
         runId = await runningRunId(h);
         if (!child) throw new Error("unreachable");

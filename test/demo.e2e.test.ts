@@ -4,6 +4,8 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { demoDatabase } from "../src/cli/demo.ts";
+import { runCli } from "./support/cli.ts";
+import { createHarness } from "./support/harness.ts";
 
 const name = `es_demo_${randomBytes(6).toString("hex")}`;
 const admin = inject("adminDatabaseUrl");
@@ -49,5 +51,24 @@ describe("demo database", () => {
     ).rejects.toThrow(
       /DATABASE_URL is not set and no PostgreSQL accepts connections at .*Start one \(docker compose up -d postgres\) or set DATABASE_URL/,
     );
+  });
+
+  it("reads DATABASE_URL_FILE like every other command", async () => {
+    const h = await createHarness();
+    try {
+      await h.sync();
+      // A database that already holds runs: the demo refuses it, naming what it read.
+      const result = await runCli(
+        ["demo"],
+        { DATABASE_URL_FILE: "database_url" },
+        { files: { database_url: `${h.db.url}\n` } },
+      );
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(
+        "DATABASE_URL points at a database that already holds 1 elements-sync run(s)",
+      );
+    } finally {
+      await h.close();
+    }
   });
 });

@@ -49,29 +49,62 @@ function flipped(customer: SimulatedCustomer): SimulatedCustomer {
 }
 
 describe("bodies the client cannot use", () => {
-  it("a 200 with truncated JSON fails the run at once and changes nothing", async () => {
+  it("a 200 with truncated JSON is retried like a reset: the run succeeds", async () => {
     const customers = sampleCustomers(25);
     const h = await start(customers);
     await syncOk(h);
-    const before = await snapshotData(h.db);
     const changed = [flipped(customers[0] as SimulatedCustomer), ...customers.slice(2)];
     h.simulator.setCustomers(changed);
+    const requestsBefore = h.simulator.requests.length;
     h.simulator.injectFault({ corrupt: "truncated-json", onPage: 2 });
-
-    const run = failed(await syncChecked(h));
-    expect(run.error).toMatch(/answered with a body that is not JSON/);
-    // Not retried: the same body would come back.
-    expect(h.simulator.requests.filter((r) => r.pageIndex === 2).map((r) => r.status)).toEqual([
-      200, 200,
-    ]);
-    expect(await snapshotData(h.db)).toEqual(before);
 
     expect(await syncOk(h)).toMatchObject({
       complete: true,
       customersRemoved: 1,
       statusChanges: 1,
     });
+    // Asked for again after the cut-off body.
+    const page2 = h.simulator.requests.slice(requestsBefore).filter((r) => r.pageIndex === 2);
+    expect(page2.map((r) => r.status)).toEqual([200, 200]);
+    expect(h.logs).toContainEqual(
+      expect.objectContaining({
+        msg: "customers request failed; retrying",
+        pageIndex: 2,
+        kind: "retry",
+        err: "The Elements API answered with a body that is not JSON.",
+      }),
+    );
     await expectDataMatches(h.db, changed);
+  });
+
+  it("a proxy's HTML page answered with 200 is retried too", async () => {
+    const customers = sampleCustomers(25);
+    const h = await start(customers);
+    h.simulator.injectFault({
+      status: 200,
+      onPage: 1,
+      body: "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    });
+    expect(await syncOk(h)).toMatchObject({ complete: true, customersAdded: 25 });
+    await expectDataMatches(h.db, customers);
+  });
+
+  it("a body that is never JSON fails the run within the attempt budget and changes nothing", async () => {
+    const customers = sampleCustomers(25);
+    const h = await start(customers, { maxAttempts: 3 });
+    await syncOk(h);
+    const before = await snapshotData(h.db);
+    h.simulator.setCustomers([flipped(customers[0] as SimulatedCustomer), ...customers.slice(2)]);
+    const requestsBefore = h.simulator.requests.length;
+    h.simulator.injectFault({ corrupt: "truncated-json", onPage: 2, times: 100 });
+
+    const run = failed(await syncChecked(h));
+    expect(run.error).toMatch(
+      /^The Elements API answered with a body that is not JSON\. \(page 2, gave up after 3 attempts\)/,
+    );
+    const page2 = h.simulator.requests.slice(requestsBefore).filter((r) => r.pageIndex === 2);
+    expect(page2).toHaveLength(3);
+    expect(await snapshotData(h.db)).toEqual(before);
   });
 });
 

@@ -175,6 +175,32 @@ describe("run notifications", () => {
     expect(rig.results).toEqual(["sent", "sent"]);
   });
 
+  it("post an Adaptive Card with NOTIFY_FORMAT=teams-workflow, the API's text escaped as Markdown", async () => {
+    const customers = withStatus(sampleCustomers(3), WORKING);
+    const h = await openHarness({ customers });
+    const r = (receiver = await startWebhookReceiver());
+    const read = readNotifyConfig({ NOTIFY_WEBHOOK_URL: r.url, NOTIFY_FORMAT: "teams-workflow" });
+    if (!read) throw new Error("unreachable");
+    const rig = notifierFor(h, read);
+    await syncChecked(h);
+    const next = withStatus(customers, FAILED).map((customer, i) =>
+      i === 0 ? { ...customer, organization: "[click](https://evil.example)" } : customer,
+    );
+    await h.serve(next);
+    await rig.notifier.afterRun(await syncChecked(h));
+
+    expect(r.posts).toHaveLength(1);
+    const body = r.posts[0]?.body as {
+      type: string;
+      attachments: { contentType: string; content: { body: { text: string }[] } }[];
+    };
+    expect(body.type).toBe("message");
+    expect(body.attachments[0]?.contentType).toBe("application/vnd.microsoft.card.adaptive");
+    const texts = body.attachments[0]?.content.body.map((block) => block.text) ?? [];
+    expect(texts.join("\n")).toContain("\\[click\\]\\(https://evil\\.example\\)");
+    expect(rig.results).toEqual(["sent"]);
+  });
+
   it("do not post when NOTIFY_WEBHOOK_URL is unset, or for a run stopped on purpose", async () => {
     const h = await openHarness({ customers: sampleCustomers(10) });
     const r = (receiver = await startWebhookReceiver());

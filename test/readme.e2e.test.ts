@@ -123,7 +123,14 @@ describe("README", () => {
       nullable: /\bnull\b/.test(type),
     }));
     const actual = await h.db.query<{ column: string; type: string; nullable: boolean }>(
-      `SELECT column_name AS column, data_type AS type, is_nullable = 'YES' AS nullable
+      // A column a CHECK (column IS NOT NULL) keeps NULL out of cannot hold NULL either: a
+      // Prisma list column is declared so (sync_runs.new_fields).
+      `SELECT column_name AS column, data_type AS type,
+              is_nullable = 'YES' AND NOT EXISTS (
+                SELECT 1 FROM pg_constraint k
+                WHERE k.conrelid = format('public.%I', table_name)::regclass AND k.contype = 'c'
+                  AND pg_get_constraintdef(k.oid) = format('CHECK ((%I IS NOT NULL))', column_name)
+              ) AS nullable
          FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1
          ORDER BY ordinal_position`,
       [table],

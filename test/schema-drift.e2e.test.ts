@@ -267,9 +267,12 @@ function schemaShape(dmmf: Dmmf): Shape {
         continue;
       }
       const type = expectedType(field, dmmf);
+      // Prisma Migrate creates a list column nullable, whatever DMMF's isRequired says (a
+      // CHECK constraint in the database may keep NULL out: Prisma neither expresses nor diffs it).
+      const notNull = field.isRequired && !field.isList;
       shape.set(
         columnKey(table, field.dbName ?? field.name),
-        columnDescription(type, field.isRequired, expectsDatabaseDefault(field)),
+        columnDescription(type, notNull, expectsDatabaseDefault(field)),
       );
     }
   }
@@ -439,6 +442,19 @@ describe("schema.prisma and prisma/migrations", () => {
 
   it("the migrated database matches schema.prisma", async () => {
     expect(diffShapes(expected, await databaseShape(pool))).toEqual([]);
+  });
+
+  it("keeps NULL out of sync_runs.new_fields with a CHECK, as Prisma lists cannot say NOT NULL", async () => {
+    expect(expected.get(columnKey("sync_runs", "new_fields"))).toBe("text[] NULL with default");
+    const error: unknown = await pool
+      .query("INSERT INTO sync_runs (started_at, new_fields) VALUES (now(), NULL)")
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "23514", constraint: "sync_runs_new_fields_not_null" });
+    const { rows } = await pool.query<{ new_fields: string[] }>(
+      "INSERT INTO sync_runs (started_at) VALUES (now()) RETURNING new_fields",
+    );
+    expect(rows).toEqual([{ new_fields: [] }]);
+    await pool.query("DELETE FROM sync_runs");
   });
 
   it("reports a database that has drifted, naming what differs", async () => {

@@ -80,8 +80,27 @@ describe("elements-sync status", () => {
       error: null,
       removalsWithheld: 0,
       warning: null,
+      newFields: [],
     });
     expect(status.runs[2]?.durationMs).toBeGreaterThan(0);
+  });
+
+  it("shows the fields outside the documented set a run met, in the note and in --json", async () => {
+    const customers = sampleCustomers(3).map((customer) => ({ ...customer, riskScore: 7 }));
+    const other = await createHarness({ customers });
+    try {
+      await other.sync();
+      const own = { ...env, DATABASE_URL: other.db.url };
+      const json = await runCli(["status", "--json"], own);
+      const [run] = (JSON.parse(json.stdout) as { runs: Record<string, unknown>[] }).runs;
+      expect(run).toMatchObject({ status: "succeeded", newFields: ["riskScore"] });
+      const table = await runCli(["status", "--wide"], own);
+      expect(table.stdout.trimEnd().split("\n").at(-1)).toMatch(
+        / +succeeded +on demand +yes +3 +3 +0 +0 +0 +new fields: riskScore$/,
+      );
+    } finally {
+      await other.close();
+    }
   });
 
   it("says what to do when the database has no elements-sync tables", async () => {

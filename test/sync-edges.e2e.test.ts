@@ -94,8 +94,12 @@ describe("records", () => {
     if (first) first.jobStatus = first.jobStatus === 2 ? 3 : 2;
     await h.serve(customers);
     h.simulator.injectFault({ status: 200, body: JSON.stringify({ items: [] }), onPage: 2 });
+    const requestsBefore = h.simulator.requests.length;
     const run = await h.sync();
     expect(failed(run).error).toMatch(/not the documented shape.*data/);
+    // JSON in the wrong shape is not retried (a body that is not JSON at all is).
+    const page2 = h.simulator.requests.slice(requestsBefore).filter((r) => r.pageIndex === 2);
+    expect(page2).toHaveLength(1);
     expect(await h.db.query("SELECT * FROM customers ORDER BY id")).toEqual(before);
     await expectInvariants(h.db);
   });

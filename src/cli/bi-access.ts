@@ -5,10 +5,10 @@ import { readFile } from "node:fs/promises";
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { UsageError, errorMessage } from "../errors.ts";
-import { checkRoleName, grantReportingAccess } from "../reporting/access.ts";
+import { checkRoleName, grantReportingAccess, ROLE_LIMITS } from "../reporting/access.ts";
 import type { CommandRunner } from "./command.ts";
 import { EXIT } from "./io.ts";
-import { stringOption } from "./options.ts";
+import { integerOption, stringOption } from "./options.ts";
 
 export const biAccessCommand: CommandRunner = {
   async run(values, io, positionals) {
@@ -16,6 +16,23 @@ export const biAccessCommand: CommandRunner = {
     if (role === undefined) throw new UsageError("name the role: elements-sync bi-access <role>.");
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra.join(" ")}".`);
     checkRoleName(role);
+    const limits = {
+      statementTimeoutMs: integerOption(values, "statement-timeout", {
+        min: 1000,
+        max: 86_400_000,
+        fallback: ROLE_LIMITS.statementTimeoutMs,
+      }),
+      idleInTransactionTimeoutMs: integerOption(values, "idle-in-transaction-timeout", {
+        min: 1000,
+        max: 86_400_000,
+        fallback: ROLE_LIMITS.idleInTransactionTimeoutMs,
+      }),
+      connectionLimit: integerOption(values, "connection-limit", {
+        min: 1,
+        max: 10_000,
+        fallback: ROLE_LIMITS.connectionLimit,
+      }),
+    };
     const password = await readPassword(stringOption(values, "password-file"));
     loadDotEnv();
     const { database, databaseTimeout } = readConfig(process.env, ["database", "databaseTimeout"]);
@@ -24,11 +41,16 @@ export const biAccessCommand: CommandRunner = {
       applicationName: "elements-sync bi-access",
     });
     try {
-      const result = await grantReportingAccess(db.pool, role, password);
+      const result = await grantReportingAccess(db.pool, role, password, {
+        limits,
+        replace: values.replace === true,
+      });
       io.out(
         `${result.created ? "created" : "updated"} role ${role}: it can log in to database ${result.database} ` +
           `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}) ` +
-          `and call its functions ${result.functions.map((name) => `reporting.${name}`).join(", ")}, nothing else`,
+          `and call its functions ${result.functions.map((name) => `reporting.${name}`).join(", ")}, nothing else; ` +
+          `statements end after ${limits.statementTimeoutMs} ms, an idle open transaction after ` +
+          `${limits.idleInTransactionTimeoutMs} ms, at most ${limits.connectionLimit} connections`,
       );
       return EXIT.ok;
     } finally {

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readConfig, type Env } from "../config.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES } from "../elements/body.ts";
 import { DEFAULT_CONCURRENCY } from "../sync/defaults.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
@@ -32,7 +33,7 @@ export const demoCommand: CommandRunner = {
     // No .env: its DATABASE_URL is the operator's real database. Quieter than other
     // commands unless LOG_LEVEL asks: the demo's output is its printout.
     const { env, log } = configure(["logging"], { dotEnv: false, quietLogLevel: "warn" });
-    const databaseUrl = await demoDatabase(io, env.DATABASE_URL);
+    const databaseUrl = await demoDatabase(io, demoDatabaseUrl(env));
     const dir = mkdtempSync(join(tmpdir(), "elements-sync-demo-"));
     const dataFile = join(dir, "customers.json");
     const customers = generateCustomers(40, 7);
@@ -122,7 +123,9 @@ export async function demoDatabase(
   }
   const url = new URL(localServer);
   url.pathname = `/${name}`;
-  io.out(`Database: ${url.toString()} (created; set DATABASE_URL to use another)`);
+  io.out(
+    `Database: ${describeDatabaseUrl(url.toString())} (created; set DATABASE_URL to use another)`,
+  );
   return url.toString();
 }
 
@@ -227,4 +230,10 @@ function describeChange(change: ChangeRow): string {
       return parts.join("; ");
     }
   }
+}
+
+/** DATABASE_URL, or the file DATABASE_URL_FILE names, when either is set; checked like any command's. */
+function demoDatabaseUrl(env: Env): string | undefined {
+  if (!env.DATABASE_URL && !env.DATABASE_URL_FILE) return undefined;
+  return readConfig(env, ["database"]).database.url;
 }

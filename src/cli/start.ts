@@ -1,3 +1,4 @@
+import { openDatabase } from "../db.ts";
 import { checkHealth, startOperatorServer, type OperatorServer } from "../worker/http.ts";
 import { createWorkerMetrics } from "../worker/metrics.ts";
 import { startWorker, type Worker } from "../worker/worker.ts";
@@ -13,13 +14,21 @@ export const startCommand: CommandRunner = {
     const { worker: schedule } = config;
     let worker: Worker | undefined;
     const nextFire = () => worker?.nextFire() ?? null;
+    // /healthz and /metrics read through a connection of their own, never the run's. It
+    // connects at the first scrape: nothing to close if start-up fails before.
+    const httpDb = openDatabase(config.database.url, {
+      ...config.databaseTimeout,
+      applicationName: "elements-sync-http",
+      maxConnections: 1,
+    });
     const app = await openApp({
       ...config,
       log,
       migrate: values.migrate !== false,
       signals: true,
-      instrument: (db) => createWorkerMetrics({ db, log, nextFire }),
+      instrument: () => createWorkerMetrics({ db: httpDb, log, nextFire }),
     });
+    app.defer(() => httpDb.close());
     try {
       if (values.migrate === false) await assertMigrated(app.db.pool);
       const metrics = app.instruments;
@@ -27,9 +36,10 @@ export const startCommand: CommandRunner = {
       if (schedule.httpPort > 0) {
         server = await startOperatorServer({
           port: schedule.httpPort,
+          host: schedule.httpHost,
           log,
           metrics,
-          health: () => checkHealth(app.db, nextFire),
+          health: () => checkHealth(httpDb, nextFire, log),
         });
         app.defer(() => server?.close());
       }

@@ -75,6 +75,7 @@ function statusJson({ schedule, runs }: Status): string {
       error: run.status === "succeeded" ? null : run.outcome_reason,
       removalsWithheld: run.removals_withheld,
       warning: run.warning,
+      newFields: run.new_fields === null ? [] : run.new_fields.split(", "),
     })),
   };
   return JSON.stringify(json, null, 2);
@@ -167,10 +168,14 @@ function counts(run: RunRow): number[] {
   ];
 }
 
-/** Why it failed, what needs a look although it succeeded, or why it was incomplete. */
+/**
+ * Why it failed, what needs a look although it succeeded, or why it was incomplete; then the
+ * fields outside the documented set it met (sync_runs.new_fields).
+ */
 function note(run: RunRow): string {
-  if (run.status !== "succeeded") return run.outcome_reason ?? "";
-  return run.warning ?? run.outcome_reason ?? "";
+  const why = run.status === "succeeded" ? (run.warning ?? run.outcome_reason) : run.outcome_reason;
+  const fields = run.new_fields === null ? null : `new fields: ${run.new_fields}`;
+  return [why, fields].filter((part) => part !== null && part !== "").join("; ");
 }
 
 function utcIso(iso: string): string {

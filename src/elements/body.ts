@@ -1,9 +1,39 @@
 // Reading response bodies with a size cap (a broken or hostile server that streams without
 // end must not exhaust the worker's memory), and parsing them as JSON.
+import { getHeapStatistics } from "node:v8";
 import { ElementsApiError } from "./errors.ts";
 
-/** 50 MiB (ELEMENTS_MAX_RESPONSE_BYTES): a page of 100 customers is tens of kilobytes. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 50 * 1024 * 1024;
+/**
+ * 2 MiB (ELEMENTS_MAX_RESPONSE_BYTES): a page of 100 customers is tens of kilobytes, and the
+ * cap is what bounds memory (heapNeeded below), so it is a few pages' worth, not more.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Heap one byte of JSON may take once parsed, text included. Measured on Node 24: customer
+ * records 1.4, numbers 5, empty arrays 14, empty objects 22 (a hostile page's worst case).
+ */
+export const HEAP_BYTES_PER_BODY_BYTE = 24;
+
+/**
+ * Pages a run may hold at once: one being fetched per worker, two per worker queued in the
+ * pipeline (PAGES_QUEUED_PER_WORKER in sync/run-context.ts), and the one being checked. The
+ * queue counts customers, not bytes: pages far below the page size (or a merge batch of
+ * several pages) can hold more, which only a bound in bytes there would rule out.
+ */
+export function pagesHeld(concurrency: number): number {
+  return 3 * concurrency + 1;
+}
+
+/** Heap that pages at the cap could take, all in flight at once. */
+export function heapNeeded(maxResponseBytes: number, concurrency: number): number {
+  return maxResponseBytes * pagesHeld(concurrency) * HEAP_BYTES_PER_BODY_BYTE;
+}
+
+/** Pages may have two thirds of the heap; the rest is the run's own (ids, merge, driver). */
+export function heapForPages(heapLimit = getHeapStatistics().heap_size_limit): number {
+  return Math.floor((heapLimit * 2) / 3);
+}
 
 /** How much of an error body is read for a message (only its start is shown). */
 export const ERROR_BODY_BYTES = 64 * 1024;
@@ -73,14 +103,72 @@ export async function readUpTo(
   }
 }
 
-/** JSON.parse for response bodies: a body that is not JSON is a fatal error naming `who`. */
-export function parseJsonBody(text: string, who: string, status?: number): unknown {
+// Node 24's raw JSON, which TypeScript's ES2024 lib lacks.
+declare global {
+  interface JSON {
+    rawJSON(text: string): object;
+    isRawJSON(value: unknown): boolean;
+  }
+}
+
+/**
+ * JSON.parse for response bodies. A whole body that is not JSON (a proxy's error page, JSON
+ * cut short by the server) is retried like a reset: such a page is usually gone a minute
+ * later. A body that is JSON in the wrong shape is the caller's to refuse, at once.
+ * With `exactNumbers`, an integer beyond 2^53 keeps its exact text as raw JSON (which
+ * JSON.stringify writes back verbatim and jsonb stores exactly), except under the keys
+ * named: fields whose schemas check them as numbers.
+ */
+export function parseJsonBody(
+  text: string,
+  who: string,
+  status?: number,
+  exactNumbers?: { except: ReadonlySet<string> },
+): unknown {
   try {
-    return JSON.parse(text);
+    // Only a run of 16 digits can be an integer a double does not hold exactly.
+    if (exactNumbers === undefined || !/\d{16}/.test(text)) return JSON.parse(text);
+    return parseExactly(text, exactNumbers.except);
   } catch {
     throw new ElementsApiError(`${who} answered with a body that is not JSON.`, {
-      kind: "fatal",
+      kind: "retry",
       ...(status !== undefined ? { status } : {}),
     });
   }
+}
+
+/**
+ * Strings, or integer literals of 16 digits or more (not part of a fraction or exponent):
+ * the latter are what a double may not hold exactly.
+ */
+const STRING_OR_LONG_INTEGER = /"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])-?[1-9]\d{15,}(?![\d.eE])/g;
+
+/** Marks a long integer's text as a string through JSON.parse; NUL keeps it from real text. */
+const MARK = "\u0000integer:";
+
+/**
+ * JSON.parse keeping long integers' text: each is parsed as a marked string and then turned
+ * into raw JSON (or back into a number when it is safe, or under a key in `except`). Not a
+ * reviver: that recurses, and a deep record would overflow the stack (the sync rejects it).
+ */
+function parseExactly(text: string, except: ReadonlySet<string>): unknown {
+  const replaced = text.replace(STRING_OR_LONG_INTEGER, (token) =>
+    token.startsWith('"') ? token : `"\\u0000integer:${token}"`,
+  );
+  if (replaced === text) return JSON.parse(text);
+  const root: { value: unknown } = { value: JSON.parse(replaced) };
+  const pending: unknown[] = [root];
+  for (let holder = pending.pop(); holder !== undefined; holder = pending.pop()) {
+    const entries = Object.entries(holder as Record<string, unknown>);
+    for (const [key, value] of entries) {
+      if (typeof value === "object" && value !== null) pending.push(value);
+      else if (typeof value === "string" && value.startsWith(MARK)) {
+        const literal = value.slice(MARK.length);
+        const number = Number(literal);
+        (holder as Record<string, unknown>)[key] =
+          Number.isSafeInteger(number) || except.has(key) ? number : JSON.rawJSON(literal);
+      }
+    }
+  }
+  return root.value;
 }

@@ -16,6 +16,7 @@ import {
   CUSTOMERS_PATH,
   pageEnvelopeSchema,
   describeIssues,
+  NUMBER_FIELDS,
   type PageEnvelope,
 } from "./payload.ts";
 import { describeHttpFailure, ElementsApiError, type FailureKind } from "./errors.ts";
@@ -25,6 +26,7 @@ import { RequestGate } from "./gate.ts";
 import { redactSecrets } from "./redact.ts";
 import { absentHostFailure, type HostSettings } from "./first-contact.ts";
 import { answerFailure, classifyStatus } from "./retry.ts";
+import { isObject } from "../values.ts";
 
 export interface ElementsClientOptions {
   apiUrl: string;
@@ -42,7 +44,7 @@ export interface ElementsClientOptions {
   gate?: RequestGate;
   /** Told about every HTTP answer and retry, for metrics; must not throw. */
   events?: ClientEvents;
-  /** A larger response body fails the request at once (default 50 MiB). */
+  /** A larger response body fails the request at once (default 2 MiB, DEFAULT_MAX_RESPONSE_BYTES). */
   maxResponseBytes?: number;
   /** Where each host comes from, for the message when one cannot be reached at first contact. */
   hosts?: HostSettings;
@@ -81,6 +83,15 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     throwHttpErrors: false,
   });
   const gate = options.gate ?? new RequestGate();
+  const envelopeFields = new Set<string>();
+  const announceEnvelopeFields = (body: unknown) => {
+    const names = newEnvelopeFields(body, envelopeFields);
+    if (names.length === 0) return;
+    options.log.warn(
+      { newFields: names },
+      `fields outside the documented envelope: ${names.join(", ")}; not stored`,
+    );
+  };
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   // A host that has never answered and cannot be found or connected to is most likely
   // mistyped: that fails at once. Once it has answered, the same fault is an outage: retried.
@@ -156,7 +167,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
         }
         if (classifyStatus(response.status) === "ok") {
           const text = await readCapped(response, maxResponseBytes, "The Elements API", bounded);
-          return parseEnvelope(text);
+          return parseEnvelope(text, announceEnvelopeFields);
         }
         // A second 401 in a row means the registration itself is refused: not worth retrying.
         const detail = await errorDetail(response, token, bounded);
@@ -281,8 +292,39 @@ function send(http: KyInstance, request: PageRequest, token: string, signal?: Ab
   });
 }
 
-function parseEnvelope(text: string): PageEnvelope {
-  const body = parseJsonBody(text, "The Elements API", 200);
+/** The envelope's documented keys: any other is a field AvePoint added. */
+const ENVELOPE_FIELDS = new Set(Object.keys(pageEnvelopeSchema.shape));
+const METADATA_FIELDS = new Set(Object.keys(pageEnvelopeSchema.shape.metadata.shape));
+
+/**
+ * Fields of the envelope (beside `data`, whose records the sync checks) outside the
+ * documented set, as `<name>` and `metadata.<name>`: the schema drops them, so they are
+ * named here or never. At most MAX_ENVELOPE_FIELDS, each once per client.
+ */
+function newEnvelopeFields(body: unknown, announced: Set<string>): string[] {
+  if (!isObject(body)) return [];
+  const found = Object.keys(body).filter((key) => !ENVELOPE_FIELDS.has(key));
+  const { metadata } = body;
+  if (isObject(metadata)) {
+    found.push(
+      ...Object.keys(metadata)
+        .filter((key) => !METADATA_FIELDS.has(key))
+        .map((key) => `metadata.${key}`),
+    );
+  }
+  const fresh = found
+    .map((name) => name.replaceAll("\u0000", "\\u0000").toWellFormed().slice(0, 200))
+    .filter((name) => !announced.has(name))
+    .slice(0, Math.max(0, MAX_ENVELOPE_FIELDS - announced.size));
+  for (const name of fresh) announced.add(name);
+  return fresh.sort();
+}
+
+const MAX_ENVELOPE_FIELDS = 100;
+
+function parseEnvelope(text: string, announce: (body: unknown) => void): PageEnvelope {
+  const body = parseJsonBody(text, "The Elements API", 200, { except: NUMBER_FIELDS });
+  announce(body);
   const result = pageEnvelopeSchema.safeParse(body);
   if (!result.success) {
     throw new ElementsApiError(

@@ -39,6 +39,18 @@ export const customerSchema = z.object({
   tenants: z.array(tenantSchema),
 });
 export type CustomerRecord = z.infer<typeof customerSchema>;
+
+/**
+ * Keys of the documented numbers, read as numbers so their schemas check them; every other
+ * integer of a page keeps its exact text (parseJsonBody's exactNumbers).
+ */
+export const NUMBER_FIELDS: ReadonlySet<string> = new Set([
+  "pageIndex",
+  "pageSize",
+  "totalCount",
+  "jobStatus",
+  "managementMode",
+]);
 export type TenantRecord = z.infer<typeof tenantSchema>;
 
 /** The identity service's answer to a client-credentials token request. */

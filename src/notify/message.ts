@@ -2,6 +2,14 @@
 // a top-level Markdown `text` and ignore the other fields, which carry the same facts for
 // receivers that read JSON (a script, an automation flow).
 import type { RunSummary } from "../sync/sync.ts";
+import {
+  adaptiveCardMessage,
+  markdownText,
+  slackCode,
+  slackText,
+  type BodyFormat,
+  type Escape,
+} from "./format.ts";
 
 /** Why a run sends a notification: `failed`, `warning`, or `status:<label>`. */
 export type NotifyReason = string;
@@ -63,11 +71,26 @@ export interface WebhookBody {
   };
 }
 
-export function webhookBody(notification: RunNotification): WebhookBody {
+/**
+ * The body for `format`: the JSON below (Slack's or Markdown's text in it), or for Teams
+ * Workflows the same text as an Adaptive Card.
+ */
+export function webhookBody(notification: RunNotification, format: BodyFormat = "json"): unknown {
+  const slack = format === "slack" || format === "json";
+  const paragraphs = markdown(
+    notification,
+    slack ? slackText : markdownText,
+    slack ? slackCode : (text) => text,
+  );
+  if (format === "teams-workflow") return adaptiveCardMessage(paragraphs);
+  return jsonBody(notification, paragraphs.join("\n\n"));
+}
+
+function jsonBody(notification: RunNotification, text: string): WebhookBody {
   const { summary } = notification;
   const succeeded = summary.status === "succeeded";
   return {
-    text: markdown(notification),
+    text,
     source: "elements-sync",
     reasons: notification.reasons,
     run: {
@@ -102,11 +125,16 @@ export function webhookBody(notification: RunNotification): WebhookBody {
 }
 
 /**
- * What both Slack (mrkdwn) and Teams (Markdown) render: paragraphs separated by a blank
- * line, a `-` list, code spans. Data from the API is put in plain: `&`, `<` and `>` as
- * entities (Slack reads `<…>` as a link), line breaks and backticks flattened.
+ * Paragraphs both Slack (mrkdwn) and Teams (Markdown) render: a `-` list, code spans. Data
+ * from the API is put in as text (`escape`), line breaks flattened, backticks made quotes.
  */
-function markdown({ summary, changes, changesTotal }: RunNotification): string {
+function markdown(
+  { summary, changes, changesTotal }: RunNotification,
+  escape: Escape,
+  escapeCode: Escape,
+): string[] {
+  const plain = (text: string) => escape(flatten(text));
+  const code = (text: string) => `\`${escapeCode(flatten(text))}\``;
   const paragraphs = [headline(summary)];
   if (summary.status === "failed") paragraphs.push(`Error: ${code(summary.error)}`);
   if (summary.status === "succeeded" && summary.warning !== null) {
@@ -123,7 +151,7 @@ function markdown({ summary, changes, changesTotal }: RunNotification): string {
     if (changesTotal > changes.length) lines.push(`- and ${changesTotal - changes.length} more`);
     paragraphs.push(lines.join("\n"));
   }
-  return paragraphs.join("\n\n");
+  return paragraphs;
 }
 
 function headline(summary: RunSummary): string {
@@ -139,16 +167,10 @@ function headline(summary: RunSummary): string {
   );
 }
 
-function plain(text: string): string {
-  return text
-    .replaceAll(/\s+/g, " ")
-    .slice(0, 500)
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll("`", "'");
-}
-
-function code(text: string): string {
-  return `\`${plain(text)}\``;
+/**
+ * One line of at most 500 characters; a backtick becomes a quote, so no text ends a code
+ * span (inside one, nothing else is markup, and `<`, `>` and `&` are shown as they are).
+ */
+function flatten(text: string): string {
+  return text.replaceAll(/\s+/g, " ").slice(0, 500).replaceAll("`", "'");
 }

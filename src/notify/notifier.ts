@@ -7,6 +7,7 @@ import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { INTERRUPTED } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
+import { bodyFormat, type NotifyFormat } from "./format.ts";
 import type { NotifyTrigger } from "./triggers.ts";
 import {
   MAX_LISTED_CHANGES,
@@ -25,6 +26,8 @@ import {
 export interface NotifyConfig {
   webhookUrl: string;
   triggers: NotifyTrigger[];
+  /** The body's format (NOTIFY_FORMAT); `auto` decides by the webhook's host. */
+  format: NotifyFormat;
 }
 
 export type NotificationResult = "sent" | "failed";
@@ -67,12 +70,10 @@ export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
             : NO_CHANGES;
         const reasons = matchingReasons(config.triggers, summary, changes);
         if (reasons.length === 0) return;
-        const body = webhookBody({
-          reasons,
-          summary,
-          changes: changes.listed,
-          changesTotal: changes.total,
-        });
+        const body = webhookBody(
+          { reasons, summary, changes: changes.listed, changesTotal: changes.total },
+          bodyFormat(config.format, config.webhookUrl),
+        );
         const remaining = Math.max(
           1,
           Math.floor(limits.totalTimeoutMs - (performance.now() - started)),

@@ -66,26 +66,60 @@ export interface AccessResult {
   functions: string[];
 }
 
+/** What the role's sessions may take; defaults in ROLE_LIMITS. */
+export interface RoleLimits {
+  /** statement_timeout of its sessions: a runaway report is cancelled. */
+  statementTimeoutMs: number;
+  /**
+   * idle_in_transaction_session_timeout: a session left in an open transaction (holding
+   * its tables against the migrator's DDL) is ended.
+   */
+  idleInTransactionTimeoutMs: number;
+  /** CONNECTION LIMIT: sessions at once. */
+  connectionLimit: number;
+}
+
+export const ROLE_LIMITS: RoleLimits = {
+  statementTimeoutMs: 5 * 60_000,
+  idleInTransactionTimeoutMs: 60_000,
+  connectionLimit: 10,
+};
+
+export interface GrantOptions {
+  limits?: Partial<RoleLimits>;
+  /** Take over an existing role that holds privileges elsewhere, revoking them. */
+  replace?: boolean;
+}
+
 /** Creates or updates `role` in one transaction: all of it happens, or none. */
 export async function grantReportingAccess(
   db: pg.Pool | Session,
   role: string,
   password: string,
+  options: GrantOptions = {},
 ): Promise<AccessResult> {
   const name = pg.escapeIdentifier(checkRoleName(role));
+  const limits = { ...ROLE_LIMITS, ...options.limits };
   try {
-    return await inTransaction(db, (client) => grant(client, role, name, password));
+    return await inTransaction(db, (client) =>
+      grant(client, { role, name, password, limits, replace: options.replace === true }),
+    );
   } catch (error) {
     throw explainPermission(error);
   }
 }
 
-async function grant(
-  client: Session,
-  role: string,
-  name: string,
-  password: string,
-): Promise<AccessResult> {
+interface Grant {
+  role: string;
+  /** The role's name as an identifier. */
+  name: string;
+  password: string;
+  limits: RoleLimits;
+  replace: boolean;
+}
+
+async function grant(client: Session, wanted: Grant): Promise<AccessResult> {
+  const { role, name, password, limits } = wanted;
   const { rows: schema } = await client.query<{ owner: string | null; database: string }>(
     `SELECT (SELECT r.rolname::text FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
              WHERE n.nspname = 'reporting') AS owner,
@@ -116,9 +150,20 @@ async function grant(
       );
     }
   }
-  const attributes = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD ${pg.escapeLiteral(scramVerifier(password))}`;
+  if (found) await takeOver(client, wanted);
+  const attributes =
+    `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS ` +
+    `CONNECTION LIMIT ${Math.trunc(limits.connectionLimit)} ` +
+    `PASSWORD ${pg.escapeLiteral(scramVerifier(password))}`;
   await client.query(`${found ? "ALTER" : "CREATE"} ROLE ${name} WITH ${attributes}`);
   await client.query(`ALTER ROLE ${name} SET default_transaction_read_only = on`);
+  // SET takes no parameters: the values are integers of ours.
+  await client.query(
+    `ALTER ROLE ${name} SET statement_timeout = ${Math.trunc(limits.statementTimeoutMs)}`,
+  );
+  await client.query(
+    `ALTER ROLE ${name} SET idle_in_transaction_session_timeout = ${Math.trunc(limits.idleInTransactionTimeoutMs)}`,
+  );
   // Explicit grants only: what PUBLIC holds cannot be revoked from one role, and holds
   // no table privilege (and, since PostgreSQL 15, no CREATE on schema public).
   await client.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${name}`);
@@ -157,6 +202,54 @@ async function grant(
     views: views.map((row) => row.view),
     functions: functions.map((row) => row.name),
   };
+}
+
+/**
+ * An existing plain login may become the reader only if it holds no privilege outside the
+ * reporting schema (its grants would survive, and "nothing else" would be false), unless
+ * `--replace` asks to revoke them: DROP OWNED BY revokes every privilege the role holds in
+ * this database and on shared objects (the role owns nothing: checked before). Privileges
+ * in other databases cannot be revoked from here.
+ */
+async function takeOver(client: Session, wanted: Grant): Promise<void> {
+  const { rows } = await client.query<{ what: string; here: boolean }>(
+    `SELECT CASE WHEN d.dbid = 0 OR d.dbid = db.oid
+                 THEN pg_describe_object(d.classid, d.objid, d.objsubid)
+                 ELSE 'objects in database ' || quote_ident(o.datname) END AS what,
+            d.dbid = 0 OR d.dbid = db.oid AS here
+     FROM pg_shdepend d
+     JOIN pg_roles r ON r.oid = d.refobjid AND r.rolname = $1
+     CROSS JOIN (SELECT oid FROM pg_database WHERE datname = current_database()) db
+     LEFT JOIN pg_database o ON o.oid = d.dbid
+     WHERE d.deptype IN ('a', 'i')
+       -- What bi-access itself grants: CONNECT here, and the reporting schema's objects.
+       AND NOT (d.classid = 'pg_database'::regclass AND d.objid = db.oid)
+       AND NOT (d.dbid = db.oid AND (
+             (d.classid = 'pg_namespace'::regclass
+                AND d.objid = 'reporting'::regnamespace::oid)
+          OR (d.classid = 'pg_class'::regclass AND EXISTS (
+                SELECT 1 FROM pg_class c WHERE c.oid = d.objid
+                  AND c.relnamespace = 'reporting'::regnamespace))
+          OR (d.classid = 'pg_proc'::regclass AND EXISTS (
+                SELECT 1 FROM pg_proc p WHERE p.oid = d.objid
+                  AND p.pronamespace = 'reporting'::regnamespace))
+          OR (d.classid = 'pg_default_acl'::regclass AND EXISTS (
+                SELECT 1 FROM pg_default_acl a WHERE a.oid = d.objid
+                  AND a.defaclnamespace = 'reporting'::regnamespace))))
+     GROUP BY 1, 2 ORDER BY 1`,
+    [wanted.role],
+  );
+  if (rows.length === 0) return;
+  const listed = rows.map((row) => row.what).join(", ");
+  if (!wanted.replace || rows.some((row) => !row.here)) {
+    throw new ConfigError(
+      `role ${wanted.role} already exists and holds privileges outside the reporting schema (${listed}). ` +
+        (rows.some((row) => !row.here)
+          ? "Revoke those in other databases there first, or choose another name."
+          : "Choose another name, or give --replace to revoke them and make it a reporting-only role."),
+    );
+  }
+  await client.query(`DROP OWNED BY ${wanted.name}`);
 }
 
 /**

@@ -16,18 +16,3 @@ export async function setIdleTimeout(session: Queryable, idleTimeoutMs: number):
 export async function heartbeat(session: Queryable): Promise<void> {
   await session.query("SELECT 1");
 }
-
-/**
- * Every statement of a batch starts from the batch's rows and looks rows up by key: index
- * nested loops, whatever the planner guesses. Its statistics lag behind tables a run is
- * filling (during a first run they say "empty"), and a scan or a hash join then reads
- * every open period once per batch: quadratic in customers. Nor is a plan that takes
- * milliseconds worth compiling (JIT). The few statements that must read a whole table
- * allow scans for themselves (merge.ts). Local to the transaction.
- */
-export async function planForBatches(session: Queryable): Promise<void> {
-  await session.query(
-    `SELECT set_config(name, 'off', true)
-     FROM unnest(ARRAY['enable_seqscan', 'enable_hashjoin', 'enable_mergejoin', 'jit']) AS name`,
-  );
-}

@@ -6,7 +6,6 @@
 // lock's (live-transaction.ts), and ends on its own when the worker goes silent.
 import type pg from "pg";
 import type { Session } from "../db.ts";
-import { planForBatches } from "../sql/session.ts";
 import { openLiveTransaction, type LiveTransaction } from "./live-transaction.ts";
 import {
   beginMerge,
@@ -41,10 +40,8 @@ export class MergeSession {
   ): Promise<MergeSession> {
     const transaction = await openLiveTransaction(pool, { idleTimeoutMs });
     try {
-      const presentBefore = await transaction.use(async (session) => {
-        await planForBatches(session);
-        return beginMerge(session);
-      });
+      // beginMerge also sets the planner up for batches (src/sql/merge/planner.ts).
+      const presentBefore = await transaction.use((session) => beginMerge(session));
       return new MergeSession(transaction, input, presentBefore);
     } catch (error) {
       await transaction.end();

@@ -60,7 +60,9 @@ export function checkRecords(pageIndex: number, records: readonly unknown[]): Ch
   const rejected: RejectedRecord[] = [];
   records.forEach((record, position) => {
     const result = customerSchema.safeParse(record);
-    const reason = result.success ? unstorableParts(result.data) : describeIssues(result.error);
+    const reason = result.success
+      ? (unstorableShape(record) ?? unstorableParts(result.data))
+      : describeIssues(result.error);
     // The schema takes objects only: isObject holds for every record that passed it.
     if (result.success && reason === undefined && isObject(record)) {
       accepted.push({ ...result.data, source: record });
@@ -101,6 +103,41 @@ function unstorableParts(record: CustomerRecord): string | undefined {
     checkText(`tenants.${index}.name`, tenant.name);
   });
   return problems.length > 0 ? problems.join("; ") : undefined;
+}
+
+/**
+ * Deepest nesting a record may have. JSON.stringify overflows the stack past about 4,450
+ * levels and PostgreSQL's jsonb input a little further; real records nest three.
+ */
+export const MAX_NESTING = 1000;
+
+/** Longest record accepted, in characters of its JSON (about): real records are kilobytes. */
+export const MAX_RECORD_LENGTH = 16 * 1024 * 1024;
+
+/**
+ * Why a record as the API sent it (unknown fields included) cannot be stored as one jsonb
+ * value, or undefined. Walked without recursion, so no depth can overflow the walk itself.
+ */
+function unstorableShape(record: unknown): string | undefined {
+  const pending: { value: unknown; depth: number }[] = [{ value: record, depth: 1 }];
+  let length = 0;
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, depth } = next;
+    if (typeof value === "string") length += value.length + 2;
+    else if (typeof value !== "object" || value === null || JSON.isRawJSON(value)) length += 8;
+    else if (depth > MAX_NESTING) {
+      return `(record): nested more than ${MAX_NESTING} levels deep, more than can be stored`;
+    } else {
+      for (const [key, inner] of Object.entries(value)) {
+        length += key.length + 4;
+        pending.push({ value: inner, depth: depth + 1 });
+      }
+    }
+    if (length > MAX_RECORD_LENGTH) {
+      return `(record): over ${MAX_RECORD_LENGTH} characters as JSON, more than a record may have`;
+    }
+  }
+  return undefined;
 }
 
 /** The record's id for the log line, cut short when it is long. */

@@ -90,21 +90,19 @@ function storableName(name: string): string {
 }
 
 /**
- * The records' source objects as one JSON array, for one jsonb parameter: one
- * JSON.stringify per merged batch, which PostgreSQL splits with jsonb_array_elements.
+ * `values` (records' source objects) as one JSON array, for one jsonb parameter: one
+ * JSON.stringify per batch, which PostgreSQL splits with jsonb_array_elements.
  *
  * jsonb cannot hold a NUL character or an unpaired UTF-16 surrogate, and the documented
  * fields never carry one (such a record is rejected), but an unknown field may: then the
  * batch is written again with those characters replaced (NUL by the six characters
  * `\u0000`, an unpaired surrogate by U+FFFD), so that no unknown field fails a run.
  */
-export function sourceRecordsJson(records: readonly SourcedRecord[]): string {
-  const json = JSON.stringify(records.map((record) => record.source));
+export function storableJsonArray(values: readonly unknown[]): string {
+  const json = JSON.stringify(values);
   // JSON.stringify writes both as \u escapes; a string holding a backslash before "u0000"
   // matches too, and only costs the slower path.
-  return UNSTORABLE_ESCAPE.test(json)
-    ? JSON.stringify(records.map((record) => storableJson(record.source)))
-    : json;
+  return UNSTORABLE_ESCAPE.test(json) ? JSON.stringify(values.map(storableJson)) : json;
 }
 
 const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
@@ -112,6 +110,8 @@ const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f][0-9a-f]{2}/i;
 /** A copy of a parsed JSON value whose strings and keys jsonb can hold. */
 function storableJson(value: unknown): unknown {
   if (typeof value === "string") return storableString(value);
+  // An integer kept exactly (parseJsonBody): written back as it came.
+  if (JSON.isRawJSON(value)) return value;
   if (Array.isArray(value)) return value.map(storableJson);
   if (isObject(value)) {
     return Object.fromEntries(

@@ -10,6 +10,7 @@ import type { Logger } from "../logger.ts";
 import { readRunTotals, RUN_STATUSES } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
 import type { NotificationResult } from "../notify/notifier.ts";
+import { singleFlight } from "./single-flight.ts";
 
 /** What became of one scheduled fire in this process. */
 export type FireOutcome =
@@ -95,7 +96,9 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     ["result"],
   );
 
-  async function readDatabase(): Promise<void> {
+  // One read at a time, however many scrapes wait for it (http.ts).
+  const readDatabase = singleFlight(readDatabaseNow);
+  async function readDatabaseNow(): Promise<void> {
     const [totals, customers] = await Promise.all([
       readRunTotals(db.pool),
       db.prisma.$queryRaw<{ jobStatus: number; label: string | null; customers: number }[]>`

@@ -24,6 +24,8 @@ export interface WorkerConfig {
   runOnStart: boolean;
   /** Port of /healthz and /metrics; 0 turns the HTTP server off. */
   httpPort: number;
+  /** The address /healthz and /metrics listen on (HTTP_HOST); undefined: every interface. */
+  httpHost: string | undefined;
 }
 
 export interface WorkerDependencies {

@@ -85,7 +85,7 @@ describe.skipIf(!engine.available || ready.compose === null)("docker-compose.yml
     emptyEnvFile = join(secrets, "empty.env");
     postgresPort = await freePort();
     writeFileSync(emptyEnvFile, "");
-    // The worker's settings, in a file of the kind deploy/compose.env is (not .env, not the
+    // The worker's settings, in a file of the kind deploy/compose/worker.env is (not .env, not the
     // shell: Compose passes neither on to it).
     const workerSettings = join(secrets, "compose.env");
     writeFileSync(

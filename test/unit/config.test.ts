@@ -31,7 +31,7 @@ describe("configuration", () => {
       maxAttempts: 6,
       maxRetryTimeMs: 300_000,
       concurrency: 4,
-      maxResponseBytes: 52_428_800,
+      maxResponseBytes: 2_097_152,
       hostVariables: { api: "ELEMENTS_REGION", identity: "ELEMENTS_REGION" },
     });
   });
@@ -62,6 +62,17 @@ describe("configuration", () => {
     }
   });
 
+  it("refuses a response cap whose pages in flight could outgrow the heap", () => {
+    const env = {
+      ...minimal,
+      ELEMENTS_MAX_RESPONSE_BYTES: "2147483647",
+      ELEMENTS_CONCURRENCY: "32",
+    };
+    expect(() => readElementsConfig(env)).toThrow(
+      /^ELEMENTS_MAX_RESPONSE_BYTES \(2147483647 bytes\) × 97 pages a run may hold at once \(ELEMENTS_CONCURRENCY 32\) could take 4767744 MiB of heap once parsed, more than the \d+ MiB this process allows them/,
+    );
+  });
+
   it("reads MAX_REMOVAL_FRACTION from 0 to 1, 0.2 by default", () => {
     expect(readRemovalPolicy({})).toEqual({ maxRemovalFraction: 0.2 });
     expect(readRemovalPolicy({ MAX_REMOVAL_FRACTION: "0" }).maxRemovalFraction).toBe(0);
@@ -78,7 +89,9 @@ describe("configuration", () => {
 
   it("reads ELEMENTS_CONCURRENCY from 1 to 32", () => {
     expect(readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: "1" }).concurrency).toBe(1);
-    expect(readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: "32" }).concurrency).toBe(32);
+    // 32 pages at a time fit any heap only with a smaller response cap (next test).
+    const small = { ...minimal, ELEMENTS_MAX_RESPONSE_BYTES: "65536" };
+    expect(readElementsConfig({ ...small, ELEMENTS_CONCURRENCY: "32" }).concurrency).toBe(32);
     for (const value of ["0", "33", "2.5", "many"]) {
       expect(() => readElementsConfig({ ...minimal, ELEMENTS_CONCURRENCY: value })).toThrow(
         new ConfigError(
@@ -86,6 +99,50 @@ describe("configuration", () => {
         ),
       );
     }
+  });
+
+  it("knows every region and environment of the live documentation, with its identity service", () => {
+    const commercialIdentity = "https://identity.avepointonlineservices.com";
+    for (const code of [
+      "au",
+      "sg",
+      "ca",
+      "ne",
+      "we",
+      "fr",
+      "de",
+      "jp",
+      "kr",
+      "ch",
+      "uk",
+      "us",
+      "uae",
+      "za",
+      "qa",
+    ]) {
+      expect(resolveHosts({ ELEMENTS_REGION: code })).toEqual({
+        apiUrl: `https://graph-${code}.avepointonlineservices.com`,
+        identityUrl: commercialIdentity,
+      });
+    }
+    for (const code of ["gcp-au", "gcp-jp", "gcp-us", "gcp-we", "gcp-kr"]) {
+      expect(resolveHosts({ ELEMENTS_REGION: code })).toEqual({
+        apiUrl: `https://graph-${code}.avepointonlineservices.com`,
+        identityUrl: commercialIdentity,
+      });
+    }
+    expect(resolveHosts({ ELEMENTS_REGION: "AOS2" })).toEqual({
+      apiUrl: "https://graph-aos2.avepointonlineservices.com",
+      identityUrl: "https://identity-aos2.avepointonlineservices.com",
+    });
+    expect(resolveHosts({ ELEMENTS_REGION: "FedRAMP" })).toEqual({
+      apiUrl: "https://graphusgovapi.online15.net",
+      identityUrl: "https://identity.online15.net",
+    });
+    expect(resolveHosts({ ELEMENTS_REGION: "commercial" })).toEqual({
+      apiUrl: "https://graph.avepointonlineservices.com",
+      identityUrl: commercialIdentity,
+    });
   });
 
   it("picks hosts by region code or full URL", () => {
@@ -201,7 +258,7 @@ describe("every bad variable at once", () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).problems).toEqual([
       "DATABASE_URL must be a PostgreSQL URL such as postgresql://user:password@host:5432/database; the value given is not.",
-      'ELEMENTS_REGION must be "commercial" (the default), "gov" or a data-center code (au, ca, de, us, fr, jp, kr, ne, sg, ch, uk, we); got "mars".',
+      'ELEMENTS_REGION must be "commercial" (the default), "gov", "aos2", "fedramp" or a data-center code (au, ca, de, us, fr, jp, kr, ne, sg, ch, uk, we, uae, za, qa, gcp-au, gcp-jp, gcp-us, gcp-we, gcp-kr); got "mars".',
       "ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH must be set: the app registration's client secret, or a PEM file with its certificate and private key.",
       'ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000 (the API documents 100 as its maximum); got "abc".',
       'LOG_FORMAT must be "auto" (the default: "pretty" on a terminal, else "json"), "json" or "pretty"; got "xml".',
@@ -350,5 +407,19 @@ describe("secrets from files (<NAME>_FILE)", () => {
     expect(
       elements({ ELEMENTS_CLIENT_SECRET_FILE: notUrl, ELEMENTS_CERTIFICATE_PATH: "/c.pem" }),
     ).toEqual(["Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH, not both."]);
+  });
+});
+
+describe("HTTP_HOST", () => {
+  const readWorker = (env: Env) => readConfig(env, ["worker"]).worker;
+  it("takes an IP address to listen on, every interface when unset", () => {
+    expect(readWorker({}).httpHost).toBeUndefined();
+    expect(readWorker({ HTTP_HOST: "127.0.0.1" }).httpHost).toBe("127.0.0.1");
+    expect(readWorker({ HTTP_HOST: "::1" }).httpHost).toBe("::1");
+    expect(() => readWorker({ HTTP_HOST: "localhost:9464" })).toThrow(
+      new ConfigError(
+        'HTTP_HOST must be an IP address to listen on, such as 127.0.0.1 or ::1 (unset: every interface); got "localhost:9464".',
+      ),
+    );
   });
 });

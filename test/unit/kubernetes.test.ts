@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { ConfigMap, Secret } from "kubernetes-models/v1";
 import { Deployment } from "kubernetes-models/apps/v1";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
@@ -26,6 +27,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
   "v1/Secret": Secret,
   "apps/v1/Deployment": Deployment,
   "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
 };
 
 const kustomization = parse(read(new URL("kustomization.yaml", dir))) as {
@@ -57,6 +59,12 @@ interface Container {
   image: string;
   args: string[];
   envFrom: ({ configMapRef: { name: string } } | { secretRef: { name: string } })[];
+  env: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef: { name: string; key: string } };
+  }[];
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
   ports: { name: string; containerPort: number }[];
   startupProbe: Probe;
   readinessProbe: Probe;
@@ -76,8 +84,9 @@ interface DeploymentShape extends Manifest {
       metadata: { labels: Record<string, string>; annotations: Record<string, string> };
       spec: {
         terminationGracePeriodSeconds: number;
-        securityContext: { runAsNonRoot: boolean; runAsUser: number };
+        securityContext: { runAsNonRoot: boolean; runAsUser: number; fsGroup?: number };
         containers: Container[];
+        volumes: { name: string; secret?: { secretName: string; defaultMode: number } }[];
       };
     };
   };
@@ -105,6 +114,7 @@ describe("deploy/kubernetes", () => {
     expect(manifests.map((m) => m.object.kind).sort()).toEqual([
       "ConfigMap",
       "Deployment",
+      "NetworkPolicy",
       "PodDisruptionBudget",
       "Secret",
     ]);
@@ -148,10 +158,55 @@ describe("deploy/kubernetes", () => {
       /^ENTRYPOINT \[.*"bin\/elements-sync\.js"\]$/m,
     );
     expect(container?.args).toEqual(["start"]);
-    expect(container?.envFrom).toEqual([
-      { configMapRef: { name: configMap.metadata.name } },
-      { secretRef: { name: secret.metadata.name } },
+    expect(container?.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }]);
+  });
+
+  it("mounts the Secret as files, read through the _FILE variables, never as environment", () => {
+    const pod = deployment.spec.template.spec;
+    const volume = pod.volumes.find((v) => v.secret?.secretName === secret.metadata.name);
+    expect(volume?.secret?.defaultMode).toBe(0o440);
+    expect(pod.securityContext.fsGroup).toBe(1000);
+    const mount = container?.volumeMounts.find((m) => m.name === volume?.name);
+    expect(mount).toMatchObject({ readOnly: true });
+    const env = new Map(container?.env.map((e) => [e.name, e]));
+    expect(env.get("DATABASE_URL_FILE")?.value).toBe(`${mount?.mountPath}/DATABASE_URL`);
+    expect(env.get("ELEMENTS_CLIENT_SECRET_FILE")?.value).toBe(
+      `${mount?.mountPath}/ELEMENTS_CLIENT_SECRET`,
+    );
+    // Only the client id (not a secret, and without a _FILE form) comes from the Secret by name.
+    expect(container?.env.filter((e) => e.valueFrom !== undefined).map((e) => e.name)).toEqual([
+      "ELEMENTS_CLIENT_ID",
     ]);
+    for (const name of ["DATABASE_URL", "ELEMENTS_CLIENT_SECRET", "NOTIFY_WEBHOOK_URL"]) {
+      expect(env.has(name)).toBe(false);
+    }
+  });
+
+  it("lets only the scraper reach the worker's port, and the worker reach DNS, PostgreSQL and HTTPS", () => {
+    const policy = only("NetworkPolicy") as Manifest & {
+      spec: {
+        podSelector: { matchLabels: Record<string, string> };
+        policyTypes: string[];
+        ingress: { from: unknown[]; ports: { port: number }[] }[];
+        egress: { to?: unknown[]; ports: { protocol: string; port: number }[] }[];
+      };
+    };
+    expect(policy.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(policy.spec.policyTypes.sort()).toEqual(["Egress", "Ingress"]);
+    expect(policy.spec.ingress).toHaveLength(1);
+    expect(policy.spec.ingress[0]?.ports).toEqual([
+      { protocol: "TCP", port: Number(configMap.data?.HTTP_PORT) },
+    ]);
+    expect(policy.spec.ingress[0]?.from).toEqual([
+      {
+        namespaceSelector: {},
+        podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+      },
+    ]);
+    const egressPorts = policy.spec.egress.flatMap((rule) =>
+      rule.ports.map((p) => `${p.protocol}/${p.port}`),
+    );
+    expect(egressPorts.sort()).toEqual(["TCP/443", "TCP/53", "TCP/5432", "UDP/53"]);
   });
 
   it("sets only documented variables; credentials are in the Secret, the rest in the ConfigMap", () => {

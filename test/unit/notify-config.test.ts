@@ -1,4 +1,7 @@
 // NOTIFY_WEBHOOK_URL and NOTIFY_ON as the environment gives them.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readNotifyConfig } from "../../src/config.ts";
 
@@ -10,10 +13,35 @@ describe("readNotifyConfig", () => {
     expect(readNotifyConfig({ NOTIFY_WEBHOOK_URL: "", NOTIFY_ON: "failed" })).toBeUndefined();
   });
 
+  it("reads the URL from NOTIFY_WEBHOOK_URL_FILE (a Docker or Kubernetes secret)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "es-notify-"));
+    try {
+      const file = join(dir, "webhook");
+      writeFileSync(file, `${URL}\n`);
+      expect(readNotifyConfig({ NOTIFY_WEBHOOK_URL_FILE: file })?.webhookUrl).toBe(URL);
+      expect(() =>
+        readNotifyConfig({ NOTIFY_WEBHOOK_URL_FILE: file, NOTIFY_WEBHOOK_URL: URL }),
+      ).toThrow("Set either NOTIFY_WEBHOOK_URL or NOTIFY_WEBHOOK_URL_FILE, not both.");
+      writeFileSync(file, "not a url");
+      const error: unknown = (() => {
+        try {
+          return readNotifyConfig({ NOTIFY_WEBHOOK_URL_FILE: file });
+        } catch (caught) {
+          return caught;
+        }
+      })();
+      expect(String(error)).toMatch(/NOTIFY_WEBHOOK_URL/);
+      expect(String(error)).not.toContain("not a url");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("defaults NOTIFY_ON to failed, warning and status:failed", () => {
     expect(readNotifyConfig({ NOTIFY_WEBHOOK_URL: URL })).toEqual({
       webhookUrl: URL,
       triggers: [{ kind: "failed" }, { kind: "warning" }, { kind: "status", jobStatus: 2 }],
+      format: "auto",
     });
   });
 

@@ -7,7 +7,8 @@ import { checkRecords } from "../../src/sync/records.ts";
 import {
   MAX_NEW_FIELDS,
   NewFieldReporter,
-  sourceRecordsJson,
+  storableJsonArray,
+  type SourcedRecord,
 } from "../../src/sync/source-records.ts";
 import { customerRecord as record } from "../support/records.ts";
 
@@ -78,6 +79,10 @@ describe("new fields", () => {
     expect(Math.max(...names.map((name) => name.length))).toBeLessThan(300);
   });
 });
+
+/** The records' source objects as the merge writes them to jsonb (src/sync/merge-batch.ts). */
+const sourceRecordsJson = (accepted: readonly SourcedRecord[]) =>
+  storableJsonArray(accepted.map((record) => record.source));
 
 describe("source records as JSON", () => {
   it("is the records as sent, in order", () => {
