@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../src/migrations.ts";
 import { CHANGE_COLUMNS } from "../src/reporting/reports.ts";
-import { runCli } from "./support/cli.ts";
+import { NOT_MIGRATED, runCli } from "./support/cli.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { createScenario, PEOPLE, type Scenario } from "./support/reporting-scenario.ts";
 
@@ -183,6 +183,8 @@ describe("elements-sync report, used wrongly", () => {
     const result = await runCli(args, env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+    // Arguments and options are usage; configuration is the environment's.
+    expect(result.stderr).toMatch(/^elements-sync report: usage: /);
     expect(result.stdout).toBe("");
   });
 
@@ -190,8 +192,8 @@ describe("elements-sync report, used wrongly", () => {
     const empty = await createTestDatabase("es_report");
     try {
       const result = await runCli(["report", "runs"], { DATABASE_URL: empty.url });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("run `elements-sync migrate`");
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`elements-sync report: ${NOT_MIGRATED}\n`);
       const pool = new pg.Pool({ connectionString: empty.url, max: 1 });
       await migrate(pool);
       await pool.end();

@@ -4,11 +4,12 @@ import { writeFile } from "node:fs/promises";
 import { loadDotEnv, readConfig } from "../config.ts";
 import { inTransaction, openDatabase, type Session } from "../db.ts";
 import { JOB_STATUS_LABELS } from "../elements/codes.ts";
-import { ConfigError } from "../errors.ts";
+import { NotMigratedError, UsageError } from "../errors.ts";
 import { renderTrendHtml } from "../reporting/chart.ts";
 import {
   formatCsv,
   formatTable,
+  plural,
   tableObjects,
   type CsvOptions,
   type Table,
@@ -69,9 +70,7 @@ export const reportCommand: CommandRunner = {
         await useTimeZone(session, timeZone);
         await skipJit(session);
         if (!(await hasReportingViews(session))) {
-          throw new ConfigError(
-            "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",
-          );
+          throw new NotMigratedError();
         }
         await printReport(session, subcommand, values, { io, format, csv, timeZone });
       });
@@ -117,7 +116,7 @@ async function printReport(
       });
       await writeChart(html, daily, changes, timeZone);
       io.out(
-        `wrote ${html}: ${new Set(daily.map((row) => row.day)).size} days, ${changes.length} latest changes`,
+        `wrote ${html}: ${plural(new Set(daily.map((row) => row.day)).size, "day")}, ${plural(changes.length, "latest change")}`,
       );
     } else {
       print(io, { format, csv }, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));
@@ -132,13 +131,13 @@ function readSubcommand(positionals: readonly string[]): Subcommand {
   const [name, ...extra] = positionals;
   const known = SUBCOMMANDS.find((candidate) => candidate === name);
   if (!known) {
-    throw new ConfigError(
+    throw new UsageError(
       name === undefined
         ? `say which report: ${SUBCOMMANDS.join(", ")}.`
         : `unknown report "${name}".${didYouMean(name, SUBCOMMANDS)} The reports are ${SUBCOMMANDS.join(", ")}.`,
     );
   }
-  if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra.join(" ")}".`);
   return known;
 }
 
@@ -153,24 +152,24 @@ function checkOptionsApply(subcommand: Subcommand, values: Values): void {
   const allowed = new Set([...OPTIONS_OF[subcommand], "help"]);
   const misplaced = Object.keys(values).find((name) => !allowed.has(name));
   if (misplaced !== undefined) {
-    throw new ConfigError(`--${misplaced} does not apply to report ${subcommand}.`);
+    throw new UsageError(`--${misplaced} does not apply to report ${subcommand}.`);
   }
   const formatOption = ["format", "excel", "raw"].find((name) => values[name] !== undefined);
   if (values.html !== undefined && formatOption !== undefined) {
-    throw new ConfigError(`--html writes HTML; leave out --${formatOption}.`);
+    throw new UsageError(`--html writes HTML; leave out --${formatOption}.`);
   }
 }
 
 function readFormat(values: Values): Format {
   const format = stringOption(values, "format") ?? (values.excel === true ? "csv" : "table");
   if (format !== "table" && format !== "csv" && format !== "json") {
-    throw new ConfigError(
+    throw new UsageError(
       `--format must be table, csv or json; got "${format}".${didYouMean(format, ["table", "csv", "json"])}`,
     );
   }
   const csvOnly = ["excel", "raw"].find((name) => values[name] !== undefined);
   if (format !== "csv" && csvOnly !== undefined) {
-    throw new ConfigError(
+    throw new UsageError(
       values.format === undefined
         ? `--${csvOnly} applies to CSV only; add --format csv.`
         : `--${csvOnly} applies to CSV only; it cannot go with --format ${format}.`,
@@ -195,7 +194,7 @@ export function parseSince(raw: string): Since {
   if (day && new Date(`${raw}T00:00:00Z`).toISOString().startsWith(raw)) {
     return { kind: "day", day: raw };
   }
-  throw new ConfigError(
+  throw new UsageError(
     `--since must be a duration such as 24h, 7d or 2w, or a day such as 2026-11-20; got "${raw}".`,
   );
 }
@@ -220,7 +219,7 @@ export function parseJobStatus(raw: string): number {
   // Suggested as typed on a shell: "no-backup-update".
   const typed = (label: string) => normalizeLabel(label).replaceAll(" ", "-");
   const suggestion = didYouMean(typed(raw), [...JOB_STATUS_LABELS.values()].map(typed));
-  throw new ConfigError(
+  throw new UsageError(
     `--status must be a job status code or one of ${labels}; got "${raw}".${suggestion}`,
   );
 }
@@ -232,7 +231,7 @@ function readKinds(values: Values): ChangeKind[] | undefined {
   return raw.map((given) => {
     const kind = CHANGE_KINDS.find((known) => known === given.toLowerCase());
     if (kind === undefined) {
-      throw new ConfigError(
+      throw new UsageError(
         `--kind must be one or more of ${CHANGE_KINDS.join(", ")}; got "${given}".${didYouMean(given, CHANGE_KINDS)}`,
       );
     }
@@ -250,7 +249,7 @@ async function useTimeZone(session: Session, timeZone: string): Promise<void> {
     await setTimeZone(session, timeZone);
   } catch (error) {
     if (!isUnknownTimeZone(error)) throw error;
-    throw new ConfigError(`--time-zone: PostgreSQL does not know the time zone "${timeZone}".`);
+    throw new UsageError(`--time-zone: PostgreSQL does not know the time zone "${timeZone}".`);
   }
 }
 

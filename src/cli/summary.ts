@@ -1,9 +1,10 @@
 // The summary `sync` prints, and the same facts for the demo: a line for the run, then what
 // it changed, one count per kind (customers, their attributes, tenants).
+import { formatSeconds } from "../reporting/format.ts";
 import type { RunSummary } from "../sync/sync.ts";
 
 function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return `${formatSeconds(ms)} s`;
 }
 
 export function formatRunSummary(summary: RunSummary): string {

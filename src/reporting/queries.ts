@@ -228,6 +228,8 @@ export interface RunRow {
   new_fields: string | null;
   /** The scheduled fire the run served; null for a run started by hand or at worker start. */
   scheduled_for: string | null;
+  /** Started by `start` at once (SYNC_ON_START). */
+  on_start: boolean;
   /** duration_seconds in unrounded milliseconds, or for a running run how long it has been going. */
   elapsed_ms: number;
 }
@@ -246,7 +248,7 @@ export async function readRuns(db: Queryable, limit: number): Promise<RunRow[]> 
             -- One text cell for every format (CSV has no lists); null like warning when none.
             nullif(array_to_string(v.new_fields, ', '), '') AS new_fields,
             -- What the view leaves out: the trigger, and how long a running run has been going.
-            to_char(r.scheduled_for, ${ISO}) AS scheduled_for,
+            to_char(r.scheduled_for, ${ISO}) AS scheduled_for, r.on_start,
             (extract(epoch FROM coalesce(r.finished_at, clock_timestamp()) - r.started_at) * 1000)::float8
               AS elapsed_ms
      FROM reporting.sync_runs v

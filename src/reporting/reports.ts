@@ -1,6 +1,6 @@
 // The three reports as tables: a layout for people (`--format table`) and the view's own
 // columns for scripts (`--format csv|json`), so a script reads what a BI tool reads.
-import type { Cell, Table } from "./format.ts";
+import { formatSeconds, type Cell, type Table } from "./format.ts";
 import type { AttributeChangeRow, ChangeRow, DailyRow, RunRow } from "./queries.ts";
 
 /** "2026-11-24T10:15:31+01:00" → "2026-11-24 10:15" (already in the report's time zone). */
@@ -172,7 +172,7 @@ export function runsForPeople(rows: readonly RunRow[]): Table {
     rows: rows.map((row) => [
       row.run_id,
       shortTime(row.started_at),
-      row.duration_seconds === null ? "" : Number(row.duration_seconds).toFixed(1),
+      row.duration_seconds === null ? "" : formatSeconds(Number(row.duration_seconds) * 1000),
       row.customer_filter === null
         ? row.outcome
         : `${row.outcome} (--customer ${row.customer_filter})`,

@@ -82,8 +82,8 @@ interface Started {
 
 async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<RunSummary> {
   // 2. The run's row, `running`, and its merge session.
-  const { customerFilter, scheduledFor } = options;
-  const row = await runs.startRun(deps.db.pool, { customerFilter, scheduledFor });
+  const { customerFilter, scheduledFor, onStart } = options;
+  const row = await runs.startRun(deps.db.pool, { customerFilter, scheduledFor, onStart });
   const started: Started = {
     deps,
     options,
