@@ -232,6 +232,11 @@ const elements = concern(
       maxRetryTimeMs: values.ELEMENTS_MAX_RETRY_TIME_MS,
       concurrency: values.ELEMENTS_CONCURRENCY,
       maxResponseBytes: values.ELEMENTS_MAX_RESPONSE_BYTES,
+      hostVariables: {
+        api: values.ELEMENTS_API_URL === undefined ? "ELEMENTS_REGION" : "ELEMENTS_API_URL",
+        identity:
+          values.ELEMENTS_IDENTITY_URL === undefined ? "ELEMENTS_REGION" : "ELEMENTS_IDENTITY_URL",
+      },
     };
   },
   [
@@ -325,8 +330,8 @@ const logging = concern(
     LOG_LEVEL: variable(z.enum(LOG_LEVELS).default("info"), {
       expects: `one of ${LOG_LEVELS.join(", ")}`,
     }),
-    LOG_FORMAT: variable(z.enum(LOG_FORMATS).default("json"), {
-      expects: `"json" (the default) or "pretty"`,
+    LOG_FORMAT: variable(z.enum(LOG_FORMATS).default("auto"), {
+      expects: `"auto" (the default: "pretty" on a terminal, else "json"), "json" or "pretty"`,
     }),
   },
   (values): LoggingConfig => ({ level: values.LOG_LEVEL, format: values.LOG_FORMAT }),

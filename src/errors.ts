@@ -13,9 +13,28 @@ export class ConfigError extends Error {
   }
 }
 
+/** A command line that does not say what to do (arguments, options): exit 2, "usage". */
+export class UsageError extends ConfigError {
+  override name = "UsageError";
+}
+
 /** A failure the operator can act on; the message says what went wrong and what to do. */
 export class SyncError extends Error {
   override name = "SyncError";
+}
+
+/**
+ * The database holds no elements-sync schema (or none as recent as the command reads): the
+ * same message and exit 1 from every command.
+ */
+export class NotMigratedError extends SyncError {
+  override name = "NotMigratedError";
+
+  constructor() {
+    super(
+      "the database has not been migrated: run `npx elements-sync migrate` (or a sync without --no-migrate) first.",
+    );
+  }
 }
 
 export function errorMessage(error: unknown): string {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
 import { inTransaction, withSession, type Session } from "./db.ts";
-import { errorMessage, SyncError } from "./errors.ts";
+import { errorMessage, NotMigratedError, SyncError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../prisma/migrations", import.meta.url));
@@ -67,6 +67,14 @@ const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations"
     "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
     "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
 )`;
+
+/** Throws NotMigratedError when the database holds no elements-sync tables (a --no-migrate start). */
+export async function assertMigrated(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ present: boolean }>(
+    "SELECT to_regclass('sync_runs') IS NOT NULL AS present",
+  );
+  if (rows[0]?.present !== true) throw new NotMigratedError();
+}
 
 export async function migrate(
   pool: pg.Pool,

@@ -301,7 +301,7 @@ describe("sync --customer on the command line", () => {
     const result = await rig.run(["sync", ...args]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
-      `elements-sync sync: configuration error: ${message}; give ids separated by commas, none empty.`,
+      `elements-sync sync: usage: ${message}; give ids separated by commas, none empty. Run \`elements-sync help sync\` for its options.`,
     );
     expect(rig.simulator.requests).toEqual([]);
     const tables = await rig.db.query("SELECT 1 FROM pg_tables WHERE tablename = 'sync_runs'");
@@ -394,7 +394,7 @@ describe("simulate --api-version", () => {
     const result = await runCli(["simulate", "--api-version", "2024-01"], {});
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toBe(
-      'elements-sync simulate: configuration error: --api-version must be 2025-10 or seed; got "2024-01".',
+      'elements-sync simulate: usage: --api-version must be 2025-10 or seed; got "2024-01". Run `elements-sync help simulate` for its options.',
     );
   });
 });

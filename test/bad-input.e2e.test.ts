@@ -149,7 +149,7 @@ describe("invalid configuration: exit 2, one line naming the variable, nothing w
     [
       "sync",
       { LOG_FORMAT: "xml" },
-      /LOG_FORMAT must be "json" \(the default\) or "pretty"; got "xml"\.$/,
+      /LOG_FORMAT must be "auto" \(the default: "pretty" on a terminal, else "json"\), "json" or "pretty"; got "xml"\.$/,
     ],
     [
       "status",

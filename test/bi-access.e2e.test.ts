@@ -91,6 +91,10 @@ describe("elements-sync bi-access", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`created role ${ROLE}`);
     expect(result.stdout).toContain(VIEWS.join(", "));
+    // What else it may do: the point-in-time functions.
+    expect(result.stdout).toContain(
+      "and call its functions reporting.customers_at, reporting.tenants_at, nothing else",
+    );
     const [stored] = await onAdmin<{ rolpassword: string; rolcanlogin: boolean }>(
       "SELECT rolpassword, rolcanlogin FROM pg_authid WHERE rolname = $1",
       [ROLE],

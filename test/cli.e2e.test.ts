@@ -87,7 +87,14 @@ describe("elements-sync", () => {
     const sync = await cli(["sync"], env);
     expect(sync.code).toBe(0);
     expect(sync.stdout).toMatch(
-      /^run 1 succeeded in [\d.]+ s: 30 customers \(complete\), \d+ tenants; 30 added, 0 removed, 0 restored, 0 status changes, 0 rejected\n$/,
+      new RegExp(
+        [
+          String.raw`^run 1 succeeded in [\d.]+ s: 30 customers \(complete\), (\d+) tenants, 0 rejected`,
+          "  customers: 30 added, 0 removed, 0 restored",
+          "  changed:   0 job status, 0 management mode, 0 owner email, 0 organization, 0 country or region",
+          String.raw`  tenants:   \1 added, 0 renamed, 0 removed, 0 restored\n$`,
+        ].join("\n"),
+      ),
     );
     expect(sync.stderr).toContain('"msg":"sync run succeeded"');
     expect(sync.stderr + sync.stdout).not.toContain("cli-secret-xyz");
@@ -100,7 +107,7 @@ describe("elements-sync", () => {
     const again = await cli(["sync", "--no-migrate"], env);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(
-      /^run 2 succeeded .* 0 added, 0 removed, 0 restored, 0 status changes/,
+      /^run 2 succeeded .*\n {2}customers: 0 added, 0 removed, 0 restored\n {2}changed: +0 job status, 0 management mode, 0 owner email/,
     );
   });
 
@@ -171,14 +178,28 @@ describe("elements-sync", () => {
       expect(result.stdout).toContain(`(from DATABASE_URL)`);
       expect(result.stdout).toMatch(/First sync: +run 1 succeeded .*40 customers \(complete\)/);
       expect(result.stdout).toMatch(
-        /Second sync: run 2 succeeded .*2 added, 2 removed, 0 restored, 4 status changes/,
+        /Second sync: run 2 succeeded .*\n {2}customers: 2 added, 2 removed, 0 restored\n {2}changed: +3 job status, 1 management mode, 1 owner email, 0 organization, 0 country or region\n {2}tenants: +\d+ added, 1 renamed, \d+ removed, 0 restored/,
       );
-      const changes = result.stdout.split("recorded in customer_status_history:")[1] ?? "";
+      // Each change it made, the tenant rename with its organization.
+      const [made = "", changes = ""] =
+        result.stdout
+          .split("Changed in the simulator between the runs:")[1]
+          ?.split("recorded (reporting.attribute_changes):") ?? [];
+      const rename = /\n {2}(\S.*): tenant (\S+) renamed to \2-renamed\n/.exec(made);
+      expect(rename).not.toBeNull();
+      expect(made).toContain(": owner email → new-owner@example.com");
       expect(changes.match(/new customer/g)).toHaveLength(2);
       expect(changes.match(/removed \(absent from a complete run\)/g)).toHaveLength(2);
       expect(changes.match(/job status .* → /g)).toHaveLength(3);
       expect(changes.match(/management mode .* → /g)).toHaveLength(1);
+      expect(changes.match(/owner email .* → new-owner@example\.com/g)).toHaveLength(1);
       expect(changes).toContain("tenant new-tenant added");
+      // The recorded rename is on the line of its organization.
+      const [, organization = "?", tenant = "?"] = rename ?? [];
+      const renameLine = changes
+        .split("\n")
+        .find((line) => line.endsWith(`tenant ${tenant} renamed to ${tenant}-renamed`));
+      expect(renameLine?.trim().startsWith(`${organization} `)).toBe(true);
     } finally {
       await demoDb.drop();
     }

@@ -89,14 +89,26 @@ describe("docker-compose.yml", () => {
     expect(certificateWorker?.profiles).toEqual(["worker-certificate"]);
   });
 
-  it("passes every documented setting on to the workers by name, from .env or the shell", () => {
+  it("reads the workers' settings from deploy/compose/worker.env, never from the command line's .env", () => {
+    const settings = read("deploy/compose/worker.env");
+    const named = new Set([...settings.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
     for (const service of [worker, certificateWorker]) {
-      const environment = service?.environment ?? {};
-      for (const name of documented) {
-        if (SET_BY_COMPOSE.includes(name ?? "")) expect(environment[name ?? ""]).not.toBeNull();
-        else expect(environment).toHaveProperty(name ?? "", null);
+      expect(service?.env_file).toEqual([
+        "${ELEMENTS_SYNC_COMPOSE_ENV:-./deploy/compose/worker.env}",
+      ]);
+      // A name without a value would be taken from .env or the shell: there is none.
+      const passedOn = Object.entries(service?.environment ?? {}).filter(([, v]) => v === null);
+      expect(passedOn).toEqual([]);
+      for (const name of Object.keys(service?.environment ?? {})) {
+        expect(SET_BY_COMPOSE).toContain(name);
       }
     }
+    // Every documented setting but those Compose sets is there to fill in, and no secret is.
+    for (const name of documented) {
+      if (SET_BY_COMPOSE.includes(name ?? "")) expect(named).not.toContain(name);
+      else expect(named).toContain(name);
+    }
+    expect([...named].filter((name) => !documented.has(name))).toEqual([]);
   });
 
   it("gives the workers their secrets as Compose secrets, read through the _FILE variables", () => {
@@ -124,7 +136,9 @@ describe("docker-compose.yml", () => {
         [...Object.values(files), "notify_webhook_url"].toSorted(),
       );
       // The webhook URL (it holds a token) only as a file, when notifications are wanted.
-      expect(service?.environment).toHaveProperty("NOTIFY_WEBHOOK_URL_FILE", null);
+      expect(read("deploy/compose/worker.env")).toMatch(
+        /^# NOTIFY_WEBHOOK_URL_FILE=\/run\/secrets\/notify_webhook_url$/m,
+      );
       for (const [variable, secret] of Object.entries(files)) {
         expect(service?.environment?.[variable]).toBe(`/run/secrets/${secret}`);
         expect(compose.secrets[secret]?.file).toMatch(
@@ -181,8 +195,13 @@ describe("docker-compose.yml", () => {
 
   it("keeps to syntax docker-compose 1.29 accepts", () => {
     // env_file with path/required needs Compose 2.24; 1.29 fails on a missing env_file even
-    // in a service whose profile is off. test/containers/compose-up.test.ts runs 1.29.
-    for (const [, service] of services) expect(service.env_file).toBeUndefined();
+    // in a service whose profile is off, so the workers' one is committed and the only one.
+    // test/containers/compose-up.test.ts runs 1.29.
+    for (const [name, service] of services) {
+      if (name === "worker" || name === "worker-certificate") continue;
+      expect({ name, envFile: service.env_file }).toEqual({ name, envFile: undefined });
+    }
+    expect(statSync(new URL("deploy/compose/worker.env", root)).isFile()).toBe(true);
     const yaml = read("docker-compose.yml").replace(/^\s*#.*$/gm, "");
     expect(yaml).not.toMatch(/!reset|!override|^(name|include):/m);
   });

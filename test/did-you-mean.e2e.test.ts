@@ -105,8 +105,12 @@ describe("a mistyped report or value", () => {
       `--status must be a job status code or one of ${LABELS}; got "no-backup-updat". Did you mean "no-backup-update"?`,
     ],
   ])("%j", async (args, message) => {
-    await expectOneLine(args, `elements-sync report: configuration error: ${message}`, {
-      DATABASE_URL: db.url,
-    });
+    await expectOneLine(
+      args,
+      `elements-sync report: usage: ${message} Run \`elements-sync help report\` for its options.`,
+      {
+        DATABASE_URL: db.url,
+      },
+    );
   });
 });

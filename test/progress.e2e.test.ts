@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createProgressDisplay, formatProgress } from "../src/cli/progress.ts";
+import { resolveLogFormat, SharedStderr } from "../src/logger.ts";
 import { writeCustomersFile } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { BIN, runCli, simulatorEnv } from "./support/cli.ts";
@@ -48,6 +49,40 @@ describe("progress line", () => {
       "\r\x1b[2K",
     ]);
     expect(createProgressDisplay({ isTTY: false, write: () => true }, {})).toBeUndefined();
+    expect(createProgressDisplay(tty, { CI: "true" })).toBeUndefined();
+  });
+
+  it("steps aside for each log line: cleared before it, redrawn after, gone once finished", () => {
+    const written: string[] = [];
+    const tty = { isTTY: true, write: (text: string) => written.push(text) };
+    const stderr = new SharedStderr();
+    const log = stderr.around({ write: (text: string) => written.push(text) });
+    log.write("before any progress\n");
+    const display = createProgressDisplay(tty, {}, () => 0, stderr);
+    display?.update(update(1, 3));
+    log.write("a log line\n");
+    display?.finish();
+    log.write("after\n");
+    expect(written).toEqual([
+      "before any progress\n",
+      "\r\x1b[2Krun 7: page 1/3 (33%) · 0.0 pages/s",
+      "\r\x1b[2K",
+      "a log line\n",
+      "\r\x1b[2Krun 7: page 1/3 (33%) · 0.0 pages/s",
+      "\r\x1b[2K",
+      "after\n",
+    ]);
+  });
+
+  it("logs readable lines on a terminal, JSON elsewhere or when LOG_FORMAT says", () => {
+    expect(resolveLogFormat("auto", true)).toBe("pretty");
+    expect(resolveLogFormat("auto", false)).toBe("json");
+    expect(resolveLogFormat("json", true)).toBe("json");
+    expect(resolveLogFormat("pretty", false)).toBe("pretty");
+  });
+
+  it("is not drawn where it cannot be redrawn in place", () => {
+    const tty = { isTTY: true, write: () => true };
     expect(createProgressDisplay(tty, { CI: "true" })).toBeUndefined();
     expect(createProgressDisplay(tty, { TERM: "dumb" })).toBeUndefined();
   });
@@ -97,9 +132,21 @@ describe("elements-sync sync progress", () => {
   }
 
   it("shows progress on a terminal, then the summary", async () => {
-    const output = await syncOnTerminal();
+    // Debug lines come with every page, between redraws of the progress line.
+    const output = await syncOnTerminal({ LOG_LEVEL: "debug" });
     expect(output).toMatch(/run 1: page 6\/6 \(100%\) · [\d.]+ pages\/s · ETA 0 s/);
     expect(output).toMatch(/run 1 succeeded in [\d.]+ s: 30 customers/);
+    // Readable log lines by default on a terminal, none of them JSON.
+    // eslint-disable-next-line no-control-regex -- the colours of the terminal's lines
+    expect(output.replace(/\x1b\[[\d;]*m/g, "")).toMatch(/\] DEBUG: page staged/);
+    expect(output).not.toContain('{"level"');
+    // Nothing is ever written onto the progress line: what follows it is a clear or an end.
+    const pieces = output.split("\r\x1b[2K");
+    const drawn = pieces.filter((piece) => piece.startsWith("run 1: page "));
+    expect(drawn.length).toBeGreaterThan(1);
+    for (const piece of drawn) {
+      expect(piece).toMatch(/^run 1: page \d+\/6 \(\d+%\) · [\d.]+ pages\/s( · ETA \d+ s)?$/);
+    }
   });
 
   it("logs human-readable lines with LOG_FORMAT=pretty", async () => {
@@ -111,7 +158,9 @@ describe("elements-sync sync progress", () => {
     expect(pretty.stderr).not.toContain('{"level"');
     const bad = await runCli(["migrate"], { ...env, LOG_FORMAT: "xml" });
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('LOG_FORMAT must be "json" (the default) or "pretty"; got "xml"');
+    expect(bad.stderr).toContain(
+      'LOG_FORMAT must be "auto" (the default: "pretty" on a terminal, else "json"), "json" or "pretty"; got "xml"',
+    );
   });
 
   it("shows none under CI or in a pipe", async () => {

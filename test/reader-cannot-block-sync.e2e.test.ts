@@ -132,7 +132,9 @@ describe("the bi-access role", () => {
       await writeCustomersFile(dataFile, changedSource(customers));
       const second = await runCli(["sync"], env);
       expect(second.code, second.stderr).toBe(0);
-      expect(second.stdout).toMatch(/^run 2 succeeded .*2 added, 2 removed, 0 restored, 3 status/);
+      expect(second.stdout).toMatch(
+        /^run 2 succeeded .*\n {2}customers: 2 added, 2 removed, 0 restored\n {2}changed: +3 job status,/,
+      );
     } finally {
       await reader.end();
     }

@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../src/migrations.ts";
 import { CHANGE_COLUMNS } from "../src/reporting/reports.ts";
-import { runCli } from "./support/cli.ts";
+import { NOT_MIGRATED, runCli } from "./support/cli.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { createScenario, PEOPLE, type Scenario } from "./support/reporting-scenario.ts";
 
@@ -23,17 +23,20 @@ afterAll(async () => {
 const report = (...args: string[]) => runCli(["report", ...args, "--time-zone", "UTC"], env);
 
 describe("elements-sync report changes", () => {
-  it("prints the changes since a day as an aligned table, newest first", async () => {
+  it("prints the changes since a day as an aligned table, newest first, one per attribute", async () => {
     const result = await report("changes", "--since", s.day(4));
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const at = `${s.day(4)} 02:00`;
     expect(result.stdout).toBe(
       [
-        "changed at        run  organization  change    job status                          management mode               customer id",
-        "----------------  ---  ------------  --------  ----------------------------------  ----------------------------  ------------------------------------",
-        `${at}    4  Charlie       changed   Failed → Working                    Partner management of tenant  ${PEOPLE.charlie.id}`,
-        `${at}    4  Delta         restored  Waiting for Configuration → Failed  Partner management of tenant  ${PEOPLE.delta.id}`,
+        "changed at        run  organization  change           detail                              customer id",
+        "----------------  ---  ------------  ---------------  ----------------------------------  ------------------------------------",
+        `${at}    4  Alpha         tenant removed   alpha-1.onmicrosoft.com             ${PEOPLE.alpha.id}`,
+        `${at}    4  Charlie       status           Failed → Working                    ${PEOPLE.charlie.id}`,
+        `${at}    4  Delta         restored         Failed                              ${PEOPLE.delta.id}`,
+        `${at}    4  Delta         status           Waiting for Configuration → Failed  ${PEOPLE.delta.id}`,
+        `${at}    4  Delta         tenant restored  delta-0.onmicrosoft.com             ${PEOPLE.delta.id}`,
         "",
       ].join("\n"),
     );
@@ -51,10 +54,12 @@ describe("elements-sync report changes", () => {
     );
     expect(result.code).toBe(0);
     const rows = JSON.parse(result.stdout) as Record<string, unknown>[];
-    expect(rows.map((row) => [row.run_id, row.organization, row.change_kind])).toEqual([
+    // Coming back, appearing, or changing into Failed: Delta came back and changed.
+    expect(rows.map((row) => [row.run_id, row.organization, row.kind])).toEqual([
       [4, "Delta", "restored"],
+      [4, "Delta", "status"],
       [3, "Echo", "added"],
-      [2, "Alpha", "changed"],
+      [2, "Alpha", "status"],
       [1, "Charlie", "added"],
     ]);
     expect(Object.keys(rows[0] ?? {})).toEqual(CHANGE_COLUMNS);
@@ -86,8 +91,8 @@ describe("elements-sync report changes", () => {
     const lines = result.stdout.trimEnd().split("\r\n");
     expect(lines[0]).toBe(CHANGE_COLUMNS.join(","));
     expect(lines).toHaveLength(4);
-    expect(lines[2]).toContain(
-      `${PEOPLE.delta.id},Delta,restored,3,Waiting for Configuration,2,Failed`,
+    expect(lines[3]).toContain(
+      `,4,restored,customer,${PEOPLE.delta.id},,Delta,,presence,removed,present,removed,present,2,Failed`,
     );
   });
 
@@ -178,6 +183,8 @@ describe("elements-sync report, used wrongly", () => {
     const result = await runCli(args, env);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+    // Arguments and options are usage; configuration is the environment's.
+    expect(result.stderr).toMatch(/^elements-sync report: usage: /);
     expect(result.stdout).toBe("");
   });
 
@@ -185,8 +192,8 @@ describe("elements-sync report, used wrongly", () => {
     const empty = await createTestDatabase("es_report");
     try {
       const result = await runCli(["report", "runs"], { DATABASE_URL: empty.url });
-      expect(result.code).toBe(2);
-      expect(result.stderr).toContain("run `elements-sync migrate`");
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(`elements-sync report: ${NOT_MIGRATED}\n`);
       const pool = new pg.Pool({ connectionString: empty.url, max: 1 });
       await migrate(pool);
       await pool.end();

@@ -139,7 +139,7 @@ describe("elements-sync status in 120 columns", () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n")).toEqual([
-      "elements-sync status: configuration error: --wide is for the table and --json has every field whole: give one.",
+      "elements-sync status: usage: --wide is for the table and --json has every field whole: give one. Run `elements-sync help status` for its options.",
     ]);
   });
 });

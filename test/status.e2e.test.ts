@@ -1,8 +1,10 @@
 // `elements-sync status`: the last runs and the next fire, as a table and as JSON.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "./support/cli.ts";
+import { NOT_MIGRATED, runCli } from "./support/cli.ts";
 import { createTestDatabase } from "./support/database.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { createLogger } from "../src/logger.ts";
+import { runSync } from "../src/sync/sync.ts";
+import { createHarness, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 
 let h: Harness;
 let env: Record<string, string>;
@@ -106,9 +108,7 @@ describe("elements-sync status", () => {
     try {
       const result = await runCli(["status"], { DATABASE_URL: empty.url });
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(
-        "has no elements-sync tables yet: run `elements-sync migrate`",
-      );
+      expect(result.stderr).toBe(`elements-sync status: ${NOT_MIGRATED}\n`);
     } finally {
       await empty.drop();
     }
@@ -121,5 +121,23 @@ describe("elements-sync status", () => {
     const cron = await runCli(["status"], { ...env, SYNC_CRON: "every night" });
     expect(cron.code).toBe(2);
     expect(cron.stderr).toContain("SYNC_CRON must be a cron expression");
+  });
+});
+
+describe("elements-sync status, how runs started", () => {
+  it("labels the run `start` makes at once (SYNC_ON_START) on start, not on demand", async () => {
+    const own = await openHarness({ customers: sampleCustomers(3) });
+    const deps = { db: own.database, client: own.client, log: createLogger("silent") };
+    await runSync(deps, { pageSize: 10, onStart: true });
+    await own.sync();
+    const result = await runCli(["status", "--wide"], { DATABASE_URL: own.db.url });
+    expect(result.code).toBe(0);
+    const rows = result.stdout.trimEnd().split("\n").slice(3);
+    expect(rows[0]).toMatch(/^ *2 .* succeeded +on demand +yes /);
+    expect(rows[1]).toMatch(/^ *1 .* succeeded +on start +yes /);
+    expect(await own.db.query("SELECT id, on_start FROM sync_runs ORDER BY id")).toEqual([
+      { id: 1, on_start: true },
+      { id: 2, on_start: false },
+    ]);
   });
 });

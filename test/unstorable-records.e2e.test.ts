@@ -91,7 +91,8 @@ describe("a record PostgreSQL cannot store", () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stdout).toMatch(
         new RegExp(
-          `^run ${night} succeeded .*: 6 customers \\(incomplete: 6 record\\(s\\) rejected\\).* 6 rejected\\n$`,
+          `^run ${night} succeeded .*: 6 customers \\(incomplete: 6 record\\(s\\) rejected\\), \\d+ tenants, 6 rejected\\n` +
+            " {2}customers: .*\\n {2}changed: .*\\n {2}tenants: .*\\n$",
         ),
       );
       const lines = parseLogLines(result.stderr).filter(

@@ -270,11 +270,12 @@ describe("elements-sync start", () => {
     const { code, seconds } = stopped;
     expect(code).toBe(0);
     expect(seconds).toBeLessThan(10);
-    const [row] = await db.query("SELECT status, error, finished_at FROM sync_runs WHERE id = $1", [
-      run?.id,
-    ]);
-    expect(row).toMatchObject({ status: "failed", error: "interrupted" });
-    // The run at start served no scheduled time.
+    const [row] = await db.query(
+      "SELECT status, error, finished_at, on_start FROM sync_runs WHERE id = $1",
+      [run?.id],
+    );
+    // The run at start served no scheduled time, and says it was the run at start.
+    expect(row).toMatchObject({ status: "failed", error: "interrupted", on_start: true });
     expect((await runs(db)).at(-1)?.scheduled_for).toBeNull();
     expect(await snapshotData(db)).toEqual(before);
     expect(await count(db, "SELECT 1 FROM staging_customers")).toBe(0);

@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { ConfigError, errorMessage } from "../errors.ts";
+import { UsageError, errorMessage } from "../errors.ts";
 import { checkRoleName, grantReportingAccess, ROLE_LIMITS } from "../reporting/access.ts";
 import type { CommandRunner } from "./command.ts";
 import { EXIT } from "./io.ts";
@@ -13,8 +13,8 @@ import { integerOption, stringOption } from "./options.ts";
 export const biAccessCommand: CommandRunner = {
   async run(values, io, positionals) {
     const [role, ...extra] = positionals;
-    if (role === undefined) throw new ConfigError("name the role: elements-sync bi-access <role>.");
-    if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
+    if (role === undefined) throw new UsageError("name the role: elements-sync bi-access <role>.");
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra.join(" ")}".`);
     checkRoleName(role);
     const limits = {
       statementTimeoutMs: integerOption(values, "statement-timeout", {
@@ -47,7 +47,8 @@ export const biAccessCommand: CommandRunner = {
       });
       io.out(
         `${result.created ? "created" : "updated"} role ${role}: it can log in to database ${result.database} ` +
-          `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}), nothing else; ` +
+          `and read the ${result.views.length} views of schema reporting (${result.views.join(", ")}) ` +
+          `and call its functions ${result.functions.map((name) => `reporting.${name}`).join(", ")}, nothing else; ` +
           `statements end after ${limits.statementTimeoutMs} ms, an idle open transaction after ` +
           `${limits.idleInTransactionTimeoutMs} ms, at most ${limits.connectionLimit} connections`,
       );
@@ -65,11 +66,11 @@ async function readPassword(file: string | undefined): Promise<string> {
     try {
       text = await readFile(file, "utf8");
     } catch (error) {
-      throw new ConfigError(`--password-file ${file} cannot be read: ${errorMessage(error)}`);
+      throw new UsageError(`--password-file ${file} cannot be read: ${errorMessage(error)}`);
     }
   } else {
     if (process.stdin.isTTY) {
-      throw new ConfigError(
+      throw new UsageError(
         "give the password with --password-file <file> or on standard input (it is never an argument).",
       );
     }
@@ -79,7 +80,7 @@ async function readPassword(file: string | undefined): Promise<string> {
   }
   const password = text.split(/\r?\n/)[0] ?? "";
   if (password === "") {
-    throw new ConfigError(
+    throw new UsageError(
       `the password is empty (${file === undefined ? "standard input" : `--password-file ${file}`}).`,
     );
   }

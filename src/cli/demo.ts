@@ -10,7 +10,7 @@ import { ConfigError, errorMessage } from "../errors.ts";
 import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
 import type { ElementsConfig } from "../elements/from-config.ts";
-import { readChanges, readTenantChanges, type ChangeRow } from "../reporting/queries.ts";
+import { readAttributeChanges, type AttributeChangeRow } from "../reporting/queries.ts";
 import {
   generateCustomers,
   writeCustomersFile,
@@ -173,9 +173,12 @@ async function applyChanges(
   );
   at(4).tenants.push({ id: "c0ffee00-0000-4000-8000-000000000001", name: "new-tenant" });
   done.push(`${at(4).organization}: tenant new-tenant added`);
-  const renamed = customers.slice(5).find((customer) => customer.tenants.length > 0)?.tenants[0];
-  if (renamed) {
-    done.push(`tenant ${renamed.name} renamed to ${renamed.name}-renamed`);
+  at(4).ownerEmail = "new-owner@example.com";
+  done.push(`${at(4).organization}: owner email → ${at(4).ownerEmail}`);
+  const owner = customers.slice(5).find((customer) => customer.tenants.length > 0);
+  const renamed = owner?.tenants[0];
+  if (owner && renamed) {
+    done.push(`${owner.organization}: tenant ${renamed.name} renamed to ${renamed.name}-renamed`);
     renamed.name = `${renamed.name}-renamed`;
   }
   for (const removed of customers.splice(38, 2)) done.push(`${removed.organization} removed`);
@@ -187,50 +190,42 @@ async function applyChanges(
   return done.map((line) => `\n  ${line}`).join("");
 }
 
-/** What the run changed, as reporting.job_status_changes and reporting.tenants record it. */
+/** What the run changed, every attribute, as reporting.attribute_changes records it. */
 async function printChanges(db: Queryable, runId: number, io: Io): Promise<void> {
-  const changes = await readChanges(db, { runId });
-  const tenants = await readTenantChanges(db, runId);
-  const width = Math.max(
-    ...[...changes, ...tenants].map((row) => (row.organization ?? "").length),
-    12,
-  );
-  const line = (organization: string | null, text: string) =>
-    `  ${(organization ?? "(no name)").padEnd(width)}  ${text}`;
-  io.out(`\nWhat run ${runId} recorded in customer_status_history:`);
-  for (const change of changes) io.out(line(change.organization, describeChange(change)));
-  io.out(`\nTenants added or removed by run ${runId} (tenants table):`);
-  for (const tenant of tenants)
-    io.out(
-      line(
-        tenant.organization,
-        `tenant ${tenant.tenant_name ?? "(no name)"} ${tenant.added ? "added" : "removed"}`,
-      ),
-    );
+  const changes = await readAttributeChanges(db, { runId });
+  const width = Math.max(...changes.map((row) => (row.organization ?? "").length), 12);
+  io.out(`\nWhat run ${runId} recorded (reporting.attribute_changes):`);
+  for (const change of changes) {
+    io.out(`  ${(change.organization ?? "(no name)").padEnd(width)}  ${describeChange(change)}`);
+  }
 }
 
-function describeChange(change: ChangeRow): string {
-  switch (change.change_kind) {
+/** The attribute's name as the demo says it, by the kind `report changes` gives a change. */
+const ATTRIBUTE: Record<string, string> = {
+  status: "job status",
+  mode: "management mode",
+  owner: "owner email",
+  organization: "organization",
+  country: "country or region",
+};
+
+function describeChange(change: AttributeChangeRow): string {
+  const tenant = change.tenant_name ?? "(no name)";
+  switch (change.kind) {
     case "added":
-      return `new customer, ${change.job_status_label}`;
+      return `new customer, ${change.job_status_label ?? ""}`;
     case "removed":
       return "removed (absent from a complete run)";
     case "restored":
-      return `restored, ${change.job_status_label}`;
-    case "changed": {
-      const parts: string[] = [];
-      if (change.previous_job_status !== change.job_status) {
-        parts.push(
-          `job status ${change.previous_job_status_label ?? ""} → ${change.job_status_label}`,
-        );
-      }
-      if (change.previous_management_mode !== change.management_mode) {
-        parts.push(
-          `management mode ${change.previous_management_mode_label ?? ""} → ${change.management_mode_label}`,
-        );
-      }
-      return parts.join("; ");
-    }
+      return `restored, ${change.job_status_label ?? ""}`;
+    case "tenant renamed":
+      return `tenant ${change.old_label ?? "(no name)"} renamed to ${change.new_label ?? "(no name)"}`;
+    case "tenant added":
+    case "tenant removed":
+    case "tenant restored":
+      return `tenant ${tenant} ${change.kind.slice("tenant ".length)}`;
+    default:
+      return `${ATTRIBUTE[change.kind] ?? change.field} ${change.old_label ?? "(none)"} → ${change.new_label ?? "(none)"}`;
   }
 }
 

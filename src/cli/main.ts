@@ -2,7 +2,7 @@
 // maps errors to exit codes (0 ok, 1 the run or operation failed, 2 bad usage or configuration).
 // Only the command table is imported up front: a command's module (and with it Prisma, the
 // client, the sync) is loaded when it runs, so help and --version answer at once.
-import { ConfigError } from "../errors.ts";
+import { ConfigError, UsageError } from "../errors.ts";
 import type { Command } from "./command.ts";
 import { COMMANDS } from "./commands.ts";
 import { EXIT, processIo, type Io } from "./io.ts";
@@ -106,6 +106,12 @@ async function runCommand(
   try {
     return await (await command.load()).run(values, io, positionals);
   } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(
+        `elements-sync ${name}: usage: ${error.message} Run \`elements-sync help ${name}\` for its options.`,
+      );
+      return EXIT.usage;
+    }
     if (error instanceof ConfigError) {
       for (const problem of error.problems) {
         io.err(`elements-sync ${name}: configuration error: ${problem}`);

@@ -1,5 +1,5 @@
 // Small parsers for option values, each failing with a message that names the option.
-import { ConfigError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import type { OptionValues } from "./command.ts";
 
 export function integerOption(
@@ -11,7 +11,7 @@ export function integerOption(
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (typeof raw !== "string" || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(
+    throw new UsageError(
       `--${name} must be an integer from ${min} to ${max}; got "${String(raw)}".`,
     );
   }
@@ -22,7 +22,7 @@ export function stringOption(values: OptionValues, name: string): string | undef
   const raw = values[name];
   if (raw === undefined) return undefined;
   if (typeof raw !== "string" || raw.trim() === "")
-    throw new ConfigError(`--${name} needs a value.`);
+    throw new UsageError(`--${name} needs a value.`);
   return raw;
 }
 
@@ -39,12 +39,12 @@ export function listOption(values: OptionValues, name: string): string[] | undef
   for (const value of given) {
     const parts = value.split(",").map((part) => part.trim());
     if (parts.includes("")) {
-      throw new ConfigError(
+      throw new UsageError(
         `--${name} has an empty id in "${value}"; give ids separated by commas, none empty.`,
       );
     }
     items.push(...parts);
   }
-  if (items.length === 0) throw new ConfigError(`--${name} needs a value.`);
+  if (items.length === 0) throw new UsageError(`--${name} needs a value.`);
   return [...new Set(items)];
 }

@@ -1,5 +1,7 @@
 // Progress of a manual `sync` for people watching a terminal: one line on stderr, redrawn
-// in place, with pages fetched of planned, rate and time left. Nothing in a pipe or CI.
+// in place, with pages fetched of planned, rate and time left. Nothing in a pipe or CI. Log
+// lines on the same stderr are written above it: it is cleared before each, redrawn after.
+import type { BottomLine } from "../logger.ts";
 import type { PageProgress } from "../sync/fetch.ts";
 
 export interface ProgressStream {
@@ -17,27 +19,44 @@ export interface ProgressDisplay {
 const REDRAW_MS = 100;
 const CLEAR_LINE = "\r\x1b[2K";
 
+/** What the log lines write through: the line steps aside for each (logger.ts's STDERR). */
+export interface LogLines {
+  keepAtBottom(line: BottomLine): () => void;
+}
+
 export function createProgressDisplay(
   stream: ProgressStream,
   env: Readonly<Record<string, string | undefined>>,
   now: () => number = () => performance.now(),
+  logs?: LogLines,
 ): ProgressDisplay | undefined {
   if (stream.isTTY !== true || (env.CI ?? "") !== "" || env.TERM === "dumb") return undefined;
   const started = now();
   let lastDrawn = Number.NEGATIVE_INFINITY;
-  let drawn = false;
+  /** The line on screen, if one is. */
+  let shown: string | undefined;
+  const bottom: BottomLine = {
+    clear() {
+      if (shown !== undefined) stream.write(CLEAR_LINE);
+    },
+    redraw() {
+      if (shown !== undefined) stream.write(CLEAR_LINE + shown);
+    },
+  };
+  const release = logs?.keepAtBottom(bottom);
   return {
     update(progress) {
       const at = now();
       const last = progress.pagesFetched >= progress.pagesPlanned;
       if (!last && at - lastDrawn < REDRAW_MS) return;
       lastDrawn = at;
-      drawn = true;
-      stream.write(CLEAR_LINE + formatProgress(progress, at - started));
+      shown = formatProgress(progress, at - started);
+      stream.write(CLEAR_LINE + shown);
     },
     finish() {
-      if (drawn) stream.write(CLEAR_LINE);
-      drawn = false;
+      if (shown !== undefined) stream.write(CLEAR_LINE);
+      shown = undefined;
+      release?.();
     },
   };
 }

@@ -4,27 +4,32 @@ import { writeFile } from "node:fs/promises";
 import { loadDotEnv, readConfig } from "../config.ts";
 import { inTransaction, openDatabase, type Session } from "../db.ts";
 import { JOB_STATUS_LABELS } from "../elements/codes.ts";
-import { ConfigError } from "../errors.ts";
+import { NotMigratedError, UsageError } from "../errors.ts";
 import { renderTrendHtml } from "../reporting/chart.ts";
 import {
   formatCsv,
   formatTable,
+  plural,
   tableObjects,
   type CsvOptions,
   type Table,
 } from "../reporting/format.ts";
 import {
+  CHANGE_KINDS,
   hasReportingViews,
   isUnknownTimeZone,
+  readAttributeChanges,
   readChanges,
   readDaily,
   readRuns,
   setTimeZone,
+  skipJit,
+  type ChangeKind,
   type Since,
 } from "../reporting/queries.ts";
 import {
+  attributeChangesForPeople,
   CHANGE_COLUMNS,
-  changesForPeople,
   DAILY_COLUMNS,
   dataTable,
   RUN_COLUMNS,
@@ -33,7 +38,7 @@ import {
 } from "../reporting/reports.ts";
 import type { CommandRunner, OptionValues } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
-import { integerOption, stringOption } from "./options.ts";
+import { integerOption, listOption, stringOption } from "./options.ts";
 import { didYouMean } from "./suggest.ts";
 
 type Values = OptionValues;
@@ -63,10 +68,9 @@ export const reportCommand: CommandRunner = {
       // One transaction: the time zone holds for it alone, and every query sees one snapshot.
       await inTransaction(db.pool, async (session) => {
         await useTimeZone(session, timeZone);
+        await skipJit(session);
         if (!(await hasReportingViews(session))) {
-          throw new ConfigError(
-            "the database has no reporting views; run `elements-sync migrate` (or `sync`) first.",
-          );
+          throw new NotMigratedError();
         }
         await printReport(session, subcommand, values, { io, format, csv, timeZone });
       });
@@ -91,12 +95,15 @@ async function printReport(
   { io, format, csv, timeZone }: Output,
 ): Promise<void> {
   if (subcommand === "changes") {
-    const rows = await readChanges(session, {
+    const rows = await readAttributeChanges(session, {
       since: readSince(values),
       jobStatus: readStatus(values),
+      kinds: readKinds(values),
+      customerIds: listOption(values, "customer"),
+      firstSeen: values["first-seen"] !== false,
       limit: values.limit === undefined ? undefined : readLimit(values, 20),
     });
-    print(io, { format, csv }, changesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
+    print(io, { format, csv }, attributeChangesForPeople(rows), dataTable(rows, CHANGE_COLUMNS));
   } else if (subcommand === "trend") {
     const days = integerOption(values, "days", { min: 1, max: 36600, fallback: 30 });
     const daily = await readDaily(session, days);
@@ -109,7 +116,7 @@ async function printReport(
       });
       await writeChart(html, daily, changes, timeZone);
       io.out(
-        `wrote ${html}: ${new Set(daily.map((row) => row.day)).size} days, ${changes.length} latest changes`,
+        `wrote ${html}: ${plural(new Set(daily.map((row) => row.day)).size, "day")}, ${plural(changes.length, "latest change")}`,
       );
     } else {
       print(io, { format, csv }, trendForPeople(daily), dataTable(daily, DAILY_COLUMNS));
@@ -124,19 +131,19 @@ function readSubcommand(positionals: readonly string[]): Subcommand {
   const [name, ...extra] = positionals;
   const known = SUBCOMMANDS.find((candidate) => candidate === name);
   if (!known) {
-    throw new ConfigError(
+    throw new UsageError(
       name === undefined
         ? `say which report: ${SUBCOMMANDS.join(", ")}.`
         : `unknown report "${name}".${didYouMean(name, SUBCOMMANDS)} The reports are ${SUBCOMMANDS.join(", ")}.`,
     );
   }
-  if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra.join(" ")}".`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra.join(" ")}".`);
   return known;
 }
 
 const OUTPUT_OPTIONS = ["format", "excel", "raw", "time-zone"];
 const OPTIONS_OF: Record<Subcommand, readonly string[]> = {
-  changes: ["since", "status", "limit", ...OUTPUT_OPTIONS],
+  changes: ["since", "status", "kind", "customer", "first-seen", "limit", ...OUTPUT_OPTIONS],
   trend: ["days", "html", ...OUTPUT_OPTIONS],
   runs: ["limit", ...OUTPUT_OPTIONS],
 };
@@ -145,24 +152,24 @@ function checkOptionsApply(subcommand: Subcommand, values: Values): void {
   const allowed = new Set([...OPTIONS_OF[subcommand], "help"]);
   const misplaced = Object.keys(values).find((name) => !allowed.has(name));
   if (misplaced !== undefined) {
-    throw new ConfigError(`--${misplaced} does not apply to report ${subcommand}.`);
+    throw new UsageError(`--${misplaced} does not apply to report ${subcommand}.`);
   }
   const formatOption = ["format", "excel", "raw"].find((name) => values[name] !== undefined);
   if (values.html !== undefined && formatOption !== undefined) {
-    throw new ConfigError(`--html writes HTML; leave out --${formatOption}.`);
+    throw new UsageError(`--html writes HTML; leave out --${formatOption}.`);
   }
 }
 
 function readFormat(values: Values): Format {
   const format = stringOption(values, "format") ?? (values.excel === true ? "csv" : "table");
   if (format !== "table" && format !== "csv" && format !== "json") {
-    throw new ConfigError(
+    throw new UsageError(
       `--format must be table, csv or json; got "${format}".${didYouMean(format, ["table", "csv", "json"])}`,
     );
   }
   const csvOnly = ["excel", "raw"].find((name) => values[name] !== undefined);
   if (format !== "csv" && csvOnly !== undefined) {
-    throw new ConfigError(
+    throw new UsageError(
       values.format === undefined
         ? `--${csvOnly} applies to CSV only; add --format csv.`
         : `--${csvOnly} applies to CSV only; it cannot go with --format ${format}.`,
@@ -187,7 +194,7 @@ export function parseSince(raw: string): Since {
   if (day && new Date(`${raw}T00:00:00Z`).toISOString().startsWith(raw)) {
     return { kind: "day", day: raw };
   }
-  throw new ConfigError(
+  throw new UsageError(
     `--since must be a duration such as 24h, 7d or 2w, or a day such as 2026-11-20; got "${raw}".`,
   );
 }
@@ -212,9 +219,24 @@ export function parseJobStatus(raw: string): number {
   // Suggested as typed on a shell: "no-backup-update".
   const typed = (label: string) => normalizeLabel(label).replaceAll(" ", "-");
   const suggestion = didYouMean(typed(raw), [...JOB_STATUS_LABELS.values()].map(typed));
-  throw new ConfigError(
+  throw new UsageError(
     `--status must be a job status code or one of ${labels}; got "${raw}".${suggestion}`,
   );
+}
+
+/** `--kind status,owner --kind tenant`: the kinds of change to show, each one known. */
+function readKinds(values: Values): ChangeKind[] | undefined {
+  const raw = listOption(values, "kind");
+  if (raw === undefined) return undefined;
+  return raw.map((given) => {
+    const kind = CHANGE_KINDS.find((known) => known === given.toLowerCase());
+    if (kind === undefined) {
+      throw new UsageError(
+        `--kind must be one or more of ${CHANGE_KINDS.join(", ")}; got "${given}".${didYouMean(given, CHANGE_KINDS)}`,
+      );
+    }
+    return kind;
+  });
 }
 
 function readStatus(values: Values): number | undefined {
@@ -227,7 +249,7 @@ async function useTimeZone(session: Session, timeZone: string): Promise<void> {
     await setTimeZone(session, timeZone);
   } catch (error) {
     if (!isUnknownTimeZone(error)) throw error;
-    throw new ConfigError(`--time-zone: PostgreSQL does not know the time zone "${timeZone}".`);
+    throw new UsageError(`--time-zone: PostgreSQL does not know the time zone "${timeZone}".`);
   }
 }
 

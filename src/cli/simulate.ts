@@ -1,4 +1,4 @@
-import { ConfigError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import {
   API_VERSIONS,
   isApiVersion,
@@ -48,7 +48,7 @@ function rateOption(values: OptionValues, name: string): number {
   if (raw === undefined) return 0;
   const value = Number(raw);
   if (!/^\s*[\d.]+\s*$/.test(raw) || !(value >= 0 && value <= 1)) {
-    throw new ConfigError(`--${name} must be a number from 0 to 1; got "${raw}".`);
+    throw new UsageError(`--${name} must be a number from 0 to 1; got "${raw}".`);
   }
   return value;
 }
@@ -56,7 +56,7 @@ function rateOption(values: OptionValues, name: string): number {
 function apiVersionOption(values: OptionValues): ApiVersion {
   const raw = stringOption(values, "api-version") ?? "2025-10";
   if (!isApiVersion(raw)) {
-    throw new ConfigError(`--api-version must be ${API_VERSIONS.join(" or ")}; got "${raw}".`);
+    throw new UsageError(`--api-version must be ${API_VERSIONS.join(" or ")}; got "${raw}".`);
   }
   return raw;
 }

@@ -3,6 +3,7 @@ import { checkHealth, startOperatorServer, type OperatorServer } from "../worker
 import { createWorkerMetrics } from "../worker/metrics.ts";
 import { startWorker, type Worker } from "../worker/worker.ts";
 import { configure, openApp, runDefaults, SYNC_CONCERNS } from "./bootstrap.ts";
+import { assertMigrated } from "../migrations.ts";
 import { EXIT } from "./io.ts";
 import type { CommandRunner } from "./command.ts";
 
@@ -29,6 +30,7 @@ export const startCommand: CommandRunner = {
     });
     app.defer(() => httpDb.close());
     try {
+      if (values.migrate === false) await assertMigrated(app.db.pool);
       const metrics = app.instruments;
       let server: OperatorServer | undefined;
       if (schedule.httpPort > 0) {

@@ -1,7 +1,7 @@
 // `elements-sync status`: the last runs and the next fire, as a table for people or JSON.
 import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
-import { ConfigError, SyncError } from "../errors.ts";
+import { NotMigratedError, UsageError } from "../errors.ts";
 import { formatDuration, formatTable, layoutTable, type Table } from "../reporting/format.ts";
 import { hasReportingViews, readRuns, type RunRow } from "../reporting/queries.ts";
 import { nextFire } from "../worker/schedule.ts";
@@ -14,7 +14,7 @@ export const statusCommand: CommandRunner = {
   async run(values, io) {
     const limit = integerOption(values, "runs", { min: 1, max: 1000, fallback: 10 });
     if (values.wide === true && values.json === true) {
-      throw new ConfigError("--wide is for the table and --json has every field whole: give one.");
+      throw new UsageError("--wide is for the table and --json has every field whole: give one.");
     }
     loadDotEnv();
     const {
@@ -25,9 +25,7 @@ export const statusCommand: CommandRunner = {
     const db = openDatabase(database.url, databaseTimeout);
     try {
       if (!(await hasReportingViews(db.pool))) {
-        throw new SyncError(
-          "The database has no elements-sync tables yet: run `elements-sync migrate` (or a sync) first.",
-        );
+        throw new NotMigratedError();
       }
       const runs = await readRuns(db.pool, limit);
       const status: Status = {
@@ -117,7 +115,7 @@ function narrowTable(runs: readonly RunRow[]): Table {
     rows: runs.map((run) => [
       run.run_id,
       utc(run.started_at),
-      formatDuration(run.elapsed_ms),
+      formatDuration(shownMs(run)),
       run.outcome,
       shortTrigger(run),
       ...counts(run),
@@ -149,7 +147,7 @@ function wideTable(runs: readonly RunRow[]): Table {
     rows: runs.map((run) => [
       run.run_id,
       utc(run.started_at),
-      formatDuration(run.elapsed_ms),
+      formatDuration(shownMs(run)),
       run.status,
       trigger(run),
       run.outcome === "complete" ? "yes" : "no",
@@ -189,13 +187,19 @@ function utc(iso: string): string {
   return utcIso(iso).replace("T", " ").slice(0, 19);
 }
 
-/** How the run started: the scheduled fire it served, one customer by hand, or on demand. */
+/** How the run started: the scheduled fire it served, the worker's start, one customer by hand, or on demand. */
 function trigger(run: RunRow): string {
   if (run.scheduled_for) return `cron ${utc(run.scheduled_for).slice(11)}`;
+  if (run.on_start) return "on start";
   return run.customer_filter ? `customer ${run.customer_filter}` : "on demand";
 }
 
 /** The trigger without the customer id, which would take 36 columns. */
 function shortTrigger(run: RunRow): string {
   return run.customer_filter && !run.scheduled_for ? "customer" : trigger(run);
+}
+
+/** A finished run's duration as report runs has it (to the ms); a running run's time so far. */
+function shownMs(run: RunRow): number {
+  return run.duration_seconds === null ? run.elapsed_ms : Number(run.duration_seconds) * 1000;
 }

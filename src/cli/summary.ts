@@ -1,8 +1,10 @@
-// The one-line summary `sync` prints, and the same facts for the demo.
+// The summary `sync` prints, and the same facts for the demo: a line for the run, then what
+// it changed, one count per kind (customers, their attributes, tenants).
+import { formatSeconds } from "../reporting/format.ts";
 import type { RunSummary } from "../sync/sync.ts";
 
 function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return `${formatSeconds(ms)} s`;
 }
 
 export function formatRunSummary(summary: RunSummary): string {
@@ -12,12 +14,27 @@ export function formatRunSummary(summary: RunSummary): string {
   const scope = summary.complete
     ? "complete"
     : `incomplete: ${summary.incompleteReason ?? "unknown reason"}`;
-  return (
+  const { changes } = summary;
+  const attributes =
+    changes === null
+      ? // The run's own count, when the counts by kind could not be read after it committed.
+        `${summary.statusChanges} job status or management mode (by kind: not read, see the log)`
+      : `${changes.jobStatus} job status, ${changes.managementMode} management mode, ` +
+        `${changes.ownerEmail} owner email, ${changes.organization} organization, ` +
+        `${changes.countryOrRegion} country or region`;
+  return [
     `run ${summary.runId} succeeded in ${seconds(summary.durationMs)}: ` +
-    `${summary.customersSeen} customers (${scope}), ${summary.tenantsSeen} tenants; ` +
-    `${summary.customersAdded} added, ${summary.customersRemoved} removed, ` +
-    `${summary.customersRestored} restored, ${summary.statusChanges} status changes, ` +
-    `${summary.rejectedRecords} rejected` +
-    (summary.warning === null ? "" : `\nwarning: ${summary.warning}`)
-  );
+      `${summary.customersSeen} customers (${scope}), ${summary.tenantsSeen} tenants, ` +
+      `${summary.rejectedRecords} rejected`,
+    `  customers: ${summary.customersAdded} added, ${summary.customersRemoved} removed, ` +
+      `${summary.customersRestored} restored`,
+    `  changed:   ${attributes}`,
+    ...(changes === null
+      ? []
+      : [
+          `  tenants:   ${changes.tenantsAdded} added, ${changes.tenantsRenamed} renamed, ` +
+            `${changes.tenantsRemoved} removed, ${changes.tenantsRestored} restored`,
+        ]),
+    ...(summary.warning === null ? [] : [`warning: ${summary.warning}`]),
+  ].join("\n");
 }

@@ -1,6 +1,8 @@
 // `elements-sync sync`: one run, its summary on stdout, a notification if NOTIFY_ON asks.
 import { runSync } from "../sync/sync.ts";
 import { configure, openApp, runDefaults, SYNC_CONCERNS } from "./bootstrap.ts";
+import { STDERR } from "../logger.ts";
+import { assertMigrated } from "../migrations.ts";
 import { EXIT } from "./io.ts";
 import type { CommandRunner } from "./command.ts";
 import { listOption } from "./options.ts";
@@ -14,8 +16,9 @@ export const syncCommand: CommandRunner = {
     const { env, config, log } = configure(SYNC_CONCERNS);
     // Ctrl-C or SIGTERM stops the run cleanly: recorded failed, "interrupted", nothing merged.
     const app = await openApp({ ...config, log, migrate: values.migrate !== false, signals: true });
-    const progress = createProgressDisplay(process.stderr, env);
+    const progress = createProgressDisplay(process.stderr, env, undefined, STDERR);
     try {
+      if (values.migrate === false) await assertMigrated(app.db.pool);
       const summary = await runSync(
         {
           db: app.db,

@@ -24,6 +24,7 @@ import { exchange } from "./exchange.ts";
 import { filterBody, idsOf, type IdFilter } from "./id-filter.ts";
 import { RequestGate } from "./gate.ts";
 import { redactSecrets } from "./redact.ts";
+import { absentHostFailure, type HostSettings } from "./first-contact.ts";
 import { answerFailure, classifyStatus } from "./retry.ts";
 import { isObject } from "../values.ts";
 
@@ -45,6 +46,8 @@ export interface ElementsClientOptions {
   events?: ClientEvents;
   /** A larger response body fails the request at once (default 2 MiB, DEFAULT_MAX_RESPONSE_BYTES). */
   maxResponseBytes?: number;
+  /** Where each host comes from, for the message when one cannot be reached at first contact. */
+  hosts?: HostSettings;
 }
 
 /** What the client reports as it works. `status` is "error" when no HTTP answer came. */
@@ -90,6 +93,9 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     );
   };
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  // A host that has never answered and cannot be found or connected to is most likely
+  // mistyped: that fails at once. Once it has answered, the same fault is an outage: retried.
+  const answered = { api: false, identity: false };
 
   /**
    * One attempt, holding a slot at the gate. A 429's pause is set before the slot is
@@ -109,7 +115,8 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     } catch (error) {
       if (!(error instanceof ElementsApiError) || signal?.aborted) throw error;
       if (error.kind === "rate-limited") outcome = "throttled";
-      throw honourRetryAfter(error, budgetLeftMs());
+      const host = answered[error.service] ? undefined : options.hosts?.[error.service];
+      throw (host && absentHostFailure(error, host)) ?? honourRetryAfter(error, budgetLeftMs());
     } finally {
       slot.release(outcome);
     }
@@ -118,6 +125,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   /** A refused token is replaced once, within the attempt, as the API asks. */
   async function answer(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
     const token = await options.tokens.get(signal);
+    answered.identity = true;
     const first = await exchangePage(request, token, true, signal);
     if (first !== TOKEN_REFUSED) return first;
     options.tokens.invalidate(token);
@@ -171,6 +179,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   async function observed(pending: Promise<Response>, signal?: AbortSignal): Promise<Response> {
     try {
       const response = await pending;
+      answered.api = true;
       options.events?.response?.(response.status);
       return response;
     } catch (error) {
@@ -226,9 +235,11 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
                 (isPacedByServer(error) || retriesConsumed < options.maxAttempts - 1);
               if (retrying) {
                 options.events?.retry?.(error.kind);
+                // A token request is no page's: its lines do not carry the page that waited for it.
+                const page = error.service === "identity" ? {} : { pageIndex: request.pageIndex };
                 options.log.warn(
                   {
-                    pageIndex: request.pageIndex,
+                    ...page,
                     status: error.status,
                     kind: error.kind,
                     attempt: attempts,

@@ -22,6 +22,11 @@ export interface ElementsConfig {
   concurrency: number;
   /** A response body larger than this fails the request (a broken or hostile server). */
   maxResponseBytes: number;
+  /**
+   * The settings that chose apiUrl and identityUrl, named when a host cannot be reached on
+   * the first request (default: ELEMENTS_API_URL and ELEMENTS_IDENTITY_URL).
+   */
+  hostVariables?: { api: string; identity: string };
 }
 
 export interface ClientTuning {
@@ -54,6 +59,13 @@ export function createElementsClientFromConfig(
     maxAttempts: config.maxAttempts,
     maxRetryTimeMs: config.maxRetryTimeMs,
     maxResponseBytes: config.maxResponseBytes,
+    hosts: {
+      api: { url: config.apiUrl, variable: config.hostVariables?.api ?? "ELEMENTS_API_URL" },
+      identity: {
+        url: config.identityUrl,
+        variable: config.hostVariables?.identity ?? "ELEMENTS_IDENTITY_URL",
+      },
+    },
     ...(tuning.retryDelayMs !== undefined ? { retryDelayMs: tuning.retryDelayMs } : {}),
     ...(tuning.events !== undefined ? { events: tuning.events } : {}),
   });

@@ -7,12 +7,12 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from "node:crypto";
 import pg from "pg";
 import { inTransaction, type Session } from "../db.ts";
-import { ConfigError, SyncError } from "../errors.ts";
+import { ConfigError, NotMigratedError, SyncError, UsageError } from "../errors.ts";
 
 /** Lowercase so BI tools never need to quote it; `pg_` names are reserved by PostgreSQL. */
 export function checkRoleName(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name) || name.startsWith("pg_")) {
-    throw new ConfigError(
+    throw new UsageError(
       `role name "${name}" is not allowed: use 1 to 63 lowercase letters, digits and underscores, ` +
         "starting with a letter or underscore and not with pg_.",
     );
@@ -62,6 +62,8 @@ export interface AccessResult {
   created: boolean;
   database: string;
   views: string[];
+  /** The reporting functions it may call (the point-in-time ones, customers_at and tenants_at). */
+  functions: string[];
 }
 
 /** What the role's sessions may take; defaults in ROLE_LIMITS. */
@@ -126,9 +128,7 @@ async function grant(client: Session, wanted: Grant): Promise<AccessResult> {
   const owner = schema[0]?.owner;
   const database = schema[0]?.database ?? "";
   if (!owner) {
-    throw new ConfigError(
-      "the database has no reporting schema; run `elements-sync migrate` first.",
-    );
+    throw new NotMigratedError();
   }
   const { rows: existing } = await client.query<ExistingRole>(
     `SELECT r.rolsuper AS superuser,
@@ -190,7 +190,18 @@ async function grant(client: Session, wanted: Grant): Promise<AccessResult> {
      WHERE n.nspname = 'reporting' AND has_table_privilege($1, c.oid, 'SELECT') ORDER BY 1`,
     [role],
   );
-  return { created: !found, database, views: views.map((row) => row.view) };
+  const { rows: functions } = await client.query<{ name: string }>(
+    `SELECT DISTINCT p.proname::text AS name FROM pg_proc p
+     JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'reporting' AND has_function_privilege($1, p.oid, 'EXECUTE') ORDER BY 1`,
+    [role],
+  );
+  return {
+    created: !found,
+    database,
+    views: views.map((row) => row.view),
+    functions: functions.map((row) => row.name),
+  };
 }
 
 /**

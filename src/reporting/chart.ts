@@ -1,6 +1,7 @@
 // `report trend --html`: one self-contained HTML file, a stacked bar chart of customers per
 // job status per day (inline SVG) and the latest changes under it. No script, no fonts or
 // styles from elsewhere, and a Content-Security-Policy that forbids fetching anything.
+import { plural } from "./format.ts";
 import type { ChangeRow, DailyRow } from "./queries.ts";
 import { changesForPeople, statusesInUse } from "./reports.ts";
 
@@ -244,7 +245,7 @@ export function renderTrendHtml(page: TrendPage): string {
 </head>
 <body>
 <h1>Customers per job status</h1>
-<p class="meta">At the end of each day (${escape(page.timeZone)}), ${days.length} days. Generated ${escape(page.generatedAt)} by elements-sync.</p>
+<p class="meta">At the end of each day (${escape(page.timeZone)}), ${plural(days.length, "day")}. Generated ${escape(page.generatedAt)} by elements-sync.</p>
 ${chart}
 <h2>Latest changes</h2>
 ${renderChanges(page.changes)}

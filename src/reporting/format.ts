@@ -128,10 +128,29 @@ function shorten(value: string, width: number): string {
   return `${kept}…`;
 }
 
+/** "1 day", "2 days": `noun` with an s unless there is one. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/**
+ * Tenths of a second in `ms`, by the one rule every duration shown follows: to the
+ * millisecond first (as reporting.sync_runs.duration_seconds holds it), then halves up. So a
+ * run of 49.7 ms is 0.1 s in `status`, `report runs` and the summary alike.
+ */
+export function durationTenths(ms: number): number {
+  return Math.round(Math.round(ms) / 100);
+}
+
+/** Seconds to one decimal, e.g. "0.1". */
+export function formatSeconds(ms: number): string {
+  return (durationTenths(ms) / 10).toFixed(1);
+}
+
 /** "12.3 s" under a minute, else "4 min 7 s". */
 export function formatDuration(ms: number): string {
   // Round once, then split: 59.96 s is "1 min 0 s", never "60.0 s".
-  const tenths = Math.round(ms / 100);
+  const tenths = durationTenths(ms);
   if (tenths < 600) return `${(tenths / 10).toFixed(1)} s`;
   const seconds = Math.round(ms / 1000);
   return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;

@@ -1,7 +1,7 @@
 // The three reports as tables: a layout for people (`--format table`) and the view's own
 // columns for scripts (`--format csv|json`), so a script reads what a BI tool reads.
-import type { Cell, Table } from "./format.ts";
-import type { ChangeRow, DailyRow, RunRow } from "./queries.ts";
+import { formatSeconds, type Cell, type Table } from "./format.ts";
+import type { AttributeChangeRow, ChangeRow, DailyRow, RunRow } from "./queries.ts";
 
 /** "2026-11-24T10:15:31+01:00" → "2026-11-24 10:15" (already in the report's time zone). */
 export function shortTime(iso: string | null): string {
@@ -19,23 +19,52 @@ export function dataTable<T extends object>(
   };
 }
 
-export const CHANGE_COLUMNS: readonly (keyof ChangeRow)[] = [
+/** `report changes --format csv|json`: reporting.attribute_changes's columns and the rest of AttributeChangeRow. */
+export const CHANGE_COLUMNS: readonly (keyof AttributeChangeRow)[] = [
   "changed_at",
   "run_id",
+  "kind",
+  "entity",
   "customer_id",
+  "tenant_id",
   "organization",
-  "change_kind",
-  "previous_job_status",
-  "previous_job_status_label",
+  "tenant_name",
+  "field",
+  "old_value",
+  "new_value",
+  "old_label",
+  "new_label",
   "job_status",
   "job_status_label",
-  "previous_management_mode",
-  "previous_management_mode_label",
-  "management_mode",
-  "management_mode_label",
-  "job_status_changed",
-  "management_mode_changed",
 ];
+
+/** What a change did, in words: the job status a customer appeared in, a tenant's name, old → new. */
+function changeValue(row: AttributeChangeRow): string {
+  if (row.entity === "tenant") {
+    const name = row.tenant_name ?? "(no name)";
+    return row.field === "name"
+      ? `${row.old_label ?? "(no name)"} → ${row.new_label ?? "(no name)"}`
+      : name;
+  }
+  if (row.field === "presence") return row.kind === "removed" ? "" : (row.job_status_label ?? "");
+  return `${row.old_label ?? "(none)"} → ${row.new_label ?? "(none)"}`;
+}
+
+/** Every attribute change, one per line: what changed and how. */
+export function attributeChangesForPeople(rows: readonly AttributeChangeRow[]): Table {
+  return {
+    headers: ["changed at", "run", "organization", "change", "detail", "customer id"],
+    numeric: new Set([1]),
+    rows: rows.map((row) => [
+      shortTime(row.changed_at),
+      row.run_id,
+      row.organization ?? "(no name)",
+      row.kind,
+      changeValue(row),
+      row.customer_id,
+    ]),
+  };
+}
 
 function transition(previous: string | null, current: string): string {
   return previous !== null && previous !== current ? `${previous} → ${current}` : current;
@@ -143,7 +172,7 @@ export function runsForPeople(rows: readonly RunRow[]): Table {
     rows: rows.map((row) => [
       row.run_id,
       shortTime(row.started_at),
-      row.duration_seconds === null ? "" : Number(row.duration_seconds).toFixed(1),
+      row.duration_seconds === null ? "" : formatSeconds(Number(row.duration_seconds) * 1000),
       row.customer_filter === null
         ? row.outcome
         : `${row.outcome} (--customer ${row.customer_filter})`,

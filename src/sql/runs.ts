@@ -25,20 +25,21 @@ export interface RunningRun {
  */
 export async function insertRun(
   db: Queryable,
-  run: { customerFilter: string | null; scheduledFor: Date | null },
+  run: { customerFilter: string | null; scheduledFor: Date | null; onStart: boolean },
 ): Promise<StartedRun> {
   const { rows } = await db.query<StartedRun>(
-    `INSERT INTO sync_runs (customer_filter, scheduled_for, started_at)
+    `INSERT INTO sync_runs (customer_filter, scheduled_for, on_start, started_at)
      VALUES (
        $1,
        $2::timestamptz,
+       $3::boolean,
        greatest(
          date_trunc('milliseconds', clock_timestamp()),
          (SELECT max(started_at) + interval '1 millisecond' FROM sync_runs)
        )
      )
      RETURNING id, started_at AS "startedAt"`,
-    [run.customerFilter, run.scheduledFor],
+    [run.customerFilter, run.scheduledFor, run.onStart],
   );
   const [row] = rows;
   if (!row) throw new Error("sync_runs insert returned no row");

@@ -32,6 +32,8 @@ export interface SyncOptions {
   maxDurationMs?: number | undefined;
   /** The scheduled fire this run serves, recorded in sync_runs.scheduled_for. */
   scheduledFor?: Date | undefined;
+  /** The run `start` makes at once (SYNC_ON_START), recorded in sync_runs.on_start. */
+  onStart?: boolean | undefined;
   /** Pages fetched at the same time after page 1 (default 4, ELEMENTS_CONCURRENCY). */
   concurrency?: number | undefined;
   /** The mass-removal guard's fraction (default 0.2): a run that would remove more removes none. */
@@ -51,6 +53,7 @@ export interface RunOptions {
   readonly signal: AbortSignal | undefined;
   readonly maxDurationMs: number | undefined;
   readonly scheduledFor: Date | null;
+  readonly onStart: boolean;
   readonly concurrency: number;
   readonly maxRemovalFraction: number;
   readonly allowMassRemoval: boolean;
@@ -70,6 +73,7 @@ export function compileRunOptions(options: SyncOptions): RunOptions {
     signal: options.signal,
     maxDurationMs: options.maxDurationMs,
     scheduledFor: options.scheduledFor ?? null,
+    onStart: options.onStart ?? false,
     concurrency: checkedInteger("concurrency", options.concurrency ?? DEFAULT_CONCURRENCY, 1),
     maxRemovalFraction: options.maxRemovalFraction ?? DEFAULT_MAX_REMOVAL_FRACTION,
     allowMassRemoval: options.allowMassRemoval ?? false,

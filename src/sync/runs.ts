@@ -4,6 +4,8 @@
 import type pg from "pg";
 import { inTransaction, type Queryable } from "../db.ts";
 import { errorMessage, SyncError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { countRunChanges, type ChangeCounts } from "../sql/changes.ts";
 import * as sql from "../sql/runs.ts";
 import type { RunStatus } from "../sql/runs.ts";
 import { clearAllStaging, clearStaging } from "../sql/staging.ts";
@@ -66,6 +68,23 @@ export async function claimRunForMerge(session: Queryable, runId: number): Promi
 /** Why a run another process marked abandoned (it had lost the run lock) did not merge. */
 export function lostLockMessage(runId: number): string {
   return `Run ${runId} lost the run lock (its database session ended) and another run took over the database, so it was not merged.`;
+}
+
+/**
+ * What a committed run changed, kind by kind. The run has succeeded whatever happens here:
+ * a failure to read is logged, and the summary goes without the counts (null).
+ */
+export async function readChangeCounts(
+  db: Queryable,
+  runId: number,
+  log: Logger,
+): Promise<ChangeCounts | null> {
+  try {
+    return await countRunChanges(db, { runId });
+  } catch (error) {
+    log.warn({ err: errorMessage(error) }, "could not count the run's changes by kind");
+    return null;
+  }
 }
 
 /** In the run's transaction, so the row says succeeded exactly when the merge committed. */

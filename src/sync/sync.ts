@@ -21,6 +21,7 @@ import {
   type SyncOptions,
 } from "./run-context.ts";
 import * as runs from "./runs.ts";
+import type { ChangeCounts } from "../sql/changes.ts";
 import type { FetchProgress, RunOutcome, StartedRun } from "./runs.ts";
 
 export type { SyncOptions } from "./run-context.ts";
@@ -36,7 +37,13 @@ export interface SyncDependencies {
 }
 
 export type RunSummary =
-  | ({ runId: number; status: "succeeded"; durationMs: number } & RunOutcome)
+  | ({
+      runId: number;
+      status: "succeeded";
+      durationMs: number;
+      /** Attribute changes by kind; null when they could not be read after the commit. */
+      changes: ChangeCounts | null;
+    } & RunOutcome)
   | ({ runId: number; status: "failed"; durationMs: number; error: string } & FetchProgress);
 
 export async function runSync(deps: SyncDependencies, options: SyncOptions): Promise<RunSummary> {
@@ -75,8 +82,8 @@ interface Started {
 
 async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<RunSummary> {
   // 2. The run's row, `running`, and its merge session.
-  const { customerFilter, scheduledFor } = options;
-  const row = await runs.startRun(deps.db.pool, { customerFilter, scheduledFor });
+  const { customerFilter, scheduledFor, onStart } = options;
+  const row = await runs.startRun(deps.db.pool, { customerFilter, scheduledFor, onStart });
   const started: Started = {
     deps,
     options,
@@ -94,7 +101,7 @@ async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<R
       await session.abandon();
       throw error;
     });
-    return await fetchJudgeAndMerge(run, started.startedAt);
+    return await fetchJudgeAndMerge(run, started);
   } catch (error) {
     // Nothing the run merged survives it, and nothing is staged once it is recorded.
     await run?.close();
@@ -105,7 +112,8 @@ async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<R
 }
 
 /** Steps 3 to 6. */
-async function fetchJudgeAndMerge(run: RunContext, startedAt: number): Promise<RunSummary> {
+async function fetchJudgeAndMerge(run: RunContext, started: Started): Promise<RunSummary> {
+  const { startedAt } = started;
   // 3. Every page (or the customers named) through the pipeline, merged, and 4. whether the
   // run saw every customer.
   const { customerIds } = run.options;
@@ -128,8 +136,9 @@ async function fetchJudgeAndMerge(run: RunContext, startedAt: number): Promise<R
     fetchMs: Math.round(fetchMs),
     afterLastPageMs: Math.round(durationMs - fetchMs),
   };
-  run.log.info({ status: "succeeded", ...outcome, ...timing }, "sync run succeeded");
-  return { runId: run.runId, status: "succeeded", durationMs, ...outcome };
+  const changes = await runs.readChangeCounts(started.deps.db.pool, run.runId, run.log);
+  run.log.info({ status: "succeeded", ...outcome, changes, ...timing }, "sync run succeeded");
+  return { runId: run.runId, status: "succeeded", durationMs, changes, ...outcome };
 }
 
 /**

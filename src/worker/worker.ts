@@ -43,7 +43,7 @@ export interface WorkerDependencies {
  * here: a run still going after it fails, so the next fire runs.
  */
 export type WorkerRunOptions = Readonly<
-  Omit<SyncOptions, "signal" | "scheduledFor" | "customerIds" | "allowMassRemoval">
+  Omit<SyncOptions, "signal" | "scheduledFor" | "onStart" | "customerIds" | "allowMassRemoval">
 >;
 
 export interface WorkerOptions {
@@ -75,11 +75,12 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
   const unrecordedFailures = new UnrecordedFailures();
 
   /** One run, never throwing: failures are recorded in sync_runs and logged. */
+  /** A scheduled fire's run, or (`scheduledFor` undefined) the one SYNC_ON_START asks for. */
   async function run(scheduledFor: Date | undefined): Promise<FireOutcome> {
     try {
       const summary = await runSync(
         { db: deps.db, client: deps.client, log, unrecordedFailures },
-        { ...options.run, signal, scheduledFor },
+        { ...options.run, signal, scheduledFor, onStart: scheduledFor === undefined },
       );
       metrics.recordRun(summary);
       await deps.notifier?.afterRun(summary, signal);

@@ -85,16 +85,25 @@ describe.skipIf(!engine.available || ready.compose === null)("docker-compose.yml
     emptyEnvFile = join(secrets, "empty.env");
     postgresPort = await freePort();
     writeFileSync(emptyEnvFile, "");
-    // Compose passes the worker's settings on from here (its environment, not .env).
+    // The worker's settings, in a file of the kind deploy/compose/worker.env is (not .env, not the
+    // shell: Compose passes neither on to it).
+    const workerSettings = join(secrets, "compose.env");
+    writeFileSync(
+      workerSettings,
+      [
+        "ELEMENTS_API_URL=http://simulator:8080",
+        "ELEMENTS_IDENTITY_URL=http://simulator:8080",
+        "ELEMENTS_CLIENT_ID=demo-client",
+        "SYNC_ON_START=true",
+        "",
+      ].join("\n"),
+    );
     env = {
       ...dockerEnv(ready),
       POSTGRES_PORT: String(postgresPort),
       DEMO_HTTP_PORT: String(await freePort()),
       ELEMENTS_SYNC_SECRETS: secrets,
-      ELEMENTS_API_URL: "http://simulator:8080",
-      ELEMENTS_IDENTITY_URL: "http://simulator:8080",
-      ELEMENTS_CLIENT_ID: "demo-client",
-      SYNC_ON_START: "true",
+      ELEMENTS_SYNC_COMPOSE_ENV: workerSettings,
     };
     writeSecret("database_url", "postgresql://elements:elements@postgres:5432/elements\n");
     writeSecret("elements_client_secret", "demo-secret\n");

@@ -95,6 +95,10 @@ export function parseLogLines(text: string): Record<string, unknown>[] {
   return lines;
 }
 
+/** What every command says, with exit 1, of a database that was never migrated. */
+export const NOT_MIGRATED =
+  "the database has not been migrated: run `npx elements-sync migrate` (or a sync without --no-migrate) first.";
+
 /** A TCP port nothing listens on right now. */
 export async function freePort(): Promise<number> {
   const server = createServer();

@@ -32,6 +32,19 @@ describe("configuration", () => {
       maxRetryTimeMs: 300_000,
       concurrency: 4,
       maxResponseBytes: 2_097_152,
+      hostVariables: { api: "ELEMENTS_REGION", identity: "ELEMENTS_REGION" },
+    });
+  });
+
+  it("names the setting that chose each host, for a host that cannot be reached", () => {
+    const read = (env: Env) => readElementsConfig({ ...minimal, ...env }).hostVariables;
+    expect(read({ ELEMENTS_API_URL: "http://127.0.0.1:9" })).toEqual({
+      api: "ELEMENTS_API_URL",
+      identity: "ELEMENTS_REGION",
+    });
+    expect(read({ ELEMENTS_REGION: "gov", ELEMENTS_IDENTITY_URL: "http://127.0.0.1:9" })).toEqual({
+      api: "ELEMENTS_REGION",
+      identity: "ELEMENTS_IDENTITY_URL",
     });
   });
 
@@ -248,7 +261,7 @@ describe("every bad variable at once", () => {
       'ELEMENTS_REGION must be "commercial" (the default), "gov", "aos2", "fedramp" or a data-center code (au, ca, de, us, fr, jp, kr, ne, sg, ch, uk, we, uae, za, qa, gcp-au, gcp-jp, gcp-us, gcp-we, gcp-kr); got "mars".',
       "ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH must be set: the app registration's client secret, or a PEM file with its certificate and private key.",
       'ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000 (the API documents 100 as its maximum); got "abc".',
-      'LOG_FORMAT must be "json" (the default) or "pretty"; got "xml".',
+      'LOG_FORMAT must be "auto" (the default: "pretty" on a terminal, else "json"), "json" or "pretty"; got "xml".',
     ]);
     expect((error as ConfigError).message).toBe((error as ConfigError).problems.join("\n"));
     expect(String(error)).not.toContain("hunter2");
