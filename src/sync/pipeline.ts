@@ -8,11 +8,11 @@
 // One bounded queue runs through it: add() waits while it holds `capacity` customers not
 // yet merged, or `byteBudget` bytes of the pages they came in (a few huge records a page
 // must not hold more memory than the start-up check allowed for), the one place where
-// fetching waits for the database. Staging and merging each
-// run on a session of their own, one statement at a time, so the next pages are staged
-// while a batch merges; pages that queue up meanwhile are staged together, and whatever was
-// staged while a batch merged is the next batch. Everything keeps the order in which pages
-// were added: a customer served twice is merged from its last copy.
+// fetching waits for the database. Staging and merging each run on a session of their
+// own, one statement at a time, so the next pages are staged while a batch merges; pages
+// that queue up meanwhile are staged together, and whatever was staged while a batch
+// merged is the next batch (or sooner, at half the byte budget). Everything keeps the
+// order in which pages were added: a customer served twice is merged from its last copy.
 import type pg from "pg";
 import { openSession, type Session } from "../db.ts";
 import type { Logger } from "../logger.ts";
