@@ -70,15 +70,17 @@ describe("concurrent fetching", () => {
   });
 
   it("fetches the extra pages when a page reports a larger total, and ends incomplete", async () => {
-    const customers = sampleCustomers(20);
+    const customers = sampleCustomers(32);
     const h = await openHarness({ customers, pageSize: 5, concurrency: 3 });
-    // Page 2 says there are 32 customers: the plan grows from 4 pages to 7.
+    // Page 1 says there are 20 customers (4 pages); the later pages say 32: the plan grows
+    // to 7 pages. Every page holds customers, so no stop rule can end the paging first,
+    // whatever order the answers come in.
     h.simulator.injectFault({
       status: 200,
-      onPage: 2,
+      onPage: 1,
       body: JSON.stringify({
-        data: customers.slice(5, 10),
-        metadata: { pageIndex: 2, pageSize: 5, totalCount: 32 },
+        data: customers.slice(0, 5),
+        metadata: { pageIndex: 1, pageSize: 5, totalCount: 20 },
       }),
     });
     const run = await h.sync();
@@ -86,7 +88,7 @@ describe("concurrent fetching", () => {
       status: "succeeded",
       complete: false,
       incompleteReason: expect.stringContaining("totalCount changed during the run") as string,
-      customersSeen: 20,
+      customersSeen: 32,
     });
     const pages = customerRequests(h).map((r) => r.pageIndex);
     expect(new Set(pages)).toEqual(new Set([1, 2, 3, 4, 5, 6, 7]));

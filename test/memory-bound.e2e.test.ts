@@ -1,11 +1,14 @@
 // Memory is bounded by settings, not by the server: the response cap (ELEMENTS_MAX_RESPONSE_BYTES)
 // times the pages a run holds at once must fit the heap, and a page larger than the cap is
 // refused unread. Before, a 40 MiB page of small objects made a worker with a 256 MiB heap
-// abort out of memory (SIGABRT) and left its run `running`.
+// abort out of memory (SIGABRT) and left its run `running`. The check counts on the run's
+// pipeline holding at most queuedBytesBudget bytes of pages, however few customers they hold.
 import { afterEach, describe, expect, it } from "vitest";
+import { queuedBytesBudget } from "../src/elements/body.ts";
 import { runCli, simulatorEnv } from "./support/cli.ts";
-import { createHarness, type Harness } from "./support/harness.ts";
+import { createHarness, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
+import { syncOk } from "./support/runs.ts";
 
 let harness: Harness | undefined;
 afterEach(async () => {
@@ -60,5 +63,53 @@ describe("memory bounded by settings", () => {
     );
     expect(h.simulator.requests).toEqual([]);
     expect(await h.db.query("SELECT id FROM sync_runs")).toEqual([]);
+  });
+});
+
+describe("the pipeline's bound in bytes", () => {
+  it("merges before a batch is full when a few huge records a page reach the byte budget", async () => {
+    // Two records of ~20 KB a page, a 64 KiB cap and two pages in flight: the budget is
+    // 5 pages at the cap (320 KiB), the run's pages 800 KB; the customer bound (about
+    // 2 × minMergeBatch) would let all forty be held.
+    const maxResponseBytes = 64 * 1024;
+    const concurrency = 2;
+    const blob = "x".repeat(20_000);
+    const customers = sampleCustomers(40).map((customer) => ({ ...customer, blob }));
+    const h = await openHarness({ customers, pageSize: 2, concurrency, maxResponseBytes });
+    const run = await syncOk(h, { minMergeBatch: 1000 });
+    expect(run).toMatchObject({ complete: true, customersAdded: 40, newFields: ["blob"] });
+
+    const budget = queuedBytesBudget(maxResponseBytes, concurrency);
+    expect(budget).toBe(5 * maxResponseBytes);
+    const batches = h.logs.filter(
+      (line) => line.runId === run.runId && line.msg === "batch merged",
+    );
+    const merged = batches.map((line) => ({
+      customers: Number(line.customers),
+      bytes: Number(line.bytes),
+      peakHeldBytes: Number(line.peakHeldBytes),
+      byteBudget: Number(line.byteBudget),
+    }));
+    // The pages' bytes would not have fitted at once; held, they never passed the budget.
+    const total = merged.reduce((sum, batch) => sum + batch.bytes, 0);
+    expect(total).toBeGreaterThan(2 * budget);
+    expect(merged.length).toBeGreaterThanOrEqual(3);
+    for (const batch of merged) {
+      expect(batch).toMatchObject({ byteBudget: budget });
+      expect(batch.customers).toBeGreaterThan(0);
+      expect(batch.customers).toBeLessThan(1000);
+      expect(batch.peakHeldBytes).toBeLessThanOrEqual(budget);
+    }
+    expect(merged.reduce((sum, batch) => sum + batch.customers, 0)).toBe(40);
+
+    const stored = await h.db.query<{ id: string; blob: number; status: number }>(
+      `SELECT id, length(source_record ->> 'blob') AS blob, job_status AS status
+       FROM customers ORDER BY id`,
+    );
+    expect(stored).toEqual(
+      customers
+        .map((customer) => ({ id: customer.id, blob: blob.length, status: customer.jobStatus }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    );
   });
 });

@@ -316,12 +316,17 @@ describe("elements-sync start", () => {
         error:
           "its process stopped, or lost its connection to the database, before recording how the run ended",
       });
-    const [next] = await db.query<{ id: number; claimed_by: string }>(
-      `SELECT r.id, f.claimed_by FROM sync_runs r JOIN sync_fires f ON f.fire_at = r.scheduled_for
-       WHERE r.id > $1 ORDER BY r.id LIMIT 1`,
-      [doomed.id],
-    );
-    expect(next?.claimed_by).toMatch(new RegExp(`:${survivor.pid}$`));
+    // The run that marked it abandoned records its own row just after: wait for that row.
+    const nextClaimant = async () => {
+      const [next] = await db.query<{ claimed_by: string }>(
+        `SELECT f.claimed_by FROM sync_runs r JOIN sync_fires f ON f.fire_at = r.scheduled_for
+         WHERE r.id > $1 ORDER BY r.id LIMIT 1`,
+        [doomed.id],
+      );
+      return next?.claimed_by;
+    };
+    await expect.poll(nextClaimant, eventually).toBeDefined();
+    expect(await nextClaimant()).toMatch(new RegExp(`:${survivor.pid}$`));
     expect(await count(db, `SELECT 1 FROM staging_customers WHERE run_id = ${doomed.id}`)).toBe(0);
     expect(await stop(survivor)).toMatchObject({ code: 0 });
   });

@@ -211,7 +211,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         "identity",
       );
     }
-    const text = await readCapped(response, maxResponseBytes, "The identity service", signal);
+    const { text } = await readCapped(response, maxResponseBytes, "The identity service", signal);
     const parsed = parseTokenResponse(text);
     const lifetimeMs = parsed.expiresInS * 1000;
     const fetchedAt = now();

@@ -16,13 +16,28 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 export const HEAP_BYTES_PER_BODY_BYTE = 24;
 
 /**
- * Pages a run may hold at once: one being fetched per worker, two per worker queued in the
- * pipeline (PAGES_QUEUED_PER_WORKER in sync/run-context.ts), and the one being checked. The
- * queue counts customers, not bytes: pages far below the page size (or a merge batch of
- * several pages) can hold more, which only a bound in bytes there would rule out.
+ * Pages the run's pipeline may hold, in bytes of response body at the cap: two per worker,
+ * and one more (the batch merging and the pages queued behind it share them). Pipeline and
+ * start-up check both read the bound from here (queuedBytesBudget, pagesHeld).
+ */
+export function pagesQueued(concurrency: number): number {
+  return 2 * concurrency + 1;
+}
+
+/**
+ * Bytes of response body the pipeline may hold (records added and not yet merged) before
+ * fetching waits: pagesQueued pages at the cap, whatever their number of customers.
+ */
+export function queuedBytesBudget(maxResponseBytes: number, concurrency: number): number {
+  return maxResponseBytes * pagesQueued(concurrency);
+}
+
+/**
+ * Pages a run may hold at once: one per worker (being fetched, checked, or waiting to enter
+ * the pipeline) and those the pipeline holds.
  */
 export function pagesHeld(concurrency: number): number {
-  return 3 * concurrency + 1;
+  return concurrency + pagesQueued(concurrency);
 }
 
 /** Heap that pages at the cap could take, all in flight at once. */
@@ -39,15 +54,16 @@ export function heapForPages(heapLimit = getHeapStatistics().heap_size_limit): n
 export const ERROR_BODY_BYTES = 64 * 1024;
 
 /**
- * The body as text, refusing one larger than `maxBytes` without reading the rest. Not
- * retried: the same request would get the same answer. `server` names who sent it.
+ * The body as text, with its size in bytes, refusing one larger than `maxBytes` without
+ * reading the rest. Not retried: the same request would get the same answer. `server`
+ * names who sent it.
  */
 export async function readCapped(
   response: Response,
   maxBytes: number,
   server: string,
   signal?: AbortSignal,
-): Promise<string> {
+): Promise<{ text: string; bytes: number }> {
   const tooLarge = (size: string) =>
     new ElementsApiError(
       `${server} sent a response body of ${size}, more than ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes} bytes) allows.`,
@@ -58,13 +74,14 @@ export async function readCapped(
     await response.body?.cancel();
     throw tooLarge(`${declared} bytes`);
   }
-  const { text, whole } = await readUpTo(response, maxBytes, signal);
+  const { text, whole, bytes } = await readUpTo(response, maxBytes, signal);
   if (!whole) throw tooLarge(`over ${maxBytes} bytes`);
-  return text;
+  return { text, bytes };
 }
 
 /**
- * At most `maxBytes` of the body; `whole` is false when there was more, left unread.
+ * At most `maxBytes` of the body, and how many bytes that is; `whole` is false when there
+ * was more, left unread.
  * Aborting `signal` cancels the read at once, even while no byte arrives, and throws its
  * reason.
  */
@@ -72,8 +89,8 @@ export async function readUpTo(
   response: Response,
   maxBytes: number,
   signal?: AbortSignal,
-): Promise<{ text: string; whole: boolean }> {
-  if (response.body === null) return { text: "", whole: true };
+): Promise<{ text: string; whole: boolean; bytes: number }> {
+  if (response.body === null) return { text: "", whole: true, bytes: 0 };
   const reader = (response.body as ReadableStream<Uint8Array>).getReader();
   // Cancelling ends a pending read() (done); the loop then throws the abort's reason.
   const cancel = () => {
@@ -88,12 +105,13 @@ export async function readUpTo(
     for (;;) {
       const chunk = await reader.read();
       signal?.throwIfAborted();
-      if (chunk.done) return { text: text + decoder.decode(), whole: true };
+      if (chunk.done) return { text: text + decoder.decode(), whole: true, bytes: size };
       const room = maxBytes - size;
       size += chunk.value.byteLength;
       if (size > maxBytes) {
         await reader.cancel();
-        return { text: text + decoder.decode(chunk.value.subarray(0, room)), whole: false };
+        text += decoder.decode(chunk.value.subarray(0, room));
+        return { text, whole: false, bytes: maxBytes };
       }
       text += decoder.decode(chunk.value, { stream: true });
     }

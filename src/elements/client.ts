@@ -64,8 +64,21 @@ export interface PageRequest {
   filter?: IdFilter | undefined;
 }
 
+/** A page as the client hands it on: the envelope, and what the sync needs of its body. */
+export interface Page extends PageEnvelope {
+  /** The response body's size: what holding its records may cost (the pipeline's bound). */
+  bodyBytes: number;
+  /**
+   * Fields of the envelope outside the documented set, `<name>` or `metadata.<name>` (the
+   * schema drops them): at most MAX_ENVELOPE_FIELDS.
+   */
+  envelopeFields: readonly string[];
+}
+
 export interface ElementsClient {
-  fetchPage(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope>;
+  fetchPage(request: PageRequest, signal?: AbortSignal): Promise<Page>;
+  /** No page is larger (ELEMENTS_MAX_RESPONSE_BYTES): what a run's memory bound is made of. */
+  readonly maxResponseBytes: number;
 }
 
 /** A 429 that says "retry at once" must still not turn into a tight loop. */
@@ -84,8 +97,8 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   });
   const gate = options.gate ?? new RequestGate();
   const envelopeFields = new Set<string>();
-  const announceEnvelopeFields = (body: unknown) => {
-    const names = newEnvelopeFields(body, envelopeFields);
+  const announceEnvelopeFields = (found: readonly string[]) => {
+    const names = newEnvelopeFields(found, envelopeFields);
     if (names.length === 0) return;
     options.log.warn(
       { newFields: names },
@@ -105,7 +118,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     request: PageRequest,
     budgetLeftMs: () => number,
     signal?: AbortSignal,
-  ): Promise<PageEnvelope> {
+  ): Promise<Page> {
     const slot = await gate.acquire(signal);
     let outcome: "ok" | "throttled" | "other" = "other";
     try {
@@ -123,7 +136,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   }
 
   /** A refused token is replaced once, within the attempt, as the API asks. */
-  async function answer(request: PageRequest, signal?: AbortSignal): Promise<PageEnvelope> {
+  async function answer(request: PageRequest, signal?: AbortSignal): Promise<Page> {
     const token = await options.tokens.get(signal);
     answered.identity = true;
     const first = await exchangePage(request, token, true, signal);
@@ -141,7 +154,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     token: string,
     mayRefreshToken: boolean,
     signal?: AbortSignal,
-  ): Promise<PageEnvelope | typeof TOKEN_REFUSED> {
+  ): Promise<Page | typeof TOKEN_REFUSED> {
     const described = {
       pageIndex: request.pageIndex,
       pageSize: request.pageSize,
@@ -166,8 +179,8 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
           return TOKEN_REFUSED;
         }
         if (classifyStatus(response.status) === "ok") {
-          const text = await readCapped(response, maxResponseBytes, "The Elements API", bounded);
-          return parseEnvelope(text, announceEnvelopeFields);
+          const body = await readCapped(response, maxResponseBytes, "The Elements API", bounded);
+          return parsePage(body, announceEnvelopeFields);
         }
         // A second 401 in a row means the registration itself is refused: not worth retrying.
         const detail = await errorDetail(response, token, bounded);
@@ -206,6 +219,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   }
 
   return {
+    maxResponseBytes,
     async fetchPage(request, signal) {
       const started = performance.now();
       let attempts = 0;
@@ -299,9 +313,9 @@ const METADATA_FIELDS = new Set(Object.keys(pageEnvelopeSchema.shape.metadata.sh
 /**
  * Fields of the envelope (beside `data`, whose records the sync checks) outside the
  * documented set, as `<name>` and `metadata.<name>`: the schema drops them, so they are
- * named here or never. At most MAX_ENVELOPE_FIELDS, each once per client.
+ * named here or never. At most MAX_ENVELOPE_FIELDS.
  */
-function newEnvelopeFields(body: unknown, announced: Set<string>): string[] {
+function envelopeFieldsOf(body: unknown): string[] {
   if (!isObject(body)) return [];
   const found = Object.keys(body).filter((key) => !ENVELOPE_FIELDS.has(key));
   const { metadata } = body;
@@ -312,8 +326,14 @@ function newEnvelopeFields(body: unknown, announced: Set<string>): string[] {
         .map((key) => `metadata.${key}`),
     );
   }
+  return found
+    .slice(0, MAX_ENVELOPE_FIELDS)
+    .map((name) => name.replaceAll("\u0000", "\\u0000").toWellFormed().slice(0, 200));
+}
+
+/** Those of `found` not yet announced, sorted: each once per client, MAX_ENVELOPE_FIELDS in all. */
+function newEnvelopeFields(found: readonly string[], announced: Set<string>): string[] {
   const fresh = found
-    .map((name) => name.replaceAll("\u0000", "\\u0000").toWellFormed().slice(0, 200))
     .filter((name) => !announced.has(name))
     .slice(0, Math.max(0, MAX_ENVELOPE_FIELDS - announced.size));
   for (const name of fresh) announced.add(name);
@@ -322,9 +342,13 @@ function newEnvelopeFields(body: unknown, announced: Set<string>): string[] {
 
 const MAX_ENVELOPE_FIELDS = 100;
 
-function parseEnvelope(text: string, announce: (body: unknown) => void): PageEnvelope {
+function parsePage(
+  { text, bytes }: { text: string; bytes: number },
+  announce: (envelopeFields: readonly string[]) => void,
+): Page {
   const body = parseJsonBody(text, "The Elements API", 200, { except: NUMBER_FIELDS });
-  announce(body);
+  const envelopeFields = envelopeFieldsOf(body);
+  announce(envelopeFields);
   const result = pageEnvelopeSchema.safeParse(body);
   if (!result.success) {
     throw new ElementsApiError(
@@ -332,7 +356,7 @@ function parseEnvelope(text: string, announce: (body: unknown) => void): PageEnv
       { kind: "fatal", status: 200 },
     );
   }
-  return result.data;
+  return { ...result.data, bodyBytes: bytes, envelopeFields };
 }
 
 /** A short, safe excerpt of an error body for messages: redacted before it is cut, so no token half survives. */

@@ -3,7 +3,7 @@
 // the further pages the plan calls for follow, `concurrency` at a time, each handed to the
 // pipeline as it arrives while the next ones are in flight. The plan (page-plan.ts) stops
 // early when what the pages hold says further pages are no use.
-import type { PageEnvelope } from "../elements/payload.ts";
+import type { Page } from "../elements/client.ts";
 import { effectivePageSize } from "../elements/paging.ts";
 import { judgeCompleteness, type Completeness } from "./completeness.ts";
 import { PagePlan } from "./page-plan.ts";
@@ -29,15 +29,11 @@ export async function fetchEveryPage(run: RunContext): Promise<Fetched> {
     pageSize: servedPageSize(run, first),
     concurrency: options.concurrency,
   });
-  const take = async (
-    pageIndex: number,
-    page: PageEnvelope,
-    pageSignal: AbortSignal | undefined,
-  ) => {
+  const take = async (pageIndex: number, page: Page, pageSignal: AbortSignal | undefined) => {
     plan.answered(pageIndex, page.metadata);
     pipeline.answered(page.metadata.totalCount);
     const records = page.data.length;
-    await pipeline.add(pageIndex, page.data, {
+    await pipeline.add(pageIndex, page, {
       signal: pageSignal,
       onStaged: ({ accepted, newIds }) => {
         plan.staged({ pageIndex, records, accepted, newIds });
@@ -80,7 +76,7 @@ export async function fetchEveryPage(run: RunContext): Promise<Fetched> {
 }
 
 /** The page size page 1 was served with: later pages must use it for offsets to agree. */
-function servedPageSize(run: RunContext, first: PageEnvelope): number {
+function servedPageSize(run: RunContext, first: Page): number {
   const requested = run.options.pageSize;
   const served = effectivePageSize(requested, first.metadata.pageSize);
   if (served !== requested) {

@@ -11,7 +11,7 @@
 //   not filtered confirms nothing, and its ids are asked again in the next form.
 import { idsOf, judgeFilteredPage, type IdFilter } from "../elements/id-filter.ts";
 import { ElementsApiError } from "../elements/errors.ts";
-import type { PageEnvelope } from "../elements/payload.ts";
+import type { Page } from "../elements/client.ts";
 import { SyncError } from "../errors.ts";
 import { isObject } from "../values.ts";
 import { judgeCompleteness } from "./completeness.ts";
@@ -41,6 +41,10 @@ interface Answer {
   records: unknown[];
   /** The server applied the filter, and every record it counts arrived. */
   filtered: boolean;
+  /** The bodies of its pages, in bytes: what its records count as against the byte budget. */
+  bodyBytes: number;
+  /** Their envelopes' unknown fields. */
+  envelopeFields: string[];
 }
 
 /**
@@ -102,7 +106,12 @@ async function settle(
   const filter: IdFilter =
     form === "customerIds" ? { form, ids: batch } : { form, id: batch[0] ?? "" };
   const answer = await ask(context, filter, result, signal);
-  const { accepted, rejected } = await pipeline.add(1, answer.records, { signal });
+  const page = {
+    data: answer.records,
+    bodyBytes: answer.bodyBytes,
+    envelopeFields: answer.envelopeFields,
+  };
+  const { accepted, rejected } = await pipeline.add(1, page, { signal });
   for (const record of accepted) result.found.add(record.id);
   result.rejected.push(...rejected);
   const answered = new Set(answer.records.map(idOf));
@@ -128,20 +137,30 @@ async function ask(
 ): Promise<Answer> {
   const asked = new Set(idsOf(filter));
   const records: unknown[] = [];
+  let bodyBytes = 0;
+  const envelopeFields = new Set<string>();
+  const answer = (filtered: boolean): Answer => ({
+    records,
+    filtered,
+    bodyBytes,
+    envelopeFields: [...envelopeFields],
+  });
   const seen = new Set<string>();
   for (let pageIndex = 1; ; pageIndex += 1) {
     const page = await fetchFiltered(context, { pageIndex, filter }, signal);
     result.requests += 1;
     result.lastTotalCount = page.metadata.totalCount;
     records.push(...page.data.filter((record) => isAsked(asked, record)));
+    bodyBytes += page.bodyBytes;
+    for (const field of page.envelopeFields) envelopeFields.add(field);
     const judged = judgeFilteredPage(page, asked);
-    if (judged.kind === "ignored") return { records, filtered: false };
+    if (judged.kind === "ignored") return answer(false);
     const before = seen.size;
     for (const id of judged.ids) seen.add(id);
-    if (seen.size === judged.totalCount) return { records, filtered: true };
+    if (seen.size === judged.totalCount) return answer(true);
     // More records than counted, or a page that adds none of those still owed: what such
     // a server leaves out proves nothing.
-    if (seen.size > judged.totalCount || seen.size === before) return { records, filtered: false };
+    if (seen.size > judged.totalCount || seen.size === before) return answer(false);
   }
 }
 
@@ -150,12 +169,12 @@ async function fetchFiltered(
   context: Asking,
   request: { pageIndex: number; filter: IdFilter },
   signal: AbortSignal,
-): Promise<PageEnvelope> {
+): Promise<Page> {
   try {
     return await context.run.client.fetchPage({ ...request, pageSize: context.pageSize }, signal);
   } catch (error) {
     if (error instanceof ElementsApiError && error.status === 404) {
-      return { data: [], metadata: { totalCount: 0 } };
+      return { data: [], metadata: { totalCount: 0 }, bodyBytes: 0, envelopeFields: [] };
     }
     throw error;
   }

@@ -6,11 +6,13 @@
 //                new fields         progress from outside                     (merge-session.ts)
 //
 // One bounded queue runs through it: add() waits while it holds `capacity` customers not
-// yet merged, the one place where fetching waits for the database. Staging and merging each
-// run on a session of their own, one statement at a time, so the next pages are staged
-// while a batch merges; pages that queue up meanwhile are staged together, and whatever was
-// staged while a batch merged is the next batch. Everything keeps the order in which pages
-// were added: a customer served twice is merged from its last copy.
+// yet merged, or `byteBudget` bytes of the pages they came in (a few huge records a page
+// must not hold more memory than the start-up check allowed for), the one place where
+// fetching waits for the database. Staging and merging each run on a session of their
+// own, one statement at a time, so the next pages are staged while a batch merges; pages
+// that queue up meanwhile are staged together, and whatever was staged while a batch
+// merged is the next batch (or sooner, at half the byte budget). Everything keeps the
+// order in which pages were added: a customer served twice is merged from its last copy.
 import type pg from "pg";
 import { openSession, type Session } from "../db.ts";
 import type { Logger } from "../logger.ts";
@@ -33,6 +35,20 @@ export interface PipelineOptions {
   minMergeBatch: number;
   /** Customers added but not yet merged beyond which add() waits. */
   capacity: number;
+  /**
+   * Bytes of response body (of the pages whose records are added but not yet merged)
+   * beyond which add() waits: queuedBytesBudget, which the start-up check counts on.
+   */
+  byteBudget: number;
+}
+
+/** What add() takes of a page (or of a lookup's answer). */
+export interface PageContent {
+  data: readonly unknown[];
+  /** Its response bodies' size: what its records are counted as against byteBudget. */
+  bodyBytes: number;
+  /** Its envelopes' unknown fields, recorded among the run's new fields. */
+  envelopeFields: readonly string[];
 }
 
 /** What came in so far: the counts a run records, succeeded or failed. */
@@ -52,6 +68,8 @@ export interface StagedPage {
 
 interface Entry {
   records: readonly AcceptedRecord[];
+  /** Body bytes the records are counted as. */
+  bytes: number;
   onStaged: ((page: StagedPage) => void) | undefined;
 }
 
@@ -66,10 +84,16 @@ export class Pipeline {
   readonly #newFields = new NewFieldReporter();
   /** Pages checked, waiting to be staged. */
   #toStage: Entry[] = [];
-  /** Customers staged, waiting to be merged. */
+  /** Customers staged, waiting to be merged, and their pages' bytes. */
   #toMerge: AcceptedRecord[] = [];
+  #toMergeBytes = 0;
   /** Customers added and not yet merged (those merging included): the queue's length. */
   #held = 0;
+  /** Their pages' bytes, and the most that were ever held at once. */
+  #heldBytes = 0;
+  #peakHeldBytes = 0;
+  /** add() calls waiting for bytes: the next batch is due however few customers it has. */
+  #waitingForBytes = 0;
   #staging: Promise<void> | undefined;
   #merging: Promise<void> | undefined;
   /** Set while drained() waits: whatever is staged is merged, however few. */
@@ -117,35 +141,65 @@ export class Pipeline {
   }
 
   /**
-   * Checks `data` (the records of page `pageIndex`) and queues what passed, first waiting
-   * while the queue is full. Returns the check's verdict; `onStaged` is told once the
-   * page's ids are staged. Rejects once the pipeline failed, or when `signal` aborts.
+   * Checks `page.data` (the records of page `pageIndex`) and queues what passed, first
+   * waiting while the queue is full. Returns the check's verdict; `onStaged` is told once
+   * the page's ids are staged. Rejects once the pipeline failed, or when `signal` aborts.
    */
   async add(
     pageIndex: number,
-    data: readonly unknown[],
+    page: PageContent,
     options: { signal?: AbortSignal | undefined; onStaged?: (page: StagedPage) => void } = {},
   ): Promise<CheckedPage> {
-    const checked = checkRecords(pageIndex, data);
+    const checked = checkRecords(pageIndex, page.data);
     for (const record of checked.rejected) {
       this.#options.log.warn(record, "rejected a customer record");
     }
     this.#tally.rejectedRecords += checked.rejected.length;
     this.#unknownCodes.check(checked.accepted);
     this.#newFields.check(checked.accepted);
-    // A page always enters an empty queue, whatever its size.
-    while (this.#held > 0 && this.#held + checked.accepted.length > this.#options.capacity) {
-      this.#throwIfStopped();
-      await this.#moved(options.signal);
-    }
+    this.#newFields.checkEnvelope(page.envelopeFields);
+    const count = checked.accepted.length;
+    // Rejected records are dropped here: a page with none accepted holds nothing.
+    const bytes = count > 0 ? page.bodyBytes : 0;
+    await this.#reserve(count, bytes, options.signal);
     this.#throwIfStopped();
-    this.#toStage.push({ records: checked.accepted, onStaged: options.onStaged });
-    this.#held += checked.accepted.length;
+    this.#toStage.push({ records: checked.accepted, bytes, onStaged: options.onStaged });
     this.#staging ??= this.#stageQueued().finally(() => {
       this.#staging = undefined;
       this.#wakeAll();
     });
     return checked;
+  }
+
+  /**
+   * Waits until `count` customers and `bytes` fit in the queue, and counts them in it at
+   * once (pages woken together must not each see the same room). A page always enters an
+   * empty queue, whatever its size.
+   */
+  async #reserve(count: number, bytes: number, signal: AbortSignal | undefined): Promise<void> {
+    const { capacity, byteBudget } = this.#options;
+    for (;;) {
+      this.#throwIfStopped();
+      const overBytes = this.#heldBytes + bytes > byteBudget;
+      if (this.#held === 0 || (!overBytes && this.#held + count <= capacity)) {
+        this.#held += count;
+        this.#heldBytes += bytes;
+        this.#peakHeldBytes = Math.max(this.#peakHeldBytes, this.#heldBytes);
+        return;
+      }
+      if (!overBytes) {
+        await this.#moved(signal);
+        continue;
+      }
+      // Customers may be short of a batch: the bytes are what must go.
+      this.#waitingForBytes += 1;
+      this.#startMerging();
+      try {
+        await this.#moved(signal);
+      } finally {
+        this.#waitingForBytes -= 1;
+      }
+    }
   }
 
   /** Resolves once everything added is merged, with the tally; rejects if it was not. */
@@ -194,11 +248,12 @@ export class Pipeline {
         const ids = new Set(entries.flatMap((entry) => entry.records.map((record) => record.id)));
         const fresh = new Set(ids.size > 0 ? await this.#stage([...ids]) : []);
         this.#tally.customersSeen += fresh.size;
-        for (const { records, onStaged } of entries) {
+        for (const { records, bytes, onStaged } of entries) {
           // A new id counts for the first page that holds it.
           const newIds = records.filter((record) => fresh.delete(record.id)).length;
           onStaged?.({ accepted: records.length, newIds });
           for (const record of records) this.#toMerge.push(record);
+          this.#toMergeBytes += bytes;
         }
         this.#startMerging();
       }
@@ -223,15 +278,25 @@ export class Pipeline {
     });
   }
 
+  /**
+   * A batch is due at minMergeBatch customers, or at half the byte budget (the other half
+   * fills while it merges), or as soon as a page waits for bytes; any when drained.
+   */
   #mergeDue(): boolean {
-    const due = this.#flushing ? 1 : this.#options.minMergeBatch;
-    return this.#toMerge.length >= due && !this.#stopped();
+    if (this.#stopped() || this.#toMerge.length === 0) return false;
+    if (this.#flushing || this.#waitingForBytes > 0) return true;
+    return (
+      this.#toMerge.length >= this.#options.minMergeBatch ||
+      this.#toMergeBytes * 2 >= this.#options.byteBudget
+    );
   }
 
   async #mergeBatches(): Promise<void> {
     while (this.#mergeDue()) {
       const batch = this.#toMerge;
+      const bytes = this.#toMergeBytes;
       this.#toMerge = [];
+      this.#toMergeBytes = 0;
       try {
         const result = await this.#merge.merge(batch);
         this.#tally.merged = addCounts(this.#tally.merged, result.counts);
@@ -241,7 +306,17 @@ export class Pipeline {
         this.#fail(error);
         return;
       }
+      this.#options.log.debug(
+        {
+          customers: batch.length,
+          bytes,
+          peakHeldBytes: this.#peakHeldBytes,
+          byteBudget: this.#options.byteBudget,
+        },
+        "batch merged",
+      );
       this.#held -= batch.length;
+      this.#heldBytes -= bytes;
       this.#wakeAll();
     }
   }

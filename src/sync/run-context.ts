@@ -4,6 +4,7 @@
 // before it, and the pipeline everything fetched goes through; each step returns what it
 // found, and the counts live with the pipeline that makes them.
 import type { Database } from "../db.ts";
+import { queuedBytesBudget } from "../elements/body.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
@@ -128,7 +129,8 @@ export interface RunParts {
 
 /**
  * Pages per worker the pipeline holds beyond a batch merging and a batch waiting: with the
- * request in flight, memory stays at a few pages per worker however many customers.
+ * request in flight, memory stays at a few pages per worker however many customers (and
+ * the byte budget bounds it when pages are small or their records huge).
  */
 const PAGES_QUEUED_PER_WORKER = 2;
 
@@ -142,6 +144,8 @@ export async function openRunContext(parts: RunParts, options: RunOptions): Prom
     minMergeBatch: options.minMergeBatch,
     capacity:
       2 * options.minMergeBatch + PAGES_QUEUED_PER_WORKER * options.concurrency * options.pageSize,
+    // The bound the start-up check (config.ts, fitsTheHeap) counts on, whatever the pages hold.
+    byteBudget: queuedBytesBudget(parts.client.maxResponseBytes, options.concurrency),
   }).catch((error: unknown) => {
     ceiling?.clear();
     throw error;

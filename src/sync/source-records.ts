@@ -15,6 +15,12 @@ const TENANT_FIELDS: ReadonlySet<string> = new Set(Object.keys(tenantSchema.shap
 export const TENANT_FIELD_PREFIX = "tenants[].";
 
 /**
+ * How a field of the page envelope is named among a run's new fields: `(envelope).apiVersion`,
+ * `(envelope).metadata.nextLink` (a record's field of the same name stays apart).
+ */
+export const ENVELOPE_FIELD_PREFIX = "(envelope).";
+
+/**
  * At most this many new field names are kept per run: a server that sent a key per record
  * (ids as keys) must not grow the run's row and log line without bound.
  */
@@ -31,12 +37,23 @@ export interface SourcedRecord {
 }
 
 /**
- * Collects the fields outside the documented set that a run's records carry, and announces
- * them once: one warning naming them all, sorted. Unknown fields are never an error.
+ * Collects the fields outside the documented set that a run's records and page envelopes
+ * carry, and announces the records' once: one warning naming them all, sorted (the client
+ * warns of the envelope's). Unknown fields are never an error.
  */
 export class NewFieldReporter {
+  /** Records' fields, then envelopes': at most MAX_NEW_FIELDS in all. */
   readonly #names = new Set<string>();
+  readonly #envelopeNames = new Set<string>();
   #announced = false;
+
+  /** Notes a page envelope's unknown fields, as the client names them (`metadata.<name>`). */
+  checkEnvelope(fields: readonly string[]): void {
+    for (const field of fields) {
+      if (this.#count() >= MAX_NEW_FIELDS) return;
+      this.#envelopeNames.add(storableName(ENVELOPE_FIELD_PREFIX + field));
+    }
+  }
 
   /** Notes the unknown fields of `records` (their raw objects: the schema strips them). */
   check(records: readonly SourcedRecord[]): void {
@@ -51,19 +68,23 @@ export class NewFieldReporter {
   }
 
   /**
-   * The run's new fields, sorted; logs the one warning naming them the first time it is
-   * called with any (later calls log nothing).
+   * The run's new fields, sorted; logs the one warning naming the records' the first time it
+   * is called with any (later calls log nothing).
    */
   announce(log: Logger): string[] {
-    const names = [...this.#names].sort();
-    if (names.length > 0 && !this.#announced) {
+    const inRecords = [...this.#names].sort();
+    if (inRecords.length > 0 && !this.#announced) {
       this.#announced = true;
       log.warn(
-        { newFields: names },
-        `fields outside the documented set: ${names.join(", ")}; kept in source_record, not versioned`,
+        { newFields: inRecords },
+        `fields outside the documented set: ${inRecords.join(", ")}; kept in source_record, not versioned`,
       );
     }
-    return names;
+    return [...inRecords, ...this.#envelopeNames].sort();
+  }
+
+  #count(): number {
+    return this.#names.size + this.#envelopeNames.size;
   }
 
   #checkObject(
@@ -72,7 +93,7 @@ export class NewFieldReporter {
     prefix: string,
   ) {
     for (const key in object) {
-      if (known.has(key) || this.#names.size >= MAX_NEW_FIELDS) continue;
+      if (known.has(key) || this.#count() >= MAX_NEW_FIELDS) continue;
       this.#names.add(storableName(prefix + key));
     }
   }

@@ -78,6 +78,30 @@ describe("new fields", () => {
     expect(names).toHaveLength(MAX_NEW_FIELDS);
     expect(Math.max(...names.map((name) => name.length))).toBeLessThan(300);
   });
+
+  it("names the envelope's fields `(envelope).…`, among the run's, not in the records' warning", async () => {
+    const { log, lines } = capturedLog();
+    const reporter = new NewFieldReporter();
+    reporter.checkEnvelope(["apiVersion", "metadata.nextLink"]);
+    reporter.check(checkRecords(1, [record({ apiVersion: "r" })]).accepted);
+    reporter.checkEnvelope(["apiVersion", "nul\u0000"]);
+    expect(reporter.announce(log)).toEqual([
+      "(envelope).apiVersion",
+      "(envelope).metadata.nextLink",
+      "(envelope).nul\\u0000",
+      "apiVersion",
+    ]);
+    await flushed();
+    expect(lines).toEqual([expect.objectContaining({ newFields: ["apiVersion"] })]);
+  });
+
+  it(`counts the envelope's fields within the ${MAX_NEW_FIELDS} a run`, () => {
+    const reporter = new NewFieldReporter();
+    reporter.checkEnvelope(Array.from({ length: MAX_NEW_FIELDS - 1 }, (_, i) => `e${i}`));
+    reporter.check(checkRecords(1, [record({ a: 1, b: 2 })]).accepted);
+    reporter.checkEnvelope(["late"]);
+    expect(reporter.announce(capturedLog().log)).toHaveLength(MAX_NEW_FIELDS);
+  });
 });
 
 /** The records' source objects as the merge writes them to jsonb (src/sync/merge-batch.ts). */
