@@ -9,7 +9,7 @@ WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY scripts ./scripts
 COPY prisma ./prisma
-# Only the install scripts that package.json's allowScripts approves run (see README).
+# Only the install scripts that package.json's allowScripts approves run (see docs/development.md).
 RUN npm ci --strict-allow-scripts --no-audit --no-fund
 COPY bin ./bin
 COPY src ./src

@@ -1,16 +1,17 @@
-// How fast the README's example queries answer on a large history: 100,000 customers with
+// How fast the manual's example queries answer on a large history: 100,000 customers with
 // a year of nightly runs, built directly in SQL with generate_series (not synced through
-// the API), then every `<!-- query: name -->` block of README.md timed as written.
+// the API), then every `<!-- query: name -->` block of the manual (docs/reporting.md) timed
+// as written.
 //
 //   npm run bench:reporting [-- --customers 100000 --days 365 --changes 8 --repeat 5]
 //   npm run bench:reporting -- --reuse     time the queries again on the data built last time
 //
 // Uses BENCH_DATABASE_URL when set (the database is emptied: its public and reporting
 // schemas are dropped); otherwise (re)creates elements_sync_reporting_bench on 127.0.0.1:5432.
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { migrate } from "../src/migrations.ts";
+import { exampleQueries } from "../test/support/manual.ts";
 import { benchCommand, describeMachine, saveResults } from "./results.ts";
 
 const LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres";
@@ -51,20 +52,12 @@ function readSettings(): Settings {
   };
 }
 
-function readmeQueries(): { name: string; sql: string }[] {
-  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-  return [...readme.matchAll(/<!-- query: ([\w-]+) -->\s*```sql\n([\s\S]*?)```/g)].map((m) => ({
-    name: m[1] ?? "",
-    sql: m[2] ?? "",
-  }));
-}
-
 interface TenantKey {
   customerId: string;
   tenantId: string;
 }
 
-/** The tenant with the most periods (renamed twice if any is): README's placeholder ids stand for it. */
+/** The tenant with the most periods (renamed twice if any is): the example queries' placeholder ids stand for it. */
 async function renamedTenant(client: pg.Client): Promise<TenantKey> {
   const { rows } = await client.query<TenantKey>(
     `SELECT customer_id AS "customerId", tenant_id AS "tenantId" FROM tenant_history
@@ -75,7 +68,7 @@ async function renamedTenant(client: pg.Client): Promise<TenantKey> {
   return tenant;
 }
 
-/** README's example ids are placeholders; put a real tenant's in, as test/readme.e2e.test.ts does. */
+/** The example queries' ids are placeholders; put a real tenant's in, as test/readme.e2e.test.ts does. */
 function withExampleIds(query: { name: string; sql: string }, tenant: TenantKey) {
   return {
     name: query.name,
@@ -349,7 +342,7 @@ async function main(): Promise<void> {
 
     const example = await renamedTenant(client);
     const timings: Timing[] = [];
-    for (const query of readmeQueries()) {
+    for (const query of exampleQueries()) {
       timings.push(await time(client, withExampleIds(query, example), settings.repeat));
     }
     const width = Math.max(...timings.map((t) => t.name.length), 5);

@@ -1,5 +1,5 @@
 // Where benchmark results go: bench/results/<date><suffix>.json, with the machine they ran on,
-// so the figures in README.md can be traced to a file.
+// so the figures in docs/performance.md and docs/reporting.md can be traced to a file.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem } from "node:os";
 import { dirname } from "node:path";

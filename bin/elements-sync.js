@@ -3,7 +3,7 @@
 // type stripping, which needs Node 24; `npx`/`npm run` use the Node 24 the project installs.
 // The heap flags above keep V8 from growing the heap lazily on a large machine: a sync
 // keeps about 25 MB alive, but with the defaults it peaks near 300 MB at 100,000 customers
-// (README "Performance"); the Dockerfile and `npm run bench` use the same flags.
+// (docs/performance.md); the Dockerfile and `npm run bench` use the same flags.
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 24) {
   process.stderr.write(

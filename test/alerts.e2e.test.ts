@@ -8,10 +8,10 @@ import { openDatabase, type Database } from "../src/db.ts";
 import { migrate } from "../src/migrations.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { captureLogs } from "./support/harness.ts";
+import { section } from "./support/manual.ts";
 import { exposedMetricNames, metricNamesIn, promtool } from "./support/prometheus.ts";
 
 const dir = fileURLToPath(new URL("../deploy/prometheus/", import.meta.url));
-const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
 interface Rule {
   alert: string;
@@ -87,17 +87,15 @@ describe("alert rules", () => {
     const exposed = [...(await exposedMetricNames(database))].filter((name) =>
       name.startsWith("elements_sync_"),
     );
-    const section = README.slice(
-      README.indexOf("### Health and metrics"),
-      README.indexOf("### Alerts"),
-    );
-    const documented = [...section.matchAll(/^\| `(elements_sync_\w+)/gm)].map((match) => match[1]);
+    const documented = [
+      ...section("Health and metrics").matchAll(/^\| `(elements_sync_\w+)/gm),
+    ].map((match) => match[1]);
     expect([...documented].sort()).toEqual(exposed.sort());
   });
 
   it("are listed in README with their conditions", () => {
-    const section = README.slice(README.indexOf("### Alerts"));
-    const table = section.slice(0, section.indexOf("\n\n", section.indexOf("| alert")));
+    const alerts = section("Alerts");
+    const table = alerts.slice(0, alerts.indexOf("\n\n", alerts.indexOf("| alert")));
     const listed = [...table.matchAll(/^\| `(\w+)`/gm)].map((match) => match[1]);
     expect(listed).toEqual(rules.map((rule) => rule.alert));
   });

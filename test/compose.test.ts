@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { COMMANDS } from "../src/cli/commands.ts";
+import { manualText } from "./support/manual.ts";
 
 const root = new URL("../", import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), "utf8");
@@ -151,8 +152,9 @@ describe("docker-compose.yml", () => {
       `\${NOTIFY_WEBHOOK_URL_SECRET:-${noWebhook}}`,
     );
     expect(read(noWebhook)).toBe("");
-    // The file README tells users to write holds the Compose PostgreSQL's URL.
-    const written = /'(postgresql:\/\/\S+)' > secrets\/database_url/.exec(read("README.md"));
+    // The file the manual (docs/operating.md, "Docker") tells users to write holds the Compose
+    // PostgreSQL's URL.
+    const written = /'(postgresql:\/\/\S+)' > secrets\/database_url/.exec(manualText());
     const url = new URL(written?.[1] ?? "");
     expect(url.hostname).toBe("postgres");
     expect(url.username).toBe(postgresEnv.POSTGRES_USER);

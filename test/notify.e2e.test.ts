@@ -2,7 +2,6 @@
 // HTTP receiver over the network, including a receiver that is down and one that never
 // answers. The notification never fails the run, ends within its bound, and never shows
 // its URL.
-import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { readNotifyConfig } from "../src/config.ts";
 import { MAX_LISTED_CHANGES, type WebhookBody } from "../src/notify/message.ts";
@@ -16,6 +15,7 @@ import type { DeliveryLimits } from "../src/notify/webhook.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { freePort, runCli, simulatorEnv, spawnCli } from "./support/cli.ts";
 import { captureLogs, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { manualText } from "./support/manual.ts";
 import { syncChecked } from "./support/runs.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
 
@@ -77,9 +77,8 @@ function shape(value: unknown, path = ""): string[] {
 }
 
 function readmeExample(): unknown {
-  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-  const match = /<!-- notification-example -->\s*```json\n([\s\S]*?)```/.exec(readme);
-  if (!match?.[1]) throw new Error("README has no notification example");
+  const match = /<!-- notification-example -->\s*```json\n([\s\S]*?)```/.exec(manualText());
+  if (!match?.[1]) throw new Error("the manual has no notification example");
   return JSON.parse(match[1]);
 }
 

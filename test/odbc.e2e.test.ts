@@ -1,10 +1,10 @@
 // The reporting views as a BI tool reads them over ODBC: Debian's psqlODBC driver through
 // unixODBC (what Power BI, Excel and Tableau use by way of an ODBC data source), driven from
 // Python's pyodbc, logged in as a role made by `elements-sync bi-access`, with the data
-// source README.md gives. CI installs odbc-postgresql, unixodbc and python3-pyodbc (.ci/run).
+// source docs/reporting.md gives. CI installs odbc-postgresql, unixodbc and python3-pyodbc (.ci/run).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,11 +19,12 @@ import {
   serveChangedSource,
   type Harness,
 } from "./support/harness.ts";
+import { manualText } from "./support/manual.ts";
 
 /** Debian's Python, the one python3-pyodbc installs into. */
 const PYTHON = process.env.ODBC_PYTHON ?? "/usr/bin/python3";
 const READER = fileURLToPath(new URL("./support/odbc-read.py", import.meta.url));
-const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+const MANUAL = manualText();
 
 const suffix = randomBytes(4).toString("hex");
 const ROLE = `bi_odbc_${suffix}`;
@@ -74,8 +75,8 @@ interface OdbcRead {
 
 /** The `[elements]` data source of README's odbc.ini, pointed at `url`'s server and database. */
 function readmeDataSource(url: URL): string {
-  const match = /<!-- odbc-dsn -->\s*```ini\n([\s\S]*?)```/.exec(README);
-  if (!match?.[1]) throw new Error("README has no odbc.ini example marked <!-- odbc-dsn -->");
+  const match = /<!-- odbc-dsn -->\s*```ini\n([\s\S]*?)```/.exec(MANUAL);
+  if (!match?.[1]) throw new Error("the manual has no odbc.ini example marked <!-- odbc-dsn -->");
   const place: Record<string, string> = {
     Servername: url.hostname,
     Port: url.port || "5432",
@@ -97,9 +98,9 @@ let views: { view: string; columns: { name: string; type: string }[] }[];
 
 /** README's connection string, pointed at `url`'s server and database, with the role's login. */
 function readmeConnectionString(url: URL): string {
-  const match = /<!-- odbc-connection-string -->\s*```text\n\s*(.*)\n\s*```/.exec(README);
+  const match = /<!-- odbc-connection-string -->\s*```text\n\s*(.*)\n\s*```/.exec(MANUAL);
   if (!match?.[1])
-    throw new Error("README has no connection string marked <!-- odbc-connection-string -->");
+    throw new Error("the manual has no connection string marked <!-- odbc-connection-string -->");
   const place: Record<string, string> = {
     Server: url.hostname,
     Port: url.port || "5432",

@@ -1,44 +1,17 @@
-// README.md is the user's manual: this file holds it to the code. The SQL contract must
-// match the migrated database, the example queries must run and answer correctly, and
-// the configuration table must list what .env.example lists.
+// README.md and docs/ are the user's manual: this file holds it to the code. The SQL
+// contract must match the migrated database, the example queries must run and answer
+// correctly, and the configuration table must list what .env.example lists. Each check finds
+// its section in whichever page of the manual holds it (test/support/manual.ts).
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { CONFIG_VARIABLES } from "../src/config.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { exampleQuery, manualText, tableAfter } from "./support/manual.ts";
 import { moveRun } from "./support/reporting-scenario.ts";
-
-const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
-
-/** Rows of the first markdown table after `heading`, as arrays of trimmed cells. */
-function tableAfter(heading: string): string[][] {
-  const start = README.indexOf(heading);
-  if (start < 0) throw new Error(`README has no heading ${heading}`);
-  const lines = README.slice(start).split("\n");
-  const first = lines.findIndex((line) => line.startsWith("|"));
-  const rows: string[][] = [];
-  for (const line of lines.slice(first)) {
-    if (!line.startsWith("|")) break;
-    rows.push(
-      line
-        .split("|")
-        .slice(1, -1)
-        .map((cell) => cell.trim()),
-    );
-  }
-  return rows.slice(2); // header and separator
-}
 
 function unquote(cell: string): string {
   return cell.replaceAll("`", "");
-}
-
-function exampleQuery(name: string): string {
-  const match = new RegExp(`<!-- query: ${name} -->\\s*\`\`\`sql\\n([\\s\\S]*?)\`\`\``).exec(
-    README,
-  );
-  if (!match?.[1]) throw new Error(`README has no query ${name}`);
-  return match[1];
 }
 
 const TYPE_WORDS: Record<string, string> = {
@@ -54,9 +27,9 @@ const TYPE_WORDS: Record<string, string> = {
   "text[]": "ARRAY",
 };
 
-/** The functions documented under "The reporting views": `#### reporting.f(param type)` headings. */
+/** The functions documented under "The reporting views": `### reporting.f(param type)` headings. */
 function documentedFunctions(): { name: string; parameter: { name: string; type: string } }[] {
-  return [...README.matchAll(/^#### `reporting\.(\w+)\((\w+) (\w+)\)`/gm)].map((match) => ({
+  return [...manualText().matchAll(/^#+ `reporting\.(\w+)\((\w+) (\w+)\)`/gm)].map((match) => ({
     name: match[1] ?? "",
     parameter: {
       name: match[2] ?? "",
@@ -65,9 +38,9 @@ function documentedFunctions(): { name: string; parameter: { name: string; type:
   }));
 }
 
-/** The views documented under "The reporting views", from their `#### reporting.x` headings. */
+/** The views documented under "The reporting views", from their `### reporting.x` headings. */
 function documentedViews(): string[] {
-  return [...README.matchAll(/^#### `reporting\.(\w+)`/gm)].map((match) => match[1] ?? "");
+  return [...manualText().matchAll(/^#+ `reporting\.(\w+)`/gm)].map((match) => match[1] ?? "");
 }
 
 describe("README", () => {
@@ -117,7 +90,7 @@ describe("README", () => {
     "tenant_history",
     "sync_runs",
   ])("documents every column of %s with its type and nullability", async (table) => {
-    const documented = tableAfter(`### \`${table}\``).map(([column = "", type = ""]) => ({
+    const documented = tableAfter(`\`${table}\``).map(([column = "", type = ""]) => ({
       column: unquote(column),
       type: TYPE_WORDS[type.split(/[ ,]/)[0] ?? ""] ?? `undocumented type ${type}`,
       nullable: /\bnull\b/.test(type),
@@ -139,7 +112,7 @@ describe("README", () => {
   });
 
   it("lists the code tables' seeded values", async () => {
-    const rows = tableAfter("### `job_status_codes` and `management_mode_codes`");
+    const rows = tableAfter("`job_status_codes` and `management_mode_codes`");
     const jobs = rows.map(([code, label]) => ({ code: Number(code), label }));
     const modes = rows
       .filter(([, , code]) => code !== "")
@@ -258,12 +231,10 @@ describe("README", () => {
     );
     expect([...documentedViews()].sort()).toEqual(views.map((v) => v.name));
     for (const view of documentedViews()) {
-      const documented = tableAfter(`#### \`reporting.${view}\``).map(
-        ([column = "", type = ""]) => ({
-          column: unquote(column),
-          type: TYPE_WORDS[type] ?? `undocumented type ${type}`,
-        }),
-      );
+      const documented = tableAfter(`\`reporting.${view}\``).map(([column = "", type = ""]) => ({
+        column: unquote(column),
+        type: TYPE_WORDS[type] ?? `undocumented type ${type}`,
+      }));
       const actual = await h.db.query<{ column: string; type: string }>(
         `SELECT column_name AS column, data_type AS type FROM information_schema.columns
          WHERE table_schema = 'reporting' AND table_name = $1 ORDER BY ordinal_position`,
@@ -284,7 +255,7 @@ describe("README", () => {
         .sort(),
     ).toEqual(functions.map((f) => f.name));
     for (const { name, parameter } of documentedFunctions()) {
-      const columns = tableAfter(`#### \`reporting.${name}(`).map(([column = "", type = ""]) => ({
+      const columns = tableAfter(`\`reporting.${name}(`).map(([column = "", type = ""]) => ({
         name: unquote(column),
         type: TYPE_WORDS[type] ?? `undocumented type ${type}`,
       }));
@@ -366,14 +337,14 @@ describe("README", () => {
   });
 
   it("documents every variable the configuration reads, and no other", () => {
-    const documented = tableAfter("## Configuration").map(([name = ""]) => unquote(name));
+    const documented = tableAfter("Configuration").map(([name = ""]) => unquote(name));
     expect(documented.toSorted()).toEqual([...CONFIG_VARIABLES].sort());
   });
 
   it("gives every column of the reporting views README's meaning as its comment", async () => {
     for (const view of documentedViews()) {
       // Comments are plain text: README's meaning without its markdown code marks.
-      const documented = tableAfter(`#### \`reporting.${view}\``).map(
+      const documented = tableAfter(`\`reporting.${view}\``).map(
         ([column = "", , meaning = ""]) => ({ column: unquote(column), comment: unquote(meaning) }),
       );
       const actual = await h.db.query<{ column: string; comment: string | null }>(
@@ -389,7 +360,7 @@ describe("README", () => {
   });
 
   it("documents the same variables as .env.example", () => {
-    const documented = tableAfter("## Configuration").map(([name = ""]) => unquote(name));
+    const documented = tableAfter("Configuration").map(([name = ""]) => unquote(name));
     const example = readFileSync(new URL("../.env.example", import.meta.url), "utf8");
     const listed = [...example.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]);
     expect(new Set(listed)).toEqual(new Set(documented));
@@ -420,7 +391,7 @@ describe("README", () => {
     };
     const { environment, ports } = compose.services.postgres;
     const url = `postgresql://${environment.POSTGRES_USER ?? ""}:${environment.POSTGRES_PASSWORD ?? ""}@127.0.0.1:5432/${environment.POSTGRES_DB ?? ""}`;
-    expect(README).toContain(`DATABASE_URL=${url}`);
+    expect(manualText()).toContain(`DATABASE_URL=${url}`);
     expect(ports[0]).toBe("127.0.0.1:${POSTGRES_PORT:-5432}:5432");
   });
 
@@ -434,7 +405,7 @@ describe("README", () => {
     expect(metabase?.image).toMatch(/^metabase\/metabase:/);
     expect(metabase?.profiles).toEqual(["bi"]);
     expect(metabase?.ports?.[0]).toMatch(/^127\.0\.0\.1:/);
-    expect(README).toContain("docker compose --profile bi up -d");
+    expect(manualText()).toContain("docker compose --profile bi up -d");
   });
 
   it("runs on the Node 24 that npm ci installs", () => {

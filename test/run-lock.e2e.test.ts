@@ -1,4 +1,4 @@
-// The run lock as README's operating notes describe it: an EXCLUSIVE lock on the view
+// The run lock as docs/operating.md's notes describe it: an EXCLUSIVE lock on the view
 // sync_run_lock, held by a transaction that stays idle for the run without a snapshot or a
 // transaction id (so it holds back neither vacuum nor anyone else), which VACUUM, ANALYZE
 // and plain reads never wait for.

@@ -97,7 +97,7 @@ describe("the source record", () => {
         { ...first.tenants[0], region: "eu-2026-11-30T01:00:00Z" },
       ]) as unknown,
     });
-    // README's ways of reading a field and a tenant's field.
+    // The manual's ways (docs/reporting.md) of reading a field and a tenant's field.
     const [read] = await h.db.query<{ backup: string }>(
       "SELECT source_record ->> 'lastBackupAt' AS backup FROM customers WHERE id = $1",
       [first.id],

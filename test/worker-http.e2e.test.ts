@@ -1,5 +1,5 @@
 // The worker's HTTP endpoints for operators, against a real worker process: /healthz follows
-// the database, /metrics holds what README documents.
+// the database, /metrics holds what docs/operating.md documents.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -69,7 +69,9 @@ export const demoCommand: CommandRunner = {
       const second = await sync();
       io.out(`Second sync: ${formatRunSummary(second)}`);
       if (second.status === "succeeded") await printChanges(db.pool, second.runId, io);
-      io.out(`\nThe data is in ${describeDatabaseUrl(databaseUrl)}; README.md has queries to try.`);
+      io.out(
+        `\nThe data is in ${describeDatabaseUrl(databaseUrl)}; docs/reporting.md has queries to try.`,
+      );
       return first.status === "succeeded" && second.status === "succeeded" ? EXIT.ok : EXIT.failed;
     } finally {
       await app.close();

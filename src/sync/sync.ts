@@ -1,5 +1,5 @@
-// One sync run, in the steps of README's "How a run works": 1. lock, 2. record the run and
-// open its merge session, 3. fetch every page through the pipeline (pipeline.ts), which
+// One sync run, in the steps of "How a run works" (docs/development.md): 1. lock, 2. record
+// the run and open its merge session, 3. fetch every page through the pipeline (pipeline.ts), which
 // merges batches in the run's transaction as they arrive, 4. judge completeness, 5. decide
 // what may be marked removed, 6. remove it, record success and commit. A failure rolls the
 // merge back and is recorded instead.

@@ -1,4 +1,4 @@
-// How src/ is put together, as README's Development section describes it: one way into the
+// How src/ is put together, as docs/development.md describes it: one way into the
 // database (src/db.ts), no SQL in the commands, and no import cycle.
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";

@@ -1,5 +1,5 @@
 // The Kubernetes manifests of deploy/kubernetes, offline: each object validated against the
-// Kubernetes API schemas (kubernetes-models), and the deployment held to what README and
+// Kubernetes API schemas (kubernetes-models), and the deployment held to what docs/operating.md and
 // the worker promise: two replicas of `start`, probes on /healthz at the worker's port,
 // scrape annotations, credentials from a Secret, memory from the measured figures, and a
 // non-root, read-only container.
@@ -251,7 +251,7 @@ describe("deploy/kubernetes", () => {
       "prometheus.io/port": String(port),
       "prometheus.io/path": "/metrics",
     });
-    // The worker stops within 10 s of SIGTERM (README, "Shutdown").
+    // The worker stops within 10 s of SIGTERM (docs/operating.md, "Shutdown").
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(10);
   });
 
