@@ -16,13 +16,9 @@ import {
   type ValuesOf,
 } from "./config-reader.ts";
 import type { Credentials } from "./elements/auth.ts";
-import {
-  DEFAULT_MAX_RESPONSE_BYTES,
-  heapForPages,
-  heapNeeded,
-  pagesHeld,
-} from "./elements/body.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES, heapProblem } from "./elements/body.ts";
 import type { ElementsConfig } from "./elements/from-config.ts";
+import { DATA_CENTER_CODES, REGIONS, regionHosts } from "./elements/regions.ts";
 import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LoggingConfig } from "./logger.ts";
 import { NOTIFY_FORMATS } from "./notify/format.ts";
@@ -44,54 +40,6 @@ export type { Env };
 export function loadDotEnv(): void {
   if (existsSync(".env")) process.loadEnvFile(".env");
 }
-
-/**
- * Data-center codes of the regional Graph hosts, `https://graph-<code>.avepointonlineservices.com`:
- * Microsoft Azure's, then Google Cloud's (`gcp-`), as AvePoint's overview page lists them.
- */
-export const DATA_CENTER_CODES = [
-  "au",
-  "ca",
-  "de",
-  "us",
-  "fr",
-  "jp",
-  "kr",
-  "ne",
-  "sg",
-  "ch",
-  "uk",
-  "we",
-  "uae",
-  "za",
-  "qa",
-  "gcp-au",
-  "gcp-jp",
-  "gcp-us",
-  "gcp-we",
-  "gcp-kr",
-] as const;
-
-const COMMERCIAL = {
-  apiUrl: "https://graph.avepointonlineservices.com",
-  identityUrl: "https://identity.avepointonlineservices.com",
-};
-const GOVERNMENT = {
-  apiUrl: "https://graph-gov.avepointonlineservices.com",
-  identityUrl: "https://identity-gov.avepointonlineservices.com",
-};
-/** AvePoint Online Services 2: its own Graph host and identity service. */
-const AOS2 = {
-  apiUrl: "https://graph-aos2.avepointonlineservices.com",
-  identityUrl: "https://identity-aos2.avepointonlineservices.com",
-};
-/** FedRAMP Cloud (Project Hosts): hosts of their own, outside avepointonlineservices.com. */
-const FEDRAMP = {
-  apiUrl: "https://graphusgovapi.online15.net",
-  identityUrl: "https://identity.online15.net",
-};
-/** Environments with identity services of their own, by ELEMENTS_REGION name. */
-const ENVIRONMENTS = { commercial: COMMERCIAL, gov: GOVERNMENT, aos2: AOS2, fedramp: FEDRAMP };
 
 function hasCredentials(url: string): boolean {
   // An unparsable URL is z.url's to report.
@@ -147,14 +95,7 @@ const databaseTimeout = concern(
   (values) => ({ queryTimeoutMs: values.DATABASE_QUERY_TIMEOUT_MS }),
 );
 
-const region = z.enum(["commercial", "gov", "aos2", "fedramp", ...DATA_CENTER_CODES]);
-
-/** The Graph and identity hosts of a region. */
-function regionHosts(name: z.output<typeof region>): { apiUrl: string; identityUrl: string } {
-  if (name in ENVIRONMENTS) return ENVIRONMENTS[name as keyof typeof ENVIRONMENTS];
-  // Data centers have their own Graph host; tokens come from the commercial identity service.
-  return { ...COMMERCIAL, apiUrl: `https://graph-${name}.avepointonlineservices.com` };
-}
+const region = z.enum(REGIONS);
 
 const elementsVariables = {
   // Any case: AvePoint writes "FedRAMP" and "AOS2".
@@ -260,8 +201,6 @@ const elements = concern(
   ],
 );
 
-const MIB = 1024 * 1024;
-
 /**
  * Pages at the response cap, as many as a run holds at once, must fit in the heap: otherwise a
  * broken or hostile server can make the process abort out of memory instead of failing a run.
@@ -278,18 +217,8 @@ function fitsTheHeap(raw: {
     raw.ELEMENTS_CONCURRENCY,
   );
   if (!maxBytes.success || !concurrency.success) return undefined;
-  const needed = heapNeeded(maxBytes.data, concurrency.data);
-  const room = heapForPages();
-  if (needed <= room) return undefined;
-  const mib = (bytes: number) => `${Math.ceil(bytes / MIB)} MiB`;
-  return {
-    variable: "ELEMENTS_MAX_RESPONSE_BYTES",
-    problem:
-      `ELEMENTS_MAX_RESPONSE_BYTES (${maxBytes.data} bytes) × ${pagesHeld(concurrency.data)} pages a run may hold at once ` +
-      `(ELEMENTS_CONCURRENCY ${concurrency.data}) could take ${mib(needed)} of heap once parsed, more than the ` +
-      `${mib(room)} this process allows them (two thirds of its heap). Lower ELEMENTS_MAX_RESPONSE_BYTES ` +
-      `or ELEMENTS_CONCURRENCY, or give Node a larger heap (--max-old-space-size).`,
-  };
+  const problem = heapProblem(maxBytes.data, concurrency.data);
+  return problem === undefined ? undefined : { variable: "ELEMENTS_MAX_RESPONSE_BYTES", problem };
 }
 
 /** What a run may conclude from the data it fetched. */

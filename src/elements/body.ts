@@ -50,6 +50,25 @@ export function heapForPages(heapLimit = getHeapStatistics().heap_size_limit): n
   return Math.floor((heapLimit * 2) / 3);
 }
 
+const MIB = 1024 * 1024;
+
+/** Why a response cap and a concurrency could make a run outgrow the heap, or undefined. */
+export function heapProblem(
+  maxResponseBytes: number,
+  concurrency: number,
+  room = heapForPages(),
+): string | undefined {
+  const needed = heapNeeded(maxResponseBytes, concurrency);
+  if (needed <= room) return undefined;
+  const mib = (bytes: number) => `${Math.ceil(bytes / MIB)} MiB`;
+  return (
+    `ELEMENTS_MAX_RESPONSE_BYTES (${maxResponseBytes} bytes) × ${pagesHeld(concurrency)} pages a run may hold at once ` +
+    `(ELEMENTS_CONCURRENCY ${concurrency}) could take ${mib(needed)} of heap once parsed, more than the ` +
+    `${mib(room)} this process allows them (two thirds of its heap). Lower ELEMENTS_MAX_RESPONSE_BYTES ` +
+    `or ELEMENTS_CONCURRENCY, or give Node a larger heap (--max-old-space-size).`
+  );
+}
+
 /** How much of an error body is read for a message (only its start is shown). */
 export const ERROR_BODY_BYTES = 64 * 1024;
 
