@@ -10,6 +10,7 @@ import type pg from "pg";
 import { inTransaction, withSession, type Session } from "./db.ts";
 import { errorMessage, NotMigratedError, SyncError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
+import * as sql from "./sql/migrations.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../prisma/migrations", import.meta.url));
 
@@ -50,30 +51,9 @@ export interface MigrationFile {
   checksum: string;
 }
 
-interface MigrationRow {
-  migration_name: string;
-  checksum: string;
-  finished_at: Date | null;
-}
-
-// Prisma Migrate's own DDL, so its tooling accepts the table as one it created.
-const CREATE_MIGRATIONS_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
-    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
-    "checksum"              VARCHAR(64) NOT NULL,
-    "finished_at"           TIMESTAMPTZ,
-    "migration_name"        VARCHAR(255) NOT NULL,
-    "logs"                  TEXT,
-    "rolled_back_at"        TIMESTAMPTZ,
-    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
-    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
-)`;
-
 /** Throws NotMigratedError when the database holds no elements-sync tables (a --no-migrate start). */
 export async function assertMigrated(pool: pg.Pool): Promise<void> {
-  const { rows } = await pool.query<{ present: boolean }>(
-    "SELECT to_regclass('sync_runs') IS NOT NULL AS present",
-  );
-  if (rows[0]?.present !== true) throw new NotMigratedError();
+  if (!(await sql.hasSyncTables(pool))) throw new NotMigratedError();
 }
 
 export async function migrate(
@@ -95,7 +75,7 @@ export async function migrate(
       return await migrateLocked(session, files, lockTimeoutMs, log);
     } finally {
       // Ending the session is the only other way to free a session-level lock.
-      await session.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK_KEY]).catch(discard);
+      await sql.advisoryUnlock(session, MIGRATION_LOCK_KEY).catch(discard);
     }
   });
 }
@@ -107,7 +87,9 @@ async function migrateLocked(
   log?: Logger,
 ): Promise<MigrationResult> {
   // Created with the first migration applied, so a refused or failed first run leaves no trace.
-  const rows = (await historyExists(client)) ? await readAppliedRows(client) : [];
+  const rows = (await sql.hasMigrationHistory(client))
+    ? await sql.readAppliedMigrations(client)
+    : [];
   checkHistory(files, rows);
   if (rows.length === 0) await refuseForeignTables(client);
   const done = new Set(
@@ -128,8 +110,8 @@ async function migrateLocked(
 
 /** Whether every migration on disk is applied, unchanged, and the database has no other. */
 async function isUpToDate(client: Session, files: readonly MigrationFile[]): Promise<boolean> {
-  if (!(await historyExists(client))) return false;
-  const rows = await readAppliedRows(client);
+  if (!(await sql.hasMigrationHistory(client))) return false;
+  const rows = await sql.readAppliedMigrations(client);
   const applied = new Map(
     rows.filter((row) => row.finished_at !== null).map((row) => [row.migration_name, row.checksum]),
   );
@@ -147,28 +129,16 @@ function upToDate(files: readonly MigrationFile[], log?: Logger): MigrationResul
 }
 
 async function acquireLock(client: Session, log?: Logger): Promise<void> {
-  const tried = await client.query<{ locked: boolean }>(
-    "SELECT pg_try_advisory_lock($1) AS locked",
-    [MIGRATION_LOCK_KEY],
-  );
-  if (tried.rows[0]?.locked === true) return;
+  if (await sql.tryAdvisoryLock(client, MIGRATION_LOCK_KEY)) return;
   log?.info(
-    { lockKey: MIGRATION_LOCK_KEY, heldBy: await describeLockHolders(client) },
+    {
+      lockKey: MIGRATION_LOCK_KEY,
+      // Who holds the lock, so an operator can tell a migrator from anything else.
+      heldBy: await sql.readAdvisoryLockHolders(client, MIGRATION_LOCK_KEY),
+    },
     "another migrator holds the migration lock; waiting for it",
   );
-  await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK_KEY]);
-}
-
-/** Who holds the migration lock, so an operator can tell a migrator from anything else. */
-async function describeLockHolders(client: Session): Promise<string[]> {
-  const { rows } = await client.query<{ holder: string }>(
-    `SELECT format('pid %s, user %s, application %L', a.pid, a.usename, a.application_name) AS holder
-     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1
-       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [MIGRATION_LOCK_KEY],
-  );
-  return rows.map((row) => row.holder);
+  await sql.advisoryLock(client, MIGRATION_LOCK_KEY);
 }
 
 /**
@@ -178,21 +148,7 @@ async function describeLockHolders(client: Session): Promise<string[]> {
  * fail on the first migration, whose message says how to restore the history.
  */
 async function refuseForeignTables(client: Session): Promise<void> {
-  const { rows } = await client.query<ForeignObject>(
-    `SELECT format('%I.%I', n.nspname, c.relname) AS name, c.relname::text AS relname,
-            c.relkind::text AS kind, n.nspname = current_schema() AS "inOwnSchema"
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname IN (current_schema(), 'reporting', 'reporting_internal')
-       AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-       AND c.relname <> '_prisma_migrations'
-       -- Tables an extension brought (PostGIS's spatial_ref_sys) are the extension's.
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                       WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-     UNION ALL
-     SELECT format('%I', nspname), nspname::text, 'schema', false FROM pg_namespace
-     WHERE nspname IN ('reporting', 'reporting_internal')
-     ORDER BY 1`,
-  );
+  const rows = await sql.readExistingObjects(client);
   if (rows.length === 0) return;
   const ownTables = new Set(rows.filter((row) => row.inOwnSchema).map((row) => row.relname));
   if (OWN_TABLES.every((table) => ownTables.has(table))) return;
@@ -204,15 +160,6 @@ async function refuseForeignTables(client: Session): Promise<void> {
       `${listed.join(", ")}. elements-sync needs a database of its own: point DATABASE_URL at an ` +
       `empty database, or move these tables to another schema.`,
   );
-}
-
-interface ForeignObject {
-  /** Schema-qualified and quoted where needed, as psql shows it. */
-  name: string;
-  relname: string;
-  /** pg_class.relkind, or `schema`. */
-  kind: string;
-  inOwnSchema: boolean;
 }
 
 /** Tables only elements-sync creates (the init migration's); all of them: its own schema. */
@@ -258,23 +205,8 @@ async function readMigration(dir: string, name: string): Promise<MigrationFile> 
   };
 }
 
-async function historyExists(client: Session): Promise<boolean> {
-  const result = await client.query<{ exists: boolean }>(
-    `SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS exists`,
-  );
-  return result.rows[0]?.exists === true;
-}
-
-async function readAppliedRows(client: Session): Promise<MigrationRow[]> {
-  const result = await client.query<MigrationRow>(
-    `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations"
-     WHERE rolled_back_at IS NULL ORDER BY started_at, migration_name`,
-  );
-  return result.rows;
-}
-
 /** Refuses to touch a database whose history disagrees with the files; checked before applying anything. */
-function checkHistory(files: readonly MigrationFile[], rows: readonly MigrationRow[]): void {
+function checkHistory(files: readonly MigrationFile[], rows: readonly sql.MigrationRow[]): void {
   const byName = new Map(files.map((file) => [file.name, file]));
   const problems: string[] = [];
   for (const row of rows) {
@@ -309,20 +241,11 @@ async function applyMigration(
   const id = randomUUID();
   try {
     await inTransaction(client, async (tx) => {
-      // SET takes no parameters; the value is an integer of ours.
-      await tx.query(`SET LOCAL lock_timeout = ${Math.trunc(lockTimeoutMs)}`);
-      await tx.query(CREATE_MIGRATIONS_TABLE);
-      await tx.query(
-        `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, applied_steps_count)
-         VALUES ($1, $2, $3, now(), 0)`,
-        [id, file.checksum, file.name],
-      );
-      // No parameters: the simple query protocol is the one that accepts several statements.
-      await tx.query(file.sql);
-      await tx.query(
-        `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1`,
-        [id],
-      );
+      await sql.setLocalLockTimeout(tx, lockTimeoutMs);
+      await sql.createMigrationHistory(tx);
+      await sql.recordMigrationStarted(tx, { id, checksum: file.checksum, name: file.name });
+      await sql.runMigrationFile(tx, file.sql);
+      await sql.recordMigrationFinished(tx, id);
     });
   } catch (error) {
     if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) {
@@ -345,25 +268,10 @@ async function applyMigration(
  * typically a BI tool's session left idle in an open transaction.
  */
 async function describeBlockers(client: Session): Promise<string> {
-  const { rows } = await client
-    .query<{ holder: string }>(
-      `SELECT format('pid %s (application %L, user %s, %s since %s)', a.pid, a.application_name,
-                     a.usename, a.state,
-                     to_char(coalesce(a.xact_start, a.state_change) AT TIME ZONE 'UTC',
-                             'YYYY-MM-DD"T"HH24:MI:SS"Z"')) AS holder
-       FROM pg_stat_activity a
-       WHERE a.pid <> pg_backend_pid()
-         AND a.pid IN (SELECT l.pid FROM pg_locks l
-                       WHERE l.granted AND l.locktype = 'relation'
-                         AND l.database = (SELECT oid FROM pg_database
-                                           WHERE datname = current_database()))
-       ORDER BY coalesce(a.xact_start, a.state_change)`,
-    )
-    .catch(() => ({ rows: [] }));
+  const rows = await sql.readRelationLockHolders(client).catch((): string[] => []);
   if (rows.length === 0) return "The session that held the lock is gone.";
-  const pids = rows.map((row) => row.holder);
   return (
-    `Held by ${pids.join("; ")}: end that transaction (or its session, ` +
+    `Held by ${rows.join("; ")}: end that transaction (or its session, ` +
     "SELECT pg_terminate_backend(<pid>))."
   );
 }

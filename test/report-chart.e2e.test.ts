@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JOB_STATUS_LABELS } from "../src/elements/codes.ts";
 import { JOB_STATUS_COLORS, renderTrendHtml, UNKNOWN_FILL } from "../src/reporting/chart.ts";
-import type { ChangeRow, DailyRow } from "../src/reporting/queries.ts";
+import type { ChangeRow, DailyRow } from "../src/sql/reporting.ts";
 import { runCli } from "./support/cli.ts";
 import { deltaE, feColorMatrixValues, hexToRgb, lab, VISION, type Rgb } from "./support/colour.ts";
 import { createScenario, type Scenario } from "./support/reporting-scenario.ts";

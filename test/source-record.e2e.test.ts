@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { readRuns } from "../src/reporting/queries.ts";
+import { readRuns } from "../src/sql/reporting.ts";
 import { runsForPeople } from "../src/reporting/reports.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { runCli } from "./support/cli.ts";

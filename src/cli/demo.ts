@@ -10,7 +10,7 @@ import { ConfigError, errorMessage } from "../errors.ts";
 import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } from "../db.ts";
 import { codeLabel } from "../elements/codes.ts";
 import type { ElementsConfig } from "../elements/from-config.ts";
-import { readAttributeChanges, type AttributeChangeRow } from "../reporting/queries.ts";
+import { readAttributeChanges, type AttributeChangeRow } from "../sql/reporting.ts";
 import {
   generateCustomers,
   writeCustomersFile,

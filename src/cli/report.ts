@@ -26,7 +26,7 @@ import {
   skipJit,
   type ChangeKind,
   type Since,
-} from "../reporting/queries.ts";
+} from "../sql/reporting.ts";
 import {
   attributeChangesForPeople,
   CHANGE_COLUMNS,

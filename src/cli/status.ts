@@ -3,7 +3,7 @@ import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { NotMigratedError, UsageError } from "../errors.ts";
 import { formatDuration, formatTable, layoutTable, type Table } from "../reporting/format.ts";
-import { hasReportingViews, readRuns, type RunRow } from "../reporting/queries.ts";
+import { hasReportingViews, readRuns, type RunRow } from "../sql/reporting.ts";
 import { nextFire } from "../worker/schedule.ts";
 import type { CommandRunner } from "./command.ts";
 import { STATUS_TABLE_WIDTH as TABLE_WIDTH } from "./defaults.ts";

@@ -5,16 +5,12 @@ import type pg from "pg";
 import { codeLabel } from "../elements/codes.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { readWatchedChanges, type WatchedChanges } from "../sql/notifications.ts";
 import { INTERRUPTED } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
 import { bodyFormat, type NotifyFormat } from "./format.ts";
 import type { NotifyTrigger } from "./triggers.ts";
-import {
-  MAX_LISTED_CHANGES,
-  webhookBody,
-  type NotifyReason,
-  type WatchedChange,
-} from "./message.ts";
+import { MAX_LISTED_CHANGES, webhookBody, type NotifyReason } from "./message.ts";
 import {
   DEFAULT_DELIVERY_LIMITS,
   DeliveryError,
@@ -63,7 +59,11 @@ export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
         const changes =
           summary.status === "succeeded" && watched.length > 0
             ? await withinLimit(
-                readWatchedChanges(deps.pool, summary.runId, watched),
+                readWatchedChanges(deps.pool, {
+                  runId: summary.runId,
+                  jobStatuses: watched,
+                  limit: MAX_LISTED_CHANGES,
+                }),
                 limits,
                 signal,
               )
@@ -110,44 +110,7 @@ function matchingReasons(
   return reasons;
 }
 
-interface WatchedChanges {
-  /** The first MAX_LISTED_CHANGES, by organization. */
-  listed: WatchedChange[];
-  total: number;
-  /** Every watched job status the run moved a customer into. */
-  jobStatuses: number[];
-}
-
 const NO_CHANGES: WatchedChanges = { listed: [], total: 0, jobStatuses: [] };
-
-/**
- * The customers the run moved into one of `jobStatuses`: seen for the first time, back
- * after a removal, or a new job status. One statement; the history's index on the opening
- * run finds the run's rows.
- */
-async function readWatchedChanges(
-  pool: pg.Pool,
-  runId: number,
-  jobStatuses: number[],
-): Promise<WatchedChanges> {
-  const { rows } = await pool.query<WatchedChanges>(
-    `WITH watched AS (
-       SELECT customer_id AS "customerId", organization, change_kind AS "changeKind",
-              previous_job_status_label AS "previousStatus", job_status_label AS status,
-              job_status
-       FROM reporting.job_status_changes
-       WHERE run_id = $1 AND job_status_changed AND job_status = ANY($2::int[])
-     )
-     SELECT (SELECT count(*)::int FROM watched) AS total,
-            (SELECT coalesce(array_agg(DISTINCT job_status), '{}') FROM watched) AS "jobStatuses",
-            (SELECT coalesce(json_agg(l), '[]') FROM (
-               SELECT "customerId", organization, "changeKind", "previousStatus", status
-               FROM watched ORDER BY organization NULLS LAST, "customerId" LIMIT $3
-             ) l) AS listed`,
-    [runId, jobStatuses, MAX_LISTED_CHANGES],
-  );
-  return rows[0] ?? NO_CHANGES;
-}
 
 /**
  * The database is given the same bound as the delivery, and the stop signal ends the wait

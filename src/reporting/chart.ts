@@ -2,7 +2,7 @@
 // job status per day (inline SVG) and the latest changes under it. No script, no fonts or
 // styles from elsewhere, and a Content-Security-Policy that forbids fetching anything.
 import { plural } from "./format.ts";
-import type { ChangeRow, DailyRow } from "./queries.ts";
+import type { ChangeRow, DailyRow } from "../sql/reporting.ts";
 import { changesForPeople, statusesInUse } from "./reports.ts";
 
 export interface TrendPage {

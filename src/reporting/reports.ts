@@ -1,7 +1,7 @@
 // The three reports as tables: a layout for people (`--format table`) and the view's own
 // columns for scripts (`--format csv|json`), so a script reads what a BI tool reads.
 import { formatSeconds, type Cell, type Table } from "./format.ts";
-import type { AttributeChangeRow, ChangeRow, DailyRow, RunRow } from "./queries.ts";
+import type { AttributeChangeRow, ChangeRow, DailyRow, RunRow } from "../sql/reporting.ts";
 
 /** "2026-11-24T10:15:31+01:00" → "2026-11-24 10:15" (already in the report's time zone). */
 export function shortTime(iso: string | null): string {

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { Database } from "../db.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { pingDatabase } from "../sql/health.ts";
 import type { WorkerMetrics } from "./metrics.ts";
 import { singleFlight } from "./single-flight.ts";
 
@@ -36,7 +37,7 @@ export async function checkHealth(
     }, DATABASE_CHECK_TIMEOUT_MS);
   });
   try {
-    await Promise.race([db.pool.query("SELECT 1"), timeout]);
+    await Promise.race([pingDatabase(db.pool), timeout]);
     return { status: "ok", database: "reachable", nextFireAt };
   } catch (error) {
     log.warn({ err: errorMessage(error) }, "health check: the database cannot be read");

@@ -7,6 +7,7 @@ import type { Database } from "../db.ts";
 import type { ClientEvents } from "../elements/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { countCustomersByJobStatus } from "../sql/health.ts";
 import { readRunTotals, RUN_STATUSES } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
 import type { NotificationResult } from "../notify/notifier.ts";
@@ -101,11 +102,7 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
   async function readDatabaseNow(): Promise<void> {
     const [totals, customers] = await Promise.all([
       readRunTotals(db.pool),
-      db.prisma.$queryRaw<{ jobStatus: number; label: string | null; customers: number }[]>`
-        SELECT c.job_status AS "jobStatus", s.label, count(*)::int AS customers
-        FROM customers c LEFT JOIN job_status_codes s ON s.code = c.job_status
-        WHERE c.removed_at IS NULL
-        GROUP BY c.job_status, s.label`,
+      countCustomersByJobStatus(db.pool),
     ]);
     for (const metric of Object.values(database)) metric.reset();
     database.up.set(1);

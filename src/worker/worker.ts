@@ -106,7 +106,7 @@ export function startWorker(deps: WorkerDependencies, options: WorkerOptions): W
   const task = startSchedule({
     cron: options.schedule.cron,
     timezone: options.schedule.timezone,
-    coordinator: createFireCoordinator(deps.db.prisma, {
+    coordinator: createFireCoordinator(deps.db.pool, {
       task: SCHEDULE_TASK,
       owner: `${hostname()}:${process.pid}`,
     }),

@@ -5,7 +5,7 @@ import { formatRunSummary } from "../../src/cli/summary.ts";
 import { renderTrendHtml } from "../../src/reporting/chart.ts";
 import { formatDuration, plural } from "../../src/reporting/format.ts";
 import { runsForPeople } from "../../src/reporting/reports.ts";
-import type { RunRow } from "../../src/reporting/queries.ts";
+import type { RunRow } from "../../src/sql/reporting.ts";
 import type { RunSummary } from "../../src/sync/sync.ts";
 
 /** The `seconds` cell of report runs for a run the view says took `durationSeconds`. */

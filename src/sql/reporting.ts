@@ -1,5 +1,6 @@
-// What `report`, `status` and the demo show, read from the reporting views: they are the one
-// definition of a change, a daily count or a run outcome, shared with BI tools.
+// The reads behind `report`, `status` and the demo, from the reporting views: they are the one
+// definition of a change, a daily count or a run outcome, shared with BI tools. The rows are
+// shaped for people in src/reporting/ (reports.ts, format.ts, chart.ts).
 // Timestamps come back as ISO 8601 text in the session's time zone, to the millisecond (what
 // JavaScript and spreadsheets keep), days as YYYY-MM-DD.
 import type { Queryable } from "../db.ts";
