@@ -3,10 +3,9 @@
 // the view before the upgrade reads the labels too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { codeLabel } from "../src/elements/codes.ts";
-import { migrate } from "../src/migrations.ts";
 import { connectAs } from "./support/database.ts";
 import { newCustomers, type Harness } from "./support/harness.ts";
-import { harnessBeforeUpgrade, READER_PASSWORD } from "./support/migrations.ts";
+import { harnessBeforeUpgrade, upgrade, READER_PASSWORD } from "./support/migrations.ts";
 
 const UPGRADE = "20261204160000_attribute_change_labels";
 const READER = `es_labels_reader_${Math.random().toString(16).slice(2, 10)}`;
@@ -53,7 +52,7 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
   it("keeps every column and comment, and labels codes in two new columns", async () => {
     const before = await rows(h.db);
     const commentsBefore = await comments(h.db);
-    expect((await migrate(h.database.pool)).applied).toContain(UPGRADE);
+    expect((await upgrade(h)).applied).toContain(UPGRADE);
     expect(await rows(h.db)).toEqual(before);
     expect((await comments(h.db)).slice(0, commentsBefore.length)).toEqual(commentsBefore);
 

@@ -4,12 +4,11 @@
 // customer_status_history as it was, and lets roles that read the reporting views call the
 // new functions.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../src/migrations.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import { connectAs } from "./support/database.ts";
 import { createHarness, newCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
-import { harnessBeforeUpgrade, READER_PASSWORD } from "./support/migrations.ts";
+import { harnessBeforeUpgrade, upgrade, READER_PASSWORD } from "./support/migrations.ts";
 import { succeeded, syncOk, type SucceededRun } from "./support/runs.ts";
 
 const UPGRADE = "20261201090000_attribute_history";
@@ -83,7 +82,7 @@ afterAll(async () => {
 
 describe(`migration ${UPGRADE} on a database with history`, () => {
   it("fills the new histories so that every invariant holds, status history untouched", async () => {
-    const applied = await migrate(h.database.pool);
+    const applied = await upgrade(h);
     // The upgrade first, then whatever later migrations exist.
     expect(applied.applied[0]).toBe(UPGRADE);
     expect(applied.applied.slice(1).every((name) => name > UPGRADE)).toBe(true);

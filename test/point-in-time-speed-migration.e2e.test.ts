@@ -2,10 +2,9 @@
 // every instant of a history with changes, removals and returns they answer as before,
 // and they keep their comments, options and EXECUTE grants.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../src/migrations.ts";
 import { connectAs } from "./support/database.ts";
 import { newCustomers, type Harness } from "./support/harness.ts";
-import { harnessBeforeUpgrade, READER_PASSWORD } from "./support/migrations.ts";
+import { harnessBeforeUpgrade, upgrade, READER_PASSWORD } from "./support/migrations.ts";
 
 const UPGRADE = "20261202100000_point_in_time_speed";
 const READER = `es_pit_reader_${Math.random().toString(16).slice(2, 10)}`;
@@ -94,7 +93,7 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
     expect(definitionsBefore).toHaveLength(2);
     expect(definitionsBefore.every((d) => d.prosecdef && !d.public_executes)).toBe(true);
 
-    const applied = await migrate(h.database.pool);
+    const applied = await upgrade(h);
     expect(applied.applied[0]).toBe(UPGRADE);
 
     expect(await answers(h.db)).toEqual(answersBefore);

@@ -2,10 +2,14 @@
 // replaces answer as before, on the same data, with their column comments and grants.
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { migrate } from "../src/migrations.ts";
 import { connectAs } from "./support/database.ts";
 import { newCustomers, type Harness } from "./support/harness.ts";
-import { harnessBeforeUpgrade, migrationsThrough, READER_PASSWORD } from "./support/migrations.ts";
+import {
+  harnessBeforeUpgrade,
+  upgrade,
+  migrationsThrough,
+  READER_PASSWORD,
+} from "./support/migrations.ts";
 
 const UPGRADE = "20261202090000_reporting_speed";
 const READER = `es_speed_reader_${Math.random().toString(16).slice(2, 10)}`;
@@ -67,7 +71,7 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
     // This upgrade alone: later ones may add columns (20261204160000_attribute_change_labels).
     const through = await migrationsThrough(UPGRADE);
     try {
-      const applied = await migrate(h.database.pool, { migrationsDir: through });
+      const applied = await upgrade(h, { migrationsDir: through });
       expect(applied.applied).toEqual([UPGRADE]);
     } finally {
       rmSync(through, { recursive: true, force: true });

@@ -3,7 +3,12 @@
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MIGRATIONS_DIR, readMigrations } from "../../src/migrations.ts";
+import {
+  migrate,
+  MIGRATIONS_DIR,
+  readMigrations,
+  type MigrateOptions,
+} from "../../src/migrations.ts";
 import { onAdmin } from "./database.ts";
 import { createHarness, type Harness, type HarnessOptions } from "./harness.ts";
 
@@ -29,11 +34,17 @@ export async function harnessBeforeUpgrade(
   };
   try {
     h = await createHarness({ ...options, migrationsDir });
-    // Today's sync stages ids alone (a later migration drops the other columns): the older
-    // staging columns must not refuse its rows. Staging is scratch, outside what tests compare.
+    // Today's sync writes this older schema, so it must take what that sync writes: it
+    // stages ids alone (a later migration drops the other columns, which must not refuse
+    // its rows) and records sync_runs.on_start (a later migration adds it). Staging and
+    // that column are outside what the upgrade tests compare, and they apply migrations
+    // only through their upgrade.
     await h.db.query(`DO $$ BEGIN
       ALTER TABLE staging_customers ALTER job_status DROP NOT NULL, ALTER management_mode DROP NOT NULL;
     EXCEPTION WHEN undefined_column THEN NULL; END $$`);
+    await h.db.query(
+      "ALTER TABLE sync_runs ADD COLUMN IF NOT EXISTS on_start boolean NOT NULL DEFAULT false",
+    );
     await onAdmin(`CREATE ROLE ${reader} LOGIN PASSWORD '${READER_PASSWORD}'`);
     await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${reader}`);
     return { ...h, close };
@@ -42,6 +53,22 @@ export async function harnessBeforeUpgrade(
     throw error;
   }
 }
+
+/**
+ * Applies the migrations the harness's database lacks (those of `options.migrationsDir`, or
+ * all), after taking back what harnessBeforeUpgrade added for today's sync where a migration
+ * about to run adds it itself.
+ */
+export async function upgrade(h: Harness, options: MigrateOptions = {}) {
+  await h.db.query(`DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM "_prisma_migrations" WHERE migration_name = '${RUN_ON_START}') THEN
+      ALTER TABLE sync_runs DROP COLUMN IF EXISTS on_start;
+    END IF; END $$`);
+  return migrate(h.database.pool, options);
+}
+
+/** The migration that adds sync_runs.on_start. */
+const RUN_ON_START = "20261204150000_run_on_start";
 
 /** A new folder holding the migrations before `upgrade`; the caller removes it. */
 export function migrationsBefore(upgrade: string): Promise<string> {
