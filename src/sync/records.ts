@@ -19,21 +19,6 @@ export interface RejectedRecord {
 /** A record that passed, parsed, with the object the API sent (unknown fields and all). */
 export type AcceptedRecord = CustomerRecord & SourcedRecord;
 
-/**
- * Customers as one array per column (id, organization, owner_email, job_status,
- * country_or_region, management_mode): array parameters for set-based statements.
- */
-export function customerColumns(customers: readonly CustomerRecord[]): unknown[] {
-  return [
-    customers.map((c) => c.id),
-    customers.map((c) => c.organization),
-    customers.map((c) => c.ownerEmail),
-    customers.map((c) => c.jobStatus),
-    customers.map((c) => c.countryOrRegion),
-    customers.map((c) => c.managementMode),
-  ];
-}
-
 /** Last record wins for a customer seen twice (offset paging can repeat one across pages). */
 export function dedupeById<T extends { id: string }>(records: readonly T[]): T[] {
   return [...new Map(records.map((record) => [record.id, record])).values()];
