@@ -15,6 +15,7 @@ import {
   type Env,
   type ValuesOf,
 } from "./config-reader.ts";
+import { DEFAULT_QUERY_TIMEOUT_MS } from "./db.ts";
 import type { Credentials } from "./elements/auth.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES, heapProblem } from "./elements/body.ts";
 import type { ElementsConfig } from "./elements/from-config.ts";
@@ -88,9 +89,12 @@ const database = concern(
 /** How long a database connection may stay silent; see DatabaseOptions in db.ts. */
 const databaseTimeout = concern(
   {
-    DATABASE_QUERY_TIMEOUT_MS: variable(integer(1000, 86_400_000).default(600_000), {
-      expects: "a number of milliseconds from 1000 to 86400000",
-    }),
+    DATABASE_QUERY_TIMEOUT_MS: variable(
+      integer(1000, 86_400_000).default(DEFAULT_QUERY_TIMEOUT_MS),
+      {
+        expects: "a number of milliseconds from 1000 to 86400000",
+      },
+    ),
   },
   (values) => ({ queryTimeoutMs: values.DATABASE_QUERY_TIMEOUT_MS }),
 );
