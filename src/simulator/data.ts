@@ -22,6 +22,13 @@ export interface SimulatedTenant {
   name: string;
 }
 
+/** What the simulator serves: generated, in memory, or a data file's content. */
+export interface ServedData {
+  readonly customers: readonly unknown[];
+  readonly services?: readonly unknown[] | undefined;
+  readonly jobs?: Readonly<Record<string, readonly unknown[]>> | undefined;
+}
+
 /** The content of a data file. */
 export interface CustomersFile {
   customers: unknown[];

@@ -3,7 +3,7 @@
 // and a day, so that they explain its job status: a customer whose status is Failed,
 // Multiple Issues Found or Finished with Exception has at least one failing job.
 import { isObject } from "../values.ts";
-import { Random, type CustomersFile } from "./data.ts";
+import { Random, type ServedData } from "./data.ts";
 import { badRequest, jsonObjectBody, pageReply, type Paging } from "./http.ts";
 import { jsonReply, type Reply } from "./reply.ts";
 import { customerBasics } from "./services.ts";
@@ -170,13 +170,30 @@ export function generateJobs(
   });
 }
 
+/** Each list's customers by id, built once per list: one request per customer stays cheap. */
+const INDEXES = new WeakMap<readonly unknown[], ReadonlyMap<string, unknown>>();
+
+function customersById(customers: readonly unknown[]): ReadonlyMap<string, unknown> {
+  let index = INDEXES.get(customers);
+  if (index === undefined) {
+    const built = new Map<string, unknown>();
+    for (const record of customers) {
+      const id = customerBasics(record)?.id;
+      // The first of duplicated ids answers, as a list lookup would.
+      if (id !== undefined && !built.has(id)) built.set(id, record);
+    }
+    INDEXES.set(customers, (index = built));
+  }
+  return index;
+}
+
 /**
  * A page of one customer's jobs, optionally only those of a `jobType` and a `jobModule`;
  * 404 for a customer the customers endpoint does not list. The data file's `jobs` when it
  * has them (a customer it leaves out has none), else the jobs derived from the customer.
  */
 export function jobsAnswer(
-  data: CustomersFile,
+  data: ServedData,
   customerId: string,
   body: string,
   paging: Paging,
@@ -190,7 +207,7 @@ export function jobsAnswer(
     if (value !== undefined && value !== null && !Number.isSafeInteger(value))
       return badRequest(`${field} must be an integer`);
   }
-  const customer = data.customers.find((record) => customerBasics(record)?.id === customerId);
+  const customer = customersById(data.customers).get(customerId);
   if (customer === undefined) {
     return jsonReply(404, { error: "not_found", message: `no customer ${customerId}` });
   }

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION } from "../elements/payload.ts";
 import { errorMessage } from "../errors.ts";
 import { Chaos } from "./chaos.ts";
-import { generateCustomers, readDataFile, type CustomersFile } from "./data.ts";
+import { generateCustomers, readDataFile, type ServedData } from "./data.ts";
 import { checkedInteger, isObject } from "../values.ts";
 import {
   corruptPage,
@@ -109,8 +109,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const today = startOfDay(Date.now());
   let inMemory: readonly unknown[] | undefined;
   /** What is served: in-memory customers (derived resources), else the file, else generated. */
-  const loadData = async (): Promise<CustomersFile> => {
-    if (inMemory !== undefined) return { customers: [...inMemory] };
+  const loadData = async (): Promise<ServedData> => {
+    if (inMemory !== undefined) return { customers: inMemory };
     return dataFile === undefined ? { customers: generated } : readDataFile(dataFile);
   };
   let customersHook: CustomersHook | undefined;
@@ -258,7 +258,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (typeof paging === "string") return badRequest(paging);
     if (typeof filter === "string") return badRequest(filter);
 
-    let data: CustomersFile;
+    let data: ServedData;
     try {
       data = await loadData();
     } catch (error) {

@@ -3,7 +3,7 @@
 // apply. Derived from the customers, deterministically for a seed and a day, unless the
 // data file lists its own.
 import { isObject } from "../values.ts";
-import { Random, type CustomersFile } from "./data.ts";
+import { Random, type ServedData } from "./data.ts";
 import { pageReply, type Paging } from "./http.ts";
 import type { Reply } from "./reply.ts";
 
@@ -173,7 +173,7 @@ function servicesSource(
 
 /** A page of the services endpoint for `ids` (undefined: every customer). */
 export function servicesAnswer(
-  data: CustomersFile,
+  data: ServedData,
   ids: readonly string[] | undefined,
   paging: Paging,
   seed: number,
