@@ -424,6 +424,16 @@ describe("generated data", () => {
 });
 
 describe("data file", () => {
+  it("derives jobs for customers set in memory", async () => {
+    const simulator = await start({ customers: 0 });
+    const failing = { id: "m-1", jobStatus: 2, managementMode: 1, tenants: [] };
+    const token = await tokenFor(simulator, JOBS_PERMISSION);
+    expect((await post(simulator, jobsPath("m-1"), token)).status).toBe(404);
+    simulator.setCustomers([failing]);
+    const statuses = (await all<Job>(simulator, jobsPath("m-1"), token)).map((job) => job.status);
+    expect(statuses).toContain(3);
+  });
+
   it("derives subscriptions and jobs from the file's customers when it lists none", async () => {
     const file = join(dir, "derived.json");
     const customers = generateCustomers(8, 2);
@@ -475,6 +485,13 @@ describe("data file", () => {
     const [item] = await all<ServicesItem>(simulator, SERVICES_PATH, licenseToken);
     expect(item?.products).toEqual([renewed]);
     expect(await all<Job>(simulator, jobsPath("c-1"), jobsToken)).toEqual([failed]);
+
+    // Customers set in memory replace the file's, not its services and jobs.
+    simulator.setCustomers([...customers, { id: "c-3", jobStatus: 2, managementMode: 1 }]);
+    expect(await all<Job>(simulator, jobsPath("c-1"), jobsToken)).toEqual([failed]);
+    expect(await all<Job>(simulator, jobsPath("c-3"), jobsToken)).toEqual([]);
+    simulator.setCustomers(undefined);
+    expect((await post(simulator, jobsPath("c-3"), jobsToken)).status).toBe(404);
 
     await writeFile(file, JSON.stringify({ customers, jobs: [] }));
     const broken = await post(simulator, jobsPath("c-1"), jobsToken);

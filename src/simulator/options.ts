@@ -119,7 +119,10 @@ export interface Simulator {
   issuedTokens(): string[];
   /** Every token issued so far becomes invalid (the next API call with one gets 401). */
   expireTokens(): void;
-  /** Serves these records from the next request on, over the data file; undefined goes back to it. */
+  /**
+   * Serves these customers from the next request on, over the data file's (whose services
+   * and jobs, if it has them, still apply); undefined goes back to it.
+   */
   setCustomers(customers: readonly unknown[] | undefined): void;
   /**
    * The registration lacks these permissions from now on (none: all granted). Tokens issued

@@ -25,9 +25,9 @@ import {
   badRequest,
   MAX_BODY_BYTES,
   pagingOf,
+  integerParameter,
   parseFilter,
   readBody,
-  integerParameter,
   trickle,
   trickled,
 } from "./http.ts";
@@ -41,7 +41,6 @@ import {
 } from "./permissions.ts";
 import { jsonReply, RESET, type Reply } from "./reply.ts";
 import { SERVICES_PATH, servicesAnswer, startOfDay } from "./services.ts";
-
 import {
   API_VERSIONS,
   isApiVersion,
@@ -108,10 +107,15 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   // Derived subscriptions and jobs count their dates from the day the simulator started.
   const today = startOfDay(Date.now());
   let inMemory: readonly unknown[] | undefined;
-  /** What is served: in-memory customers (derived resources), else the file, else generated. */
-  const loadData = async (): Promise<ServedData> => {
-    if (inMemory !== undefined) return { customers: inMemory };
-    return dataFile === undefined ? { customers: generated } : readDataFile(dataFile);
+  /**
+   * What is served: the in-memory customers, else the file's, else the generated; with
+   * `resources`, the file's services and jobs too (in-memory customers do not hide them).
+   */
+  const loadData = async (resources: boolean): Promise<ServedData> => {
+    if (dataFile === undefined) return { customers: inMemory ?? generated };
+    if (inMemory !== undefined && !resources) return { customers: inMemory };
+    const file = await readDataFile(dataFile);
+    return inMemory === undefined ? file : { ...file, customers: inMemory };
   };
   let customersHook: CustomersHook | undefined;
 
@@ -198,7 +202,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     let customers: readonly unknown[];
     try {
-      ({ customers } = await loadData());
+      ({ customers } = await loadData(false));
     } catch (error) {
       return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
     }
@@ -260,7 +264,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     let data: ServedData;
     try {
-      data = await loadData();
+      data = await loadData(true);
     } catch (error) {
       return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
     }
