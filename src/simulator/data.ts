@@ -250,6 +250,20 @@ export function generateCustomers(count: number, seed: number): SimulatedCustome
   return customers;
 }
 
+/** A customer record's fields the derived resources need; undefined without a string id. */
+export function customerBasics(
+  record: unknown,
+): { id: string; organization: string; ownerEmail: string; jobStatus: unknown } | undefined {
+  if (!isObject(record) || typeof record.id !== "string") return undefined;
+  const text = (value: unknown) => (typeof value === "string" ? value : "N/A");
+  return {
+    id: record.id,
+    organization: text(record.organization),
+    ownerEmail: text(record.ownerEmail),
+    jobStatus: record.jobStatus,
+  };
+}
+
 /** Reads a data file; throws with a message naming the file if it is unreadable or malformed. */
 export async function readDataFile(path: string): Promise<CustomersFile> {
   let parsed: unknown;

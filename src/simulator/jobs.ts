@@ -3,10 +3,9 @@
 // and a day, so that they explain its job status: a customer whose status is Failed,
 // Multiple Issues Found or Finished with Exception has at least one failing job.
 import { isObject } from "../values.ts";
-import { Random, type ServedData } from "./data.ts";
+import { customerBasics, Random, type ServedData } from "./data.ts";
 import { badRequest, jsonObjectBody, pageReply, type Paging } from "./http.ts";
 import { jsonReply, type Reply } from "./reply.ts";
-import { customerBasics } from "./services.ts";
 
 /** The path of one customer's jobs; `{customerId}` is the customer's id, URL-encoded. */
 export const JOBS_PATH =

@@ -3,7 +3,7 @@
 // apply. Derived from the customers, deterministically for a seed and a day, unless the
 // data file lists its own.
 import { isObject } from "../values.ts";
-import { Random, type ServedData } from "./data.ts";
+import { customerBasics, Random, type ServedData } from "./data.ts";
 import { pageReply, type Paging } from "./http.ts";
 import type { Reply } from "./reply.ts";
 
@@ -62,20 +62,6 @@ function isoDay(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 10)}T00:00:00Z`;
 }
 
-/** A customer record's fields the derived resources need; undefined without a string id. */
-export function customerBasics(
-  record: unknown,
-): { id: string; organization: string; ownerEmail: string; jobStatus: unknown } | undefined {
-  if (!isObject(record) || typeof record.id !== "string") return undefined;
-  const text = (value: unknown) => (typeof value === "string" ? value : NA);
-  return {
-    id: record.id,
-    organization: text(record.organization),
-    ownerEmail: text(record.ownerEmail),
-    jobStatus: record.jobStatus,
-  };
-}
-
 /**
  * A customer's subscriptions: one to three products of distinct services; about one in six
  * expires within 30 days of `today`, a few expired lately, the rest within 13 months.
@@ -100,8 +86,12 @@ export function generateServices(
     const expiration = today + days * DAY_MS;
     const pooled = entry.kind !== "migration" && random.int(3) === 0;
     const seats = entry.kind === "seats" ? 10 * (1 + random.int(50)) : undefined;
+    // Microsoft licences are counted for the Microsoft clouds' seats only.
+    const microsoft = /Microsoft|Dynamics/.test(entry.service);
     const assigned =
-      seats === undefined ? undefined : Math.floor(seats * (0.5 + random.int(50) / 100));
+      seats === undefined || !microsoft
+        ? undefined
+        : Math.floor(seats * (0.5 + random.int(50) / 100));
     const units = entry.kind === "units" ? 1 + random.int(20) : undefined;
     const capacity = entry.kind === "capacity" ? 1 + random.int(10) : undefined;
     products.push({
