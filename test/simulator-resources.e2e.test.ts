@@ -424,7 +424,7 @@ describe("generated data", () => {
 });
 
 describe("data file", () => {
-  it("derives jobs for customers set in memory", async () => {
+  it("derives jobs for customers set in memory, or serves those set in memory", async () => {
     const simulator = await start({ customers: 0 });
     const failing = { id: "m-1", jobStatus: 2, managementMode: 1, tenants: [] };
     const token = await tokenFor(simulator, JOBS_PERMISSION);
@@ -432,6 +432,20 @@ describe("data file", () => {
     simulator.setCustomers([failing]);
     const statuses = (await all<Job>(simulator, jobsPath("m-1"), token)).map((job) => job.status);
     expect(statuses).toContain(3);
+    // Set in memory too: the jobs replace the derived ones until unset.
+    const stopped = { jobType: 12, jobModule: 356, status: 10, jobId: "J-9", name: "N/A" };
+    simulator.setResources({ jobs: { "m-1": [stopped] } });
+    expect(await all<Job>(simulator, jobsPath("m-1"), token)).toEqual([stopped]);
+    const services = await all<ServicesItem>(
+      simulator,
+      SERVICES_PATH,
+      await tokenFor(simulator, LICENSE_PERMISSION),
+    );
+    expect(services.map((item) => item.customerId)).toEqual(["m-1"]);
+    simulator.setResources(undefined);
+    expect((await all<Job>(simulator, jobsPath("m-1"), token)).map((job) => job.status)).toEqual(
+      statuses,
+    );
   });
 
   it("derives subscriptions and jobs from the file's customers when it lists none", async () => {

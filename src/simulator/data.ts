@@ -305,3 +305,44 @@ export async function writeCustomersFile(
   const file: CustomersFile = { customers: [...customers], ...resources };
   await writeFile(path, `${JSON.stringify(file, null, 2)}\n`);
 }
+
+/**
+ * What the simulator serves: customers set in memory, else the data file's (re-read on every
+ * request), else the generated; services and jobs set in memory, else the file's, else none
+ * (the endpoints then derive them from the customers).
+ */
+export class DataSource {
+  readonly #dataFile: string | undefined;
+  readonly #generated: readonly unknown[];
+  #customers: readonly unknown[] | undefined;
+  #resources: Omit<ServedData, "customers"> = {};
+
+  constructor(dataFile: string | undefined, generated: readonly unknown[]) {
+    this.#dataFile = dataFile;
+    this.#generated = generated;
+  }
+
+  /** Serves these customers from now on (undefined: the file's or the generated again). */
+  setCustomers(customers: readonly unknown[] | undefined): void {
+    this.#customers = customers === undefined ? undefined : [...customers];
+  }
+
+  /** Serves these services items and jobs from now on; a list left out goes back to the file's. */
+  setResources(resources: Omit<ServedData, "customers"> | undefined): void {
+    this.#resources = {
+      ...(resources?.services === undefined ? {} : { services: [...resources.services] }),
+      ...(resources?.jobs === undefined ? {} : { jobs: { ...resources.jobs } }),
+    };
+  }
+
+  /** The customers, and with `resources` the services and jobs (reading the file only then). */
+  async load(resources: boolean): Promise<ServedData> {
+    const customers = this.#customers;
+    if (this.#dataFile === undefined) {
+      return { customers: customers ?? this.#generated, ...this.#resources };
+    }
+    if (customers !== undefined && !resources) return { customers };
+    const file = await readDataFile(this.#dataFile);
+    return { ...file, ...(customers === undefined ? {} : { customers }), ...this.#resources };
+  }
+}

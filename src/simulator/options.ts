@@ -2,6 +2,7 @@
 // and the handle a test holds. server.ts re-exports them.
 import type { FilterForm } from "../elements/id-filter.ts";
 import type { ChaosOptions } from "./chaos.ts";
+import type { ServedData } from "./data.ts";
 import type { Fault } from "./faults.ts";
 
 /**
@@ -129,6 +130,11 @@ export interface Simulator {
    * before keep their scopes, but the endpoint of a denied permission answers them 403.
    */
   denyPermissions(permissions: readonly string[]): void;
+  /**
+   * Serves these services items and these jobs (by customer id) from the next request on,
+   * over the data file's or the derived ones; a list left out, or undefined, goes back to them.
+   */
+  setResources(resources: Omit<ServedData, "customers"> | undefined): void;
   /** Sets (or with undefined, removes) the hook run before each customers page is cut. */
   onCustomersRequest(hook: CustomersHook | undefined): void;
   /** Starts the chaos mode afresh with these options, or stops it. */

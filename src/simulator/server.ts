@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION } from "../elements/payload.ts";
 import { errorMessage } from "../errors.ts";
 import { Chaos } from "./chaos.ts";
-import { generateCustomers, readDataFile, type ServedData } from "./data.ts";
+import { DataSource, generateCustomers, type ServedData } from "./data.ts";
 import { checkedInteger, isObject } from "../values.ts";
 import {
   corruptPage,
@@ -103,20 +103,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     tokenLifetimeSeconds,
   });
   const { dataFile } = options;
-  const generated = dataFile === undefined ? generateCustomers(customerCount, seed) : [];
+  const data = new DataSource(
+    dataFile,
+    dataFile === undefined ? generateCustomers(customerCount, seed) : [],
+  );
   // Derived subscriptions and jobs count their dates from the day the simulator started.
   const today = startOfDay(Date.now());
-  let inMemory: readonly unknown[] | undefined;
-  /**
-   * What is served: the in-memory customers, else the file's, else the generated; with
-   * `resources`, the file's services and jobs too (in-memory customers do not hide them).
-   */
-  const loadData = async (resources: boolean): Promise<ServedData> => {
-    if (dataFile === undefined) return { customers: inMemory ?? generated };
-    if (inMemory !== undefined && !resources) return { customers: inMemory };
-    const file = await readDataFile(dataFile);
-    return inMemory === undefined ? file : { ...file, customers: inMemory };
-  };
   let customersHook: CustomersHook | undefined;
 
   const faults = new FaultQueue();
@@ -202,13 +194,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
     let customers: readonly unknown[];
     try {
-      ({ customers } = await loadData(false));
+      ({ customers } = await data.load(false));
     } catch (error) {
       return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
     }
     const customerIds = options.ignoreIdFilter ? undefined : filter.ids;
     const replaced = await customersHook?.({ ...paging, customerIds, customers });
-    if (replaced) customers = inMemory = [...replaced];
+    if (replaced) {
+      data.setCustomers(replaced);
+      customers = replaced;
+    }
     const wanted = customerIds === undefined ? undefined : new Set(customerIds);
     const selected =
       wanted === undefined
@@ -262,16 +257,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (typeof paging === "string") return badRequest(paging);
     if (typeof filter === "string") return badRequest(filter);
 
-    let data: ServedData;
+    let served: ServedData;
     try {
-      data = await loadData(true);
+      served = await data.load(true);
     } catch (error) {
       return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
     }
     const reply =
       filter === undefined
-        ? jobsAnswer(data, customerId, body, paging, seed, today)
-        : servicesAnswer(data, filter.ids, paging, seed, today);
+        ? jobsAnswer(served, customerId, body, paging, seed, today)
+        : servicesAnswer(served, filter.ids, paging, seed, today);
     return trickled(reply, fault);
   }
 
@@ -372,7 +367,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       denied = checkedPermissions(permissions);
     },
     setCustomers(customers) {
-      inMemory = customers === undefined ? undefined : [...customers];
+      data.setCustomers(customers);
+    },
+    setResources(resources) {
+      data.setResources(resources);
     },
     onCustomersRequest(hook) {
       customersHook = hook;
