@@ -55,7 +55,7 @@ export class Identity {
       return {
         status: 400,
         body: { error: "invalid_scope" },
-        note: `scope ${JSON.stringify(scope)}`,
+        note: `scope ${JSON.stringify(scope)}${refused === undefined ? "" : `: ${refused} not granted`}`,
       };
     }
 

@@ -139,7 +139,8 @@ export function generateJobs(
     const took = 60_000 + random.int(2 * HOUR_MS);
     const unfinished =
       status === JOB.running || status === JOB.notStarted || status === JOB.waitingForConfiguration;
-    const total = unfinished ? 0 : 100 + random.int(5000);
+    // A job that failed to start processed nothing.
+    const total = unfinished || status === JOB.failedToStart ? 0 : 100 + random.int(5000);
     const failed =
       status === JOB.failed || status === JOB.finishedWithException
         ? 1 + random.int(Math.max(1, Math.floor(total / 10)))
