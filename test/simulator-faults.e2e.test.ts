@@ -205,7 +205,7 @@ describe("page corruption and token expiry as faults", () => {
     }).toThrow(/customers faults only/);
     expect(() => {
       simulator.injectFault({ expireTokens: true, endpoint: "token" });
-    }).toThrow(/customers faults only/);
+    }).toThrow(/do not apply to token faults/);
     expect(() => {
       simulator.injectFault({ corrupt: "truncated-json", status: 500 });
     }).toThrow(/no status or reset/);

@@ -5,9 +5,10 @@ import {
   startSimulator,
   type ApiVersion,
 } from "../simulator/server.ts";
+import { isPermission, PERMISSIONS } from "../simulator/permissions.ts";
 import { EXIT } from "./io.ts";
 import type { CommandRunner, OptionValues } from "./command.ts";
-import { integerOption, stringOption } from "./options.ts";
+import { integerOption, listOption, stringOption } from "./options.ts";
 
 export const simulateCommand: CommandRunner = {
   async run(values, io) {
@@ -15,6 +16,7 @@ export const simulateCommand: CommandRunner = {
     const host = stringOption(values, "host");
     const apiVersion = apiVersionOption(values);
     const faultRate = rateOption(values, "fault-rate");
+    const deny = denyOption(values);
     const faultSeed = integerOption(values, "fault-seed", {
       min: 0,
       max: 2 ** 31 - 1,
@@ -29,11 +31,13 @@ export const simulateCommand: CommandRunner = {
       ...(dataFile !== undefined ? { dataFile } : {}),
       ...(host !== undefined ? { host } : {}),
       ...(faultRate > 0 ? { chaos: { seed: faultSeed, rate: faultRate } } : {}),
+      deny,
     });
     io.out(`Elements API simulator (API version ${apiVersion}) listening on ${simulator.url}`);
     io.out("Point the worker at it with:");
     io.out(`  ELEMENTS_API_URL=${simulator.url} ELEMENTS_IDENTITY_URL=${simulator.url}`);
     io.out("  ELEMENTS_CLIENT_ID=demo-client ELEMENTS_CLIENT_SECRET=demo-secret");
+    if (deny.length > 0) io.out(`The app registration lacks: ${deny.join(", ")}`);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
@@ -59,4 +63,13 @@ function apiVersionOption(values: OptionValues): ApiVersion {
     throw new UsageError(`--api-version must be ${API_VERSIONS.join(" or ")}; got "${raw}".`);
   }
   return raw;
+}
+
+function denyOption(values: OptionValues): string[] {
+  const denied = listOption(values, "deny") ?? [];
+  const unknown = denied.find((name) => !isPermission(name));
+  if (unknown !== undefined) {
+    throw new UsageError(`--deny must name ${PERMISSIONS.join(", ")}; got "${unknown}".`);
+  }
+  return denied;
 }

@@ -35,6 +35,10 @@ const CUSTOMERS_KINDS: readonly ChaosKind[] = [
   ...PAGE_CORRUPTIONS,
   "token-expiry",
 ];
+/** The services and jobs endpoints: the customers kinds but the page corruptions. */
+const RESOURCE_KINDS: readonly ChaosKind[] = CUSTOMERS_KINDS.filter(
+  (kind) => !(PAGE_CORRUPTIONS as readonly ChaosKind[]).includes(kind),
+);
 const TOKEN_KINDS: readonly ChaosKind[] = [
   "token-server-error",
   "token-reset",
@@ -78,6 +82,8 @@ export class Chaos {
     this.#slowMs = checkedInteger("chaos slowMs", options.slowMs ?? 1000, 0);
     this.#kinds = {
       customers: kinds.filter((kind) => CUSTOMERS_KINDS.includes(kind)),
+      services: kinds.filter((kind) => RESOURCE_KINDS.includes(kind)),
+      jobs: kinds.filter((kind) => RESOURCE_KINDS.includes(kind)),
       token: kinds.filter((kind) => TOKEN_KINDS.includes(kind)),
     };
   }

@@ -1,9 +1,10 @@
 // The simulator's customers: generated deterministically from a seed, or read from a JSON
-// data file ({"customers": [...]}) whose records are served verbatim, malformed or not.
+// data file ({"customers": [...]}, optionally "services" and "jobs") whose records are
+// served verbatim, malformed or not.
 import { readFile, writeFile } from "node:fs/promises";
 import { JOB_STATUS_LABELS, MANAGEMENT_MODE_LABELS } from "../elements/codes.ts";
 import { errorMessage } from "../errors.ts";
-import { checkedInteger } from "../values.ts";
+import { checkedInteger, isObject } from "../values.ts";
 
 /** A customer in the exact shape the Elements customers endpoint returns. */
 export interface SimulatedCustomer {
@@ -21,9 +22,20 @@ export interface SimulatedTenant {
   name: string;
 }
 
+/** What the simulator serves: generated, in memory, or a data file's content. */
+export interface ServedData {
+  readonly customers: readonly unknown[];
+  readonly services?: readonly unknown[] | undefined;
+  readonly jobs?: Readonly<Record<string, readonly unknown[]>> | undefined;
+}
+
 /** The content of a data file. */
 export interface CustomersFile {
   customers: unknown[];
+  /** The services endpoint's `data` items; absent: derived from the customers. */
+  services?: unknown[];
+  /** Each customer's backup jobs by customer id; absent: derived from the customers. */
+  jobs?: Record<string, unknown[]>;
 }
 
 /** mulberry32: a small, fast PRNG; returns floats in [0, 1). Also drives the chaos mode. */
@@ -38,11 +50,20 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-class Random {
+export class Random {
   readonly #next: () => number;
 
   constructor(seed: number) {
     this.#next = mulberry32(seed);
+  }
+
+  /** A random generator of its own for one customer: the same seed and id, the same draws. */
+  static forCustomer(seed: number, customerId: string): Random {
+    // FNV-1a of the id, mixed with the seed, so a customer's draws do not depend on its place.
+    let hash = 0x811c9dc5 ^ seed;
+    for (let i = 0; i < customerId.length; i++)
+      hash = Math.imul(hash ^ customerId.charCodeAt(i), 0x01000193);
+    return new Random(hash);
   }
 
   int(maxExclusive: number): number {
@@ -229,8 +250,22 @@ export function generateCustomers(count: number, seed: number): SimulatedCustome
   return customers;
 }
 
+/** A customer record's fields the derived resources need; undefined without a string id. */
+export function customerBasics(
+  record: unknown,
+): { id: string; organization: string; ownerEmail: string; jobStatus: unknown } | undefined {
+  if (!isObject(record) || typeof record.id !== "string") return undefined;
+  const text = (value: unknown) => (typeof value === "string" ? value : "N/A");
+  return {
+    id: record.id,
+    organization: text(record.organization),
+    ownerEmail: text(record.ownerEmail),
+    jobStatus: record.jobStatus,
+  };
+}
+
 /** Reads a data file; throws with a message naming the file if it is unreadable or malformed. */
-export async function readCustomersFile(path: string): Promise<unknown[]> {
+export async function readDataFile(path: string): Promise<CustomersFile> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, "utf8"));
@@ -239,22 +274,75 @@ export async function readCustomersFile(path: string): Promise<unknown[]> {
       cause: error,
     });
   }
-  if (
-    typeof parsed !== "object" ||
-    parsed === null ||
-    !("customers" in parsed) ||
-    !Array.isArray(parsed.customers)
-  ) {
+  if (!isObject(parsed) || !Array.isArray(parsed.customers)) {
     throw new Error(`data file ${path} must hold a JSON object {"customers": [...]}`);
   }
-  return parsed.customers as unknown[];
+  const { customers, services, jobs } = parsed;
+  if (services !== undefined && !Array.isArray(services)) {
+    throw new Error(`data file ${path}: "services" must be a list`);
+  }
+  if (jobs !== undefined && !(isObject(jobs) && Object.values(jobs).every(Array.isArray))) {
+    throw new Error(`data file ${path}: "jobs" must be an object of lists, by customer id`);
+  }
+  return {
+    customers: customers as unknown[],
+    ...(services === undefined ? {} : { services: services as unknown[] }),
+    ...(jobs === undefined ? {} : { jobs: jobs as Record<string, unknown[]> }),
+  };
+}
+
+/** A data file's customers (see readDataFile). */
+export async function readCustomersFile(path: string): Promise<unknown[]> {
+  return (await readDataFile(path)).customers;
 }
 
 /** Writes a data file the simulator can serve (records are written as given). */
 export async function writeCustomersFile(
   path: string,
   customers: readonly unknown[],
+  resources: Omit<CustomersFile, "customers"> = {},
 ): Promise<void> {
-  const file: CustomersFile = { customers: [...customers] };
+  const file: CustomersFile = { customers: [...customers], ...resources };
   await writeFile(path, `${JSON.stringify(file, null, 2)}\n`);
+}
+
+/**
+ * What the simulator serves: customers set in memory, else the data file's (re-read on every
+ * request), else the generated; services and jobs set in memory, else the file's, else none
+ * (the endpoints then derive them from the customers).
+ */
+export class DataSource {
+  readonly #dataFile: string | undefined;
+  readonly #generated: readonly unknown[];
+  #customers: readonly unknown[] | undefined;
+  #resources: Omit<ServedData, "customers"> = {};
+
+  constructor(dataFile: string | undefined, generated: readonly unknown[]) {
+    this.#dataFile = dataFile;
+    this.#generated = generated;
+  }
+
+  /** Serves these customers from now on (undefined: the file's or the generated again). */
+  setCustomers(customers: readonly unknown[] | undefined): void {
+    this.#customers = customers === undefined ? undefined : [...customers];
+  }
+
+  /** Serves these services items and jobs from now on; a list left out goes back to the file's. */
+  setResources(resources: Omit<ServedData, "customers"> | undefined): void {
+    this.#resources = {
+      ...(resources?.services === undefined ? {} : { services: [...resources.services] }),
+      ...(resources?.jobs === undefined ? {} : { jobs: { ...resources.jobs } }),
+    };
+  }
+
+  /** The customers, and with `resources` the services and jobs (reading the file only then). */
+  async load(resources: boolean): Promise<ServedData> {
+    const customers = this.#customers;
+    if (this.#dataFile === undefined) {
+      return { customers: customers ?? this.#generated, ...this.#resources };
+    }
+    if (customers !== undefined && !resources) return { customers };
+    const file = await readDataFile(this.#dataFile);
+    return { ...file, ...(customers === undefined ? {} : { customers }), ...this.#resources };
+  }
 }

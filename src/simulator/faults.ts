@@ -6,7 +6,7 @@ import { STATUS_CODES } from "node:http";
 import { checkedInteger, isObject } from "../values.ts";
 import { jsonReply, type Reply } from "./reply.ts";
 
-export type FaultEndpoint = "customers" | "token";
+export type FaultEndpoint = "customers" | "services" | "jobs" | "token";
 
 /**
  * How a real 200 page is spoiled:
@@ -46,13 +46,15 @@ export interface Fault {
   times?: number;
   /** Default "customers". */
   endpoint?: FaultEndpoint;
-  /** Only customers requests for this pageIndex. */
+  /** Only customers, services or jobs requests for this pageIndex. */
   onPage?: number;
+  /** Jobs only: only requests for this customer's jobs. */
+  customerId?: string;
   /** Customers only: the real page is served, spoiled this way. */
   corrupt?: PageCorruption;
   /** Which record of the page a record-level corruption hits (default 0, wraps around). */
   record?: number;
-  /** Customers only: every token issued so far expires just before this request is answered. */
+  /** Not on the token endpoint: every token issued so far expires just before this request is answered. */
   expireTokens?: boolean;
   /** The headers at once, then the body (real or the fault's own) one byte every trickleMs. */
   trickleMs?: number;
@@ -80,11 +82,12 @@ export class FaultQueue {
     this.#faults.length = 0;
   }
 
-  take(endpoint: FaultEndpoint, pageIndex?: number): Fault | undefined {
+  take(endpoint: FaultEndpoint, pageIndex?: number, customerId?: string): Fault | undefined {
     const index = this.#faults.findIndex(
       (fault) =>
         (fault.endpoint ?? "customers") === endpoint &&
-        (fault.onPage === undefined || fault.onPage === pageIndex),
+        (fault.onPage === undefined || fault.onPage === pageIndex) &&
+        (fault.customerId === undefined || fault.customerId === customerId),
     );
     const fault = this.#faults[index];
     if (fault === undefined) return undefined;
@@ -100,11 +103,18 @@ export function checkFault(fault: Fault): number {
     fault.totalCount !== undefined ||
     fault.ignorePageIndex === true ||
     fault.reportPageIndex !== undefined;
-  const customersOnly = fault.onPage !== undefined || fault.corrupt !== undefined || pagingLie;
-  if ((customersOnly || fault.expireTokens) && fault.endpoint === "token") {
+  const endpoint = fault.endpoint ?? "customers";
+  const customersOnly = fault.corrupt !== undefined || pagingLie;
+  if (customersOnly && endpoint !== "customers") {
     throw new RangeError(
-      "onPage, corrupt, expireTokens, totalCount, ignorePageIndex and reportPageIndex apply to customers faults only",
+      "corrupt, totalCount, ignorePageIndex and reportPageIndex apply to customers faults only",
     );
+  }
+  if ((fault.onPage !== undefined || fault.expireTokens) && endpoint === "token") {
+    throw new RangeError("onPage and expireTokens do not apply to token faults");
+  }
+  if (fault.customerId !== undefined && endpoint !== "jobs") {
+    throw new RangeError("customerId applies to jobs faults only");
   }
   if (fault.status === undefined) {
     const spoils = fault.corrupt !== undefined || fault.trickleMs !== undefined || pagingLie;

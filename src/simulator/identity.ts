@@ -1,14 +1,17 @@
 // The simulated identity service: the client-credentials token endpoint (client secret or
-// certificate-signed client assertion) and the store of the access tokens it issued.
+// certificate-signed client assertion) and the store of the access tokens it issued, each
+// with the scopes it was granted.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { CUSTOMERS_PERMISSION } from "../elements/payload.ts";
 import { CLIENT_ASSERTION_TYPE, ClientCertificate } from "./client-assertion.ts";
+import { isPermission, type Permission } from "./permissions.ts";
 
 export interface IdentitySettings {
   clientId: string;
   clientSecret: string;
   certificatePem?: string | undefined;
   tokenLifetimeSeconds: number;
+  /** The permissions the registration lacks; the server may change the set while it runs. */
+  denied: ReadonlySet<Permission>;
 }
 
 export interface TokenReply {
@@ -21,8 +24,8 @@ export interface TokenReply {
 export class Identity {
   readonly #settings: IdentitySettings;
   readonly #certificate: ClientCertificate | undefined;
-  /** access token -> expiry (ms since the epoch) */
-  readonly #tokens = new Map<string, number>();
+  /** access token -> its expiry (ms since the epoch) and scopes */
+  readonly #tokens = new Map<string, { expiresAt: number; scopes: ReadonlySet<Permission> }>();
   readonly #issued: string[] = [];
   /** jti of each accepted client assertion -> its expiry (ms), to refuse replays */
   readonly #usedAssertions = new Map<string, number>();
@@ -44,18 +47,26 @@ export class Identity {
     if (refusal !== undefined)
       return { status: 401, body: { error: "invalid_client" }, note: refusal };
     const scope = form.get("scope");
-    if (scope !== CUSTOMERS_PERMISSION) {
+    // OAuth's scope is a space-separated list; as a real identity service does, a request
+    // naming any scope the registration was not granted is refused whole.
+    const asked = (scope ?? "").split(" ").filter(Boolean);
+    const refused = asked.find((name) => !isPermission(name) || this.#settings.denied.has(name));
+    if (asked.length === 0 || refused !== undefined) {
       return {
         status: 400,
         body: { error: "invalid_scope" },
-        note: `scope ${JSON.stringify(scope)}`,
+        note: `scope ${JSON.stringify(scope)}${refused === undefined ? "" : `: ${refused} not granted`}`,
       };
     }
 
     const now = Date.now();
-    forgetExpired(this.#tokens, now);
+    for (const [token, { expiresAt }] of this.#tokens)
+      if (expiresAt <= now) this.#tokens.delete(token);
     const accessToken = randomBytes(32).toString("base64url");
-    this.#tokens.set(accessToken, now + this.#settings.tokenLifetimeSeconds * 1000);
+    this.#tokens.set(accessToken, {
+      expiresAt: now + this.#settings.tokenLifetimeSeconds * 1000,
+      scopes: new Set(asked.filter(isPermission)),
+    });
     this.#issued.push(accessToken);
     return {
       status: 200,
@@ -68,9 +79,10 @@ export class Identity {
     };
   }
 
-  isValid(accessToken: string): boolean {
-    const expiresAt = this.#tokens.get(accessToken);
-    return expiresAt !== undefined && expiresAt > Date.now();
+  /** The scopes of a live token; undefined for a token unknown or expired. */
+  scopesOf(accessToken: string): ReadonlySet<Permission> | undefined {
+    const token = this.#tokens.get(accessToken);
+    return token !== undefined && token.expiresAt > Date.now() ? token.scopes : undefined;
   }
 
   /** Every access token issued so far, expired or not: tests check none reaches a log. */

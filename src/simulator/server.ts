@@ -1,15 +1,15 @@
 // A local stand-in for the AvePoint Elements partner API: the identity service's token
-// endpoint and the customers endpoint on one node:http server, with injectable faults,
-// a chaos mode, data a test can change mid-run, added latency and a log of every request.
+// endpoint and the customers, services and backup jobs endpoints on one node:http server,
+// with injectable faults, a chaos mode, data a test can change mid-run, permissions a test
+// can deny, added latency and a log of every request.
 // Used by tests, `elements-sync simulate` and the demo.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { FilterForm } from "../elements/id-filter.ts";
-import { CUSTOMERS_PATH } from "../elements/payload.ts";
+import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION } from "../elements/payload.ts";
 import { errorMessage } from "../errors.ts";
-import { Chaos, type ChaosOptions } from "./chaos.ts";
-import { generateCustomers, readCustomersFile } from "./data.ts";
+import { Chaos } from "./chaos.ts";
+import { DataSource, generateCustomers, type ServedData } from "./data.ts";
 import { checkedInteger, isObject } from "../values.ts";
 import {
   corruptPage,
@@ -20,133 +20,59 @@ import {
   type FaultEndpoint,
   type Page,
 } from "./faults.ts";
+import {
+  authorize,
+  badRequest,
+  MAX_BODY_BYTES,
+  pagingOf,
+  integerParameter,
+  parseFilter,
+  readBody,
+  trickle,
+  trickled,
+} from "./http.ts";
 import { Identity } from "./identity.ts";
+import { jobsAnswer, jobsCustomerId } from "./jobs.ts";
+import {
+  checkedPermissions,
+  JOBS_PERMISSION,
+  LICENSE_PERMISSION,
+  type Permission,
+} from "./permissions.ts";
 import { jsonReply, RESET, type Reply } from "./reply.ts";
+import { SERVICES_PATH, servicesAnswer, startOfDay } from "./services.ts";
+import {
+  API_VERSIONS,
+  isApiVersion,
+  VERSIONS,
+  type CustomersHook,
+  type RequestLogEntry,
+  type Simulator,
+  type SimulatorOptions,
+} from "./options.ts";
 
 export type { ChaosKind, ChaosOptions } from "./chaos.ts";
 export type { Fault, PageCorruption } from "./faults.ts";
+export { API_VERSIONS, isApiVersion } from "./options.ts";
+export type {
+  ApiVersion,
+  CustomersHook,
+  CustomersRequest,
+  RequestLogEntry,
+  Simulator,
+  SimulatorOptions,
+} from "./options.ts";
+export { JOBS_PERMISSION, LICENSE_PERMISSION, PERMISSIONS } from "./permissions.ts";
+export { JOBS_PATH } from "./jobs.ts";
+export { SERVICES_PATH } from "./services.ts";
 
 export const TOKEN_PATH = "/connect/token";
 const CUSTOMERS_ROUTE = `/${CUSTOMERS_PATH}`;
+const SERVICES_ROUTE = `/${SERVICES_PATH}`;
 const HOST = "127.0.0.1";
-const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_PAGE_SIZE = 100;
-
-/**
- * The versions of the customers endpoint the simulator speaks (elements-api.md, "The live
- * documentation differs from the seed"): today's filters by `customerIds` and pages by 50
- * unless asked; the seed's filters by `customerId` and pages by 100. Each ignores the other's
- * field, as the real server ignores body fields it does not know.
- */
-export const API_VERSIONS = ["2025-10", "seed"] as const;
-export type ApiVersion = (typeof API_VERSIONS)[number];
-
-export function isApiVersion(value: string): value is ApiVersion {
-  return (API_VERSIONS as readonly string[]).includes(value);
-}
-
-const VERSIONS: Record<ApiVersion, { filterField: FilterForm; defaultPageSize: number }> = {
-  "2025-10": { filterField: "customerIds", defaultPageSize: 50 },
-  seed: { filterField: "customerId", defaultPageSize: 100 },
-};
-
-export interface SimulatorOptions {
-  /** The endpoint's version (default 2025-10, today's documentation). */
-  apiVersion?: ApiVersion;
-  /**
-   * Tests only: a server that applies neither form of the id filter (validated as its
-   * version says, then ignored), answering every request with the unfiltered list.
-   */
-  ignoreIdFilter?: boolean;
-  /** 0 / undefined = a free port. */
-  port?: number;
-  /** Interface to listen on (default 127.0.0.1; 0.0.0.0 to serve other containers). */
-  host?: string;
-  /** Generated data: how many customers (default 250). */
-  customers?: number;
-  /** Generated data: PRNG seed (default 1); the same seed and count give identical data. */
-  seed?: number;
-  /** Instead of generated data: a JSON file `{"customers": [...]}`, re-read on every customers request. */
-  dataFile?: string;
-  clientId?: string;
-  clientSecret?: string;
-  /** PEM certificate (public) whose key may sign private_key_jwt client assertions. */
-  certificatePem?: string;
-  tokenLifetimeSeconds?: number;
-  /** Delay added to each customers response (default 0). */
-  latencyMs?: number;
-  /** Default 100 (both versions document it); a larger pageSize gets 400. */
-  maxPageSize?: number;
-  /**
-   * Serve at most this many records per page whatever the request asks, and report that
-   * size in metadata.pageSize (as the documented sample does), like a server that caps pages.
-   */
-  servedPageSize?: number;
-  /** Receives one line per request (and why a token request was refused); never a secret. */
-  log?: (line: string) => void;
-  /** Random faults from a seeded PRNG; queued faults go first. */
-  chaos?: ChaosOptions;
-}
-
-export interface RequestLogEntry {
-  /** When the request arrived (ms since the epoch). */
-  at: number;
-  path: string;
-  /** The query string as sent, with its `?` ("" without one). */
-  search: string;
-  pageIndex?: number;
-  /** As sent, or the version's default when the query has none. */
-  pageSize?: number;
-  /** The body's `customerId` when it was a string, whether the version honours it or not. */
-  customerId?: string;
-  /** The body's `customerIds` when it was a list of strings, honoured or not. */
-  customerIds?: string[];
-  /** The status answered; 0 when the connection was reset without an answer. */
-  status: number;
-  /** The fault this request got, e.g. `status 503` or `chaos reset`. */
-  fault?: string;
-}
-
-/** A valid customers request, as a data hook sees it. */
-export interface CustomersRequest {
-  pageIndex: number;
-  pageSize: number;
-  /** The ids the answer is filtered by (in whichever form the version honours); undefined: all. */
-  customerIds: readonly string[] | undefined;
-  /** What would be served: the in-memory data, the data file's or the generated. */
-  customers: readonly unknown[];
-}
-
-/**
- * Runs (awaited) before a customers page is cut from the data. Returning a list replaces
- * the data from then on, as `setCustomers` does: inserting or deleting shifts the offsets
- * of later pages and changes totalCount mid-run.
- */
-export type CustomersHook = (
-  request: CustomersRequest,
-) => readonly unknown[] | undefined | Promise<readonly unknown[] | undefined>;
-
-export interface Simulator {
-  /** e.g. http://127.0.0.1:PORT (no trailing slash): both the API and the identity base URL. */
-  url: string;
-  /** Every answered request, in the order the answers were sent. */
-  requests: RequestLogEntry[];
-  /** Queues a fault: the next matching request(s) get this response instead of the real one. */
-  injectFault(fault: Fault): void;
-  /** Drops every queued fault not yet served. */
-  clearFaults(): void;
-  /** Every access token issued so far, for tests that check none reaches a log. */
-  issuedTokens(): string[];
-  /** Every token issued so far becomes invalid (the next API call with one gets 401). */
-  expireTokens(): void;
-  /** Serves these records from the next request on, over the data file; undefined goes back to it. */
-  setCustomers(customers: readonly unknown[] | undefined): void;
-  /** Sets (or with undefined, removes) the hook run before each customers page is cut. */
-  onCustomersRequest(hook: CustomersHook | undefined): void;
-  /** Starts the chaos mode afresh with these options, or stops it. */
-  setChaos(chaos: ChaosOptions | undefined): void;
-  close(): Promise<void>;
-}
+/** The services and jobs endpoints' documented default. */
+const RESOURCE_PAGE_SIZE = 50;
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const port = checkedInteger("port", options.port ?? 0, 0, 65535);
@@ -166,19 +92,23 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     1,
   );
   const log = options.log ?? (() => undefined);
+  let denied: ReadonlySet<Permission> = checkedPermissions(options.deny ?? []);
   const identity = new Identity({
+    get denied() {
+      return denied;
+    },
     clientId: options.clientId ?? "demo-client",
     clientSecret: options.clientSecret ?? "demo-secret",
     certificatePem: options.certificatePem,
     tokenLifetimeSeconds,
   });
   const { dataFile } = options;
-  const generated = dataFile === undefined ? generateCustomers(customerCount, seed) : [];
-  let inMemory: readonly unknown[] | undefined;
-  const loadCustomers = (): Promise<readonly unknown[]> => {
-    if (inMemory !== undefined) return Promise.resolve(inMemory);
-    return dataFile === undefined ? Promise.resolve(generated) : readCustomersFile(dataFile);
-  };
+  const data = new DataSource(
+    dataFile,
+    dataFile === undefined ? generateCustomers(customerCount, seed) : [],
+  );
+  // Derived subscriptions and jobs count their dates from the day the simulator started.
+  const today = startOfDay(Date.now());
   let customersHook: CustomersHook | undefined;
 
   const faults = new FaultQueue();
@@ -192,8 +122,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     endpoint: FaultEndpoint,
     pageIndex: number | undefined,
     entry: RequestLogEntry,
+    customerId?: string,
   ): Fault | undefined {
-    const queued = faults.take(endpoint, pageIndex);
+    const queued = faults.take(endpoint, pageIndex, customerId);
     if (queued !== undefined) {
       entry.fault = describeFault(queued);
       return queued;
@@ -255,40 +186,24 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const faulted = await preempt(fault);
     if (faulted) return faulted;
 
-    const token = /^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? "")?.[1];
-    if (token === undefined || !identity.isValid(token)) {
-      const message =
-        token === undefined ? "a bearer token is required" : "the token is unknown or expired";
-      return jsonReply(
-        401,
-        { error: "invalid_token", message },
-        { "www-authenticate": 'Bearer error="invalid_token"' },
-      );
-    }
-    if (pageIndex === undefined || pageIndex < 1) {
-      return jsonReply(400, {
-        error: "bad_request",
-        message: "pageIndex must be an integer of at least 1",
-      });
-    }
-    if (pageSize === undefined || pageSize < 1 || pageSize > maxPageSize) {
-      return jsonReply(400, {
-        error: "bad_request",
-        message: `pageSize must be an integer from 1 to ${maxPageSize}`,
-      });
-    }
-    if (typeof filter === "string")
-      return jsonReply(400, { error: "bad_request", message: filter });
+    const refused = authorize(request, identity, CUSTOMERS_PERMISSION, denied);
+    if (refused) return refused;
+    const paging = pagingOf(pageIndex, pageSize, maxPageSize);
+    if (typeof paging === "string") return badRequest(paging);
+    if (typeof filter === "string") return badRequest(filter);
 
     let customers: readonly unknown[];
     try {
-      customers = await loadCustomers();
+      ({ customers } = await data.load(false));
     } catch (error) {
       return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
     }
     const customerIds = options.ignoreIdFilter ? undefined : filter.ids;
-    const replaced = await customersHook?.({ pageIndex, pageSize, customerIds, customers });
-    if (replaced) customers = inMemory = [...replaced];
+    const replaced = await customersHook?.({ ...paging, customerIds, customers });
+    if (replaced) {
+      data.setCustomers(replaced);
+      customers = replaced;
+    }
     const wanted = customerIds === undefined ? undefined : new Set(customerIds);
     const selected =
       wanted === undefined
@@ -296,12 +211,12 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         : customers.filter(
             (record) => isObject(record) && typeof record.id === "string" && wanted.has(record.id),
           );
-    const served = Math.min(pageSize, options.servedPageSize ?? pageSize);
-    const start = fault?.ignorePageIndex ? 0 : (pageIndex - 1) * served;
+    const served = Math.min(paging.pageSize, options.servedPageSize ?? paging.pageSize);
+    const start = fault?.ignorePageIndex ? 0 : (paging.pageIndex - 1) * served;
     const page: Page = {
       data: selected.slice(start, start + served),
       metadata: {
-        pageIndex: fault?.reportPageIndex ?? pageIndex,
+        pageIndex: fault?.reportPageIndex ?? paging.pageIndex,
         pageSize: served,
         totalCount: fault?.totalCount ?? selected.length,
       },
@@ -310,6 +225,49 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (fault?.corrupt === undefined) return trickled(reply, fault);
     const spoiled = corruptPage(fault.corrupt, page, selected, start, fault.record);
     return trickled({ ...reply, body: spoiled }, fault);
+  }
+
+  /**
+   * The services and backup jobs endpoints, in the customers endpoint's order: latency, a
+   * fault, the token and the endpoint's permission, paging, then the answer.
+   */
+  async function resourceEndpoint(
+    request: IncomingMessage,
+    endpoint: "services" | "jobs",
+    query: URLSearchParams,
+    body: string,
+    entry: RequestLogEntry,
+    customerId = "",
+  ): Promise<Reply> {
+    const pageIndex = integerParameter(query.get("pageIndex"), 1);
+    const pageSize = integerParameter(query.get("pageSize"), RESOURCE_PAGE_SIZE);
+    if (pageIndex !== undefined) entry.pageIndex = pageIndex;
+    if (pageSize !== undefined) entry.pageSize = pageSize;
+    const filter = endpoint === "services" ? parseFilter(body, "customerIds") : undefined;
+    if (typeof filter === "object") Object.assign(entry, filter.sent);
+
+    if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
+    const fault = pickFault(endpoint, pageIndex, entry, customerId);
+    const faulted = await preempt(fault);
+    if (faulted) return faulted;
+    const permission = endpoint === "services" ? LICENSE_PERMISSION : JOBS_PERMISSION;
+    const refused = authorize(request, identity, permission, denied);
+    if (refused) return refused;
+    const paging = pagingOf(pageIndex, pageSize, maxPageSize);
+    if (typeof paging === "string") return badRequest(paging);
+    if (typeof filter === "string") return badRequest(filter);
+
+    let served: ServedData;
+    try {
+      served = await data.load(true);
+    } catch (error) {
+      return jsonReply(500, { error: "data_file_unreadable", message: errorMessage(error) });
+    }
+    const reply =
+      filter === undefined
+        ? jobsAnswer(served, customerId, body, paging, seed, today)
+        : servicesAnswer(served, filter.ids, paging, seed, today);
+    return trickled(reply, fault);
   }
 
   async function route(
@@ -328,6 +286,13 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return tokenEndpoint(request, body, entry);
     if (request.method === "POST" && target.pathname === CUSTOMERS_ROUTE) {
       return customersEndpoint(request, target.searchParams, body, entry);
+    }
+    if (request.method === "POST" && target.pathname === SERVICES_ROUTE) {
+      return resourceEndpoint(request, "services", target.searchParams, body, entry);
+    }
+    const jobsOf = request.method === "POST" ? jobsCustomerId(target.pathname) : undefined;
+    if (jobsOf !== undefined) {
+      return resourceEndpoint(request, "jobs", target.searchParams, body, entry, jobsOf);
     }
     return jsonReply(404, {
       error: "not_found",
@@ -398,8 +363,14 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     expireTokens() {
       identity.expireAll();
     },
+    denyPermissions(permissions) {
+      denied = checkedPermissions(permissions);
+    },
     setCustomers(customers) {
-      inMemory = customers === undefined ? undefined : [...customers];
+      data.setCustomers(customers);
+    },
+    setResources(resources) {
+      data.setResources(resources);
     },
     onCustomersRequest(hook) {
       customersHook = hook;
@@ -419,98 +390,4 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       return closed;
     },
   };
-}
-
-/** `reply` sent slowly when `fault` says to trickle it. */
-function trickled(reply: Reply, fault: Fault | undefined): Reply {
-  return fault?.trickleMs === undefined ? reply : { ...reply, trickleMs: fault.trickleMs };
-}
-
-/**
- * Writes `body` one byte every `intervalMs` (headers already sent), as a stalled server
- * does; stops when the client hangs up or the simulator closes.
- */
-function trickle(
-  response: ServerResponse,
-  body: Buffer,
-  intervalMs: number,
-  closing: AbortSignal,
-): void {
-  let sent = 0;
-  const timer = setInterval(() => {
-    if (sent >= body.length) {
-      stop();
-      response.end();
-      return;
-    }
-    response.write(body.subarray(sent, sent + 1));
-    sent += 1;
-  }, intervalMs);
-  const stop = () => {
-    clearInterval(timer);
-    closing.removeEventListener("abort", stop);
-  };
-  response.once("close", stop);
-  closing.addEventListener("abort", stop, { once: true });
-}
-
-/** The body as text, or undefined when it is larger than MAX_BODY_BYTES. */
-async function readBody(request: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Drains the whole body even when it is too large, so that the client still gets the 413.
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString("utf8");
-}
-
-/** The parameter as an integer, `fallback` when absent, undefined when not an integer. */
-function integerParameter(raw: string | null, fallback: number): number | undefined {
-  if (raw === null) return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) return undefined;
-  const value = Number(raw);
-  return Number.isSafeInteger(value) ? value : undefined;
-}
-
-interface Filter {
-  /** The ids the version's own field asks for; undefined: no filter. */
-  ids: readonly string[] | undefined;
-  /** Both fields as the body carried them (when well-formed), for the request log. */
-  sent: Pick<RequestLogEntry, "customerId" | "customerIds">;
-}
-
-/**
- * The customers request body's filter, in the field `honoured` (the version's), or a
- * message saying what is wrong with the body. The other field is ignored, whatever it holds,
- * as a server ignores a property its model does not have. An empty `customerIds` filters
- * nothing: the list is optional, and an empty one asks for no particular customer.
- */
-function parseFilter(body: string, honoured: FilterForm): Filter | string {
-  if (body.trim() === "") return { ids: undefined, sent: {} };
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return "the body is not valid JSON";
-  }
-  if (!isObject(value)) return "the body must be a JSON object";
-  const { customerId, customerIds } = value;
-  const sent: Filter["sent"] = {
-    ...(typeof customerId === "string" ? { customerId } : {}),
-    ...(isStringList(customerIds) ? { customerIds } : {}),
-  };
-  if (honoured === "customerId") {
-    if (customerId === undefined || customerId === null) return { ids: undefined, sent };
-    if (typeof customerId !== "string") return "customerId must be a string";
-    return { ids: [customerId], sent };
-  }
-  if (customerIds === undefined || customerIds === null) return { ids: undefined, sent };
-  if (!isStringList(customerIds)) return "customerIds must be an array of strings";
-  return { ids: customerIds.length === 0 ? undefined : customerIds, sent };
-}
-
-function isStringList(value: unknown): value is string[] {
-  return Array.isArray(value) && value.every((item) => typeof item === "string");
 }
