@@ -1,7 +1,7 @@
 // The simulator's subscriptions (services) and backup jobs endpoints over real HTTP: the
 // documented envelope and paging, the filters, the permission each needs, data that explains
 // a customer's job status, determinism for a seed, and the --data file's own lists.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +20,7 @@ import {
 } from "../src/simulator/server.ts";
 import { generateServices } from "../src/simulator/services.ts";
 import { runCli, spawnCli } from "./support/cli.ts";
+import { manualText } from "./support/manual.ts";
 import { requestToken, SECRET_FORM } from "./support/simulator-http.ts";
 
 interface Page<T> {
@@ -515,10 +516,11 @@ describe("data file", () => {
     );
   });
 
-  it("serves the README's example file as it says", async () => {
-    const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
-    const match = /<!-- data-file-resources-example -->\s*```json\n([\s\S]*?)```/.exec(readme);
-    if (!match?.[1]) throw new Error("README has no services and jobs example");
+  it("serves the manual's example file as it says", async () => {
+    const match = /<!-- data-file-resources-example -->\s*```json\n([\s\S]*?)```/.exec(
+      manualText(),
+    );
+    if (!match?.[1]) throw new Error("the manual has no services and jobs example");
     const file = join(dir, "readme.json");
     await writeFile(file, match[1]);
     const example = JSON.parse(match[1]) as {
