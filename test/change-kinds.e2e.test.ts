@@ -6,7 +6,7 @@ import { formatRunSummary } from "../src/cli/summary.ts";
 import type { SimulatedCustomer } from "../src/simulator/data.ts";
 import type { RunSummary } from "../src/sync/sync.ts";
 import { runCli } from "./support/cli.ts";
-import { newCustomers, openHarness, sampleCustomers } from "./support/harness.ts";
+import { newCustomers, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 
 /** Customer `index` of `customers`, which the test knows is there. */
 function at(customers: SimulatedCustomer[], index: number): SimulatedCustomer {
@@ -18,6 +18,25 @@ function at(customers: SimulatedCustomer[], index: number): SimulatedCustomer {
 function succeeded(summary: RunSummary): Extract<RunSummary, { status: "succeeded" }> {
   if (summary.status !== "succeeded") throw new Error(`run failed: ${summary.error}`);
   return summary;
+}
+
+/** The run's changes by kind as reporting.attribute_changes holds them: what BI tools count. */
+async function viewCounts(h: Harness, runId: number) {
+  const [row] = await h.db.query(
+    `SELECT
+       count(*) FILTER (WHERE entity = 'customer' AND field = 'job_status')::int AS "jobStatus",
+       count(*) FILTER (WHERE entity = 'customer' AND field = 'management_mode')::int AS "managementMode",
+       count(*) FILTER (WHERE entity = 'customer' AND field = 'owner_email')::int AS "ownerEmail",
+       count(*) FILTER (WHERE entity = 'customer' AND field = 'organization')::int AS organization,
+       count(*) FILTER (WHERE entity = 'customer' AND field = 'country_or_region')::int AS "countryOrRegion",
+       count(*) FILTER (WHERE entity = 'tenant' AND field = 'presence' AND old_value IS NULL)::int AS "tenantsAdded",
+       count(*) FILTER (WHERE entity = 'tenant' AND field = 'name')::int AS "tenantsRenamed",
+       count(*) FILTER (WHERE entity = 'tenant' AND field = 'presence' AND new_value = 'removed')::int AS "tenantsRemoved",
+       count(*) FILTER (WHERE entity = 'tenant' AND field = 'presence' AND old_value = 'removed')::int AS "tenantsRestored"
+     FROM reporting.attribute_changes WHERE run_id = $1`,
+    [runId],
+  );
+  return row;
 }
 
 it("counts each kind of change in the summary and lists each in report changes", async () => {
@@ -97,6 +116,10 @@ it("counts each kind of change in the summary and lists each in report changes",
   const third = succeeded(await h.sync());
   expect(third).toMatchObject({ customersRestored: 1 });
   expect(third.changes).toMatchObject({ tenantsRestored: 1, tenantsAdded: 0, jobStatus: 0 });
+  // The summary counts what reporting.attribute_changes holds, run by run.
+  for (const run of [first, second, third]) {
+    expect(run.changes).toEqual(await viewCounts(h, run.runId));
+  }
 
   const env = { DATABASE_URL: h.db.url };
   const report = async (...args: string[]) => {
