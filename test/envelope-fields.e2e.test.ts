@@ -2,26 +2,26 @@
 // metadata) is named in a warning, once, like a new field of a record, and in the
 // sync_runs.new_fields of every run that meets it: the schema drops it, so it would
 // otherwise pass unseen.
-import { afterEach, describe, expect, it } from "vitest";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { describe, expect, it } from "vitest";
+import type { SimulatedCustomer } from "../src/simulator/data.ts";
+import { openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { succeeded, syncOk } from "./support/runs.ts";
 
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
+/** Page 1 (of two runs) served with `customers` in an envelope with two fields undocumented. */
+function serveEnvelopeWithNewFields(h: Harness, customers: SimulatedCustomer[]): void {
+  const body = JSON.stringify({
+    data: customers,
+    metadata: { pageIndex: 1, pageSize: 10, totalCount: customers.length, nextLink: null },
+    apiVersion: "3.1",
+  });
+  h.simulator.injectFault({ status: 200, body, onPage: 1, times: 2 });
+}
 
 describe("new fields of the envelope", () => {
   it("are announced once in a warning, and the run goes on", async () => {
     const customers = sampleCustomers(3);
-    const h = (harness = await createHarness({ customers }));
-    const body = JSON.stringify({
-      data: customers,
-      metadata: { pageIndex: 1, pageSize: 10, totalCount: 3, nextLink: null },
-      apiVersion: "3.1",
-    });
-    h.simulator.injectFault({ status: 200, body, onPage: 1, times: 2 });
+    const h = await openHarness({ customers });
+    serveEnvelopeWithNewFields(h, customers);
     succeeded(await h.sync());
     succeeded(await h.sync());
     const warnings = h.logs.filter((line) =>
@@ -39,13 +39,8 @@ describe("new fields of the envelope", () => {
   it("are recorded in each run's new_fields that meets them, apart from the records' own", async () => {
     // The records carry a field of the same name as the envelope's: two names, not one.
     const customers = sampleCustomers(3).map((customer) => ({ ...customer, apiVersion: "r" }));
-    const h = (harness = await createHarness({ customers }));
-    const body = JSON.stringify({
-      data: customers,
-      metadata: { pageIndex: 1, pageSize: 10, totalCount: 3, nextLink: null },
-      apiVersion: "3.1",
-    });
-    h.simulator.injectFault({ status: 200, body, onPage: 1, times: 2 });
+    const h = await openHarness({ customers });
+    serveEnvelopeWithNewFields(h, customers);
     const both = ["(envelope).apiVersion", "(envelope).metadata.nextLink", "apiVersion"];
     const first = await syncOk(h);
     const second = await syncOk(h);
