@@ -3,17 +3,11 @@
 // the run goes on; before, it failed the run with "Maximum call stack size exceeded" and
 // stored none of the other customers. Integers beyond 2^53 in unknown fields are stored
 // exactly, not rounded to a double.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MAX_NESTING } from "../src/sync/records.ts";
-import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { openHarness, sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { succeeded } from "./support/runs.ts";
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
 
 const [first, second, third] = sampleCustomers(3, 5);
 if (!first || !second || !third) throw new Error("sample too small");
@@ -35,7 +29,7 @@ function withField(record: object, name: string, json: string): string {
 
 describe("records too deep to store, and integers beyond 2^53", () => {
   it("rejects the deep record alone; the others are stored, big integers exactly", async () => {
-    const h = (harness = await createHarness({ customers: [first, second, third] }));
+    const h = await openHarness({ customers: [first, second, third] });
     h.simulator.injectFault({
       status: 200,
       onPage: 1,

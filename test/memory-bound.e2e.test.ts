@@ -3,18 +3,12 @@
 // refused unread. Before, a 40 MiB page of small objects made a worker with a 256 MiB heap
 // abort out of memory (SIGABRT) and left its run `running`. The check counts on the run's
 // pipeline holding at most queuedBytesBudget bytes of pages, however few customers they hold.
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { queuedBytesBudget } from "../src/elements/body.ts";
 import { runCli, simulatorEnv } from "./support/cli.ts";
-import { createHarness, openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
+import { openHarness, sampleCustomers } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { syncOk } from "./support/runs.ts";
-
-let harness: Harness | undefined;
-afterEach(async () => {
-  await harness?.close();
-  harness = undefined;
-});
 
 /** A worker process whose heap is small, as on a tight container. */
 const SMALL_HEAP = { NODE_OPTIONS: "--max-old-space-size=256" };
@@ -28,7 +22,7 @@ function hugePage(bytes: number): string {
 
 describe("memory bounded by settings", () => {
   it("refuses a 40 MiB page to a worker with a 256 MiB heap: a failed run, no crash", async () => {
-    const h = (harness = await createHarness());
+    const h = await openHarness();
     const page = hugePage(40 * 1024 * 1024);
     h.simulator.injectFault({ status: 200, body: page, onPage: 1 });
     const env = {
@@ -54,7 +48,7 @@ describe("memory bounded by settings", () => {
   });
 
   it("refuses settings whose pages could outgrow the heap, before any run", async () => {
-    const h = (harness = await createHarness());
+    const h = await openHarness();
     const env = { ...simulatorEnv(h.db.url, h.simulator.url), ...SMALL_HEAP };
     const result = await runCli(["sync", "--no-migrate"], env);
     expect(result.code).toBe(2);
