@@ -39,9 +39,13 @@ export const REDACTED_KEYS = [
   "cookie",
 ];
 
+/**
+ * A logger writing to `destination`, by default stderr written synchronously: a line logged
+ * just before process.exit() is neither lost nor overtaken by a later one.
+ */
 export function createLogger(
   level: LogLevel,
-  destination: pino.DestinationStream = pino.destination(2),
+  destination: pino.DestinationStream = pino.destination({ dest: 2, sync: true }),
 ): Logger {
   return pino(
     {
