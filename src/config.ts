@@ -20,7 +20,7 @@ import type { Credentials } from "./elements/auth.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES, heapProblem } from "./elements/body.ts";
 import type { ElementsConfig } from "./elements/from-config.ts";
 import { DATA_CENTER_CODES, REGIONS, regionHosts } from "./elements/regions.ts";
-import { CUSTOMERS_PERMISSION } from "./elements/payload.ts";
+import { CUSTOMERS_PERMISSION } from "./elements/resources.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LoggingConfig } from "./logger.ts";
 import { NOTIFY_FORMATS } from "./notify/format.ts";
 import type { NotifyConfig } from "./notify/notifier.ts";

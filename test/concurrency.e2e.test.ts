@@ -2,7 +2,7 @@
 // after throttling, a fatal answer stops the other requests, and a growing totalCount
 // makes the run fetch the extra pages (and end incomplete).
 import { describe, expect, it } from "vitest";
-import { CUSTOMERS_PATH } from "../src/elements/payload.ts";
+import { CUSTOMERS_PATH } from "../src/elements/resources.ts";
 import type { RequestLogEntry } from "../src/simulator/server.ts";
 import { openHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";

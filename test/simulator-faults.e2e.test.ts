@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { CUSTOMERS_PATH } from "../src/elements/payload.ts";
+import { CUSTOMERS_PATH } from "../src/elements/resources.ts";
 import { parseRetryAfter } from "../src/elements/retry.ts";
 import { CHAOS_KINDS, type ChaosKind } from "../src/simulator/chaos.ts";
 import { generateCustomers, writeCustomersFile } from "../src/simulator/data.ts";

@@ -2,7 +2,7 @@
 // trickles in one byte at a time, and paging metadata that lies (totalCount, a pageIndex
 // that is ignored or misreported).
 import { afterEach, describe, expect, it } from "vitest";
-import { CUSTOMERS_PATH } from "../src/elements/payload.ts";
+import { CUSTOMERS_PATH } from "../src/elements/resources.ts";
 import { generateCustomers } from "../src/simulator/data.ts";
 import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { getToken, requestToken } from "./support/simulator-http.ts";

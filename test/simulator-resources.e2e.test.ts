@@ -6,18 +6,17 @@ import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION } from "../src/elements/payload.ts";
-import { generateCustomers, writeCustomersFile } from "../src/simulator/data.ts";
-import { FAILING_JOB_STATUSES, generateJobs } from "../src/simulator/jobs.ts";
 import {
+  CUSTOMERS_PATH,
+  CUSTOMERS_PERMISSION,
   JOBS_PATH,
   JOBS_PERMISSION,
   LICENSE_PERMISSION,
   SERVICES_PATH,
-  startSimulator,
-  type Simulator,
-  type SimulatorOptions,
-} from "../src/simulator/server.ts";
+} from "../src/elements/resources.ts";
+import { generateCustomers, writeCustomersFile } from "../src/simulator/data.ts";
+import { FAILING_JOB_STATUSES, generateJobs } from "../src/simulator/jobs.ts";
+import { startSimulator, type Simulator, type SimulatorOptions } from "../src/simulator/server.ts";
 import { generateServices } from "../src/simulator/services.ts";
 import { runCli, spawnCli } from "./support/cli.ts";
 import { manualText } from "./support/manual.ts";

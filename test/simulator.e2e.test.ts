@@ -13,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { JOB_STATUS_LABELS, MANAGEMENT_MODE_LABELS } from "../src/elements/codes.ts";
-import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION, customerSchema } from "../src/elements/payload.ts";
+import { customerSchema } from "../src/elements/payload.ts";
+import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION } from "../src/elements/resources.ts";
 import {
   generateCustomers,
   writeCustomersFile,

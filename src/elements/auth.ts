@@ -1,6 +1,8 @@
 // OAuth 2.0 client credentials against the Elements identity service, with a client
-// secret or a certificate (private_key_jwt). A token is reused until shortly before it
-// expires; callers invalidate it on a 401 to force a new one.
+// secret or a certificate (private_key_jwt). One token per scope, each endpoint's permission
+// its own: an identity service refuses a request naming any scope the app was not granted,
+// so one token for all would let a missing permission stop every endpoint. A token is
+// reused until shortly before it expires; callers invalidate it on a 401 to force a new one.
 import {
   createHash,
   createPrivateKey,
@@ -20,15 +22,20 @@ import {
   readCapped,
   readUpTo,
 } from "./body.ts";
-import { ElementsApiError } from "./errors.ts";
+import { ElementsApiError, PermissionMissingError } from "./errors.ts";
 import { exchange } from "./exchange.ts";
 import { describeIssues, tokenResponseSchema } from "./payload.ts";
 import { redactSecrets } from "./redact.ts";
+import { CUSTOMERS_ENDPOINT, endpointOfPermission } from "./resources.ts";
 import { answerFailure } from "./retry.ts";
 
 export interface TokenSource {
-  /** A valid access token, fetching a new one when there is none or it is about to expire. */
-  get(signal?: AbortSignal): Promise<string>;
+  /**
+   * A valid access token for the endpoint needing `permission` (default: the customers
+   * endpoint's), fetching a new one when there is none or it is about to expire. Each
+   * scope has its own token.
+   */
+  get(signal?: AbortSignal, permission?: string): Promise<string>;
   /** Forget `token` (the API refused it), so the next `get` fetches a new one. */
   invalidate(token: string): void;
 }
@@ -42,6 +49,10 @@ export interface TokenSourceOptions {
   identityUrl: string;
   clientId: string;
   credentials: Credentials;
+  /**
+   * The scope of the customers endpoint's token (ELEMENTS_SCOPE); every other endpoint's
+   * token asks for its own permission.
+   */
   scope: string;
   /** One token request's whole exchange, from sending to the last byte of the answer. */
   timeoutMs: number;
@@ -152,14 +163,18 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
     options.credentials.kind === "certificate"
       ? loadSigningCertificate(options.credentials.certificatePath, options.credentials.passphrase)
       : undefined;
-  let cached: CachedToken | undefined;
-  let inFlight: Promise<CachedToken> | undefined;
+  /** Per scope: its token, and the request for a new one while it is under way. */
+  const scopes = new Map<string, { cached?: CachedToken; inFlight?: Promise<CachedToken> }>();
 
-  function requestBody(): URLSearchParams {
+  function scopeFor(permission: string): string {
+    return permission === CUSTOMERS_ENDPOINT.permission ? options.scope : permission;
+  }
+
+  function requestBody(scope: string): URLSearchParams {
     const body = new URLSearchParams({
       grant_type: "client_credentials",
       client_id: options.clientId,
-      scope: options.scope,
+      scope,
     });
     if (signing) {
       body.set("client_assertion_type", JWT_BEARER);
@@ -174,8 +189,9 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   }
 
   /** Failures come back as ElementsApiError; retrying them is the caller's business. */
-  function requestToken(signal?: AbortSignal): Promise<CachedToken> {
-    const body = requestBody();
+  function requestToken(permission: string, signal?: AbortSignal): Promise<CachedToken> {
+    const scope = scopeFor(permission);
+    const body = requestBody(scope);
     return exchange(
       {
         service: "identity",
@@ -183,7 +199,7 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
         timeoutMs: options.timeoutMs,
         signal,
         log: options.log,
-        request: { url: tokenUrl },
+        request: { url: tokenUrl, scope },
       },
       (bounded) =>
         ky.post(tokenUrl, {
@@ -194,22 +210,24 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
           throwHttpErrors: false,
           signal: bounded,
         }),
-      (response, bounded) => readToken(response, body, bounded),
+      (response, bounded) => readToken(response, body, permission, bounded),
     );
   }
 
   async function readToken(
     response: Response,
     sent: URLSearchParams,
+    permission: string,
     signal: AbortSignal,
   ): Promise<CachedToken> {
     if (!response.ok) {
       const { text } = await readUpTo(response, ERROR_BODY_BYTES, signal);
-      throw answerFailure(
-        response,
-        describeTokenFailure(response.status, redactSecrets(text, sentSecrets(sent))),
-        "identity",
-      );
+      const redacted = redactSecrets(text, sentSecrets(sent));
+      const oauth = oauthError(redacted);
+      if (response.status === 400 && oauth.error === "invalid_scope") {
+        throw scopeRefused(permission, sent.get("scope") ?? "", oauth.description);
+      }
+      throw answerFailure(response, describeTokenFailure(response.status, oauth), "identity");
     }
     const { text } = await readCapped(response, maxResponseBytes, "The identity service", signal);
     const parsed = parseTokenResponse(text);
@@ -223,22 +241,43 @@ export function createTokenSource(options: TokenSourceOptions): TokenSource {
   }
 
   return {
-    async get(signal) {
-      if (cached && now() < cached.refreshAt) return cached.value;
-      inFlight ??= requestToken(signal).finally(() => {
-        inFlight = undefined;
-      });
-      cached = await inFlight;
+    async get(signal, permission = CUSTOMERS_ENDPOINT.permission) {
+      const state = scopes.get(permission) ?? {};
+      scopes.set(permission, state);
+      if (state.cached && now() < state.cached.refreshAt) return state.cached.value;
+      const pending = (state.inFlight ??= requestToken(permission, signal).finally(() => {
+        state.inFlight = undefined;
+      }));
+      const cached = await pending;
+      state.cached = cached;
       options.log.debug(
-        { expiresAt: new Date(cached.expiresAt).toISOString() },
+        { scope: scopeFor(permission), expiresAt: new Date(cached.expiresAt).toISOString() },
         "fetched an access token",
       );
       return cached.value;
     },
     invalidate(token) {
-      if (cached?.value === token) cached = undefined;
+      for (const state of scopes.values()) {
+        if (state.cached?.value === token) state.cached = undefined;
+      }
     },
   };
+}
+
+/** The identity service will not issue a token for the permission's scope: not granted. */
+function scopeRefused(
+  permission: string,
+  scope: string,
+  description: string | undefined,
+): PermissionMissingError {
+  const resource = endpointOfPermission(permission)?.resource ?? "customers";
+  const said = description ? `: ${description}` : "";
+  // A scope other than the permission is ELEMENTS_SCOPE's doing: it may be what is wrong.
+  const check = scope === permission ? "" : `, or check ELEMENTS_SCOPE (${scope})`;
+  return new PermissionMissingError(
+    `The app registration lacks the permission ${permission}: the identity service refused a token for the scope ${scope} (400 invalid_scope${said}). Grant it under Elements > API app registration${check}.`,
+    { permission, resource, status: 400, service: "identity" },
+  );
 }
 
 /** What the request carried that an identity service echoing it must not put in a message. */
@@ -257,15 +296,26 @@ function parseTokenResponse(text: string): { accessToken: string; expiresInS: nu
   return { accessToken: result.data.access_token, expiresInS: result.data.expires_in };
 }
 
-/** Uses the OAuth error fields (never the request, which holds the secret). */
-function describeTokenFailure(status: number, text: string): string {
-  let oauth = "";
+/** The OAuth error fields of an error body, when it is JSON and has them. */
+function oauthError(text: string): { error?: string; description?: string } {
   try {
     const { error, error_description: description } = JSON.parse(text) as Record<string, unknown>;
-    oauth = [error, description].filter((part) => typeof part === "string" && part).join(": ");
+    return {
+      ...(typeof error === "string" && error ? { error } : {}),
+      ...(typeof description === "string" && description ? { description } : {}),
+    };
   } catch {
     // Not JSON: the status alone will do.
+    return {};
   }
+}
+
+/** Uses the OAuth error fields (never the request, which holds the secret). */
+function describeTokenFailure(
+  status: number,
+  fields: { error?: string; description?: string },
+): string {
+  const oauth = [fields.error, fields.description].filter(Boolean).join(": ");
   const detail = oauth ? ` (${oauth})` : "";
   if (status === 400 || status === 401) {
     return `The identity service refused the app's credentials, ${status}${detail}. Check ELEMENTS_CLIENT_ID, the client secret or certificate, and ELEMENTS_SCOPE.`;

@@ -1,35 +1,31 @@
-// The Elements customers endpoint over HTTP: one page per call, with authentication,
-// retries and the documented response shape checked. Which pages to fetch is paging.ts's
-// and the sync's business, not this module's.
+// The Elements endpoints over HTTP: one page per call, with authentication (a token per
+// endpoint's scope), retries and the documented envelope checked. Every endpoint shares one
+// gate, so a 429 on any slows them all, and the same timeouts, body cap and redaction.
+// Which pages to fetch is paging.ts's and the sync's business, not this module's.
 import ky, { type KyInstance } from "ky";
 import pRetry from "p-retry";
-import {
-  DEFAULT_MAX_RESPONSE_BYTES,
-  ERROR_BODY_BYTES,
-  parseJsonBody,
-  readCapped,
-  readUpTo,
-} from "./body.ts";
+import { DEFAULT_MAX_RESPONSE_BYTES, readCapped } from "./body.ts";
 import type { Logger } from "../logger.ts";
 import type { TokenSource } from "./auth.ts";
-import {
-  CUSTOMERS_PATH,
-  pageEnvelopeSchema,
-  describeIssues,
-  NUMBER_FIELDS,
-  type PageEnvelope,
-} from "./payload.ts";
-import { describeHttpFailure, ElementsApiError, type FailureKind } from "./errors.ts";
+import { ElementsApiError, type FailureKind } from "./errors.ts";
 import { exchange } from "./exchange.ts";
 import { filterBody, idsOf, type IdFilter } from "./id-filter.ts";
 import { RequestGate } from "./gate.ts";
-import { redactSecrets } from "./redact.ts";
 import { absentHostFailure, type HostSettings } from "./first-contact.ts";
-import { answerFailure, classifyStatus } from "./retry.ts";
-import { isObject } from "../values.ts";
+import { errorDetail, newEnvelopeFields, parsePage, type Page } from "./page.ts";
+import {
+  CUSTOMERS_ENDPOINT,
+  RESOURCE_NAMES,
+  type Endpoint,
+  type ResourceName,
+} from "./resources.ts";
+import { classifyStatus, endpointFailure } from "./retry.ts";
+
+export type { Page } from "./page.ts";
 
 export interface ElementsClientOptions {
   apiUrl: string;
+  /** Asked for each endpoint's token by the endpoint's permission. */
   tokens: TokenSource;
   log: Logger;
   /** One request's whole exchange, from sending to the last byte of the answer. */
@@ -64,21 +60,47 @@ export interface PageRequest {
   filter?: IdFilter | undefined;
 }
 
-/** A page as the client hands it on: the envelope, and what the sync needs of its body. */
-export interface Page extends PageEnvelope {
-  /** The response body's size: what holding its records may cost (the pipeline's bound). */
-  bodyBytes: number;
-  /**
-   * Fields of the envelope outside the documented set, `<name>` or `metadata.<name>` (the
-   * schema drops them): at most MAX_ENVELOPE_FIELDS.
-   */
-  envelopeFields: readonly string[];
+/** A page of the services or the jobs endpoint (or customers, unfiltered). */
+export interface ResourcePageRequest {
+  pageIndex: number;
+  /** Always sent: the endpoints default to 50. */
+  pageSize: number;
+  /** Sent as the JSON body (default `{}`), e.g. `{"customerIds": [...]}` for services. */
+  body?: Record<string, unknown> | undefined;
+  /** The customer whose jobs the jobs endpoint's path names. */
+  customerId?: string | undefined;
 }
 
 export interface ElementsClient {
+  /** A page of the customers endpoint. */
   fetchPage(request: PageRequest, signal?: AbortSignal): Promise<Page>;
+  /**
+   * A page of `endpoint`. A 403, or the identity service refusing its scope, is a
+   * PermissionMissingError; a 404 a fatal ElementsApiError with status 404.
+   */
+  fetchResourcePage(
+    endpoint: Endpoint,
+    request: ResourcePageRequest,
+    signal?: AbortSignal,
+  ): Promise<Page>;
+  /**
+   * API requests sent so far per resource, every attempt (retries, a repeat after a refused
+   * token) counted and token requests not: a run reads it at its start and end.
+   */
+  requestsMade(): Readonly<Record<ResourceName, number>>;
   /** No page is larger (ELEMENTS_MAX_RESPONSE_BYTES): what a run's memory bound is made of. */
   readonly maxResponseBytes: number;
+}
+
+/** One page's request, whichever endpoint it goes to. */
+interface PageCall {
+  endpoint: Endpoint;
+  pageIndex: number;
+  pageSize: number;
+  body: Record<string, unknown>;
+  customerId: string | undefined;
+  /** What trace lines say of the request beside its page (never a secret). */
+  described: Record<string, unknown>;
 }
 
 /** A 429 that says "retry at once" must still not turn into a tight loop. */
@@ -109,20 +131,24 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   // A host that has never answered and cannot be found or connected to is most likely
   // mistyped: that fails at once. Once it has answered, the same fault is an outage: retried.
   const answered = { api: false, identity: false };
+  const requests = Object.fromEntries(RESOURCE_NAMES.map((name) => [name, 0])) as Record<
+    ResourceName,
+    number
+  >;
 
   /**
    * One attempt, holding a slot at the gate. A 429's pause is set before the slot is
    * released, so no waiting request slips through in between.
    */
   async function attempt(
-    request: PageRequest,
+    call: PageCall,
     budgetLeftMs: () => number,
     signal?: AbortSignal,
   ): Promise<Page> {
     const slot = await gate.acquire(signal);
     let outcome: "ok" | "throttled" | "other" = "other";
     try {
-      const envelope = await answer(request, signal);
+      const envelope = await answer(call, signal);
       outcome = "ok";
       return envelope;
     } catch (error) {
@@ -136,13 +162,15 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   }
 
   /** A refused token is replaced once, within the attempt, as the API asks. */
-  async function answer(request: PageRequest, signal?: AbortSignal): Promise<Page> {
-    const token = await options.tokens.get(signal);
+  async function answer(call: PageCall, signal?: AbortSignal): Promise<Page> {
+    const permission = call.endpoint.permission;
+    const token = await options.tokens.get(signal, permission);
     answered.identity = true;
-    const first = await exchangePage(request, token, true, signal);
+    const first = await exchangePage(call, token, true, signal);
     if (first !== TOKEN_REFUSED) return first;
     options.tokens.invalidate(token);
-    const second = await exchangePage(request, await options.tokens.get(signal), false, signal);
+    const renewed = await options.tokens.get(signal, permission);
+    const second = await exchangePage(call, renewed, false, signal);
     // Only the first answer may be TOKEN_REFUSED; a second 401 is thrown as final.
     if (second === TOKEN_REFUSED) throw new Error("unreachable: a second 401 is thrown");
     return second;
@@ -150,19 +178,11 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
 
   /** One request and its whole answer, within ELEMENTS_TIMEOUT_MS. */
   function exchangePage(
-    request: PageRequest,
+    call: PageCall,
     token: string,
     mayRefreshToken: boolean,
     signal?: AbortSignal,
   ): Promise<Page | typeof TOKEN_REFUSED> {
-    const described = {
-      pageIndex: request.pageIndex,
-      pageSize: request.pageSize,
-      // A list of a page of ids is too long for a trace line: its form and size say enough.
-      ...(request.filter === undefined
-        ? {}
-        : { filter: request.filter.form, filterIds: idsOf(request.filter).length }),
-    };
     return exchange(
       {
         service: "api",
@@ -170,9 +190,12 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
         timeoutMs: options.timeoutMs,
         signal,
         log: options.log,
-        request: described,
+        request: { pageIndex: call.pageIndex, pageSize: call.pageSize, ...call.described },
       },
-      (bounded) => observed(send(http, request, token, bounded), signal),
+      (bounded) => {
+        requests[call.endpoint.resource] += 1;
+        return observed(send(http, call, token, bounded), signal);
+      },
       async (response, bounded) => {
         if (response.status === 401 && mayRefreshToken) {
           await response.body?.cancel();
@@ -180,11 +203,11 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
         }
         if (classifyStatus(response.status) === "ok") {
           const body = await readCapped(response, maxResponseBytes, "The Elements API", bounded);
-          return parsePage(body, announceEnvelopeFields);
+          return parsePage(call.endpoint.resource, body, announceEnvelopeFields);
         }
         // A second 401 in a row means the registration itself is refused: not worth retrying.
         const detail = await errorDetail(response, token, bounded);
-        throw answerFailure(response, describeHttpFailure(response.status, detail));
+        throw endpointFailure(call.endpoint, call.customerId, response, detail);
       },
     );
   }
@@ -218,72 +241,119 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     return error;
   }
 
-  return {
-    maxResponseBytes,
-    async fetchPage(request, signal) {
-      const started = performance.now();
-      let attempts = 0;
-      try {
-        return await pRetry(
-          async () => {
-            attempts += 1;
-            return attempt(
-              request,
-              () => options.maxRetryTimeMs - (performance.now() - started),
-              signal,
-            );
+  /** The page, retried within the attempt and time budgets; a failure for good is fatal. */
+  async function fetchCall(call: PageCall, signal?: AbortSignal): Promise<Page> {
+    const started = performance.now();
+    let attempts = 0;
+    try {
+      return await pRetry(
+        async () => {
+          attempts += 1;
+          return attempt(
+            call,
+            () => options.maxRetryTimeMs - (performance.now() - started),
+            signal,
+          );
+        },
+        {
+          // The attempt budget is counted in shouldRetry: waits the API asked for do not use it.
+          retries: Number.POSITIVE_INFINITY,
+          minTimeout: options.retryDelayMs ?? 1000,
+          maxTimeout: 60_000,
+          randomize: true,
+          maxRetryTime: options.maxRetryTimeMs,
+          ...(signal ? { signal } : {}),
+          shouldConsumeRetry: ({ error }) => !isPacedByServer(error),
+          shouldRetry: ({ error, retriesConsumed }) => {
+            const retrying =
+              error instanceof ElementsApiError &&
+              error.kind !== "fatal" &&
+              (isPacedByServer(error) || retriesConsumed < options.maxAttempts - 1);
+            if (retrying) {
+              options.events?.retry?.(error.kind);
+              // A token request is no page's: its lines do not carry the page that waited for it.
+              const page =
+                error.service === "identity"
+                  ? {}
+                  : {
+                      pageIndex: call.pageIndex,
+                      ...(call.customerId === undefined ? {} : { customerId: call.customerId }),
+                    };
+              options.log.warn(
+                {
+                  ...page,
+                  status: error.status,
+                  kind: error.kind,
+                  attempt: attempts,
+                  err: error.message,
+                },
+                error.service === "identity"
+                  ? "token request failed; retrying"
+                  : `${call.endpoint.resource} request failed; retrying`,
+              );
+            }
+            return retrying;
           },
+        },
+      );
+    } catch (error) {
+      if (error instanceof ElementsApiError && error.kind !== "fatal" && !signal?.aborted) {
+        // The page was waiting for its token: the identity service is what gave out.
+        const what = error.service === "identity" ? "token request" : pageName(call);
+        throw new ElementsApiError(
+          `${error.message} (${what}, gave up after ${attempts} attempts)`,
           {
-            // The attempt budget is counted in shouldRetry: waits the API asked for do not use it.
-            retries: Number.POSITIVE_INFINITY,
-            minTimeout: options.retryDelayMs ?? 1000,
-            maxTimeout: 60_000,
-            randomize: true,
-            maxRetryTime: options.maxRetryTimeMs,
-            ...(signal ? { signal } : {}),
-            shouldConsumeRetry: ({ error }) => !isPacedByServer(error),
-            shouldRetry: ({ error, retriesConsumed }) => {
-              const retrying =
-                error instanceof ElementsApiError &&
-                error.kind !== "fatal" &&
-                (isPacedByServer(error) || retriesConsumed < options.maxAttempts - 1);
-              if (retrying) {
-                options.events?.retry?.(error.kind);
-                // A token request is no page's: its lines do not carry the page that waited for it.
-                const page = error.service === "identity" ? {} : { pageIndex: request.pageIndex };
-                options.log.warn(
-                  {
-                    ...page,
-                    status: error.status,
-                    kind: error.kind,
-                    attempt: attempts,
-                    err: error.message,
-                  },
-                  error.service === "identity"
-                    ? "token request failed; retrying"
-                    : "customers request failed; retrying",
-                );
-              }
-              return retrying;
-            },
+            kind: "fatal",
+            service: error.service,
+            ...(error.status !== undefined ? { status: error.status } : {}),
+            cause: error,
           },
         );
-      } catch (error) {
-        if (error instanceof ElementsApiError && error.kind !== "fatal" && !signal?.aborted) {
-          // The page was waiting for its token: the identity service is what gave out.
-          const what = error.service === "identity" ? "token request" : `page ${request.pageIndex}`;
-          throw new ElementsApiError(
-            `${error.message} (${what}, gave up after ${attempts} attempts)`,
-            {
-              kind: "fatal",
-              service: error.service,
-              ...(error.status !== undefined ? { status: error.status } : {}),
-              cause: error,
-            },
-          );
-        }
-        throw error;
       }
+      throw error;
+    }
+  }
+
+  return {
+    maxResponseBytes,
+    fetchPage(request, signal) {
+      return fetchCall(
+        {
+          endpoint: CUSTOMERS_ENDPOINT,
+          pageIndex: request.pageIndex,
+          pageSize: request.pageSize,
+          body: filterBody(request.filter),
+          customerId: undefined,
+          // A list of a page of ids is too long for a trace line: its form and size say enough.
+          described:
+            request.filter === undefined
+              ? {}
+              : { filter: request.filter.form, filterIds: idsOf(request.filter).length },
+        },
+        signal,
+      );
+    },
+    async fetchResourcePage(endpoint, request, signal) {
+      const body = request.body ?? {};
+      const { customerIds } = body;
+      return fetchCall(
+        {
+          endpoint,
+          pageIndex: request.pageIndex,
+          pageSize: request.pageSize,
+          body,
+          customerId: request.customerId,
+          described: {
+            resource: endpoint.resource,
+            ...(request.customerId === undefined ? {} : { customerId: request.customerId }),
+            ...(Array.isArray(customerIds) ? { filterIds: customerIds.length } : {}),
+          },
+        },
+        signal,
+      );
+    },
+    requestsMade() {
+      return Object.freeze({ ...requests });
     },
   };
 }
@@ -297,77 +367,20 @@ function isPacedByServer(error: Error): boolean {
   );
 }
 
-function send(http: KyInstance, request: PageRequest, token: string, signal?: AbortSignal) {
-  return http.post(CUSTOMERS_PATH, {
-    searchParams: { pageIndex: request.pageIndex, pageSize: request.pageSize },
-    json: filterBody(request.filter),
+function send(http: KyInstance, call: PageCall, token: string, signal?: AbortSignal) {
+  return http.post(call.endpoint.path(call.customerId), {
+    searchParams: { pageIndex: call.pageIndex, pageSize: call.pageSize },
+    json: call.body,
     headers: { authorization: `Bearer ${token}` },
     ...(signal ? { signal } : {}),
   });
 }
 
-/** The envelope's documented keys: any other is a field AvePoint added. */
-const ENVELOPE_FIELDS = new Set(Object.keys(pageEnvelopeSchema.shape));
-const METADATA_FIELDS = new Set(Object.keys(pageEnvelopeSchema.shape.metadata.shape));
-
-/**
- * Fields of the envelope (beside `data`, whose records the sync checks) outside the
- * documented set, as `<name>` and `metadata.<name>`: the schema drops them, so they are
- * named here or never. At most MAX_ENVELOPE_FIELDS.
- */
-function envelopeFieldsOf(body: unknown): string[] {
-  if (!isObject(body)) return [];
-  const found = Object.keys(body).filter((key) => !ENVELOPE_FIELDS.has(key));
-  const { metadata } = body;
-  if (isObject(metadata)) {
-    found.push(
-      ...Object.keys(metadata)
-        .filter((key) => !METADATA_FIELDS.has(key))
-        .map((key) => `metadata.${key}`),
-    );
+/** How a message names the page that gave out: customers' as before, `page 3`. */
+function pageName(call: PageCall): string {
+  const { resource } = call.endpoint;
+  if (call.customerId !== undefined) {
+    return `${resource} of customer ${call.customerId}, page ${call.pageIndex}`;
   }
-  return found
-    .slice(0, MAX_ENVELOPE_FIELDS)
-    .map((name) => name.replaceAll("\u0000", "\\u0000").toWellFormed().slice(0, 200));
-}
-
-/** Those of `found` not yet announced, sorted: each once per client, MAX_ENVELOPE_FIELDS in all. */
-function newEnvelopeFields(found: readonly string[], announced: Set<string>): string[] {
-  const fresh = found
-    .filter((name) => !announced.has(name))
-    .slice(0, Math.max(0, MAX_ENVELOPE_FIELDS - announced.size));
-  for (const name of fresh) announced.add(name);
-  return fresh.sort();
-}
-
-const MAX_ENVELOPE_FIELDS = 100;
-
-function parsePage(
-  { text, bytes }: { text: string; bytes: number },
-  announce: (envelopeFields: readonly string[]) => void,
-): Page {
-  const body = parseJsonBody(text, "The Elements API", 200, { except: NUMBER_FIELDS });
-  const envelopeFields = envelopeFieldsOf(body);
-  announce(envelopeFields);
-  const result = pageEnvelopeSchema.safeParse(body);
-  if (!result.success) {
-    throw new ElementsApiError(
-      `The Elements API answered with a body that is not the documented shape (${describeIssues(result.error)}).`,
-      { kind: "fatal", status: 200 },
-    );
-  }
-  return { ...result.data, bodyBytes: bytes, envelopeFields };
-}
-
-/** A short, safe excerpt of an error body for messages: redacted before it is cut, so no token half survives. */
-async function errorDetail(
-  response: Response,
-  sentToken: string,
-  signal: AbortSignal,
-): Promise<string> {
-  // Only the start is shown, so a huge error body is not worth reading whole.
-  const body = await readUpTo(response, ERROR_BODY_BYTES, signal).catch(() => ({ text: "" }));
-  // The token by name too: one that does not look random (hex, say) escapes the pattern.
-  const text = redactSecrets(body.text.trim(), [sentToken]);
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+  return resource === "customers" ? `page ${call.pageIndex}` : `${resource} page ${call.pageIndex}`;
 }

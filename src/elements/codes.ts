@@ -1,5 +1,7 @@
-// The documented code lists of the Elements customers API. The migration seeds the same
-// values into job_status_codes and management_mode_codes (a test checks they agree).
+// The documented code lists of the Elements API: the customers endpoint's, and the backup
+// jobs endpoint's (elements-api.md, "Backup jobs"). The migrations seed the same values into
+// job_status_codes, management_mode_codes and the backup_job_*_codes tables (tests check
+// they agree).
 
 export const JOB_STATUS_LABELS: ReadonlyMap<number, string> = new Map([
   [0, "N/A"],
@@ -17,10 +19,7 @@ export const MANAGEMENT_MODE_LABELS: ReadonlyMap<number, string> = new Map([
   [2, "To be configured"],
 ]);
 
-// The backup jobs endpoint's codes (reference: "Subscriptions and backup jobs"), seeded into
-// backup_job_type_codes, backup_job_module_codes and backup_job_status_codes.
-// (Placed here by the schema branch for its test; the client branch owns these maps.)
-
+/** A backup job's `jobType`. */
 export const JOB_TYPE_LABELS: ReadonlyMap<number, string> = new Map([
   [0, "Microsoft 365 Scan"],
   [7, "Microsoft 365"],
@@ -31,6 +30,7 @@ export const JOB_TYPE_LABELS: ReadonlyMap<number, string> = new Map([
   [16, "Dynamics 365"],
 ]);
 
+/** A backup job's `jobModule`: the list grows (it did in 2026-03 and 2026-04). */
 export const JOB_MODULE_LABELS: ReadonlyMap<number, string> = new Map([
   [0, "None"],
   [8, "Archiver"],
@@ -77,6 +77,7 @@ export const JOB_MODULE_LABELS: ReadonlyMap<number, string> = new Map([
   [551, "Dynamics Unified Operations Backup"],
 ]);
 
+/** A backup job's `status` (not a customer's `jobStatus`: another list). */
 export const BACKUP_JOB_STATUS_LABELS: ReadonlyMap<number, string> = new Map([
   [0, "None"],
   [1, "Running"],
@@ -95,11 +96,16 @@ export const BACKUP_JOB_STATUS_LABELS: ReadonlyMap<number, string> = new Map([
   [14, "Waiting for configuration"],
 ]);
 
-export type CodeField = "jobStatus" | "managementMode";
+/** Customers' `jobStatus` and `managementMode`; backup jobs' `jobType`, `jobModule` and `status`. */
+export type CodeField =
+  "jobStatus" | "managementMode" | "jobType" | "jobModule" | "backupJobStatus";
 
 const LABELS: Record<CodeField, ReadonlyMap<number, string>> = {
   jobStatus: JOB_STATUS_LABELS,
   managementMode: MANAGEMENT_MODE_LABELS,
+  jobType: JOB_TYPE_LABELS,
+  jobModule: JOB_MODULE_LABELS,
+  backupJobStatus: BACKUP_JOB_STATUS_LABELS,
 };
 
 /** The label of a code, or `unknown (N)` for a code a newer API version may have added. */

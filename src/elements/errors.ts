@@ -1,6 +1,6 @@
 // The one error the Elements clients raise, with the kind of failure that decides how it
 // is handled, and messages for people about what an HTTP status means for this API.
-import { CUSTOMERS_PERMISSION } from "./payload.ts";
+import { CUSTOMERS_PERMISSION, type ResourceName } from "./resources.ts";
 
 /**
  * - `fatal`: retrying cannot help (400, 403, 404, other 4xx, a malformed body).
@@ -47,8 +47,48 @@ export class ElementsApiError extends Error {
   }
 }
 
+/**
+ * The app registration lacks the permission an endpoint needs: its endpoint answered 403, or
+ * the identity service refused a token for its scope (`invalid_scope`). Never retried; the
+ * sync skips the resource it stops, and fails the run when that is customers.
+ */
+export class PermissionMissingError extends ElementsApiError {
+  override name = "PermissionMissingError";
+  readonly permission: string;
+  readonly resource: ResourceName;
+
+  constructor(
+    message: string,
+    details: {
+      permission: string;
+      resource: ResourceName;
+      status: number;
+      service: Service;
+      cause?: unknown;
+    },
+  ) {
+    super(message, {
+      kind: "fatal",
+      status: details.status,
+      service: details.service,
+      cause: details.cause,
+    });
+    this.permission = details.permission;
+    this.resource = details.resource;
+  }
+}
+
+/** The message of an endpoint's 403: the permission to grant, then what the API said. */
+export function describeMissingPermission(permission: string, detail: string): string {
+  return `The app registration lacks the permission ${permission} (403). Grant it under Elements > API app registration${detail ? ` (${detail})` : ""}.`;
+}
+
 /** A message for people: what the status means for this API and what to check. */
-export function describeHttpFailure(status: number, detail: string): string {
+export function describeHttpFailure(
+  status: number,
+  detail: string,
+  permission: string = CUSTOMERS_PERMISSION,
+): string {
   const suffix = detail ? `: ${detail}` : "";
   switch (status) {
     case 400:
@@ -56,7 +96,7 @@ export function describeHttpFailure(status: number, detail: string): string {
     case 401:
       return `The Elements API refused the access token even after a new one was fetched (401)${suffix}. Check that the app registration is active.`;
     case 403:
-      return `The app registration lacks the permission ${CUSTOMERS_PERMISSION} (403). Grant it under Elements > API app registration${suffix ? ` (${detail})` : ""}.`;
+      return describeMissingPermission(permission, detail);
     case 404:
       return `The Elements API has no such endpoint (404); check ELEMENTS_REGION or ELEMENTS_API_URL${suffix}`;
     case 429:

@@ -1,4 +1,5 @@
-// Builds a ready-to-use customers client, with its token source, from configuration.
+// Builds a ready-to-use Elements client, with its token source (a token per scope), from
+// configuration.
 import type { Logger } from "../logger.ts";
 import { createTokenSource, type Credentials } from "./auth.ts";
 import { createElementsClient, type ClientEvents, type ElementsClient } from "./client.ts";

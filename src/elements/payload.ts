@@ -2,10 +2,6 @@
 // fails; records are checked one by one so that one bad record does not sink a run.
 import { z } from "zod";
 
-/** The permission (and token scope) the customers endpoint requires. */
-export const CUSTOMERS_PERMISSION = "elements.customers.read.all";
-export const CUSTOMERS_PATH = "partner/external/v3/general/customers/batch";
-
 export const pageEnvelopeSchema = z.object({
   data: z.array(z.unknown()),
   metadata: z.object({
@@ -50,6 +46,13 @@ export const NUMBER_FIELDS: ReadonlySet<string> = new Set([
   "totalCount",
   "jobStatus",
   "managementMode",
+]);
+
+/** The envelope's numbers, which every endpoint's page has (the services endpoint no other). */
+export const ENVELOPE_NUMBER_FIELDS: ReadonlySet<string> = new Set([
+  "pageIndex",
+  "pageSize",
+  "totalCount",
 ]);
 export type TenantRecord = z.infer<typeof tenantSchema>;
 

@@ -1,6 +1,14 @@
 // Which failed answers are worth another attempt, kept apart from the HTTP code so the
 // rules can be read (and unit-tested) in one place.
-import { ElementsApiError, type FailureKind, type Service } from "./errors.ts";
+import {
+  describeHttpFailure,
+  describeMissingPermission,
+  ElementsApiError,
+  PermissionMissingError,
+  type FailureKind,
+  type Service,
+} from "./errors.ts";
+import type { Endpoint } from "./resources.ts";
 
 export function classifyStatus(status: number): FailureKind | "ok" {
   if (status >= 200 && status < 300) return "ok";
@@ -43,4 +51,34 @@ export function answerFailure(
     service,
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   });
+}
+
+/**
+ * The error for an endpoint's answer that is neither 2xx nor a first 401: a missing
+ * permission for a 403, an unknown customer for a 404 to a path naming one, else what the
+ * status means.
+ */
+export function endpointFailure(
+  endpoint: Endpoint,
+  customerId: string | undefined,
+  response: Response,
+  detail: string,
+): ElementsApiError {
+  const { permission, resource } = endpoint;
+  if (response.status === 403) {
+    return new PermissionMissingError(describeMissingPermission(permission, detail), {
+      permission,
+      resource,
+      status: 403,
+      service: "api",
+    });
+  }
+  if (response.status === 404 && customerId !== undefined) {
+    const said = detail ? `: ${detail}` : "";
+    return answerFailure(
+      response,
+      `The Elements API knows no customer ${customerId} (404, asked for its ${resource})${said}`,
+    );
+  }
+  return answerFailure(response, describeHttpFailure(response.status, detail, permission));
 }

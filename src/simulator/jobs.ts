@@ -7,9 +7,7 @@ import { customerBasics, Random, type ServedData } from "./data.ts";
 import { badRequest, jsonObjectBody, pageReply, type Paging } from "./http.ts";
 import { jsonReply, type Reply } from "./reply.ts";
 
-/** The path of one customer's jobs; `{customerId}` is the customer's id, URL-encoded. */
-export const JOBS_PATH =
-  "partner/external/v3/general/customers/{customerId}/avpt-products/jobs/batch";
+/** JOBS_PATH as a route: its `{customerId}` is captured. */
 const JOBS_ROUTE =
   /^\/partner\/external\/v3\/general\/customers\/([^/]+)\/avpt-products\/jobs\/batch$/;
 

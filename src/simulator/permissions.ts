@@ -1,10 +1,12 @@
 // The permissions an Elements app registration can be granted, one per endpoint; each is
 // also the `scope` of a token request (elements-api.md, "Subscriptions and backup jobs").
 // The simulator's registration holds all three unless a test or a demo denies some.
-import { CUSTOMERS_PERMISSION } from "../elements/payload.ts";
+import {
+  CUSTOMERS_PERMISSION,
+  JOBS_PERMISSION,
+  LICENSE_PERMISSION,
+} from "../elements/resources.ts";
 
-export const LICENSE_PERMISSION = "elements.license.read.all";
-export const JOBS_PERMISSION = "elements.jobs.read.all";
 export const PERMISSIONS = [CUSTOMERS_PERMISSION, LICENSE_PERMISSION, JOBS_PERMISSION] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 

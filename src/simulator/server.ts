@@ -6,7 +6,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CUSTOMERS_PATH, CUSTOMERS_PERMISSION } from "../elements/payload.ts";
+import {
+  CUSTOMERS_PATH,
+  CUSTOMERS_PERMISSION,
+  JOBS_PERMISSION,
+  LICENSE_PERMISSION,
+  SERVICES_PATH,
+} from "../elements/resources.ts";
 import { errorMessage } from "../errors.ts";
 import { Chaos } from "./chaos.ts";
 import { DataSource, generateCustomers, type ServedData } from "./data.ts";
@@ -33,14 +39,9 @@ import {
 } from "./http.ts";
 import { Identity } from "./identity.ts";
 import { jobsAnswer, jobsCustomerId } from "./jobs.ts";
-import {
-  checkedPermissions,
-  JOBS_PERMISSION,
-  LICENSE_PERMISSION,
-  type Permission,
-} from "./permissions.ts";
+import { checkedPermissions, type Permission } from "./permissions.ts";
 import { jsonReply, RESET, type Reply } from "./reply.ts";
-import { SERVICES_PATH, servicesAnswer, startOfDay } from "./services.ts";
+import { servicesAnswer, startOfDay } from "./services.ts";
 import {
   API_VERSIONS,
   isApiVersion,
@@ -62,9 +63,7 @@ export type {
   Simulator,
   SimulatorOptions,
 } from "./options.ts";
-export { JOBS_PERMISSION, LICENSE_PERMISSION, PERMISSIONS } from "./permissions.ts";
-export { JOBS_PATH } from "./jobs.ts";
-export { SERVICES_PATH } from "./services.ts";
+export { PERMISSIONS } from "./permissions.ts";
 
 export const TOKEN_PATH = "/connect/token";
 const CUSTOMERS_ROUTE = `/${CUSTOMERS_PATH}`;

@@ -7,8 +7,6 @@ import { customerBasics, Random, type ServedData } from "./data.ts";
 import { pageReply, type Paging } from "./http.ts";
 import type { Reply } from "./reply.ts";
 
-export const SERVICES_PATH = "partner/external/v3/general/customers/services/batch";
-
 /** A product in the exact shape the services endpoint returns: 18 strings. */
 export interface SimulatedProduct {
   service: string;

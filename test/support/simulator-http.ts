@@ -1,7 +1,7 @@
 // The simulator over HTTP as an Elements client meets it: a token from its identity
 // service's endpoint, for the customers pages a test then asks for.
 import { expect } from "vitest";
-import { CUSTOMERS_PERMISSION } from "../../src/elements/payload.ts";
+import { CUSTOMERS_PERMISSION } from "../../src/elements/resources.ts";
 
 /** The form the simulator's demo app registration signs in with. */
 export const SECRET_FORM = {
