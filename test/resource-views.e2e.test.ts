@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { migrate } from "../src/migrations.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { moveRun } from "./support/reporting-scenario.ts";
 
 const T1 = "2026-11-01T02:00:00.000Z";
 const T2 = "2026-11-02T02:00:00.000Z";
@@ -604,5 +605,33 @@ describe("backup jobs are never removed", () => {
     expect(
       await constraint(`UPDATE backup_job_status_history SET removed = true WHERE job_id = 'j2'`),
     ).toBe("backup_job_status_history_never_removed");
+  });
+});
+
+describe("moveRun (test support)", () => {
+  it("moves what a run stamped in the new tables too", async () => {
+    const moved = "2026-11-03T05:00:00.000Z";
+    await moveRun(db, 3, at(moved));
+    const stamps = await db.query(
+      `SELECT (SELECT array_agg(DISTINCT last_seen_at) FROM subscriptions WHERE removed_at IS NULL) AS subscriptions_seen,
+              (SELECT array_agg(DISTINCT removed_at) FROM subscriptions WHERE removed_at IS NOT NULL) AS subscriptions_removed,
+              (SELECT array_agg(DISTINCT valid_from) FROM subscription_history WHERE opened_by_run_id = 3) AS subscription_periods,
+              (SELECT array_agg(DISTINCT valid_to) FROM subscription_history WHERE closed_by_run_id = 3) AS subscription_closed,
+              (SELECT array_agg(DISTINCT last_seen_at) FROM backup_jobs) AS jobs_seen,
+              (SELECT array_agg(DISTINCT first_seen_at) FROM backup_jobs WHERE job_id = 'j6') AS job_first_seen,
+              (SELECT array_agg(DISTINCT valid_from) FROM backup_job_status_history WHERE opened_by_run_id = 3) AS job_periods`,
+    );
+    const all = [at(moved)];
+    expect(stamps).toEqual([
+      {
+        subscriptions_seen: all,
+        subscriptions_removed: all,
+        subscription_periods: all,
+        subscription_closed: all,
+        jobs_seen: all,
+        job_first_seen: all,
+        job_periods: all,
+      },
+    ]);
   });
 });
