@@ -11,6 +11,7 @@ import {
   beginMerge,
   listUnseen,
   mergeBatch,
+  removeCollectedSubscriptions,
   removeUnseen,
   type BatchResult,
   type MergeInput,
@@ -54,6 +55,11 @@ export class MergeSession {
     return this.#transaction.use((session) => mergeBatch(session, this.input, records));
   }
 
+  /** Runs `work` in the run's transaction, after what was handed over before it. */
+  use<T>(work: (session: Session) => Promise<T>): Promise<T> {
+    return this.#transaction.use(work);
+  }
+
   /** The ids of customers present before the run that it has not merged, in order. */
   listUnseen(): Promise<string[]> {
     return this.#transaction.use((session) => listUnseen(session, this.input));
@@ -71,6 +77,7 @@ export class MergeSession {
       const removed = removal.removeAbsent
         ? await removeUnseen(session, this.input, removal.unseen)
         : 0;
+      await removeCollectedSubscriptions(session, this.input);
       return record(session, removed);
     });
     await this.#transaction.commit();

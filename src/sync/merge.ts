@@ -14,6 +14,7 @@
 // src/sql/merge/ builds them, test/unit/__snapshots__/merge-statements.sql shows them.
 import type { Session } from "../db.ts";
 import {
+  buildChildStatements,
   buildMergeStatements,
   type ChildStatements,
   type EntityStatements,
@@ -21,7 +22,14 @@ import {
 } from "../sql/merge/index.ts";
 import { planForBatches, planForWholeTables, withSeqScans } from "../sql/merge/planner.ts";
 import { run, type Values } from "../sql/merge/statement.ts";
-import { CHILDREN, ROOT, tenants, type DeclaredEntity } from "./entities.ts";
+import {
+  backupJobs,
+  CHILDREN,
+  ROOT,
+  subscriptions,
+  tenants,
+  type DeclaredEntity,
+} from "./entities.ts";
 import { batchValues, compareBatch, writeBatch, type Compared } from "./merge-batch.ts";
 import { countRedone, undoRun, type Opened } from "./merge-redo.ts";
 import { dedupeById, type AcceptedRecord } from "./records.ts";
@@ -60,6 +68,16 @@ const STATEMENTS: MergeStatements = buildMergeStatements(
   CHILDREN.map((child) => child.entity),
 );
 
+/**
+ * The statements of the entities merged from their own endpoints (resource-merge.ts).
+ * Subscriptions are removed with their customer, whatever the services pass did; backup
+ * jobs never are.
+ */
+export const RESOURCE_STATEMENTS = {
+  subscriptions: buildChildStatements(subscriptions.entity),
+  backupJobs: buildChildStatements(backupJobs.entity),
+} as const;
+
 /** Each child's statements with its declaration. */
 const CHILD_STATEMENTS: readonly (readonly [DeclaredEntity, ChildStatements])[] =
   STATEMENTS.children.flatMap((statements, i) => {
@@ -67,7 +85,7 @@ const CHILD_STATEMENTS: readonly (readonly [DeclaredEntity, ChildStatements])[] 
     return child ? [[child, statements] as const] : [];
   });
 
-function runValues({ runId, observedAt }: MergeInput): Values {
+export function runValues({ runId, observedAt }: MergeInput): Values {
   return { run_id: runId, observed_at: observedAt };
 }
 
@@ -79,9 +97,8 @@ function runValues({ runId, observedAt }: MergeInput): Values {
 export async function beginMerge(session: Session): Promise<number> {
   const { rows } = await run<{ present: number }>(session, STATEMENTS.root.setUp.countPresent);
   await planForBatches(session);
-  for (const statements of [STATEMENTS.root, ...STATEMENTS.children]) {
-    await run(session, statements.setUp.createRemovedTable);
-  }
+  const removable = [STATEMENTS.root, ...STATEMENTS.children, RESOURCE_STATEMENTS.subscriptions];
+  for (const statements of removable) await run(session, statements.setUp.createRemovedTable);
   return rows[0]?.present ?? 0;
 }
 
@@ -200,16 +217,36 @@ export async function removeUnseen(
     removed = result.rowCount ?? 0;
     await run(session, root.removal.analyzeRemoved);
     await removeCollected(session, root, values);
-    // Their present children go with them.
-    for (const child of children) await run(session, child.removal.collectChildrenOfRemoved);
+    // Their present children go with them, subscriptions included.
+    for (const child of [...children, RESOURCE_STATEMENTS.subscriptions]) {
+      await run(session, child.removal.collectChildrenOfRemoved);
+    }
   }
-  for (const child of children) {
-    const { rows } = await run<{ n: number }>(session, child.removal.countRemoved);
-    if ((rows[0]?.n ?? 0) === 0) continue;
-    await run(session, child.removal.analyzeRemoved);
-    await removeCollected(session, child, values);
-  }
+  for (const child of children) await removeCollectedChildren(session, child, values);
   return removed;
+}
+
+/**
+ * The end of every run: the subscriptions collected for removal (noted by a complete
+ * services pass within its guard, or of customers removeUnseen removed) are removed.
+ */
+export async function removeCollectedSubscriptions(
+  session: Session,
+  input: MergeInput,
+): Promise<void> {
+  await planForWholeTables(session);
+  await removeCollectedChildren(session, RESOURCE_STATEMENTS.subscriptions, runValues(input));
+}
+
+async function removeCollectedChildren(
+  session: Session,
+  child: ChildStatements,
+  values: Values,
+): Promise<void> {
+  const { rows } = await run<{ n: number }>(session, child.removal.countRemoved);
+  if ((rows[0]?.n ?? 0) === 0) return;
+  await run(session, child.removal.analyzeRemoved);
+  await removeCollected(session, child, values);
 }
 
 /** The rows in an entity's table of rows to remove: periods closed, removed ones opened. */

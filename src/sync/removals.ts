@@ -105,14 +105,16 @@ export function massRemovalWarning(input: {
   absent: number;
   maxRemovalFraction: number;
   allowMassRemoval: boolean;
+  /** What is counted (default "customers"). */
+  noun?: string;
 }): string | null {
-  const { present, absent, maxRemovalFraction } = input;
+  const { present, absent, maxRemovalFraction, noun = "customers" } = input;
   if (input.allowMassRemoval || present === 0 || absent / present <= maxRemovalFraction) {
     return null;
   }
   const percent = (fraction: number) => `${Math.round(fraction * 1000) / 10}%`;
   return (
-    `mass-removal guard: the API no longer lists ${absent} of ${present} present customers ` +
+    `mass-removal guard: the API no longer lists ${absent} of ${present} present ${noun} ` +
     `(${percent(absent / present)}, over MAX_REMOVAL_FRACTION ${maxRemovalFraction}); none were marked removed. ` +
     "If they really are gone, run `elements-sync sync --allow-mass-removal`."
   );

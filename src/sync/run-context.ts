@@ -4,6 +4,7 @@
 // before it, and the pipeline everything fetched goes through; each step returns what it
 // found, and the counts live with the pipeline that makes them.
 import type { Database } from "../db.ts";
+import { RESOURCE_NAMES, type ResourceName } from "../elements/resources.ts";
 import { queuedBytesBudget } from "../elements/body.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { SyncError } from "../errors.ts";
@@ -43,6 +44,10 @@ export interface SyncOptions {
   allowMassRemoval?: boolean | undefined;
   /** Customers staged before a batch is merged (default 250); tests merge every page with 1. */
   minMergeBatch?: number | undefined;
+  /** What the run syncs (ELEMENTS_RESOURCES), in any order; default all three. */
+  resources?: readonly ResourceName[] | undefined;
+  /** Backup jobs only of customers with these job statuses (ELEMENTS_JOBS_FOR_STATUS). */
+  jobsForStatus?: readonly number[] | undefined;
 }
 
 /** SyncOptions as a run uses them: every default applied, customer ids each once. */
@@ -59,6 +64,9 @@ export interface RunOptions {
   readonly maxRemovalFraction: number;
   readonly allowMassRemoval: boolean;
   readonly minMergeBatch: number;
+  /** customers first, then services, then jobs, as far as the run syncs them. */
+  readonly resources: readonly ResourceName[];
+  readonly jobsForStatus: readonly number[] | undefined;
 }
 
 export function compileRunOptions(options: SyncOptions): RunOptions {
@@ -67,6 +75,14 @@ export function compileRunOptions(options: SyncOptions): RunOptions {
       ? undefined
       : Object.freeze([...new Set(options.customerIds)]);
   if (customerIds?.length === 0) throw new SyncError("No customer id to sync.");
+  const resources = RESOURCE_NAMES.filter((name) =>
+    (options.resources ?? RESOURCE_NAMES).includes(name),
+  );
+  if (!resources.includes("customers")) {
+    throw new SyncError(
+      "A run syncs customers: services and jobs are read for the customers it saw.",
+    );
+  }
   return Object.freeze({
     pageSize: checkedInteger("pageSize", options.pageSize, 1),
     customerIds,
@@ -83,6 +99,9 @@ export function compileRunOptions(options: SyncOptions): RunOptions {
       options.minMergeBatch ?? DEFAULT_MIN_MERGE_BATCH,
       1,
     ),
+    resources: Object.freeze(resources),
+    jobsForStatus:
+      options.jobsForStatus === undefined ? undefined : Object.freeze([...options.jobsForStatus]),
   });
 }
 

@@ -1,6 +1,7 @@
 // The sync_runs row: every run has one from its start, and it ends succeeded, failed or
 // abandoned with a reason. Other tables change only in a succeeded run's merge. The
 // statements are in src/sql/runs.ts; this module decides what they record.
+import type { ResourceRecord } from "../sql/resources.ts";
 import type pg from "pg";
 import { inTransaction, type Queryable } from "../db.ts";
 import { errorMessage, SyncError } from "../errors.ts";
@@ -49,6 +50,8 @@ export interface RunOutcome extends FetchProgress {
   customersRemoved: number;
   customersRestored: number;
   statusChanges: number;
+  /** What the run did with each resource it syncs, customers first. */
+  resources: readonly ResourceRecord[];
 }
 
 /**

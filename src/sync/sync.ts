@@ -1,12 +1,13 @@
 // One sync run, in the steps of "How a run works" (docs/development.md): 1. lock, 2. record
 // the run and open its merge session, 3. fetch every page through the pipeline (pipeline.ts), which
 // merges batches in the run's transaction as they arrive, 4. judge completeness, 5. decide
-// what may be marked removed, 6. remove it, record success and commit. A failure rolls the
-// merge back and is recorded instead.
+// what may be marked removed, 6. services and backup jobs (resources.ts), 7. remove what
+// may be, record success and commit. A failure rolls the merge back and is recorded instead.
 import type { Database } from "../db.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { recordResources, type ResourceRecord } from "../sql/resources.ts";
 import { truncateStaging } from "../sql/staging.ts";
 import { fetchEveryPage, type Fetched, type PageProgress } from "./fetch.ts";
 import { RunInProgressError, tryAcquireSyncLock } from "./lock.ts";
@@ -20,6 +21,7 @@ import {
   type RunOptions,
   type SyncOptions,
 } from "./run-context.ts";
+import { customersRecord, syncOtherResources, type RequestCounts } from "./resources.ts";
 import * as runs from "./runs.ts";
 import type { ChangeCounts } from "../sql/changes.ts";
 import type { FetchProgress, RunOutcome, StartedRun } from "./runs.ts";
@@ -78,6 +80,8 @@ interface Started {
   log: Logger;
   /** performance.now() when the run's row was written. */
   startedAt: number;
+  /** The client's requests per resource when the run started. */
+  requestsAtStart: RequestCounts;
 }
 
 async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<RunSummary> {
@@ -90,6 +94,7 @@ async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<R
     row,
     log: deps.log.child({ runId: row.id }),
     startedAt: performance.now(),
+    requestsAtStart: deps.client.requestsMade(),
   };
   started.log.info({ customerFilter, scheduledFor }, "sync run started");
   let run: RunContext | undefined;
@@ -124,11 +129,15 @@ async function fetchJudgeAndMerge(run: RunContext, started: Started): Promise<Ru
   const fetchMs = fetched.lastPageAt - startedAt;
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const decision = await decideRemovals(run, fetched);
-  // Once every page is in, a signal (or the ceiling) stops only requests still to be made
-  // (removal lookups): what is left is merging what arrived, and finishing that is as
-  // clean as rolling it back.
-  // 6. Removals, the run's success, and the commit.
-  const outcome = await finishRun(run, decision);
+  // 6. Services and backup jobs, each in its pass over the customers the run saw.
+  const resources = [
+    customersRecord(run, started.requestsAtStart, decision),
+    ...(await syncOtherResources(run)),
+  ];
+  // Once every request is answered, a signal (or the ceiling) stops nothing more: what is
+  // left is merging what arrived, and finishing that is as clean as rolling it back.
+  // 7. Removals, the run's success, and the commit.
+  const outcome = await finishRun(run, decision, resources);
   const durationMs = performance.now() - startedAt;
   // What the run adds to the API's time: merging the last pages, removals and the commit.
   const timing = {
@@ -145,14 +154,19 @@ async function fetchJudgeAndMerge(run: RunContext, started: Started): Promise<Ru
  * Removals, the run's success and the commit: the end of the run's one transaction, so its
  * row says succeeded exactly when everything it merged is visible.
  */
-async function finishRun(run: RunContext, decision: RemovalDecision): Promise<RunOutcome> {
+async function finishRun(
+  run: RunContext,
+  decision: RemovalDecision,
+  resources: readonly ResourceRecord[],
+): Promise<RunOutcome> {
   const { removeAbsent, unseen, ...verdict } = decision;
   const { merged, presentSeen: _, ...seen } = run.pipeline.tally();
   const newFields = run.pipeline.newFields();
   return run.session.finish({ removeAbsent, unseen }, async (session, customersRemoved) => {
     await runs.claimRunForMerge(session, run.runId);
-    const outcome = { ...seen, newFields, ...verdict, ...merged, customersRemoved };
+    const outcome = { ...seen, newFields, ...verdict, ...merged, customersRemoved, resources };
     await runs.recordSuccess(session, run.runId, outcome);
+    await recordResources(session, run.runId, resources);
     await truncateStaging(session);
     return outcome;
   });

@@ -30,7 +30,11 @@ import {
 } from "../../src/simulator/server.ts";
 import { SYNC_LOCK_RELATION } from "../../src/sync/lock.ts";
 import { UnrecordedFailures } from "../../src/sync/runs.ts";
-import { runSync, type RunSummary, type SyncOptions } from "../../src/sync/sync.ts";
+import { runSync, type RunSummary } from "../../src/sync/sync.ts";
+import type { ResourceName } from "../../src/elements/resources.ts";
+
+/** The services and jobs a data file may give (src/simulator/data.ts). */
+export type ServedResources = Parameters<typeof writeCustomersFile>[2];
 import { snapshotData, type DataSnapshot } from "./data.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
@@ -57,14 +61,8 @@ export interface HarnessOptions {
   /** Migrations to apply (default: all of prisma/migrations), e.g. those before an upgrade. */
   migrationsDir?: string;
   /** The resources every sync of the harness syncs (default: the sync's, all of them). */
-  resources?: readonly HarnessResource[];
+  resources?: readonly ResourceName[];
 }
-
-/**
- * ResourceName of src/elements/resources.ts, spelled out until SyncOptions takes
- * `resources` (issue 23); then this is that type.
- */
-export type HarnessResource = "customers" | "services" | "jobs";
 
 export interface Harness {
   db: TestDatabase;
@@ -73,8 +71,11 @@ export interface Harness {
   client: ElementsClient;
   /** Every log line of the worker, parsed. */
   logs: Record<string, unknown>[];
-  /** Replaces what the simulator serves from its next request on. */
-  serve(customers: readonly unknown[]): Promise<void>;
+  /**
+   * Replaces what the simulator serves from its next request on: customers, and services and
+   * jobs when given (else derived from the customers).
+   */
+  serve(customers: readonly unknown[], resources?: ServedResources): Promise<void>;
   sync(options?: {
     /** A `--customer` run of this one customer. */
     customerId?: string;
@@ -87,8 +88,9 @@ export interface Harness {
     allowMassRemoval?: boolean;
     /** Customers staged before a batch is merged (1: every page as it comes). */
     minMergeBatch?: number;
-    /** The resources this run syncs (default: the harness's). */
-    resources?: readonly HarnessResource[];
+    /** The resources this run syncs (default: the harness's, else all three). */
+    resources?: readonly ResourceName[];
+    jobsForStatus?: readonly number[];
   }): Promise<RunSummary>;
   close(): Promise<void>;
 }
@@ -202,24 +204,23 @@ async function setUpHarness(
     simulator,
     client,
     logs: lines,
-    serve: (customers) => writeCustomersFile(dataFile, customers),
-    sync: (run = {}) => {
-      // Typed apart from the call until SyncOptions has `resources` (issue 23): a literal
-      // with a property SyncOptions lacks would not compile, a variable does.
-      const resources = run.resources ?? options.resources;
-      const syncOptions: SyncOptions & { resources?: readonly HarnessResource[] } = {
-        pageSize: run.pageSize ?? config.pageSize,
-        customerIds:
-          run.customerIds ?? (run.customerId === undefined ? undefined : [run.customerId]),
-        signal: run.signal,
-        concurrency: run.concurrency ?? config.concurrency,
-        maxRemovalFraction: run.maxRemovalFraction,
-        allowMassRemoval: run.allowMassRemoval,
-        minMergeBatch: run.minMergeBatch,
-        ...(resources === undefined ? {} : { resources }),
-      };
-      return runSync({ db: database, client, log: logger, unrecordedFailures }, syncOptions);
-    },
+    serve: (customers, resources) => writeCustomersFile(dataFile, customers, resources),
+    sync: (run = {}) =>
+      runSync(
+        { db: database, client, log: logger, unrecordedFailures },
+        {
+          pageSize: run.pageSize ?? config.pageSize,
+          customerIds:
+            run.customerIds ?? (run.customerId === undefined ? undefined : [run.customerId]),
+          signal: run.signal,
+          concurrency: run.concurrency ?? config.concurrency,
+          maxRemovalFraction: run.maxRemovalFraction,
+          allowMassRemoval: run.allowMassRemoval,
+          minMergeBatch: run.minMergeBatch,
+          resources: run.resources ?? options.resources,
+          jobsForStatus: run.jobsForStatus,
+        },
+      ),
     close,
   };
 }

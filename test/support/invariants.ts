@@ -51,6 +51,12 @@ function periodRules(
   };
 }
 
+const SUBSCRIPTION_ATTRIBUTES = [
+  "subscription_model, purchased_user_seats, purchased_units, microsoft_license_assigned",
+  "microsoft_license_available, purchased_capacity, protected_capacity, storage, retention",
+  "consumed_storage, expiration_date, change, payment_type, package, contract_end_date",
+].join(", ");
+
 const VIOLATIONS: Record<string, string> = {
   ...periodRules(
     "customer_history",
@@ -64,6 +70,37 @@ const VIOLATIONS: Record<string, string> = {
     "SELECT customer_id, id AS tenant_id FROM tenants",
     "name, removed",
   ),
+  ...periodRules(
+    "subscription_history",
+    "customer_id, service, source, subscription_name",
+    "SELECT customer_id, service, source, subscription_name FROM subscriptions",
+    `${SUBSCRIPTION_ATTRIBUTES}, removed`,
+  ),
+  ...periodRules(
+    "backup_job_status_history",
+    "customer_id, job_id",
+    "SELECT customer_id, job_id FROM backup_jobs",
+    "status, removed",
+  ),
+  "subscriptions agree with their open subscription_history period": `
+    SELECT t.customer_id, t.service FROM subscriptions t
+    JOIN subscription_history h ON (h.customer_id, h.service, h.source, h.subscription_name)
+       = (t.customer_id, t.service, t.source, t.subscription_name) AND h.valid_to IS NULL
+    WHERE row(${SUBSCRIPTION_ATTRIBUTES.replace(/(\w+)/g, "t.$1")}, t.removed_at IS NOT NULL)
+          IS DISTINCT FROM row(${SUBSCRIPTION_ATTRIBUTES.replace(/(\w+)/g, "h.$1")}, h.removed)`,
+  "backup jobs agree with their open status period, and are never removed": `
+    SELECT j.customer_id, j.job_id FROM backup_jobs j
+    JOIN backup_job_status_history h ON h.customer_id = j.customer_id AND h.job_id = j.job_id
+     AND h.valid_to IS NULL
+    WHERE j.status IS DISTINCT FROM h.status OR h.removed OR j.removed_at IS NOT NULL`,
+  "a subscription is removed only by a succeeded run, complete or with a complete services pass": `
+    SELECT h.id FROM subscription_history h
+    JOIN sync_runs r ON r.id = h.opened_by_run_id
+    LEFT JOIN sync_run_resources s ON s.run_id = r.id AND s.resource = 'services'
+    WHERE h.removed AND NOT (r.status = 'succeeded' AND (r.complete OR s.outcome = 'complete'))`,
+  "a removed customer has no present subscription": `
+    SELECT t.customer_id FROM subscriptions t JOIN customers c ON c.id = t.customer_id
+    WHERE c.removed_at IS NOT NULL AND t.removed_at IS NULL`,
   "customers agree with their open customer_history period": `
     SELECT c.id FROM customers c
     JOIN customer_history h ON h.customer_id = c.id AND h.valid_to IS NULL

@@ -28,6 +28,7 @@ const notification: RunNotification = {
     customersRemoved: 0,
     customersRestored: 0,
     statusChanges: 1,
+    resources: [],
     changes: null,
   },
   changes: [

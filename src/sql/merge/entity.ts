@@ -8,7 +8,7 @@
 //   closed_by_run_id, and a unique index on the key WHERE valid_to IS NULL (one open period).
 // Every history tracks presence (removed) besides the attributes it names.
 
-export type SqlType = "text" | "integer" | "boolean" | "jsonb";
+export type SqlType = "text" | "integer" | "bigint" | "boolean" | "timestamptz" | "jsonb";
 
 export interface Column {
   readonly name: string;

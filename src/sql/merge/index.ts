@@ -121,29 +121,36 @@ export function buildMergeStatements(root: Entity, children: readonly Entity[]):
         ...rootCommon.removal,
       },
     },
-    children: children.map((child) => {
-      const childCommon = common(child);
-      return {
-        ...childCommon,
-        batch: {
-          ...childCommon.batch,
-          noteUnlisted: batch.noteUnlisted(child),
-          noteUnlistedAgain: batch.noteUnlistedAgain(child),
-        },
-        redo: {
-          countSeen: redo.countSeen(child),
-          ...childCommon.redo,
-          deleteInserted: redo.deleteInserted(child),
-          restoreRows: child.histories.map((history) => redo.restoreRows(child, history)),
-          forgetUnlisted: redo.forgetUnlisted(child),
-        },
-        removal: {
-          collectChildrenOfRemoved: removal.collectChildrenOfRemoved(child),
-          countRemoved: removal.countRemoved(child),
-          ...childCommon.removal,
-        },
-      };
-    }),
+    children: children.map(buildChildStatements),
+  };
+}
+
+/**
+ * The statements of a child entity: those `buildMergeStatements` builds for each child, and
+ * those of an entity a run merges from its own endpoint (subscriptions, backup jobs).
+ */
+export function buildChildStatements(child: Entity): ChildStatements {
+  if (!child.parent) throw new Error(`${child.table}: a child entity declares its parent`);
+  const childCommon = common(child);
+  return {
+    ...childCommon,
+    batch: {
+      ...childCommon.batch,
+      noteUnlisted: batch.noteUnlisted(child),
+      noteUnlistedAgain: batch.noteUnlistedAgain(child),
+    },
+    redo: {
+      countSeen: redo.countSeen(child),
+      ...childCommon.redo,
+      deleteInserted: redo.deleteInserted(child),
+      restoreRows: child.histories.map((history) => redo.restoreRows(child, history)),
+      forgetUnlisted: redo.forgetUnlisted(child),
+    },
+    removal: {
+      collectChildrenOfRemoved: removal.collectChildrenOfRemoved(child),
+      countRemoved: removal.countRemoved(child),
+      ...childCommon.removal,
+    },
   };
 }
 

@@ -20,8 +20,24 @@ CREATE TEMP TABLE "merge_removed_tenants" (
   PRIMARY KEY ("customer_id", "id")
 ) ON COMMIT DROP;
 
+-- subscriptions: the table of rows to remove
+CREATE TEMP TABLE "merge_removed_subscriptions" (
+  "customer_id" text NOT NULL,
+  "service" text NOT NULL,
+  "source" text NOT NULL,
+  "subscription_name" text NOT NULL,
+  PRIMARY KEY ("customer_id", "service", "source", "subscription_name")
+) ON COMMIT DROP;
+
+-- backup_jobs: the table of rows to remove
+CREATE TEMP TABLE "merge_removed_backup_jobs" (
+  "customer_id" text NOT NULL,
+  "job_id" text NOT NULL,
+  PRIMARY KEY ("customer_id", "job_id")
+) ON COMMIT DROP;
+
 -- ========================================================================================
--- Each batch (mergeBatch)
+-- Each batch (mergeBatch; a services page and a customer's jobs: resource-merge.ts)
 -- ========================================================================================
 
 -- customers: compare the batch with what is stored
@@ -270,6 +286,423 @@ WHERE t."customer_id" = ANY ($1::text[])
       unnest($3::text[]), unnest($4::text[])
     ) WITH ORDINALITY AS s("customer_id", "id", n));
 
+-- subscriptions: compare the batch with what is stored
+-- $1: column:customer_id (text[])
+-- $2: column:service (text[])
+-- $3: column:source (text[])
+-- $4: column:subscription_name (text[])
+-- $5: column:subscription_model (text[])
+-- $6: column:purchased_user_seats (integer[])
+-- $7: column:purchased_units (integer[])
+-- $8: column:microsoft_license_assigned (integer[])
+-- $9: column:microsoft_license_available (integer[])
+-- $10: column:purchased_capacity (text[])
+-- $11: column:protected_capacity (text[])
+-- $12: column:storage (text[])
+-- $13: column:retention (text[])
+-- $14: column:consumed_storage (text[])
+-- $15: column:expiration_date (timestamptz[])
+-- $16: column:change (text[])
+-- $17: column:payment_type (text[])
+-- $18: column:package (text[])
+-- $19: column:contract_end_date (timestamptz[])
+SELECT "subscription_history"."id" IS NOT NULL AS known,
+       "subscription_history"."id"::text AS period_0,
+       ("subscription_history"."subscription_model",
+          "subscription_history"."purchased_user_seats",
+          "subscription_history"."purchased_units",
+          "subscription_history"."microsoft_license_assigned",
+          "subscription_history"."microsoft_license_available",
+          "subscription_history"."purchased_capacity",
+          "subscription_history"."protected_capacity", "subscription_history"."storage",
+          "subscription_history"."retention", "subscription_history"."consumed_storage",
+          "subscription_history"."expiration_date", "subscription_history"."change",
+          "subscription_history"."payment_type", "subscription_history"."package",
+          "subscription_history"."contract_end_date", "subscription_history"."removed")
+           IS DISTINCT FROM (s."subscription_model", s."purchased_user_seats",
+                             s."purchased_units", s."microsoft_license_assigned",
+                             s."microsoft_license_available", s."purchased_capacity",
+                             s."protected_capacity", s."storage", s."retention",
+                             s."consumed_storage", s."expiration_date", s."change",
+                             s."payment_type", s."package", s."contract_end_date", false) AS changed_0
+FROM ROWS FROM (
+  unnest($1::text[]), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
+  unnest($5::text[]), unnest($6::integer[]), unnest($7::integer[]), unnest($8::integer[]),
+  unnest($9::integer[]), unnest($10::text[]), unnest($11::text[]), unnest($12::text[]),
+  unnest($13::text[]), unnest($14::text[]), unnest($15::timestamptz[]), unnest($16::text[]),
+  unnest($17::text[]), unnest($18::text[]), unnest($19::timestamptz[])
+) WITH ORDINALITY AS s("customer_id", "service", "source", "subscription_name",
+                       "subscription_model", "purchased_user_seats", "purchased_units",
+                       "microsoft_license_assigned", "microsoft_license_available",
+                       "purchased_capacity", "protected_capacity", "storage", "retention",
+                       "consumed_storage", "expiration_date", "change", "payment_type",
+                       "package", "contract_end_date", n)
+-- LATERAL lookups fenced with OFFSET 0 (not flattened into joins): one index probe per row
+-- and table, however stale the statistics.
+LEFT JOIN LATERAL (
+  SELECT h."id", h."subscription_model", h."purchased_user_seats", h."purchased_units",
+         h."microsoft_license_assigned", h."microsoft_license_available",
+         h."purchased_capacity", h."protected_capacity", h."storage", h."retention",
+         h."consumed_storage", h."expiration_date", h."change", h."payment_type",
+         h."package", h."contract_end_date", h."removed"
+  FROM "subscription_history" h
+  WHERE h."customer_id" = s."customer_id" AND h."service" = s."service" AND h."source" = s."source" AND h."subscription_name" = s."subscription_name" AND h."valid_to" IS NULL
+  OFFSET 0
+) "subscription_history" ON true
+ORDER BY s.n;
+
+-- subscriptions: update the known rows
+-- $1: observed_at (timestamptz)
+-- $2: column:customer_id (text[])
+-- $3: column:service (text[])
+-- $4: column:source (text[])
+-- $5: column:subscription_name (text[])
+-- $6: column:subscription_model (text[])
+-- $7: column:purchased_user_seats (integer[])
+-- $8: column:purchased_units (integer[])
+-- $9: column:microsoft_license_assigned (integer[])
+-- $10: column:microsoft_license_available (integer[])
+-- $11: column:purchased_capacity (text[])
+-- $12: column:protected_capacity (text[])
+-- $13: column:storage (text[])
+-- $14: column:retention (text[])
+-- $15: column:consumed_storage (text[])
+-- $16: column:expiration_date (timestamptz[])
+-- $17: column:change (text[])
+-- $18: column:payment_type (text[])
+-- $19: column:package (text[])
+-- $20: column:contract_end_date (timestamptz[])
+-- $21: column:source_record (jsonb)
+UPDATE "subscriptions" e
+SET "subscription_model" = s."subscription_model",
+    "purchased_user_seats" = s."purchased_user_seats",
+    "purchased_units" = s."purchased_units",
+    "microsoft_license_assigned" = s."microsoft_license_assigned",
+    "microsoft_license_available" = s."microsoft_license_available",
+    "purchased_capacity" = s."purchased_capacity",
+    "protected_capacity" = s."protected_capacity",
+    "storage" = s."storage",
+    "retention" = s."retention",
+    "consumed_storage" = s."consumed_storage",
+    "expiration_date" = s."expiration_date",
+    "change" = s."change",
+    "payment_type" = s."payment_type",
+    "package" = s."package",
+    "contract_end_date" = s."contract_end_date",
+    -- Kept as stored when unchanged: a large value then keeps its TOAST copy.
+    "source_record" = CASE WHEN e."source_record" IS DISTINCT FROM s."source_record"
+      THEN s."source_record" ELSE e."source_record" END,
+    "last_seen_at" = $1::timestamptz,
+    "removed_at" = NULL
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+  unnest($6::text[]), unnest($7::integer[]), unnest($8::integer[]), unnest($9::integer[]),
+  unnest($10::integer[]), unnest($11::text[]), unnest($12::text[]), unnest($13::text[]),
+  unnest($14::text[]), unnest($15::text[]), unnest($16::timestamptz[]), unnest($17::text[]),
+  unnest($18::text[]), unnest($19::text[]), unnest($20::timestamptz[]),
+  jsonb_array_elements($21::jsonb)
+) WITH ORDINALITY AS s("customer_id", "service", "source", "subscription_name",
+                       "subscription_model", "purchased_user_seats", "purchased_units",
+                       "microsoft_license_assigned", "microsoft_license_available",
+                       "purchased_capacity", "protected_capacity", "storage", "retention",
+                       "consumed_storage", "expiration_date", "change", "payment_type",
+                       "package", "contract_end_date", "source_record", n)
+WHERE e."customer_id" = s."customer_id" AND e."service" = s."service" AND e."source" = s."source" AND e."subscription_name" = s."subscription_name";
+
+-- subscriptions: insert the new rows
+-- $1: observed_at (timestamptz)
+-- $2: column:customer_id (text[])
+-- $3: column:service (text[])
+-- $4: column:source (text[])
+-- $5: column:subscription_name (text[])
+-- $6: column:subscription_model (text[])
+-- $7: column:purchased_user_seats (integer[])
+-- $8: column:purchased_units (integer[])
+-- $9: column:microsoft_license_assigned (integer[])
+-- $10: column:microsoft_license_available (integer[])
+-- $11: column:purchased_capacity (text[])
+-- $12: column:protected_capacity (text[])
+-- $13: column:storage (text[])
+-- $14: column:retention (text[])
+-- $15: column:consumed_storage (text[])
+-- $16: column:expiration_date (timestamptz[])
+-- $17: column:change (text[])
+-- $18: column:payment_type (text[])
+-- $19: column:package (text[])
+-- $20: column:contract_end_date (timestamptz[])
+-- $21: column:source_record (jsonb)
+INSERT INTO "subscriptions"
+  ("customer_id", "service", "source", "subscription_name", "subscription_model",
+   "purchased_user_seats", "purchased_units", "microsoft_license_assigned",
+   "microsoft_license_available", "purchased_capacity", "protected_capacity", "storage",
+   "retention", "consumed_storage", "expiration_date", "change", "payment_type", "package",
+   "contract_end_date", "source_record", "first_seen_at", "last_seen_at", "removed_at")
+SELECT s."customer_id", s."service", s."source", s."subscription_name",
+       s."subscription_model", s."purchased_user_seats", s."purchased_units",
+       s."microsoft_license_assigned", s."microsoft_license_available",
+       s."purchased_capacity", s."protected_capacity", s."storage", s."retention",
+       s."consumed_storage", s."expiration_date", s."change", s."payment_type", s."package",
+       s."contract_end_date", s."source_record", $1::timestamptz, $1::timestamptz, NULL
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]),
+  unnest($6::text[]), unnest($7::integer[]), unnest($8::integer[]), unnest($9::integer[]),
+  unnest($10::integer[]), unnest($11::text[]), unnest($12::text[]), unnest($13::text[]),
+  unnest($14::text[]), unnest($15::text[]), unnest($16::timestamptz[]), unnest($17::text[]),
+  unnest($18::text[]), unnest($19::text[]), unnest($20::timestamptz[]),
+  jsonb_array_elements($21::jsonb)
+) WITH ORDINALITY AS s("customer_id", "service", "source", "subscription_name",
+                       "subscription_model", "purchased_user_seats", "purchased_units",
+                       "microsoft_license_assigned", "microsoft_license_available",
+                       "purchased_capacity", "protected_capacity", "storage", "retention",
+                       "consumed_storage", "expiration_date", "change", "payment_type",
+                       "package", "contract_end_date", "source_record", n)
+-- In key order, index inserts walk the indexes instead of jumping.
+ORDER BY s."customer_id", s."service", s."source", s."subscription_name";
+
+-- subscription_history: close the periods that differ
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+-- $3: periods (bigint[])
+UPDATE "subscription_history"
+SET "valid_to" = $1::timestamptz, "closed_by_run_id" = $2::integer
+WHERE "id" = ANY ($3::bigint[]);
+
+-- subscription_history: open the new periods
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+-- $3: column:customer_id (text[])
+-- $4: column:service (text[])
+-- $5: column:source (text[])
+-- $6: column:subscription_name (text[])
+-- $7: column:subscription_model (text[])
+-- $8: column:purchased_user_seats (integer[])
+-- $9: column:purchased_units (integer[])
+-- $10: column:microsoft_license_assigned (integer[])
+-- $11: column:microsoft_license_available (integer[])
+-- $12: column:purchased_capacity (text[])
+-- $13: column:protected_capacity (text[])
+-- $14: column:storage (text[])
+-- $15: column:retention (text[])
+-- $16: column:consumed_storage (text[])
+-- $17: column:expiration_date (timestamptz[])
+-- $18: column:change (text[])
+-- $19: column:payment_type (text[])
+-- $20: column:package (text[])
+-- $21: column:contract_end_date (timestamptz[])
+INSERT INTO "subscription_history"
+  ("customer_id", "service", "source", "subscription_name", "subscription_model",
+   "purchased_user_seats", "purchased_units", "microsoft_license_assigned",
+   "microsoft_license_available", "purchased_capacity", "protected_capacity", "storage",
+   "retention", "consumed_storage", "expiration_date", "change", "payment_type", "package",
+   "contract_end_date", "removed", "valid_from", "opened_by_run_id")
+SELECT s."customer_id", s."service", s."source", s."subscription_name",
+       s."subscription_model", s."purchased_user_seats", s."purchased_units",
+       s."microsoft_license_assigned", s."microsoft_license_available",
+       s."purchased_capacity", s."protected_capacity", s."storage", s."retention",
+       s."consumed_storage", s."expiration_date", s."change", s."payment_type", s."package",
+       s."contract_end_date", false, $1::timestamptz, $2::integer
+FROM ROWS FROM (
+  unnest($3::text[]), unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
+  unnest($7::text[]), unnest($8::integer[]), unnest($9::integer[]), unnest($10::integer[]),
+  unnest($11::integer[]), unnest($12::text[]), unnest($13::text[]), unnest($14::text[]),
+  unnest($15::text[]), unnest($16::text[]), unnest($17::timestamptz[]), unnest($18::text[]),
+  unnest($19::text[]), unnest($20::text[]), unnest($21::timestamptz[])
+) WITH ORDINALITY AS s("customer_id", "service", "source", "subscription_name",
+                       "subscription_model", "purchased_user_seats", "purchased_units",
+                       "microsoft_license_assigned", "microsoft_license_available",
+                       "purchased_capacity", "protected_capacity", "storage", "retention",
+                       "consumed_storage", "expiration_date", "change", "payment_type",
+                       "package", "contract_end_date", n)
+ORDER BY s."customer_id", s."service", s."source", s."subscription_name";
+
+-- subscriptions: note the rows the batch no longer lists
+-- $1: parent_ids (text[])
+-- $2: observed_at (timestamptz)
+INSERT INTO "merge_removed_subscriptions" ("customer_id", "service", "source", "subscription_name")
+SELECT t."customer_id", t."service", t."source", t."subscription_name"
+FROM "subscriptions" t
+WHERE t."customer_id" = ANY ($1::text[])
+  AND t."removed_at" IS NULL AND t."last_seen_at" < $2::timestamptz;
+
+-- subscriptions: note the rows a parent merged again no longer lists
+-- $1: again_ids (text[])
+-- $2: observed_at (timestamptz)
+-- $3: column:customer_id (text[])
+-- $4: column:service (text[])
+-- $5: column:source (text[])
+-- $6: column:subscription_name (text[])
+INSERT INTO "merge_removed_subscriptions" ("customer_id", "service", "source", "subscription_name")
+SELECT t."customer_id", t."service", t."source", t."subscription_name"
+FROM "subscriptions" t
+WHERE t."customer_id" = ANY ($1::text[])
+  AND t."removed_at" IS NULL AND t."last_seen_at" = $2::timestamptz
+  AND (t."customer_id", t."service", t."source", t."subscription_name") NOT IN (
+    SELECT s."customer_id", s."service", s."source", s."subscription_name"
+    FROM ROWS FROM (
+      unnest($3::text[]), unnest($4::text[]), unnest($5::text[]), unnest($6::text[])
+    ) WITH ORDINALITY AS s("customer_id", "service", "source", "subscription_name", n));
+
+-- backup_jobs: compare the batch with what is stored
+-- $1: column:customer_id (text[])
+-- $2: column:job_id (text[])
+-- $3: column:status (integer[])
+SELECT "backup_job_status_history"."id" IS NOT NULL AS known,
+       "backup_job_status_history"."id"::text AS period_0,
+       ("backup_job_status_history"."status", "backup_job_status_history"."removed")
+           IS DISTINCT FROM (s."status", false) AS changed_0
+FROM ROWS FROM (
+  unnest($1::text[]), unnest($2::text[]), unnest($3::integer[])
+) WITH ORDINALITY AS s("customer_id", "job_id", "status", n)
+-- LATERAL lookups fenced with OFFSET 0 (not flattened into joins): one index probe per row
+-- and table, however stale the statistics.
+LEFT JOIN LATERAL (
+  SELECT h."id", h."status", h."removed"
+  FROM "backup_job_status_history" h
+  WHERE h."customer_id" = s."customer_id" AND h."job_id" = s."job_id" AND h."valid_to" IS NULL
+  OFFSET 0
+) "backup_job_status_history" ON true
+ORDER BY s.n;
+
+-- backup_jobs: update the known rows
+-- $1: observed_at (timestamptz)
+-- $2: column:customer_id (text[])
+-- $3: column:job_id (text[])
+-- $4: column:status (integer[])
+-- $5: column:job_type (integer[])
+-- $6: column:job_module (integer[])
+-- $7: column:name (text[])
+-- $8: column:total_count (bigint[])
+-- $9: column:failed_count (bigint[])
+-- $10: column:successful_count (bigint[])
+-- $11: column:skipped_count (bigint[])
+-- $12: column:warning_count (bigint[])
+-- $13: column:backup_size (text[])
+-- $14: column:start_time (timestamptz[])
+-- $15: column:end_time (timestamptz[])
+-- $16: column:last_modified_at (timestamptz[])
+-- $17: column:job_duration (text[])
+-- $18: column:source_record (jsonb)
+UPDATE "backup_jobs" e
+SET "status" = s."status",
+    "job_type" = s."job_type",
+    "job_module" = s."job_module",
+    "name" = s."name",
+    "total_count" = s."total_count",
+    "failed_count" = s."failed_count",
+    "successful_count" = s."successful_count",
+    "skipped_count" = s."skipped_count",
+    "warning_count" = s."warning_count",
+    "backup_size" = s."backup_size",
+    "start_time" = s."start_time",
+    "end_time" = s."end_time",
+    "last_modified_at" = s."last_modified_at",
+    "job_duration" = s."job_duration",
+    -- Kept as stored when unchanged: a large value then keeps its TOAST copy.
+    "source_record" = CASE WHEN e."source_record" IS DISTINCT FROM s."source_record"
+      THEN s."source_record" ELSE e."source_record" END,
+    "last_seen_at" = $1::timestamptz,
+    "removed_at" = NULL
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::integer[]), unnest($5::integer[]),
+  unnest($6::integer[]), unnest($7::text[]), unnest($8::bigint[]), unnest($9::bigint[]),
+  unnest($10::bigint[]), unnest($11::bigint[]), unnest($12::bigint[]), unnest($13::text[]),
+  unnest($14::timestamptz[]), unnest($15::timestamptz[]), unnest($16::timestamptz[]),
+  unnest($17::text[]), jsonb_array_elements($18::jsonb)
+) WITH ORDINALITY AS s("customer_id", "job_id", "status", "job_type", "job_module", "name",
+                       "total_count", "failed_count", "successful_count", "skipped_count",
+                       "warning_count", "backup_size", "start_time", "end_time",
+                       "last_modified_at", "job_duration", "source_record", n)
+WHERE e."customer_id" = s."customer_id" AND e."job_id" = s."job_id";
+
+-- backup_jobs: insert the new rows
+-- $1: observed_at (timestamptz)
+-- $2: column:customer_id (text[])
+-- $3: column:job_id (text[])
+-- $4: column:status (integer[])
+-- $5: column:job_type (integer[])
+-- $6: column:job_module (integer[])
+-- $7: column:name (text[])
+-- $8: column:total_count (bigint[])
+-- $9: column:failed_count (bigint[])
+-- $10: column:successful_count (bigint[])
+-- $11: column:skipped_count (bigint[])
+-- $12: column:warning_count (bigint[])
+-- $13: column:backup_size (text[])
+-- $14: column:start_time (timestamptz[])
+-- $15: column:end_time (timestamptz[])
+-- $16: column:last_modified_at (timestamptz[])
+-- $17: column:job_duration (text[])
+-- $18: column:source_record (jsonb)
+INSERT INTO "backup_jobs"
+  ("customer_id", "job_id", "status", "job_type", "job_module", "name", "total_count",
+   "failed_count", "successful_count", "skipped_count", "warning_count", "backup_size",
+   "start_time", "end_time", "last_modified_at", "job_duration", "source_record",
+   "first_seen_at", "last_seen_at", "removed_at")
+SELECT s."customer_id", s."job_id", s."status", s."job_type", s."job_module", s."name",
+       s."total_count", s."failed_count", s."successful_count", s."skipped_count",
+       s."warning_count", s."backup_size", s."start_time", s."end_time",
+       s."last_modified_at", s."job_duration", s."source_record", $1::timestamptz,
+       $1::timestamptz, NULL
+FROM ROWS FROM (
+  unnest($2::text[]), unnest($3::text[]), unnest($4::integer[]), unnest($5::integer[]),
+  unnest($6::integer[]), unnest($7::text[]), unnest($8::bigint[]), unnest($9::bigint[]),
+  unnest($10::bigint[]), unnest($11::bigint[]), unnest($12::bigint[]), unnest($13::text[]),
+  unnest($14::timestamptz[]), unnest($15::timestamptz[]), unnest($16::timestamptz[]),
+  unnest($17::text[]), jsonb_array_elements($18::jsonb)
+) WITH ORDINALITY AS s("customer_id", "job_id", "status", "job_type", "job_module", "name",
+                       "total_count", "failed_count", "successful_count", "skipped_count",
+                       "warning_count", "backup_size", "start_time", "end_time",
+                       "last_modified_at", "job_duration", "source_record", n)
+-- In key order, index inserts walk the indexes instead of jumping.
+ORDER BY s."customer_id", s."job_id";
+
+-- backup_job_status_history: close the periods that differ
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+-- $3: periods (bigint[])
+UPDATE "backup_job_status_history"
+SET "valid_to" = $1::timestamptz, "closed_by_run_id" = $2::integer
+WHERE "id" = ANY ($3::bigint[]);
+
+-- backup_job_status_history: open the new periods
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+-- $3: column:customer_id (text[])
+-- $4: column:job_id (text[])
+-- $5: column:status (integer[])
+INSERT INTO "backup_job_status_history"
+  ("customer_id", "job_id", "status", "removed", "valid_from", "opened_by_run_id")
+SELECT s."customer_id", s."job_id", s."status", false, $1::timestamptz, $2::integer
+FROM ROWS FROM (
+  unnest($3::text[]), unnest($4::text[]), unnest($5::integer[])
+) WITH ORDINALITY AS s("customer_id", "job_id", "status", n)
+ORDER BY s."customer_id", s."job_id";
+
+-- backup_jobs: note the rows the batch no longer lists
+-- $1: parent_ids (text[])
+-- $2: observed_at (timestamptz)
+INSERT INTO "merge_removed_backup_jobs" ("customer_id", "job_id")
+SELECT t."customer_id", t."job_id"
+FROM "backup_jobs" t
+WHERE t."customer_id" = ANY ($1::text[])
+  AND t."removed_at" IS NULL AND t."last_seen_at" < $2::timestamptz;
+
+-- backup_jobs: note the rows a parent merged again no longer lists
+-- $1: again_ids (text[])
+-- $2: observed_at (timestamptz)
+-- $3: column:customer_id (text[])
+-- $4: column:job_id (text[])
+INSERT INTO "merge_removed_backup_jobs" ("customer_id", "job_id")
+SELECT t."customer_id", t."job_id"
+FROM "backup_jobs" t
+WHERE t."customer_id" = ANY ($1::text[])
+  AND t."removed_at" IS NULL AND t."last_seen_at" = $2::timestamptz
+  AND (t."customer_id", t."job_id") NOT IN (
+    SELECT s."customer_id", s."job_id"
+    FROM ROWS FROM (
+      unnest($3::text[]), unnest($4::text[])
+    ) WITH ORDINALITY AS s("customer_id", "job_id", n));
+
 -- ========================================================================================
 -- Each batch with customers the run merged already: what it did is taken back first
 -- ========================================================================================
@@ -358,8 +791,88 @@ WHERE t."customer_id" = ANY ($1::text[])
 DELETE FROM "merge_removed_tenants"
 WHERE "customer_id" = ANY ($1::text[]);
 
+-- subscriptions: count the rows the run has seen
+-- $1: again_ids (text[])
+-- $2: observed_at (timestamptz)
+SELECT count(*)::int AS n FROM "subscriptions"
+WHERE "customer_id" = ANY ($1::text[])
+  AND "last_seen_at" = $2::timestamptz;
+
+-- subscription_history: delete the periods the run opened
+-- $1: again_ids (text[])
+-- $2: run_id (integer)
+DELETE FROM "subscription_history"
+WHERE "customer_id" = ANY ($1::text[])
+  AND "opened_by_run_id" = $2::integer;
+
+-- subscription_history: reopen the periods the run closed
+-- $1: again_ids (text[])
+-- $2: run_id (integer)
+UPDATE "subscription_history" SET "valid_to" = NULL, "closed_by_run_id" = NULL
+WHERE "customer_id" = ANY ($1::text[])
+  AND "closed_by_run_id" = $2::integer;
+
+-- subscriptions: delete the rows the run inserted
+-- $1: again_ids (text[])
+DELETE FROM "subscriptions" t
+WHERE t."customer_id" = ANY ($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM "subscription_history" h WHERE h."customer_id" = t."customer_id" AND h."service" = t."service" AND h."source" = t."source" AND h."subscription_name" = t."subscription_name");
+
+-- subscriptions: restore the rows the run updated from subscription_history
+-- $1: again_ids (text[])
+UPDATE "subscriptions" t
+SET "subscription_model" = h."subscription_model", "purchased_user_seats" = h."purchased_user_seats", "purchased_units" = h."purchased_units", "microsoft_license_assigned" = h."microsoft_license_assigned", "microsoft_license_available" = h."microsoft_license_available", "purchased_capacity" = h."purchased_capacity", "protected_capacity" = h."protected_capacity", "storage" = h."storage", "retention" = h."retention", "consumed_storage" = h."consumed_storage", "expiration_date" = h."expiration_date", "change" = h."change", "payment_type" = h."payment_type", "package" = h."package", "contract_end_date" = h."contract_end_date", "removed_at" = CASE WHEN h."removed" THEN h."valid_from" END
+FROM "subscription_history" h
+WHERE t."customer_id" = ANY ($1::text[])
+  AND h."customer_id" = t."customer_id" AND h."service" = t."service" AND h."source" = t."source" AND h."subscription_name" = t."subscription_name" AND h."valid_to" IS NULL;
+
+-- subscriptions: forget the rows noted as no longer listed
+-- $1: again_ids (text[])
+DELETE FROM "merge_removed_subscriptions"
+WHERE "customer_id" = ANY ($1::text[]);
+
+-- backup_jobs: count the rows the run has seen
+-- $1: again_ids (text[])
+-- $2: observed_at (timestamptz)
+SELECT count(*)::int AS n FROM "backup_jobs"
+WHERE "customer_id" = ANY ($1::text[])
+  AND "last_seen_at" = $2::timestamptz;
+
+-- backup_job_status_history: delete the periods the run opened
+-- $1: again_ids (text[])
+-- $2: run_id (integer)
+DELETE FROM "backup_job_status_history"
+WHERE "customer_id" = ANY ($1::text[])
+  AND "opened_by_run_id" = $2::integer;
+
+-- backup_job_status_history: reopen the periods the run closed
+-- $1: again_ids (text[])
+-- $2: run_id (integer)
+UPDATE "backup_job_status_history" SET "valid_to" = NULL, "closed_by_run_id" = NULL
+WHERE "customer_id" = ANY ($1::text[])
+  AND "closed_by_run_id" = $2::integer;
+
+-- backup_jobs: delete the rows the run inserted
+-- $1: again_ids (text[])
+DELETE FROM "backup_jobs" t
+WHERE t."customer_id" = ANY ($1::text[])
+  AND NOT EXISTS (SELECT 1 FROM "backup_job_status_history" h WHERE h."customer_id" = t."customer_id" AND h."job_id" = t."job_id");
+
+-- backup_jobs: restore the rows the run updated from backup_job_status_history
+-- $1: again_ids (text[])
+UPDATE "backup_jobs" t
+SET "status" = h."status", "removed_at" = CASE WHEN h."removed" THEN h."valid_from" END
+FROM "backup_job_status_history" h
+WHERE t."customer_id" = ANY ($1::text[])
+  AND h."customer_id" = t."customer_id" AND h."job_id" = t."job_id" AND h."valid_to" IS NULL;
+
+-- backup_jobs: forget the rows noted as no longer listed
+-- $1: again_ids (text[])
+DELETE FROM "merge_removed_backup_jobs"
+WHERE "customer_id" = ANY ($1::text[]);
+
 -- ========================================================================================
--- The end of a complete run (listUnseen, removeUnseen)
+-- The end of a run (listUnseen, removeUnseen, removeCollectedSubscriptions)
 -- ========================================================================================
 
 -- customers: list the present rows the run has not seen
@@ -464,3 +977,90 @@ ORDER BY e."customer_id", e."id";
 UPDATE "tenants" e SET "removed_at" = $1::timestamptz
 FROM "merge_removed_tenants" r
 WHERE e."customer_id" = r."customer_id" AND e."id" = r."id" AND e."removed_at" IS NULL;
+
+-- subscriptions: collect the rows of removed parents
+INSERT INTO "merge_removed_subscriptions" ("customer_id", "service", "source", "subscription_name")
+SELECT t."customer_id", t."service", t."source", t."subscription_name"
+FROM "subscriptions" t JOIN "merge_removed_customers" r ON r."id" = t."customer_id"
+WHERE t."removed_at" IS NULL
+ON CONFLICT DO NOTHING;
+
+-- subscriptions: count the rows to remove
+SELECT count(*)::int AS n FROM "merge_removed_subscriptions";
+
+-- subscriptions: analyze the rows to remove
+ANALYZE "merge_removed_subscriptions";
+
+-- subscription_history: close the periods of the rows to remove
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+UPDATE "subscription_history" h
+SET "valid_to" = $1::timestamptz, "closed_by_run_id" = $2::integer
+FROM "merge_removed_subscriptions" r
+WHERE h."customer_id" = r."customer_id" AND h."service" = r."service" AND h."source" = r."source" AND h."subscription_name" = r."subscription_name" AND h."valid_to" IS NULL
+  AND NOT h."removed";
+
+-- subscription_history: open the removed periods
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+INSERT INTO "subscription_history"
+  ("customer_id", "service", "source", "subscription_name", "subscription_model",
+   "purchased_user_seats", "purchased_units", "microsoft_license_assigned",
+   "microsoft_license_available", "purchased_capacity", "protected_capacity", "storage",
+   "retention", "consumed_storage", "expiration_date", "change", "payment_type", "package",
+   "contract_end_date", "removed", "valid_from", "opened_by_run_id")
+SELECT e."customer_id", e."service", e."source", e."subscription_name",
+       e."subscription_model", e."purchased_user_seats", e."purchased_units",
+       e."microsoft_license_assigned", e."microsoft_license_available",
+       e."purchased_capacity", e."protected_capacity", e."storage", e."retention",
+       e."consumed_storage", e."expiration_date", e."change", e."payment_type", e."package",
+       e."contract_end_date", true, $1::timestamptz, $2::integer
+FROM "merge_removed_subscriptions" r
+JOIN "subscriptions" e ON e."customer_id" = r."customer_id" AND e."service" = r."service" AND e."source" = r."source" AND e."subscription_name" = r."subscription_name"
+WHERE e."removed_at" IS NULL
+ORDER BY e."customer_id", e."service", e."source", e."subscription_name";
+
+-- subscriptions: mark the rows removed
+-- $1: observed_at (timestamptz)
+UPDATE "subscriptions" e SET "removed_at" = $1::timestamptz
+FROM "merge_removed_subscriptions" r
+WHERE e."customer_id" = r."customer_id" AND e."service" = r."service" AND e."source" = r."source" AND e."subscription_name" = r."subscription_name" AND e."removed_at" IS NULL;
+
+-- backup_jobs: collect the rows of removed parents
+INSERT INTO "merge_removed_backup_jobs" ("customer_id", "job_id")
+SELECT t."customer_id", t."job_id"
+FROM "backup_jobs" t JOIN "merge_removed_customers" r ON r."id" = t."customer_id"
+WHERE t."removed_at" IS NULL
+ON CONFLICT DO NOTHING;
+
+-- backup_jobs: count the rows to remove
+SELECT count(*)::int AS n FROM "merge_removed_backup_jobs";
+
+-- backup_jobs: analyze the rows to remove
+ANALYZE "merge_removed_backup_jobs";
+
+-- backup_job_status_history: close the periods of the rows to remove
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+UPDATE "backup_job_status_history" h
+SET "valid_to" = $1::timestamptz, "closed_by_run_id" = $2::integer
+FROM "merge_removed_backup_jobs" r
+WHERE h."customer_id" = r."customer_id" AND h."job_id" = r."job_id" AND h."valid_to" IS NULL
+  AND NOT h."removed";
+
+-- backup_job_status_history: open the removed periods
+-- $1: observed_at (timestamptz)
+-- $2: run_id (integer)
+INSERT INTO "backup_job_status_history"
+  ("customer_id", "job_id", "status", "removed", "valid_from", "opened_by_run_id")
+SELECT e."customer_id", e."job_id", e."status", true, $1::timestamptz, $2::integer
+FROM "merge_removed_backup_jobs" r
+JOIN "backup_jobs" e ON e."customer_id" = r."customer_id" AND e."job_id" = r."job_id"
+WHERE e."removed_at" IS NULL
+ORDER BY e."customer_id", e."job_id";
+
+-- backup_jobs: mark the rows removed
+-- $1: observed_at (timestamptz)
+UPDATE "backup_jobs" e SET "removed_at" = $1::timestamptz
+FROM "merge_removed_backup_jobs" r
+WHERE e."customer_id" = r."customer_id" AND e."job_id" = r."job_id" AND e."removed_at" IS NULL;

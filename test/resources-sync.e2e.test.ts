@@ -1,0 +1,368 @@
+// Issue 23 end to end: subscriptions and backup jobs synced beside customers, through the
+// simulator over HTTP into a real PostgreSQL, with their histories' invariants after every run.
+import { describe, expect, it } from "vitest";
+import { JOBS_PERMISSION, LICENSE_PERMISSION } from "../src/elements/resources.ts";
+import { openHarness, type Harness, type ServedResources } from "./support/harness.ts";
+import { expectInvariants } from "./support/invariants.ts";
+import { customerRecord } from "./support/records.ts";
+import { succeeded } from "./support/runs.ts";
+
+const CUSTOMERS = [
+  customerRecord({ id: "c-1", organization: "Contoso", jobStatus: 2 }),
+  customerRecord({ id: "c-2", organization: "Fabrikam", jobStatus: 1 }),
+];
+
+function product(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    service: "Cloud Backup for Microsoft 365",
+    subscriptionModel: "Per user",
+    purchasedUserSeats: "50",
+    purchasedUnits: "N/A",
+    microsoftLicenseAssigned: "40",
+    microsoftLicenseAvailable: "10",
+    purchasedCapacity: "N/A",
+    protectedCapacity: "0 GB",
+    storage: "AvePoint storage",
+    retention: "Unlimited",
+    consumedStorage: "1 GB",
+    expirationDate: "2027-01-31T00:00:00Z",
+    change: "0",
+    source: "AvePoint subscription",
+    paymentType: "Prepaid",
+    subscriptionName: "N/A",
+    package: "Standard",
+    contractEndDate: "N/A",
+    ...overrides,
+  };
+}
+
+function services(products: Record<string, Record<string, string>[]>): unknown[] {
+  return Object.entries(products).map(([customerId, list]) => ({
+    customerId,
+    organization: "org",
+    customer: "owner@example.com",
+    products: list,
+  }));
+}
+
+function job(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    jobType: 7,
+    jobModule: 303,
+    status: 1,
+    jobId: "J-1",
+    name: "Exchange backup",
+    totalCount: "100",
+    failedCount: "0",
+    successfulCount: "100",
+    skippedCount: "0",
+    warningCount: "0",
+    backupSize: "1 GB",
+    startTime: "2026-12-01T01:00:00Z",
+    endTime: "2026-12-01T01:10:00Z",
+    jobDuration: "10m0s",
+    lastModifyTime: "2026-12-01T01:10:01Z",
+    ...overrides,
+  };
+}
+
+async function syncServed(h: Harness, resources: ServedResources, options = {}) {
+  await h.serve(CUSTOMERS, resources);
+  const run = succeeded(await h.sync(options));
+  await expectInvariants(h.db);
+  return run;
+}
+
+async function resourceRows(h: Harness, runId: number) {
+  return h.db.query<{ resource: string; outcome: string; reason: string | null }>(
+    `SELECT resource, outcome, reason, requests, records, rejected
+     FROM sync_run_resources WHERE run_id = $1 ORDER BY resource`,
+    [runId],
+  );
+}
+
+describe("subscriptions", () => {
+  it("are added, changed, removed and restored, with one history row per change", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    const first = await syncServed(h, {
+      services: services({
+        "c-1": [product()],
+        "c-2": [product({ service: "Fly Migration to Google" })],
+      }),
+      jobs: {},
+    });
+    expect(
+      await h.db
+        .query(`SELECT customer_id, service, source, subscription_name, purchased_user_seats,
+        purchased_units, expiration_date FROM reporting.services ORDER BY customer_id`),
+    ).toEqual([
+      expect.objectContaining({
+        customer_id: "c-1",
+        service: "Cloud Backup for Microsoft 365",
+        subscription_name: null,
+        purchased_user_seats: 50,
+        purchased_units: null,
+      }),
+      expect.objectContaining({ customer_id: "c-2", service: "Fly Migration to Google" }),
+    ]);
+    expect(await resourceRows(h, first.runId)).toEqual([
+      expect.objectContaining({ resource: "customers", outcome: "complete", records: 2 }),
+      expect.objectContaining({ resource: "jobs", outcome: "complete", records: 0 }),
+      expect.objectContaining({
+        resource: "services",
+        outcome: "complete",
+        records: 2,
+        requests: 1,
+      }),
+    ]);
+
+    // Seats and expiration change; c-2's subscription goes (one of two: past the guard's 20%).
+    const second = await syncServed(
+      h,
+      {
+        services: services({
+          "c-1": [product({ purchasedUserSeats: "75", expirationDate: "2028-01-31T00:00:00Z" })],
+          "c-2": [],
+        }),
+        jobs: {},
+      },
+      { allowMassRemoval: true },
+    );
+    const changes = await h.db.query(
+      `SELECT customer_id, field, old_value, new_value FROM reporting.service_changes
+       WHERE run_id = $1 ORDER BY customer_id, field`,
+      [second.runId],
+    );
+    expect(changes).toEqual([
+      expect.objectContaining({ customer_id: "c-1", field: "expiration_date" }),
+      expect.objectContaining({
+        customer_id: "c-1",
+        field: "purchased_user_seats",
+        old_value: "50",
+        new_value: "75",
+      }),
+      expect.objectContaining({
+        customer_id: "c-2",
+        field: "presence",
+        old_value: "present",
+        new_value: "removed",
+      }),
+    ]);
+    expect(await h.db.query(`SELECT customer_id FROM reporting.services`)).toEqual([
+      { customer_id: "c-1" },
+    ]);
+
+    // It comes back: restored, with the same history row.
+    await syncServed(h, {
+      services: services({
+        "c-1": [product({ purchasedUserSeats: "75", expirationDate: "2028-01-31T00:00:00Z" })],
+        "c-2": [product({ service: "Fly Migration to Google" })],
+      }),
+      jobs: {},
+    });
+    expect(await h.db.query(`SELECT count(*)::int AS n FROM reporting.services`)).toEqual([
+      { n: 2 },
+    ]);
+    expect(
+      await h.db.query(
+        `SELECT removed FROM subscription_history WHERE customer_id = 'c-2' ORDER BY valid_from`,
+      ),
+    ).toEqual([{ removed: false }, { removed: true }, { removed: false }]);
+  });
+
+  it("a customer listing one identity twice: both rejected, none of its subscriptions removed", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    const other = product({ service: "Cloud Backup for Salesforce" });
+    await syncServed(h, { services: services({ "c-1": [product(), other] }), jobs: {} });
+    const run = await syncServed(h, {
+      services: services({
+        "c-1": [product({ subscriptionModel: "a" }), product({ subscriptionModel: "b" })],
+      }),
+      jobs: {},
+    });
+    // Neither copy is stored, and the other subscription (no longer listed) stays.
+    expect(
+      await h.db.query(
+        `SELECT service, subscription_model FROM reporting.services ORDER BY service`,
+      ),
+    ).toEqual([
+      { service: "Cloud Backup for Microsoft 365", subscription_model: "Per user" },
+      { service: "Cloud Backup for Salesforce", subscription_model: "Per user" },
+    ]);
+    expect(await resourceRows(h, run.runId)).toContainEqual(
+      expect.objectContaining({ resource: "services", outcome: "complete", rejected: 2 }),
+    );
+    expect(JSON.stringify(h.logs)).toContain("c-1: Cloud Backup for Microsoft 365");
+  });
+
+  it("N/A is NULL; a value that does not parse is NULL, kept as sent, and announced", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, {
+      services: services({
+        "c-1": [product({ purchasedUserSeats: "fifty", expirationDate: "soon", storage: "N/A" })],
+      }),
+      jobs: {},
+    });
+    expect(
+      await h.db.query(
+        `SELECT purchased_user_seats, expiration_date, storage,
+                source_record->>'purchasedUserSeats' AS sent_seats
+         FROM subscriptions`,
+      ),
+    ).toEqual([
+      { purchased_user_seats: null, expiration_date: null, storage: null, sent_seats: "fifty" },
+    ]);
+    const warning = h.logs.find((line) => String(line.msg).includes("did not parse"));
+    expect(warning?.msg).toMatch(/purchasedUserSeats \(1\)/);
+  });
+
+  it("a removed customer's subscriptions are removed with it", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    const both = services({ "c-1": [product()], "c-2": [product()] });
+    await syncServed(h, { services: both, jobs: {} });
+    await h.serve([CUSTOMERS[0]], { services: both, jobs: {} });
+    succeeded(await h.sync({ allowMassRemoval: true }));
+    await expectInvariants(h.db);
+    expect(
+      await h.db.query(
+        `SELECT customer_id, removed_at IS NOT NULL AS removed FROM subscriptions ORDER BY 1`,
+      ),
+    ).toEqual([
+      { customer_id: "c-1", removed: false },
+      { customer_id: "c-2", removed: true },
+    ]);
+  });
+});
+
+describe("backup jobs", () => {
+  it("a job running then failing has a status history; one no longer listed stays", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, { services: [], jobs: { "c-1": [job()], "c-2": [job({ jobId: "J-2" })] } });
+    const second = await syncServed(h, {
+      services: [],
+      jobs: { "c-1": [job({ status: 3, failedCount: "5" })], "c-2": [] },
+    });
+    expect(
+      await h.db.query(
+        `SELECT customer_id, job_id, old_status, old_status_label, new_status, new_status_label
+         FROM reporting.backup_job_status_changes WHERE run_id = $1`,
+        [second.runId],
+      ),
+    ).toEqual([
+      {
+        customer_id: "c-1",
+        job_id: "J-1",
+        old_status: 1,
+        old_status_label: "Running",
+        new_status: 3,
+        new_status_label: "Failed",
+      },
+    ]);
+    expect(
+      await h.db.query(
+        `SELECT customer_id, job_id, status, failed_count::int FROM reporting.backup_jobs ORDER BY 1`,
+      ),
+    ).toEqual([
+      { customer_id: "c-1", job_id: "J-1", status: 3, failed_count: 5 },
+      { customer_id: "c-2", job_id: "J-2", status: 1, failed_count: 0 },
+    ]);
+    // c-1 is Failed (job status 2) and its job failed: the answer to "why".
+    expect(await h.db.query(`SELECT customer_id, job_id FROM reporting.failing_customers`)).toEqual(
+      [{ customer_id: "c-1", job_id: "J-1" }],
+    );
+  });
+
+  it("unknown codes are kept with no label and announced once", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, {
+      services: [],
+      jobs: {
+        "c-1": [job({ jobModule: 999 }), job({ jobId: "J-9", jobModule: 999, jobType: 77 })],
+      },
+    });
+    expect(
+      await h.db.query(
+        `SELECT job_id, job_module, job_module_label, job_type_label FROM reporting.backup_jobs ORDER BY 1`,
+      ),
+    ).toEqual([
+      { job_id: "J-1", job_module: 999, job_module_label: null, job_type_label: "Microsoft 365" },
+      { job_id: "J-9", job_module: 999, job_module_label: null, job_type_label: null },
+    ]);
+    const announced = h.logs.filter((line) => String(line.msg).includes("outside the documented"));
+    expect(announced).toHaveLength(1);
+    expect(announced[0]?.msg).toMatch(/jobModule 999 \(2\).*jobType 77 \(1\)/);
+  });
+
+  it("a customer whose lookup fails for good is named; the run succeeds with jobs partial", async () => {
+    const h = await openHarness({ customers: CUSTOMERS, maxAttempts: 2 });
+    await syncServed(h, { services: [], jobs: { "c-1": [job()], "c-2": [job({ jobId: "J-2" })] } });
+    h.simulator.injectFault({ endpoint: "jobs", customerId: "c-2", status: 500, times: 10 });
+    const run = await syncServed(h, {
+      services: [],
+      jobs: { "c-1": [job({ status: 2 })], "c-2": [job({ jobId: "J-2", status: 3 })] },
+    });
+    const rows = await resourceRows(h, run.runId);
+    expect(rows.find((row) => row.resource === "jobs")).toMatchObject({
+      outcome: "partial",
+      reason: expect.stringContaining("c-2") as unknown,
+    });
+    // c-2's job is as it was; c-1's moved on.
+    expect(await h.db.query(`SELECT customer_id, status FROM backup_jobs ORDER BY 1`)).toEqual([
+      { customer_id: "c-1", status: 2 },
+      { customer_id: "c-2", status: 1 },
+    ]);
+  });
+
+  it("ELEMENTS_JOBS_FOR_STATUS asks only for customers with those job statuses", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(
+      h,
+      { services: [], jobs: { "c-1": [job()], "c-2": [job({ jobId: "J-2" })] } },
+      { jobsForStatus: [2] },
+    );
+    expect(await h.db.query(`SELECT customer_id FROM backup_jobs`)).toEqual([
+      { customer_id: "c-1" },
+    ]);
+  });
+});
+
+describe("resources and permissions", () => {
+  it("customers alone: no request to the other endpoints, one resource row", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    const run = await syncServed(
+      h,
+      { services: services({ "c-1": [product()] }), jobs: {} },
+      {
+        resources: ["customers"],
+      },
+    );
+    expect(await resourceRows(h, run.runId)).toEqual([
+      expect.objectContaining({ resource: "customers", outcome: "complete" }),
+    ]);
+    expect(await h.db.query(`SELECT count(*)::int AS n FROM subscriptions`)).toEqual([{ n: 0 }]);
+  });
+
+  for (const [resource, permission] of [
+    ["services", LICENSE_PERMISSION],
+    ["jobs", JOBS_PERMISSION],
+  ] as const) {
+    it(`without ${permission}, ${resource} is skipped with one warning and the run succeeds`, async () => {
+      const h = await openHarness({ customers: CUSTOMERS });
+      h.simulator.denyPermissions([permission]);
+      const run = await syncServed(h, {
+        services: services({ "c-1": [product()] }),
+        jobs: { "c-1": [job()] },
+      });
+      expect(run.customersAdded).toBe(2);
+      expect(await resourceRows(h, run.runId)).toContainEqual(
+        expect.objectContaining({
+          resource,
+          outcome: "skipped",
+          reason: expect.stringContaining(permission) as unknown,
+        }),
+      );
+      const warnings = h.logs.filter((line) => String(line.msg).includes(`grant ${permission}`));
+      expect(warnings).toHaveLength(1);
+    });
+  }
+});
