@@ -6,6 +6,7 @@
 import type { Database } from "../db.ts";
 import { queuedBytesBudget } from "../elements/body.ts";
 import type { ElementsClient } from "../elements/client.ts";
+import type { ResourceName } from "../elements/resources.ts";
 import { SyncError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { checkedInteger } from "../values.ts";
@@ -43,6 +44,16 @@ export interface SyncOptions {
   allowMassRemoval?: boolean | undefined;
   /** Customers staged before a batch is merged (default 250); tests merge every page with 1. */
   minMergeBatch?: number | undefined;
+  /**
+   * What the run syncs, in run order, customers always first (ELEMENTS_RESOURCES; default
+   * all three).
+   */
+  resources?: readonly ResourceName[] | undefined;
+  /**
+   * Backup jobs are asked for the customers whose job status is one of these codes
+   * (ELEMENTS_JOBS_FOR_STATUS); undefined: every present customer.
+   */
+  jobsForStatus?: readonly number[] | undefined;
 }
 
 /** SyncOptions as a run uses them: every default applied, customer ids each once. */
