@@ -207,3 +207,14 @@ export function readConcerns<Concerns extends Record<string, Concern<unknown>>>(
   // Every concern's config was set above: there were no problems.
   return config as { [K in keyof Concerns]: ConfigOf<Concerns[K]> };
 }
+
+/** An integer from `min` to `max`, from the variable's text. */
+export const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Whether a URL carries a user name or password (never to be echoed or sent on). */
+export function hasCredentials(url: string): boolean {
+  // An unparsable URL is z.url's to report.
+  if (!URL.canParse(url)) return false;
+  const { username, password } = new URL(url);
+  return username !== "" || password !== "";
+}

@@ -7,29 +7,22 @@
 import { existsSync } from "node:fs";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
+import { elements, resources } from "./config-elements.ts";
 import {
   concern,
+  hasCredentials,
+  integer,
   readConcerns,
   variable,
   type ConfigOf,
   type Env,
-  type ValuesOf,
 } from "./config-reader.ts";
 import { DEFAULT_QUERY_TIMEOUT_MS } from "./db.ts";
-import type { Credentials } from "./elements/auth.ts";
-import { DEFAULT_MAX_RESPONSE_BYTES, heapProblem } from "./elements/body.ts";
-import type { ElementsConfig } from "./elements/from-config.ts";
-import { DATA_CENTER_CODES, REGIONS, regionHosts } from "./elements/regions.ts";
-import { CUSTOMERS_PERMISSION } from "./elements/resources.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LoggingConfig } from "./logger.ts";
 import { NOTIFY_FORMATS } from "./notify/format.ts";
 import type { NotifyConfig } from "./notify/notifier.ts";
 import { DEFAULT_NOTIFY_ON, parseTriggers } from "./notify/triggers.ts";
-import {
-  DEFAULT_CONCURRENCY,
-  DEFAULT_MAX_REMOVAL_FRACTION,
-  DEFAULT_MAX_RUN_MS,
-} from "./sync/defaults.ts";
+import { DEFAULT_MAX_REMOVAL_FRACTION, DEFAULT_MAX_RUN_MS } from "./sync/defaults.ts";
 import type { WorkerConfig } from "./worker/worker.ts";
 
 export type { Env };
@@ -41,30 +34,6 @@ export type { Env };
 export function loadDotEnv(): void {
   if (existsSync(".env")) process.loadEnvFile(".env");
 }
-
-function hasCredentials(url: string): boolean {
-  // An unparsable URL is z.url's to report.
-  if (!URL.canParse(url)) return false;
-  const { username, password } = new URL(url);
-  return username !== "" || password !== "";
-}
-
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-
-/** An optional API or identity URL; one that may hold credentials is not echoed. */
-const hostUrl = () =>
-  variable(
-    z
-      .url({ protocol: /^https?$/ })
-      // Credentials in the URL would show up in every message that names the host.
-      .refine((url) => !hasCredentials(url))
-      .transform((url) => url.replace(/\/+$/, ""))
-      .optional(),
-    {
-      expects: "an http(s) URL without a user name or password",
-      secret: "if it holds credentials",
-    },
-  );
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -98,132 +67,6 @@ const databaseTimeout = concern(
   },
   (values) => ({ queryTimeoutMs: values.DATABASE_QUERY_TIMEOUT_MS }),
 );
-
-const region = z.enum(REGIONS);
-
-const elementsVariables = {
-  // Any case: AvePoint writes "FedRAMP" and "AOS2".
-  ELEMENTS_REGION: variable(z.string().trim().toLowerCase().pipe(region).default("commercial"), {
-    expects: `"commercial" (the default), "gov", "aos2", "fedramp" or a data-center code (${DATA_CENTER_CODES.join(", ")})`,
-  }),
-  ELEMENTS_API_URL: hostUrl(),
-  ELEMENTS_IDENTITY_URL: hostUrl(),
-  ELEMENTS_CLIENT_ID: variable(z.string().trim().min(1), {
-    expects: "the app registration's client (application) id",
-  }),
-  ELEMENTS_CLIENT_SECRET: variable(z.string().optional(), {
-    expects: "the app registration's client secret",
-    secret: true,
-    fromFile: true,
-  }),
-  ELEMENTS_CERTIFICATE_PATH: variable(z.string().optional(), {
-    expects: "a PEM file with the certificate and its private key",
-  }),
-  ELEMENTS_CERTIFICATE_PASSPHRASE: variable(z.string().optional(), {
-    expects: "the passphrase of the certificate's private key",
-    secret: true,
-    fromFile: true,
-  }),
-  ELEMENTS_SCOPE: variable(z.string().trim().min(1).default(CUSTOMERS_PERMISSION), {
-    expects: "a non-empty scope",
-  }),
-  ELEMENTS_PAGE_SIZE: variable(integer(1, 1000).default(100), {
-    expects: "an integer from 1 to 1000 (the API documents 100 as its maximum)",
-  }),
-  ELEMENTS_TIMEOUT_MS: variable(integer(100, 600_000).default(30_000), {
-    expects: "a number of milliseconds from 100 to 600000",
-  }),
-  ELEMENTS_MAX_ATTEMPTS: variable(integer(1, 20).default(6), {
-    expects: "an integer from 1 to 20",
-  }),
-  ELEMENTS_MAX_RETRY_TIME_MS: variable(integer(0, 3_600_000).default(300_000), {
-    expects: "a number of milliseconds from 0 to 3600000",
-  }),
-  ELEMENTS_CONCURRENCY: variable(integer(1, 32).default(DEFAULT_CONCURRENCY), {
-    expects: "an integer from 1 to 32 (pages fetched at the same time)",
-  }),
-  ELEMENTS_MAX_RESPONSE_BYTES: variable(
-    integer(1024, 2 ** 31 - 1).default(DEFAULT_MAX_RESPONSE_BYTES),
-    { expects: "a number of bytes from 1024 to 2147483647" },
-  ),
-};
-
-type ElementsValues = ValuesOf<typeof elementsVariables>;
-
-/** The certificate or the secret; the rule below has made sure there is exactly one. */
-function credentials(values: ElementsValues): Credentials {
-  const { ELEMENTS_CLIENT_SECRET: secret, ELEMENTS_CERTIFICATE_PATH: certificatePath } = values;
-  if (certificatePath !== undefined) {
-    const passphrase = values.ELEMENTS_CERTIFICATE_PASSPHRASE;
-    return { kind: "certificate", certificatePath, passphrase };
-  }
-  if (secret === undefined) throw new Error("unreachable: no credentials passed the rule");
-  return { kind: "secret", clientSecret: secret };
-}
-
-const elements = concern(
-  elementsVariables,
-  (values): ElementsConfig => {
-    const hosts = regionHosts(values.ELEMENTS_REGION);
-    return {
-      apiUrl: values.ELEMENTS_API_URL ?? hosts.apiUrl,
-      identityUrl: values.ELEMENTS_IDENTITY_URL ?? hosts.identityUrl,
-      clientId: values.ELEMENTS_CLIENT_ID,
-      credentials: credentials(values),
-      scope: values.ELEMENTS_SCOPE,
-      pageSize: values.ELEMENTS_PAGE_SIZE,
-      timeoutMs: values.ELEMENTS_TIMEOUT_MS,
-      maxAttempts: values.ELEMENTS_MAX_ATTEMPTS,
-      maxRetryTimeMs: values.ELEMENTS_MAX_RETRY_TIME_MS,
-      concurrency: values.ELEMENTS_CONCURRENCY,
-      maxResponseBytes: values.ELEMENTS_MAX_RESPONSE_BYTES,
-      hostVariables: {
-        api: values.ELEMENTS_API_URL === undefined ? "ELEMENTS_REGION" : "ELEMENTS_API_URL",
-        identity:
-          values.ELEMENTS_IDENTITY_URL === undefined ? "ELEMENTS_REGION" : "ELEMENTS_IDENTITY_URL",
-      },
-    };
-  },
-  [
-    ({ ELEMENTS_CLIENT_SECRET: secret, ELEMENTS_CERTIFICATE_PATH: certificatePath }) => {
-      if (secret !== undefined && certificatePath !== undefined) {
-        return {
-          variable: "ELEMENTS_CERTIFICATE_PATH",
-          problem: "Set either ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH, not both.",
-        };
-      }
-      if (secret === undefined && certificatePath === undefined) {
-        return {
-          variable: "ELEMENTS_CLIENT_SECRET",
-          problem:
-            "ELEMENTS_CLIENT_SECRET or ELEMENTS_CERTIFICATE_PATH must be set: the app registration's client secret, or a PEM file with its certificate and private key.",
-        };
-      }
-      return undefined;
-    },
-    fitsTheHeap,
-  ],
-);
-
-/**
- * Pages at the response cap, as many as a run holds at once, must fit in the heap: otherwise a
- * broken or hostile server can make the process abort out of memory instead of failing a run.
- */
-function fitsTheHeap(raw: {
-  ELEMENTS_MAX_RESPONSE_BYTES?: string;
-  ELEMENTS_CONCURRENCY?: string;
-}): { variable: "ELEMENTS_MAX_RESPONSE_BYTES"; problem: string } | undefined {
-  // Values out of their ranges are reported by their own schemas.
-  const maxBytes = elementsVariables.ELEMENTS_MAX_RESPONSE_BYTES.schema.safeParse(
-    raw.ELEMENTS_MAX_RESPONSE_BYTES,
-  );
-  const concurrency = elementsVariables.ELEMENTS_CONCURRENCY.schema.safeParse(
-    raw.ELEMENTS_CONCURRENCY,
-  );
-  if (!maxBytes.success || !concurrency.success) return undefined;
-  const problem = heapProblem(maxBytes.data, concurrency.data);
-  return problem === undefined ? undefined : { variable: "ELEMENTS_MAX_RESPONSE_BYTES", problem };
-}
 
 /** What a run may conclude from the data it fetched. */
 const removals = concern(
@@ -346,6 +189,7 @@ const CONCERNS = {
   database,
   databaseTimeout,
   elements,
+  resources,
   removals,
   runLimits,
   logging,

@@ -101,6 +101,21 @@ describe("invalid configuration: exit 2, one line naming the variable, nothing w
     ["sync", { ELEMENTS_SCOPE: "   " }, /ELEMENTS_SCOPE must be a non-empty scope/],
     [
       "sync",
+      { ELEMENTS_RESOURCES: "services,jobs" },
+      /ELEMENTS_RESOURCES names services and jobs without customers: .*; add customers\.$/,
+    ],
+    [
+      "start",
+      { ELEMENTS_RESOURCES: "customers,servces" },
+      /ELEMENTS_RESOURCES: "servces" is not a resource; .* Did you mean "services"\?$/,
+    ],
+    [
+      "sync",
+      { ELEMENTS_JOBS_FOR_STATUS: "failed" },
+      /ELEMENTS_JOBS_FOR_STATUS: "failed" is not a customer job-status code; list codes \(0 N\/A, .*\), separated by commas\.$/,
+    ],
+    [
+      "sync",
       { ELEMENTS_PAGE_SIZE: "1001" },
       /ELEMENTS_PAGE_SIZE must be an integer from 1 to 1000.*; got "1001"\.$/,
     ],

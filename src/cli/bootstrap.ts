@@ -28,6 +28,7 @@ export const SYNC_CONCERNS = [
   "database",
   "databaseTimeout",
   "elements",
+  "resources",
   "removals",
   "runLimits",
   "logging",
@@ -66,17 +67,23 @@ export function configure<K extends ConcernName>(
 
 /** What a run takes from the configuration, compiled once for every run of the process. */
 export type RunDefaults = Required<
-  Pick<SyncOptions, "pageSize" | "concurrency" | "maxRemovalFraction" | "maxDurationMs">
->;
+  Pick<
+    SyncOptions,
+    "pageSize" | "concurrency" | "maxRemovalFraction" | "maxDurationMs" | "resources"
+  >
+> &
+  Pick<SyncOptions, "jobsForStatus">;
 
 export function runDefaults(
-  config: Pick<Config, "elements" | "removals" | "runLimits">,
+  config: Pick<Config, "elements" | "resources" | "removals" | "runLimits">,
 ): RunDefaults {
   return {
     pageSize: config.elements.pageSize,
     concurrency: config.elements.concurrency,
     maxRemovalFraction: config.removals.maxRemovalFraction,
     maxDurationMs: config.runLimits.maxDurationMs,
+    resources: config.resources.resources,
+    jobsForStatus: config.resources.jobsForStatus,
   };
 }
 

@@ -423,3 +423,93 @@ describe("HTTP_HOST", () => {
     );
   });
 });
+
+describe("ELEMENTS_RESOURCES and ELEMENTS_JOBS_FOR_STATUS", () => {
+  const readResources = (env: Env) => readConfig(env, ["resources"]).resources;
+  const problem = (env: Env): string => {
+    try {
+      readResources(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).problems.join("\n");
+    }
+    throw new Error("no ConfigError");
+  };
+
+  it("syncs every resource for every customer by default", () => {
+    expect(readResources({})).toEqual({
+      resources: ["customers", "services", "jobs"],
+      jobsForStatus: undefined,
+    });
+    // An empty variable counts as unset.
+    expect(readResources({ ELEMENTS_RESOURCES: "", ELEMENTS_JOBS_FOR_STATUS: "" })).toEqual(
+      readResources({}),
+    );
+  });
+
+  it("takes the resources in any order and case, and runs them in run order", () => {
+    const read = (list: string) => readResources({ ELEMENTS_RESOURCES: list }).resources;
+    expect(read("jobs, Customers")).toEqual(["customers", "jobs"]);
+    expect(read("services,customers,services,")).toEqual(["customers", "services"]);
+    expect(read("customers")).toEqual(["customers"]);
+  });
+
+  it("refuses services or jobs without customers, naming the rule", () => {
+    expect(problem({ ELEMENTS_RESOURCES: "services,jobs" })).toBe(
+      "ELEMENTS_RESOURCES names services and jobs without customers: subscriptions and backup jobs are kept per customer, so customers must be synced too; add customers.",
+    );
+    expect(problem({ ELEMENTS_RESOURCES: "jobs" })).toMatch(
+      /^ELEMENTS_RESOURCES names jobs without customers: /,
+    );
+    expect(problem({ ELEMENTS_RESOURCES: " , " })).toBe(
+      "ELEMENTS_RESOURCES must list at least one of customers, services, jobs.",
+    );
+  });
+
+  it("names an unknown resource, and what was probably meant", () => {
+    expect(problem({ ELEMENTS_RESOURCES: "customers,servces" })).toBe(
+      'ELEMENTS_RESOURCES: "servces" is not a resource; list customers, services, jobs, separated by commas. Did you mean "services"?',
+    );
+    expect(problem({ ELEMENTS_RESOURCES: "customers,tenants" })).toBe(
+      'ELEMENTS_RESOURCES: "tenants" is not a resource; list customers, services, jobs, separated by commas.',
+    );
+  });
+
+  it("reads the customer job-status codes whose jobs are synced, any non-negative integer", () => {
+    const read = (list: string) => readResources({ ELEMENTS_JOBS_FOR_STATUS: list }).jobsForStatus;
+    expect(read("2")).toEqual([2]);
+    expect(read(" 5, 2,4 ,2")).toEqual([2, 4, 5]);
+    // A code a newer API may add is taken as it is.
+    expect(read("0,9")).toEqual([0, 9]);
+    for (const bad of ["failed", "-1", "2.5", "3000000000"]) {
+      expect(problem({ ELEMENTS_JOBS_FOR_STATUS: `2,${bad}` })).toBe(
+        `ELEMENTS_JOBS_FOR_STATUS: "${bad}" is not a customer job-status code; list codes (0 N/A, 1 Working, 2 Failed, 3 Waiting for Configuration, 4 Multiple Issues Found, 5 Finished with Exception, 6 No Backup Update), separated by commas.`,
+      );
+    }
+    expect(problem({ ELEMENTS_JOBS_FOR_STATUS: "," })).toBe(
+      "ELEMENTS_JOBS_FOR_STATUS must list at least one customer job-status code, or be unset (every customer).",
+    );
+  });
+
+  it("reports both at once, with every other bad variable", () => {
+    let error: unknown;
+    try {
+      readConfig(
+        {
+          ...minimal,
+          ELEMENTS_PAGE_SIZE: "abc",
+          ELEMENTS_RESOURCES: "jobs",
+          ELEMENTS_JOBS_FOR_STATUS: "x",
+        },
+        ["elements", "resources"],
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as ConfigError).problems.map((line) => line.split(" ")[0])).toEqual([
+      "ELEMENTS_PAGE_SIZE",
+      "ELEMENTS_RESOURCES",
+      "ELEMENTS_JOBS_FOR_STATUS:",
+    ]);
+  });
+});
