@@ -2,7 +2,12 @@
 // simulator over HTTP into a real PostgreSQL, with their histories' invariants after every run.
 import { describe, expect, it } from "vitest";
 import { JOBS_PERMISSION, LICENSE_PERMISSION } from "../src/elements/resources.ts";
-import { openHarness, type Harness, type ServedResources } from "./support/harness.ts";
+import {
+  openHarness as openCustomersHarness,
+  type Harness,
+  type HarnessOptions,
+  type ServedResources,
+} from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { customerRecord } from "./support/records.ts";
 import { succeeded } from "./support/runs.ts";
@@ -11,6 +16,11 @@ const CUSTOMERS = [
   customerRecord({ id: "c-1", organization: "Contoso", jobStatus: 2 }),
   customerRecord({ id: "c-2", organization: "Fabrikam", jobStatus: 1 }),
 ];
+
+/** A harness whose runs sync all three resources, as ELEMENTS_RESOURCES' default does. */
+function openHarness(options: HarnessOptions): Promise<Harness> {
+  return openCustomersHarness({ resources: ["customers", "services", "jobs"], ...options });
+}
 
 function product(overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -327,6 +337,25 @@ describe("backup jobs", () => {
 });
 
 describe("resources and permissions", () => {
+  it("a services failure other than a permission fails the run, which records how far it got", async () => {
+    const h = await openHarness({ customers: CUSTOMERS, maxAttempts: 2 });
+    await h.serve(CUSTOMERS, { services: services({ "c-1": [product()] }), jobs: {} });
+    h.simulator.injectFault({ endpoint: "services", status: 500, times: 10 });
+    const run = await h.sync();
+    expect(run.status).toBe("failed");
+    await expectInvariants(h.db);
+    expect(await h.db.query(`SELECT count(*)::int AS n FROM customers`)).toEqual([{ n: 0 }]);
+    expect(await resourceRows(h, run.runId)).toEqual([
+      expect.objectContaining({ resource: "customers", outcome: "complete", records: 2 }),
+      expect.objectContaining({
+        resource: "services",
+        outcome: "partial",
+        requests: 2,
+        reason: expect.stringContaining("500") as unknown,
+      }),
+    ]);
+  });
+
   it("customers alone: no request to the other endpoints, one resource row", async () => {
     const h = await openHarness({ customers: CUSTOMERS });
     const run = await syncServed(

@@ -154,6 +154,8 @@ async function soak(plans: RunPlan[]): Promise<void> {
     timeoutMs: 250,
     maxAttempts: 4,
     maxRetryTimeMs: 5_000,
+    // Subscriptions and backup jobs too, derived by the simulator from the changing customers.
+    resources: ["customers", "services", "jobs"],
   });
   for (const [index, plan] of plans.entries()) {
     await soakRun(h, source, plan, index + 1);

@@ -12,7 +12,13 @@ import { errorMessage } from "../errors.ts";
 import { customersForJobs, type ResourceRecord } from "../sql/resources.ts";
 import { forEachConcurrently, type WorkSource } from "./pool.ts";
 import { mergeJobs } from "./resource-merge.ts";
-import { Occurrences, runPass, type PassProgress, type PassResult } from "./resource-pass.ts";
+import {
+  Occurrences,
+  runPass,
+  type PassProgress,
+  type PassResult,
+  type ResourceLedger,
+} from "./resource-pass.ts";
 import type { RunContext } from "./run-context.ts";
 
 /** Customers read from the database at a time, as the pass goes. */
@@ -28,8 +34,8 @@ interface JobsTally {
   unknownCodes: Occurrences;
 }
 
-export function syncJobs(run: RunContext): Promise<ResourceRecord> {
-  return runPass(run, JOBS_ENDPOINT, (progress) => jobsPass(run, progress));
+export function syncJobs(run: RunContext, ledger: ResourceLedger): Promise<ResourceRecord> {
+  return runPass(run, ledger, JOBS_ENDPOINT, (progress) => jobsPass(run, progress));
 }
 
 async function jobsPass(run: RunContext, progress: PassProgress): Promise<PassResult> {

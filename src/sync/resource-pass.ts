@@ -2,9 +2,11 @@
 // (outcome, requests, records), skipping a resource whose permission the app registration
 // lacks, and announcing what a pass met once, with counts, instead of once per record.
 import { PermissionMissingError } from "../elements/errors.ts";
-import type { Endpoint } from "../elements/resources.ts";
+import type { ElementsClient } from "../elements/client.ts";
+import type { Endpoint, ResourceName } from "../elements/resources.ts";
 import type { ResourceRecord } from "../sql/resources.ts";
 import type { RunContext } from "./run-context.ts";
+import { storableText } from "./runs.ts";
 
 /** What a pass found, for its record. */
 export interface PassResult {
@@ -21,23 +23,17 @@ export interface PassResult {
  */
 export async function runPass(
   run: RunContext,
+  ledger: ResourceLedger,
   endpoint: Endpoint,
   pass: (progress: PassProgress) => Promise<PassResult>,
 ): Promise<ResourceRecord> {
   const { resource } = endpoint;
-  const requestsBefore = run.client.requestsMade()[resource];
-  const requests = () => run.client.requestsMade()[resource] - requestsBefore;
-  const progress = new PassProgress();
+  const requests = () => ledger.requests(resource);
+  const progress = ledger.begin(resource);
   try {
-    const result = await pass(progress);
-    const outcome = result.incompleteReason === null ? "complete" : "partial";
-    return {
-      resource,
-      outcome,
-      reason: result.incompleteReason,
-      requests: requests(),
-      ...counts(result),
-    };
+    const { incompleteReason: reason, records, rejected } = await pass(progress);
+    const outcome = reason === null ? "complete" : "partial";
+    return { resource, outcome, reason, requests: requests(), records, rejected };
   } catch (error) {
     if (!(error instanceof PermissionMissingError) || run.signal.aborted) throw error;
     const reason = `the app registration lacks the permission ${error.permission}`;
@@ -49,8 +45,56 @@ export async function runPass(
   }
 }
 
-function counts(result: PassResult): Pick<ResourceRecord, "records" | "rejected"> {
-  return { records: result.records, rejected: result.rejected };
+/** The run's resource records as its passes end, and the pass under way. */
+export class ResourceLedger {
+  readonly #client: ElementsClient;
+  readonly #atStart: Readonly<Record<ResourceName, number>>;
+  readonly #records: ResourceRecord[] = [];
+  #current: { resource: ResourceName; progress: PassProgress } = {
+    resource: "customers",
+    progress: new PassProgress(),
+  };
+
+  /** Call when the run starts: requests are counted from here. */
+  constructor(client: ElementsClient) {
+    this.#client = client;
+    this.#atStart = client.requestsMade();
+  }
+
+  /** API requests for `resource` since the run started, retries included. */
+  requests(resource: ResourceName): number {
+    return this.#client.requestsMade()[resource] - this.#atStart[resource];
+  }
+
+  /** A pass starts: what it counts goes into the returned progress. */
+  begin(resource: ResourceName): PassProgress {
+    this.#current = { resource, progress: new PassProgress() };
+    return this.#current.progress;
+  }
+
+  end(record: ResourceRecord): ResourceRecord {
+    this.#records.push(record);
+    return record;
+  }
+
+  get records(): readonly ResourceRecord[] {
+    return this.#records;
+  }
+
+  /** What a failed run records: the passes that ended, and the one under way as partial. */
+  atFailure(reason: string): ResourceRecord[] {
+    const { resource, progress } = this.#current;
+    if (this.#records.some((record) => record.resource === resource)) return [...this.#records];
+    const underWay: ResourceRecord = {
+      resource,
+      outcome: "partial",
+      // A failure's message may hold what PostgreSQL text cannot (NUL).
+      reason: storableText(reason),
+      requests: this.requests(resource),
+      ...progress.counts(),
+    };
+    return [...this.#records, underWay];
+  }
 }
 
 /** Records and rejections a pass counted so far (what a skipped pass still reports). */

@@ -15,7 +15,13 @@ import type { SubscriptionRow } from "./entities.ts";
 import { PagePlan } from "./page-plan.ts";
 import { forEachConcurrently } from "./pool.ts";
 import { mergeSubscriptions, type ListedSubscriptions } from "./resource-merge.ts";
-import { Occurrences, runPass, type PassProgress, type PassResult } from "./resource-pass.ts";
+import {
+  Occurrences,
+  runPass,
+  type PassProgress,
+  type PassResult,
+  type ResourceLedger,
+} from "./resource-pass.ts";
 import { massRemovalWarning } from "./removals.ts";
 import type { RunContext } from "./run-context.ts";
 import type { ResourceRecord } from "../sql/resources.ts";
@@ -32,8 +38,8 @@ interface ServicesTally {
   unparsable: Occurrences;
 }
 
-export function syncServices(run: RunContext): Promise<ResourceRecord> {
-  return runPass(run, SERVICES_ENDPOINT, (progress) => servicesPass(run, progress));
+export function syncServices(run: RunContext, ledger: ResourceLedger): Promise<ResourceRecord> {
+  return runPass(run, ledger, SERVICES_ENDPOINT, (progress) => servicesPass(run, progress));
 }
 
 async function servicesPass(run: RunContext, progress: PassProgress): Promise<PassResult> {

@@ -21,7 +21,8 @@ import {
   type RunOptions,
   type SyncOptions,
 } from "./run-context.ts";
-import { customersRecord, syncOtherResources, type RequestCounts } from "./resources.ts";
+import { ResourceLedger } from "./resource-pass.ts";
+import { syncResources } from "./resources.ts";
 import * as runs from "./runs.ts";
 import type { ChangeCounts } from "../sql/changes.ts";
 import type { FetchProgress, RunOutcome, StartedRun } from "./runs.ts";
@@ -80,8 +81,8 @@ interface Started {
   log: Logger;
   /** performance.now() when the run's row was written. */
   startedAt: number;
-  /** The client's requests per resource when the run started. */
-  requestsAtStart: RequestCounts;
+  /** Each resource's record as its pass ends (what a failed run records too). */
+  ledger: ResourceLedger;
 }
 
 async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<RunSummary> {
@@ -94,7 +95,7 @@ async function runLocked(deps: SyncDependencies, options: RunOptions): Promise<R
     row,
     log: deps.log.child({ runId: row.id }),
     startedAt: performance.now(),
-    requestsAtStart: deps.client.requestsMade(),
+    ledger: new ResourceLedger(deps.client),
   };
   started.log.info({ customerFilter, scheduledFor }, "sync run started");
   let run: RunContext | undefined;
@@ -130,10 +131,7 @@ async function fetchJudgeAndMerge(run: RunContext, started: Started): Promise<Ru
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const decision = await decideRemovals(run, fetched);
   // 6. Services and backup jobs, each in its pass over the customers the run saw.
-  const resources = [
-    customersRecord(run, started.requestsAtStart, decision),
-    ...(await syncOtherResources(run)),
-  ];
+  const resources = await syncResources(run, started.ledger, decision);
   // Once every request is answered, a signal (or the ceiling) stops nothing more: what is
   // left is merging what arrived, and finishing that is as clean as rolling it back.
   // 7. Removals, the run's success, and the commit.
@@ -197,6 +195,11 @@ async function recordFailedRun(
       deps.unrecordedFailures?.add(row.id, progress, message);
       return progress;
     });
+  await recordResources(deps.db.pool, row.id, started.ledger.atFailure(message)).catch(
+    (recordError: unknown) => {
+      log.warn({ err: errorMessage(recordError) }, "the failed run's resources were not recorded");
+    },
+  );
   const durationMs = performance.now() - started.startedAt;
   return { runId: row.id, status: "failed", durationMs, error: message, ...recorded };
 }

@@ -7,7 +7,11 @@ import type { TestDatabase } from "./database.ts";
 export type DataSnapshot = Record<
   "customers" | "tenants" | "history" | "customerHistory" | "tenantHistory",
   unknown[]
->;
+> &
+  // Absent on a database migrated only up to an earlier release.
+  Partial<
+    Record<"subscriptions" | "subscriptionHistory" | "backupJobs" | "backupJobHistory", unknown[]>
+  >;
 
 /**
  * Everything a failed run must leave alone. `withoutLastSeen` leaves out the last_seen_at
@@ -27,7 +31,25 @@ export async function snapshotData(
     history: await db.query("SELECT * FROM customer_status_history ORDER BY id"),
     customerHistory: await db.query("SELECT * FROM customer_history ORDER BY id"),
     tenantHistory: await db.query("SELECT * FROM tenant_history ORDER BY id"),
+    // A database migrated only up to an earlier release (upgrade tests) has none of these.
+    ...((await hasTable(db, "subscription_history"))
+      ? {
+          subscriptions: await rows(
+            "SELECT * FROM subscriptions ORDER BY customer_id, service, source, subscription_name",
+          ),
+          subscriptionHistory: await db.query("SELECT * FROM subscription_history ORDER BY id"),
+          backupJobs: await rows("SELECT * FROM backup_jobs ORDER BY customer_id, job_id"),
+          backupJobHistory: await db.query("SELECT * FROM backup_job_status_history ORDER BY id"),
+        }
+      : {}),
   };
+}
+
+async function hasTable(db: TestDatabase, table: string): Promise<boolean> {
+  const [row] = await db.query<{ found: boolean }>("SELECT to_regclass($1) IS NOT NULL AS found", [
+    table,
+  ]);
+  return row?.found === true;
 }
 
 const byKey = <T extends { key: string }>(rows: T[]) =>

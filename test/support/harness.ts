@@ -60,7 +60,11 @@ export interface HarnessOptions {
   queryTimeoutMs?: number;
   /** Migrations to apply (default: all of prisma/migrations), e.g. those before an upgrade. */
   migrationsDir?: string;
-  /** The resources every sync of the harness syncs (default: the sync's, all of them). */
+  /**
+   * The resources every sync of the harness syncs. Default customers alone: most files test
+   * the customers endpoint's paging and faults, and count its requests; the files about
+   * services and jobs (resources-sync, soak) name all three.
+   */
   resources?: readonly ResourceName[];
 }
 
@@ -217,7 +221,7 @@ async function setUpHarness(
           maxRemovalFraction: run.maxRemovalFraction,
           allowMassRemoval: run.allowMassRemoval,
           minMergeBatch: run.minMergeBatch,
-          resources: run.resources ?? options.resources,
+          resources: run.resources ?? options.resources ?? ["customers"],
           jobsForStatus: run.jobsForStatus,
         },
       ),

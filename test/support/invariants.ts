@@ -169,7 +169,12 @@ const VIOLATIONS: Record<string, string> = {
 
 export async function expectInvariants(db: TestDatabase): Promise<void> {
   const broken: Record<string, unknown[]> = {};
+  // A database migrated only up to an earlier release (upgrade tests) lacks the newer tables.
+  const [{ upgraded } = { upgraded: false }] = await db.query<{ upgraded: boolean }>(
+    "SELECT to_regclass('subscription_history') IS NOT NULL AS upgraded",
+  );
   for (const [rule, sql] of Object.entries(VIOLATIONS)) {
+    if (!upgraded && /subscription|backup_job/.test(sql)) continue;
     const rows = await db.query(sql);
     if (rows.length > 0) broken[rule] = rows;
   }

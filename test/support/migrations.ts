@@ -47,12 +47,17 @@ export async function harnessBeforeUpgrade(
     );
     // It records each run's resources in sync_run_resources (a later migration creates it):
     // a stand-in of the same columns. The harness syncs customers alone (resources), so
-    // nothing writes the other tables of that migration.
+    // nothing writes the other tables of that migration; but a run that removes customers
+    // looks for their subscriptions, so an empty stand-in of its key is there too.
     await h.db.query(
       `CREATE TABLE IF NOT EXISTS sync_run_resources (
          run_id integer NOT NULL, resource text NOT NULL, outcome text NOT NULL, reason text,
          requests integer NOT NULL, records integer NOT NULL, rejected integer NOT NULL DEFAULT 0,
          PRIMARY KEY (run_id, resource))`,
+    );
+    await h.db.query(
+      `CREATE TABLE IF NOT EXISTS subscriptions (
+         customer_id text, service text, source text, subscription_name text, removed_at timestamptz)`,
     );
     await onAdmin(`CREATE ROLE ${reader} LOGIN PASSWORD '${READER_PASSWORD}'`);
     await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${reader}`);
@@ -79,7 +84,7 @@ export async function upgrade(h: Harness, options: MigrateOptions = {}) {
   if (coming.some(({ name }) => name === SUBSCRIPTIONS_AND_JOBS)) {
     await h.db.query(`DO $$ BEGIN
       IF NOT EXISTS (SELECT 1 FROM "_prisma_migrations" WHERE migration_name = '${SUBSCRIPTIONS_AND_JOBS}') THEN
-        DROP TABLE IF EXISTS sync_run_resources;
+        DROP TABLE IF EXISTS sync_run_resources, subscriptions;
       END IF; END $$`);
   }
   return migrate(h.database.pool, options);
