@@ -10,7 +10,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { JOB_STATUS_LABELS, MANAGEMENT_MODE_LABELS } from "../src/elements/codes.ts";
+import {
+  BACKUP_JOB_STATUS_LABELS,
+  JOB_MODULE_LABELS,
+  JOB_STATUS_LABELS,
+  JOB_TYPE_LABELS,
+  MANAGEMENT_MODE_LABELS,
+} from "../src/elements/codes.ts";
 import { migrate } from "../src/migrations.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 
@@ -430,6 +436,14 @@ describe("schema.prisma and prisma/migrations", () => {
         "management_mode_codes",
         "staging_customers",
         "sync_fires",
+        "subscriptions",
+        "subscription_history",
+        "backup_jobs",
+        "backup_job_status_history",
+        "backup_job_type_codes",
+        "backup_job_module_codes",
+        "backup_job_status_codes",
+        "sync_run_resources",
       ]
         .map(tableKey)
         .sort(),
@@ -499,6 +513,15 @@ describe("schema.prisma and prisma/migrations", () => {
     );
     expect(await codes("management_mode_codes")).toEqual(
       [...MANAGEMENT_MODE_LABELS].sort(([a], [b]) => a - b),
+    );
+    expect(await codes("backup_job_type_codes")).toEqual(
+      [...JOB_TYPE_LABELS].sort(([a], [b]) => a - b),
+    );
+    expect(await codes("backup_job_module_codes")).toEqual(
+      [...JOB_MODULE_LABELS].sort(([a], [b]) => a - b),
+    );
+    expect(await codes("backup_job_status_codes")).toEqual(
+      [...BACKUP_JOB_STATUS_LABELS].sort(([a], [b]) => a - b),
     );
   });
 });

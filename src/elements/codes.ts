@@ -17,6 +17,84 @@ export const MANAGEMENT_MODE_LABELS: ReadonlyMap<number, string> = new Map([
   [2, "To be configured"],
 ]);
 
+// The backup jobs endpoint's codes (reference: "Subscriptions and backup jobs"), seeded into
+// backup_job_type_codes, backup_job_module_codes and backup_job_status_codes.
+// (Placed here by the schema branch for its test; the client branch owns these maps.)
+
+export const JOB_TYPE_LABELS: ReadonlyMap<number, string> = new Map([
+  [0, "Microsoft 365 Scan"],
+  [7, "Microsoft 365"],
+  [10, "Google Workspace Scan"],
+  [11, "Google Workspace"],
+  [12, "IaaS + PaaS"],
+  [15, "Salesforce"],
+  [16, "Dynamics 365"],
+]);
+
+export const JOB_MODULE_LABELS: ReadonlyMap<number, string> = new Map([
+  [0, "None"],
+  [8, "Archiver"],
+  [10, "Retention"],
+  [302, "SharePoint Online"],
+  [303, "Exchange Online"],
+  [304, "Microsoft 365 Groups"],
+  [305, "OneDrive"],
+  [306, "Project Online"],
+  [307, "Exchange Online Public Folder"],
+  [308, "Microsoft Teams"],
+  [309, "Teams Chat"],
+  [310, "Power BI"],
+  [311, "Power Automate"],
+  [312, "Power Apps"],
+  [355, "Cloud Backup for Azure"],
+  [356, "Azure Virtual Machine"],
+  [357, "Disk"],
+  [358, "Microsoft Entra ID"],
+  [359, "Storage"],
+  [360, "Admin Portal Settings"],
+  [361, "Amazon EC2"],
+  [362, "Native Azure SQL Backup Monitoring"],
+  [363, "Dev Ops"],
+  [364, "Microsoft Entra ID B2C"],
+  [365, "Azure SQL Backup"],
+  [366, "Google Virtual Machine Instance"],
+  [367, "Azure VMware Solution"],
+  [368, "Microsoft SQL Server in Azure VM"],
+  [369, "Google Cloud Storage"],
+  [370, "Cosmos DB"],
+  [371, "Azure PostgreSQL"],
+  [401, "Dynamics 365"],
+  [402, "Viva Engage"],
+  [501, "Gmail"],
+  [502, "Calendar"],
+  [503, "Contacts"],
+  [504, "Drive"],
+  [505, "Shared Drives"],
+  [506, "Google Classroom"],
+  [507, "Chat"],
+  [508, "Google Directory"],
+  [550, "Dynamics CRM Backup"],
+  [551, "Dynamics Unified Operations Backup"],
+]);
+
+export const BACKUP_JOB_STATUS_LABELS: ReadonlyMap<number, string> = new Map([
+  [0, "None"],
+  [1, "Running"],
+  [2, "Finished"],
+  [3, "Failed"],
+  [4, "Finished with exception"],
+  [5, "Skipped"],
+  [6, "Pending"],
+  [7, "Failed to start"],
+  [8, "Canceled"],
+  [9, "Rejected"],
+  [10, "Stopped"],
+  [11, "Not scanned"],
+  [12, "Disabled"],
+  [13, "Not started"],
+  [14, "Waiting for configuration"],
+]);
+
 export type CodeField = "jobStatus" | "managementMode";
 
 const LABELS: Record<CodeField, ReadonlyMap<number, string>> = {
