@@ -244,7 +244,8 @@ function markdown(notification: RunNotification, escape: Escape, escapeCode: Esc
   for (const window of notification.expiringServices) {
     if (window.total === 0) continue;
     const subscriptions = count(window.total, "subscription", "subscriptions");
-    paragraphs.push(`${subscriptions} now expire within ${count(window.days, "day", "days")}:`);
+    const expire = window.total === 1 ? "expires" : "expire";
+    paragraphs.push(`${subscriptions} now ${expire} within ${count(window.days, "day", "days")}:`);
     paragraphs.push(
       listLines(window, (service) => {
         const identity = [service.source, service.subscriptionName].filter(
