@@ -20,10 +20,16 @@ const PASSWORD = "correct horse battery staple";
 
 const VIEWS = [
   "attribute_changes",
+  "backup_job_status_changes",
+  "backup_jobs",
   "customer_status_at_run",
   "customers",
+  "failing_customers",
   "job_status_changes",
   "job_status_daily",
+  "service_changes",
+  "services",
+  "sync_run_resources",
   "sync_runs",
   "tenants",
 ];
@@ -37,6 +43,14 @@ const BASE_TABLES = [
   "job_status_codes",
   "management_mode_codes",
   "staging_customers",
+  "subscriptions",
+  "subscription_history",
+  "backup_jobs",
+  "backup_job_status_history",
+  "backup_job_type_codes",
+  "backup_job_module_codes",
+  "backup_job_status_codes",
+  "sync_run_resources",
   "_prisma_migrations",
   "reporting_internal.job_status_deltas",
 ];

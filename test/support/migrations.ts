@@ -33,7 +33,7 @@ export async function harnessBeforeUpgrade(
     rmSync(migrationsDir, { recursive: true, force: true });
   };
   try {
-    h = await createHarness({ ...options, migrationsDir });
+    h = await createHarness({ resources: ["customers"], ...options, migrationsDir });
     // Today's sync writes this older schema, so it must take what that sync writes: it
     // stages ids alone (a later migration drops the other columns, which must not refuse
     // its rows) and records sync_runs.on_start (a later migration adds it). Staging and
@@ -44,6 +44,15 @@ export async function harnessBeforeUpgrade(
     EXCEPTION WHEN undefined_column THEN NULL; END $$`);
     await h.db.query(
       "ALTER TABLE sync_runs ADD COLUMN IF NOT EXISTS on_start boolean NOT NULL DEFAULT false",
+    );
+    // It records each run's resources in sync_run_resources (a later migration creates it):
+    // a stand-in of the same columns. The harness syncs customers alone (resources), so
+    // nothing writes the other tables of that migration.
+    await h.db.query(
+      `CREATE TABLE IF NOT EXISTS sync_run_resources (
+         run_id integer NOT NULL, resource text NOT NULL, outcome text NOT NULL, reason text,
+         requests integer NOT NULL, records integer NOT NULL, rejected integer NOT NULL DEFAULT 0,
+         PRIMARY KEY (run_id, resource))`,
     );
     await onAdmin(`CREATE ROLE ${reader} LOGIN PASSWORD '${READER_PASSWORD}'`);
     await h.db.query(`GRANT USAGE ON SCHEMA reporting TO ${reader}`);
@@ -64,11 +73,22 @@ export async function upgrade(h: Harness, options: MigrateOptions = {}) {
     IF NOT EXISTS (SELECT 1 FROM "_prisma_migrations" WHERE migration_name = '${RUN_ON_START}') THEN
       ALTER TABLE sync_runs DROP COLUMN IF EXISTS on_start;
     END IF; END $$`);
+  // The stand-in goes only when the migration that creates the table runs now: a partial
+  // upgrade leaves it for the syncs after it.
+  const coming = await readMigrations(options.migrationsDir ?? MIGRATIONS_DIR);
+  if (coming.some(({ name }) => name === SUBSCRIPTIONS_AND_JOBS)) {
+    await h.db.query(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM "_prisma_migrations" WHERE migration_name = '${SUBSCRIPTIONS_AND_JOBS}') THEN
+        DROP TABLE IF EXISTS sync_run_resources;
+      END IF; END $$`);
+  }
   return migrate(h.database.pool, options);
 }
 
 /** The migration that adds sync_runs.on_start. */
 const RUN_ON_START = "20261204150000_run_on_start";
+/** The migration that creates sync_run_resources (and the services' and jobs' tables). */
+export const SUBSCRIPTIONS_AND_JOBS = "20261205090000_subscriptions_and_jobs";
 
 /** A new folder holding the migrations before `upgrade`; the caller removes it. */
 export function migrationsBefore(upgrade: string): Promise<string> {

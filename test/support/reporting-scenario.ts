@@ -38,6 +38,28 @@ export async function moveRun(db: TestDatabase, runId: number, to: Date): Promis
          valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
          valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
        FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
+     subscription_periods AS (
+       UPDATE subscription_history h SET
+         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
+         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
+       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
+     job_status_periods AS (
+       UPDATE backup_job_status_history h SET
+         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
+         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
+       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
+     subscriptions AS (
+       UPDATE subscriptions s SET
+         first_seen_at = CASE WHEN s.first_seen_at = run.old THEN $2::timestamptz ELSE s.first_seen_at END,
+         last_seen_at = CASE WHEN s.last_seen_at = run.old THEN $2::timestamptz ELSE s.last_seen_at END,
+         removed_at = CASE WHEN s.removed_at = run.old THEN $2::timestamptz ELSE s.removed_at END
+       FROM run WHERE run.old IN (s.first_seen_at, s.last_seen_at, s.removed_at)),
+     -- Jobs are never removed (a CHECK keeps removed_at null).
+     jobs AS (
+       UPDATE backup_jobs j SET
+         first_seen_at = CASE WHEN j.first_seen_at = run.old THEN $2::timestamptz ELSE j.first_seen_at END,
+         last_seen_at = CASE WHEN j.last_seen_at = run.old THEN $2::timestamptz ELSE j.last_seen_at END
+       FROM run WHERE run.old IN (j.first_seen_at, j.last_seen_at)),
      customers AS (
        UPDATE customers c SET
          first_seen_at = CASE WHEN c.first_seen_at = run.old THEN $2::timestamptz ELSE c.first_seen_at END,
