@@ -164,7 +164,8 @@ const notify = concern(
     ),
     // Checked by the rule below, which names the entry that is wrong.
     NOTIFY_ON: variable(z.string().default(DEFAULT_NOTIFY_ON), {
-      expects: "a list of failed, warning and status:<job status>",
+      expects:
+        "a list of failed, warning, status:<job status>, job:failed and service:expiring:<days>",
     }),
     NOTIFY_FORMAT: variable(z.enum(NOTIFY_FORMATS).default("auto"), {
       expects: `one of ${NOTIFY_FORMATS.join(", ")}`,

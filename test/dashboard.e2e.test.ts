@@ -12,6 +12,7 @@ import { parse, stringify } from "yaml";
 import { runCli } from "./support/cli.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { exposedMetricNames, metricNamesIn, promtool } from "./support/prometheus.ts";
+import { observeJob, observeSubscription, type FixtureRun } from "./support/resource-fixtures.ts";
 
 const root = new URL("../", import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), "utf8");
@@ -33,6 +34,12 @@ interface Panel {
   type: string;
   datasource: DataSourceRef;
   targets: Target[];
+}
+interface Grid {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
 }
 interface ProvisionedDataSource {
   name: string;
@@ -127,6 +134,29 @@ describe("the Grafana dashboard", () => {
     );
   });
 
+  it("shows what issue 23 asks for", () => {
+    const titles = dashboard.panels.map((panel) => panel.title);
+    expect(titles).toEqual(
+      expect.arrayContaining([
+        "Failing backup jobs",
+        "Failing customers and their failed jobs",
+        "Subscriptions expiring in 30 days",
+        "Subscriptions expiring in the next 30 days",
+      ]),
+    );
+    // No two panels overlap on Grafana's 24-column grid.
+    const cells = new Set<string>();
+    for (const { gridPos } of dashboard.panels as (Panel & { gridPos: Grid })[]) {
+      expect(gridPos.x + gridPos.w).toBeLessThanOrEqual(24);
+      for (let x = gridPos.x; x < gridPos.x + gridPos.w; x++) {
+        for (let y = gridPos.y; y < gridPos.y + gridPos.h; y++) {
+          expect(cells.has(`${x},${y}`)).toBe(false);
+          cells.add(`${x},${y}`);
+        }
+      }
+    }
+  });
+
   it("has PromQL that parses (promtool) and names only metrics the worker exposes", async () => {
     expect(promql.length).toBeGreaterThanOrEqual(8);
     // promtool parses expressions in rule files: one recording rule per panel query.
@@ -185,6 +215,7 @@ describe("the Grafana dashboard", () => {
       await h.sync();
       h.simulator.injectFault({ status: 400 });
       await h.sync();
+      await addJobsAndSubscriptions(customers.map((customer) => customer.id));
 
       const access = await runCli(
         ["bi-access", role],
@@ -198,6 +229,48 @@ describe("the Grafana dashboard", () => {
       reader = new pg.Client({ connectionString: url.toString() });
       await reader.connect();
     });
+
+    /**
+     * Backup jobs and subscriptions as runs 1 and 2 would have recorded them (the first
+     * customer is gone in run 2, the next five Failed), beside whatever the sync recorded.
+     */
+    async function addJobsAndSubscriptions(ids: string[]): Promise<void> {
+      const runs = await h.db.query<FixtureRun>(
+        `SELECT id, started_at AS "startedAt" FROM sync_runs WHERE status = 'succeeded' ORDER BY id`,
+      );
+      const [first, second] = runs;
+      const [gone = "", failedA = "", failedB = ""] = ids;
+      const working = ids[10] ?? "";
+      if (!first || !second) throw new Error("two runs succeeded");
+      const job = (customerId: string, jobId: string, status: number) => ({
+        customerId,
+        jobId,
+        status,
+        name: `Dashboard ${jobId}`,
+        jobModule: 303,
+      });
+      await observeJob(h.db, first, job(gone, "dash-gone", 3));
+      await observeJob(h.db, first, job(failedA, "dash-fail-1", 1));
+      await observeJob(h.db, second, job(failedA, "dash-fail-1", 3));
+      await observeJob(h.db, second, job(failedA, "dash-fine", 2));
+      await observeJob(h.db, second, job(failedB, "dash-fail-2", 7));
+      // A failing job of a customer that is not failing: counted, but not a failing customer.
+      await observeJob(h.db, second, job(working, "dash-fail-3", 4));
+      const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+      for (const [service, days] of [
+        ["Dash soon", 3],
+        ["Dash later this month", 20],
+        ["Dash next quarter", 45],
+        ["Dash expired", -2],
+      ] as const) {
+        await observeSubscription(h.db, second, {
+          customerId: working,
+          service,
+          expirationDate: inDays(days),
+          purchasedUserSeats: 25,
+        });
+      }
+    }
 
     afterAll(async () => {
       await reader.end();
@@ -237,6 +310,48 @@ describe("the Grafana dashboard", () => {
       const listed = await answer("Changes into Failed in the last 24 h");
       expect(listed.map((row) => row.customer_id).sort()).toEqual([...movedIntoFailed].sort());
       expect(listed[0]).toMatchObject({ change_kind: "changed", from: "Working", to: "Failed" });
+    });
+
+    it("count failing jobs of present customers and list failing customers with theirs", async () => {
+      const [counted] = await h.db.query<{ jobs: string }>(
+        `SELECT count(*) AS jobs FROM backup_jobs b JOIN customers c ON c.id = b.customer_id
+         WHERE c.removed_at IS NULL AND b.status IN (3, 4, 7)`,
+      );
+      const failing = await answer("Failing backup jobs");
+      expect(failing).toEqual([{ jobs: counted?.jobs }]);
+      // dash-fail-1, -2 and -3; not the removed customer's.
+      expect(Number(counted?.jobs)).toBeGreaterThanOrEqual(3);
+
+      const rows = await answer("Failing customers and their failed jobs");
+      expect(new Set(rows.map((row) => row.customer_id))).toEqual(new Set(movedIntoFailed));
+      const ours = rows.filter((row) => String(row.job_id).startsWith("dash-"));
+      const byJob = ours.map((row) => [row.customer_id, row.job_id, row.job_status]);
+      expect(byJob.sort((a, b) => String(a[1]).localeCompare(String(b[1])))).toEqual([
+        [movedIntoFailed[0], "dash-fail-1", "Failed"],
+        [movedIntoFailed[1], "dash-fail-2", "Failed to start"],
+      ]);
+      expect(ours.find((row) => row.job_id === "dash-fail-1")).toMatchObject({
+        customer_status: "Failed",
+        job: "Dashboard dash-fail-1",
+        module: "Exchange Online",
+      });
+    });
+
+    it("count and list the subscriptions expiring in the next 30 days, soonest first", async () => {
+      const [counted] = await h.db.query<{ subscriptions: string }>(
+        `SELECT count(*) AS subscriptions FROM subscriptions
+         WHERE removed_at IS NULL AND expiration_date::date - current_date BETWEEN 0 AND 30`,
+      );
+      expect(await answer("Subscriptions expiring in 30 days")).toEqual([
+        { subscriptions: counted?.subscriptions },
+      ]);
+      const rows = await answer("Subscriptions expiring in the next 30 days");
+      expect(rows).toHaveLength(Number(counted?.subscriptions));
+      const ours = rows.filter((row) => String(row.service).startsWith("Dash "));
+      expect(ours.map((row) => [row.service, row.days_left, row.purchased_user_seats])).toEqual([
+        ["Dash soon", 3, 25],
+        ["Dash later this month", 20, 25],
+      ]);
     });
 
     it("give customers per job status per day, runs by outcome and the latest runs", async () => {

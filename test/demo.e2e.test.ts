@@ -3,9 +3,16 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, describe, expect, inject, it } from "vitest";
-import { demoDatabase } from "../src/cli/demo.ts";
+import { demoDatabase, printFailingAndExpiring } from "../src/cli/demo.ts";
 import { runCli } from "./support/cli.ts";
 import { createHarness } from "./support/harness.ts";
+import {
+  insertRun,
+  migratedDatabase,
+  observeCustomer,
+  observeJob,
+  observeSubscription,
+} from "./support/resource-fixtures.ts";
 
 const name = `es_demo_${randomBytes(6).toString("hex")}`;
 const admin = inject("adminDatabaseUrl");
@@ -69,6 +76,113 @@ describe("demo database", () => {
       );
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("demo, after its sync", () => {
+  /** What the demo prints of failing customers and expiring subscriptions, line by line. */
+  async function printed(pool: pg.Pool): Promise<string[]> {
+    const lines: string[] = [];
+    await printFailingAndExpiring(pool, { out: (text) => lines.push(text), err: () => undefined });
+    return lines.join("\n").split("\n");
+  }
+
+  it("shows failing customers with their failing jobs, and subscriptions expiring in 30 days", async () => {
+    const fixture = await migratedDatabase();
+    try {
+      const { db } = fixture;
+      const run = await insertRun(db);
+      await observeCustomer(db, run, { id: "c-1", organization: "Contoso", jobStatus: 2 });
+      await observeCustomer(db, run, { id: "c-2", organization: "Fabrikam", jobStatus: 5 });
+      await observeCustomer(db, run, { id: "c-3", organization: "Northwind", jobStatus: 1 });
+      await observeJob(db, run, {
+        customerId: "c-1",
+        jobId: "j-1",
+        status: 3,
+        name: "Mailboxes nightly",
+        jobModule: 303,
+        failedCount: 12,
+      });
+      await observeJob(db, run, { customerId: "c-1", jobId: "j-2", status: 2, name: "Sites" });
+      // Working customers' failing jobs are not why a customer is failing.
+      await observeJob(db, run, { customerId: "c-3", jobId: "j-3", status: 3 });
+      const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+      const subscription = (service: string, days: number) => ({
+        customerId: "c-3",
+        service,
+        subscriptionName: "Tier 2",
+        expirationDate: inDays(days),
+        purchasedUserSeats: 40,
+      });
+      await observeSubscription(db, run, subscription("Cloud Backup for Microsoft 365", 12));
+      await observeSubscription(db, run, subscription("Fly Migration", 45));
+      await observeSubscription(db, run, subscription("Expired", -3));
+
+      const lines = await printed(fixture.database.pool);
+      const table = (heading: string) => {
+        const start = lines.findIndex((line) => line.startsWith(heading));
+        const end = lines.findIndex((line, i) => i > start && line === "");
+        return lines
+          .slice(start + 1, end < 0 ? undefined : end)
+          .map((line) => line.trim().split(/\s{2,}/));
+      };
+      expect(table("Failing customers and why (reporting.failing_customers):")).toEqual([
+        ["organization", "customer status", "failing job", "module", "job status", "failed items"],
+        [
+          expect.stringMatching(/^-+$/),
+          expect.any(String),
+          expect.any(String),
+          expect.any(String),
+          expect.any(String),
+          expect.any(String),
+        ],
+        ["Contoso", "Failed", "Mailboxes nightly", "Exchange Online", "Failed", "12"],
+        ["Fabrikam", "Finished with Exception", "(no failing job listed)"],
+      ]);
+      const day = inDays(12).toISOString().slice(0, 10);
+      expect(table("Subscriptions expiring in the next 30 days (reporting.services):")).toEqual([
+        ["organization", "service", "subscription", "expires", "days left", "seats"],
+        [
+          expect.stringMatching(/^-+$/),
+          expect.any(String),
+          expect.any(String),
+          expect.any(String),
+          expect.any(String),
+          expect.any(String),
+        ],
+        ["Northwind", "Cloud Backup for Microsoft 365", "Tier 2", day, "12", "40"],
+      ]);
+    } finally {
+      await fixture.close();
+    }
+  });
+
+  it("says (none) when nothing fails or expires, and counts what it leaves out", async () => {
+    const fixture = await migratedDatabase();
+    try {
+      expect(await printed(fixture.database.pool)).toEqual([
+        "",
+        "Failing customers and why (reporting.failing_customers):",
+        "  (none)",
+        "",
+        "Subscriptions expiring in the next 30 days (reporting.services):",
+        "  (none)",
+      ]);
+      const run = await insertRun(fixture.db);
+      for (let i = 0; i < 12; i++) {
+        const id = `c-${String(i).padStart(2, "0")}`;
+        await observeCustomer(fixture.db, run, {
+          id,
+          organization: `Customer ${id}`,
+          jobStatus: 2,
+        });
+      }
+      const lines = await printed(fixture.database.pool);
+      expect(lines.filter((line) => line.includes("(no failing job listed)"))).toHaveLength(10);
+      expect(lines).toContain("  … and 2 more");
+    } finally {
+      await fixture.close();
     }
   });
 });

@@ -20,6 +20,12 @@ import {
   type Harness,
 } from "./support/harness.ts";
 import { manualText } from "./support/manual.ts";
+import {
+  observeJob,
+  observeSubscription,
+  recordResources,
+  type FixtureRun,
+} from "./support/resource-fixtures.ts";
 
 /** Debian's Python, the one python3-pyodbc installs into. */
 const PYTHON = process.env.ODBC_PYTHON ?? "/usr/bin/python3";
@@ -196,6 +202,7 @@ beforeAll(async () => {
   // Two runs: added, changed and removed customers, open and closed periods, both booleans.
   await serveChangedSource(h, customers);
   expect(await h.sync()).toMatchObject({ status: "succeeded" });
+  await addJobsAndSubscriptions();
 
   dir = mkdtempSync(join(tmpdir(), "elements-sync-odbc-"));
   const passwordFile = join(dir, "password");
@@ -217,6 +224,37 @@ beforeAll(async () => {
     columns: columns.filter((column) => column.view === view),
   }));
 });
+
+/**
+ * Rows in every view of subscriptions, backup jobs and run resources, whatever the sync
+ * records: a failing job with a status change, a subscription with a change and one without a
+ * source (null), written as the merge writes them.
+ */
+async function addJobsAndSubscriptions(): Promise<void> {
+  const [run1, run2] = await h.db.query<FixtureRun>(
+    `SELECT id, started_at AS "startedAt" FROM sync_runs ORDER BY id`,
+  );
+  const [failing] = await h.db.query<{ id: string }>(
+    "SELECT id FROM customers WHERE removed_at IS NULL AND job_status IN (2, 4, 5) ORDER BY id LIMIT 1",
+  );
+  if (!run1 || !run2 || !failing) throw new Error("two runs and a failing customer");
+  const job = { customerId: failing.id, jobId: "odbc-job", name: LONG_NAME, failedCount: 3 };
+  await observeJob(h.db, run1, { ...job, status: 1 });
+  await observeJob(h.db, run2, { ...job, status: 3 });
+  const subscription = {
+    customerId: failing.id,
+    service: "Cloud Backup for Microsoft 365",
+    source: "AvePoint pooled subscription",
+    expirationDate: new Date(Date.now() + 20 * 86_400_000),
+  };
+  await observeSubscription(h.db, run1, { ...subscription, purchasedUserSeats: 10 });
+  await observeSubscription(h.db, run2, { ...subscription, purchasedUserSeats: 12 });
+  await observeSubscription(h.db, run2, { ...subscription, source: "", service: "Fly Migration" });
+  await recordResources(h.db, run2.id, [
+    { resource: "customers", outcome: "complete", requests: 2, records: 12 },
+    { resource: "services", outcome: "skipped", reason: "no permission", requests: 1, records: 0 },
+  ]);
+}
 
 afterAll(async () => {
   await (h as Harness | undefined)?.close();

@@ -9,6 +9,7 @@ import { CONFIG_VARIABLES } from "../src/config.ts";
 import { createHarness, sampleCustomers, type Harness } from "./support/harness.ts";
 import { exampleQuery, manualText, tableAfter } from "./support/manual.ts";
 import { moveRun } from "./support/reporting-scenario.ts";
+import { observeJob, observeSubscription, type FixtureRun } from "./support/resource-fixtures.ts";
 
 function unquote(cell: string): string {
   return cell.replaceAll("`", "");
@@ -76,7 +77,66 @@ describe("README", () => {
     await moveRun(h.db, (await h.sync()).runId, await noonDaysAgo(1));
     await h.serve(edited);
     await h.sync();
+    await addJobsAndSubscriptions();
   });
+
+  /** Ids the example queries about jobs and subscriptions are checked with. */
+  const resources = { failing: "", working: "" };
+
+  /**
+   * Backup jobs and subscriptions as runs 1 to 3 would have recorded them, written as the
+   * merge writes them, beside whatever the sync recorded (rows named readme-… or Readme …).
+   */
+  async function addJobsAndSubscriptions(): Promise<void> {
+    const runs = await h.db.query<FixtureRun>(
+      `SELECT id, started_at AS "startedAt" FROM sync_runs ORDER BY id`,
+    );
+    const [run1, run2, run3] = runs;
+    if (!run1 || !run2 || !run3) throw new Error("three runs");
+    const [failing, working] = await h.db.query<{ id: string }>(
+      `(SELECT id FROM customers WHERE removed_at IS NULL AND job_status IN (2, 4, 5) ORDER BY id LIMIT 1)
+       UNION ALL
+       (SELECT id FROM customers WHERE removed_at IS NULL AND job_status = 1 ORDER BY id LIMIT 1)`,
+    );
+    if (!failing || !working) throw new Error("the sample has a failing and a working customer");
+    resources.failing = failing.id;
+    resources.working = working.id;
+    const job = (customerId: string, jobId: string, status: number) => ({
+      customerId,
+      jobId,
+      status,
+      name: jobId,
+    });
+    await observeJob(h.db, run1, job(failing.id, "readme-failed", 1));
+    await observeJob(h.db, run2, job(failing.id, "readme-failed", 3));
+    await observeJob(h.db, run2, job(failing.id, "readme-fine", 2));
+    await observeJob(h.db, run2, job(working.id, "readme-working-failed", 3));
+
+    const [month] = await h.db.query<{ within: Date; next: Date; last: Date }>(
+      `SELECT date_trunc('month', current_date) + interval '27 days' AS within,
+              date_trunc('month', current_date) + interval '1 month 1 day' AS next,
+              date_trunc('month', current_date) - interval '1 day' AS last`,
+    );
+    if (!month) throw new Error("unreachable");
+    const subscription = (service: string, expirationDate: Date, seats = 10) => ({
+      customerId: working.id,
+      service,
+      source: "AvePoint pooled subscription",
+      expirationDate,
+      purchasedUserSeats: seats,
+    });
+    for (const run of [run1, run2, run3]) {
+      await observeSubscription(h.db, run, subscription("Readme this month", month.within));
+      await observeSubscription(h.db, run, subscription("Readme next month", month.next));
+      await observeSubscription(h.db, run, subscription("Readme last month", month.last));
+    }
+    await observeSubscription(h.db, run1, subscription("Readme removed", month.within));
+    await observeSubscription(h.db, run3, subscription("Readme removed", month.within), true);
+    // Seats: 50 when first seen, 75 from run 2 on.
+    await observeSubscription(h.db, run1, subscription("Readme seats", month.next, 50));
+    await observeSubscription(h.db, run2, subscription("Readme seats", month.next, 75));
+    await observeSubscription(h.db, run3, subscription("Readme seats", month.next, 75));
+  }
 
   afterAll(async () => {
     await h.close();
@@ -334,6 +394,55 @@ describe("README", () => {
       { field: "presence", old_value: null, new_value: "present" },
       { field: "name", old_value: renamedTenant.name, new_value: "renamed.example" },
     ]);
+  });
+
+  it("lists the failing customers and why: each with its failing jobs", async () => {
+    const rows = await h.db.query<{
+      customer_id: string;
+      job_id: string | null;
+      status_label: string;
+    }>(exampleQuery("failing-customers-and-why"));
+    const failing = await h.db.query<{ id: string }>(
+      "SELECT id FROM customers WHERE removed_at IS NULL AND job_status IN (2, 4, 5)",
+    );
+    expect(new Set(rows.map((row) => row.customer_id))).toEqual(new Set(failing.map((c) => c.id)));
+    const ours = rows.filter((row) => row.job_id?.startsWith("readme-"));
+    expect(
+      ours.map(({ customer_id, job_id, status_label }) => ({ customer_id, job_id, status_label })),
+    ).toEqual([
+      { customer_id: resources.failing, job_id: "readme-failed", status_label: "Failed" },
+    ]);
+  });
+
+  it("lists the subscriptions expiring this month, present ones only", async () => {
+    const rows = await h.db.query<{ service: string; purchased_user_seats: number }>(
+      exampleQuery("subscriptions-expiring-this-month"),
+    );
+    const ours = rows.filter((row) => row.service.startsWith("Readme "));
+    expect(ours.map((row) => [row.service, row.purchased_user_seats])).toEqual([
+      ["Readme this month", 10],
+    ]);
+  });
+
+  it("gives one customer's seats over time", async () => {
+    const sql = exampleQuery("seats-over-time").replace(
+      /customer_id = '[^']*'/,
+      `customer_id = '${resources.working}'`,
+    );
+    const rows = await h.db.query<{
+      service: string;
+      run_id: number;
+      field: string;
+      old_value: string | null;
+      new_value: string;
+    }>(sql);
+    const seats = rows.filter((row) => row.service === "Readme seats");
+    expect(seats.map(({ field, old_value, new_value }) => [field, old_value, new_value])).toEqual([
+      ["presence", null, "present"],
+      ["purchased_user_seats", "50", "75"],
+    ]);
+    const removed = rows.filter((row) => row.service === "Readme removed");
+    expect(removed.map((row) => row.new_value)).toEqual(["present", "removed"]);
   });
 
   it("documents every variable the configuration reads, and no other", () => {

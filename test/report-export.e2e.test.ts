@@ -179,6 +179,7 @@ describe("report runs", () => {
       "restored",
       "changes",
       "rejected",
+      "resources",
       "note",
     ]);
     const guarded = (lines[2] ?? "").trim().split(/\s{2,}/);

@@ -11,6 +11,8 @@ import { describeDatabaseUrl, openDatabase, recreateDatabase, type Queryable } f
 import { codeLabel } from "../elements/codes.ts";
 import type { ElementsConfig } from "../elements/from-config.ts";
 import { readAttributeChanges, type AttributeChangeRow } from "../sql/reporting.ts";
+import { readFailingCustomers, readSubscriptionsExpiring } from "../sql/resource-reports.ts";
+import { formatTable } from "../reporting/format.ts";
 import {
   generateCustomers,
   writeCustomersFile,
@@ -68,7 +70,10 @@ export const demoCommand: CommandRunner = {
       );
       const second = await sync();
       io.out(`Second sync: ${formatRunSummary(second)}`);
-      if (second.status === "succeeded") await printChanges(db.pool, second.runId, io);
+      if (second.status === "succeeded") {
+        await printChanges(db.pool, second.runId, io);
+        await printFailingAndExpiring(db.pool, io);
+      }
       io.out(
         `\nThe data is in ${describeDatabaseUrl(databaseUrl)}; docs/reporting.md has queries to try.`,
       );
@@ -198,6 +203,65 @@ async function printChanges(db: Queryable, runId: number, io: Io): Promise<void>
   for (const change of changes) {
     io.out(`  ${(change.organization ?? "(no name)").padEnd(width)}  ${describeChange(change)}`);
   }
+}
+
+/** Rows the demo lists of failing customers and of expiring subscriptions; the rest counted. */
+const DEMO_ROWS = 10;
+/** The window of expiring subscriptions the demo shows, in days. */
+const EXPIRING_DAYS = 30;
+
+/**
+ * Why customers are failing (each failing customer with its failing backup jobs) and which
+ * subscriptions expire in the next 30 days, as reporting.failing_customers and
+ * reporting.services give them.
+ */
+export async function printFailingAndExpiring(db: Queryable, io: Io): Promise<void> {
+  const failing = await readFailingCustomers(db, DEMO_ROWS);
+  io.out("\nFailing customers and why (reporting.failing_customers):");
+  io.out(
+    shortTable(
+      ["organization", "customer status", "failing job", "module", "job status", "failed items"],
+      failing.rows.map((row) => [
+        row.organization ?? "(no name)",
+        row.job_status_label ?? "",
+        row.job_id === null ? "(no failing job listed)" : (row.name ?? row.job_id),
+        row.job_module_label ?? (row.job_module === null ? "" : `module ${row.job_module}`),
+        row.status_label ?? (row.status === null ? "" : `status ${row.status}`),
+        failedItems(row.failed_count, row.total_count),
+      ]),
+      failing.total,
+    ),
+  );
+  const expiring = await readSubscriptionsExpiring(db, { days: EXPIRING_DAYS, limit: DEMO_ROWS });
+  io.out(`\nSubscriptions expiring in the next ${EXPIRING_DAYS} days (reporting.services):`);
+  io.out(
+    shortTable(
+      ["organization", "service", "subscription", "expires", "days left", "seats"],
+      expiring.rows.map((row) => [
+        row.organization ?? "(no name)",
+        row.service ?? "",
+        row.subscription_name ?? "",
+        row.expiration_day,
+        String(row.days_until_expiration),
+        row.purchased_user_seats === null ? "" : String(row.purchased_user_seats),
+      ]),
+      expiring.total,
+    ),
+  );
+}
+
+/** "12 of 340" objects a job failed on, "12" without a total, "" when the API gave none. */
+function failedItems(failed: number | null, total: number | null): string {
+  if (failed === null) return "";
+  return total === null ? String(failed) : `${failed} of ${total}`;
+}
+
+/** An aligned table indented under its heading, "and N more" under it; "  (none)" if empty. */
+function shortTable(headers: string[], rows: string[][], total: number): string {
+  if (rows.length === 0) return "  (none)";
+  const lines = formatTable({ headers, rows }).split("\n");
+  if (total > rows.length) lines.push(`… and ${total - rows.length} more`);
+  return lines.map((line) => `  ${line}`).join("\n");
 }
 
 /** The attribute's name as the demo says it, by the kind `report changes` gives a change. */

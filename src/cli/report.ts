@@ -21,6 +21,7 @@ import {
   readAttributeChanges,
   readChanges,
   readDaily,
+  readRunResources,
   readRuns,
   setTimeZone,
   skipJit,
@@ -32,6 +33,7 @@ import {
   CHANGE_COLUMNS,
   DAILY_COLUMNS,
   dataTable,
+  resourcesByRun,
   RUN_COLUMNS,
   runsForPeople,
   trendForPeople,
@@ -123,7 +125,16 @@ async function printReport(
     }
   } else {
     const rows = await readRuns(session, readLimit(values, 20));
-    print(io, { format, csv }, runsForPeople(rows), dataTable(rows, RUN_COLUMNS));
+    const resources = await readRunResources(
+      session,
+      rows.map((row) => row.run_id),
+    );
+    print(
+      io,
+      { format, csv },
+      runsForPeople(rows, resourcesByRun(resources)),
+      dataTable(rows, RUN_COLUMNS),
+    );
   }
 }
 

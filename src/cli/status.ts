@@ -3,7 +3,14 @@ import { loadDotEnv, readConfig } from "../config.ts";
 import { openDatabase } from "../db.ts";
 import { NotMigratedError, UsageError } from "../errors.ts";
 import { formatDuration, formatTable, layoutTable, type Table } from "../reporting/format.ts";
-import { hasReportingViews, readRuns, type RunRow } from "../sql/reporting.ts";
+import { resourcesByRun } from "../reporting/reports.ts";
+import {
+  hasReportingViews,
+  readRunResources,
+  readRuns,
+  type RunResourceRow,
+  type RunRow,
+} from "../sql/reporting.ts";
 import { nextFire } from "../worker/schedule.ts";
 import type { CommandRunner } from "./command.ts";
 import { STATUS_TABLE_WIDTH as TABLE_WIDTH } from "./defaults.ts";
@@ -28,6 +35,10 @@ export const statusCommand: CommandRunner = {
         throw new NotMigratedError();
       }
       const runs = await readRuns(db.pool, limit);
+      const resources = await readRunResources(
+        db.pool,
+        runs.map((run) => run.run_id),
+      );
       const status: Status = {
         schedule: {
           cron: schedule.cron,
@@ -35,6 +46,7 @@ export const statusCommand: CommandRunner = {
           nextFireAt: nextFire(schedule.cron, schedule.timezone)?.toISOString() ?? null,
         },
         runs,
+        resources,
       };
       io.out(
         values.json === true ? statusJson(status) : formatStatus(status, values.wide === true),
@@ -49,10 +61,12 @@ export const statusCommand: CommandRunner = {
 interface Status {
   schedule: { cron: string; timezone: string; nextFireAt: string | null };
   runs: RunRow[];
+  /** What each run got of each resource; none for runs from before they were recorded. */
+  resources: RunResourceRow[];
 }
 
 /** Run fields in camelCase and times in UTC, as scripts reading `status --json` know them. */
-function statusJson({ schedule, runs }: Status): string {
+function statusJson({ schedule, runs, resources }: Status): string {
   const json = {
     schedule,
     runs: runs.map((run) => ({
@@ -76,17 +90,28 @@ function statusJson({ schedule, runs }: Status): string {
       removalsWithheld: run.removals_withheld,
       warning: run.warning,
       newFields: run.new_fields === null ? [] : run.new_fields.split(", "),
+      resources: resources
+        .filter((row) => row.run_id === run.run_id)
+        .map(({ resource, outcome, reason, requests, records, rejected }) => ({
+          resource,
+          outcome,
+          reason,
+          requests,
+          records,
+          rejected,
+        })),
     })),
   };
   return JSON.stringify(json, null, 2);
 }
 
-function formatStatus({ schedule, runs }: Status, wide: boolean): string {
+function formatStatus({ schedule, runs, resources }: Status, wide: boolean): string {
   const next = schedule.nextFireAt ? utc(schedule.nextFireAt) : "never";
   const header = `schedule: ${schedule.cron} (${schedule.timezone}); next fire ${next} UTC`;
   if (runs.length === 0) return `${header}\nno runs yet`;
-  if (wide) return `${header}\n\n${formatTable(wideTable(runs))}`;
-  const { text, cutNotes } = layoutTable(narrowTable(runs));
+  const described = resourcesByRun(resources);
+  if (wide) return `${header}\n\n${formatTable(wideTable(runs, described))}`;
+  const { text, cutNotes } = layoutTable(narrowTable(runs, described));
   const notes = cutNotes === 1 ? "1 note was" : `${cutNotes} notes were`;
   const hint = `${notes} cut to fit ${TABLE_WIDTH} columns; add --wide (or use --json) to see them whole.`;
   return [header, "", text, ...(cutNotes > 0 ? ["", hint] : [])].join("\n");
@@ -94,9 +119,10 @@ function formatStatus({ schedule, runs }: Status, wide: boolean): string {
 
 /**
  * What fits 120 columns: status and completeness as the view's one outcome word, the trigger
- * without the customer id, and the note on a line of its own under its run.
+ * without the customer id, and the note and the resources each on a line of their own under
+ * their run.
  */
-function narrowTable(runs: readonly RunRow[]): Table {
+function narrowTable(runs: readonly RunRow[], resources: ReadonlyMap<number, string>): Table {
   return {
     headers: [
       "run",
@@ -120,13 +146,13 @@ function narrowTable(runs: readonly RunRow[]): Table {
       shortTrigger(run),
       ...counts(run),
     ]),
-    notes: runs.map(note),
+    notes: runs.map((run) => [note(run), resources.get(run.run_id) ?? ""]),
     width: TABLE_WIDTH,
   };
 }
 
 /** Every field `status` shows, each whole: `--wide`. */
-function wideTable(runs: readonly RunRow[]): Table {
+function wideTable(runs: readonly RunRow[], resources: ReadonlyMap<number, string>): Table {
   return {
     headers: [
       "run",
@@ -141,6 +167,7 @@ function wideTable(runs: readonly RunRow[]): Table {
       "restored",
       "status changes",
       "note",
+      "resources",
     ],
     numeric: new Set([0, 2, 6, 7, 8, 9, 10]),
     rule: false,
@@ -153,6 +180,7 @@ function wideTable(runs: readonly RunRow[]): Table {
       run.outcome === "complete" ? "yes" : "no",
       ...counts(run),
       note(run),
+      resources.get(run.run_id) ?? "",
     ]),
   };
 }

@@ -1,16 +1,27 @@
 // After a run: decides whether it is one NOTIFY_ON asks about, gathers the customers it
-// moved into a watched job status, and posts one notification. It never throws and ends
+// moved into a watched job status, the backup jobs it saw turn failing and the subscriptions
+// that entered an expiry window, and posts one notification. It never throws and ends
 // within the delivery limits: a notification is worth less than the next run.
 import type pg from "pg";
 import { codeLabel } from "../elements/codes.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { readWatchedChanges, type WatchedChanges } from "../sql/notifications.ts";
+import {
+  readExpiringServices,
+  readFailedJobs,
+  readWatchedChanges,
+  type WatchedChanges,
+} from "../sql/notifications.ts";
 import { INTERRUPTED } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
 import { bodyFormat, type NotifyFormat } from "./format.ts";
-import type { NotifyTrigger } from "./triggers.ts";
-import { MAX_LISTED_CHANGES, webhookBody, type NotifyReason } from "./message.ts";
+import { triggerReason, type NotifyTrigger } from "./triggers.ts";
+import {
+  MAX_LISTED_CHANGES,
+  webhookBody,
+  type NotifyReason,
+  type RunNotification,
+} from "./message.ts";
 import {
   DEFAULT_DELIVERY_LIMITS,
   DeliveryError,
@@ -48,6 +59,10 @@ export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
   if (config === undefined) return { afterRun: () => Promise.resolve() };
   const limits = deps.limits ?? DEFAULT_DELIVERY_LIMITS;
   const watched = config.triggers.flatMap((t) => (t.kind === "status" ? [t.jobStatus] : []));
+  const jobsWatched = config.triggers.some((t) => t.kind === "job-failed");
+  const windows = [
+    ...new Set(config.triggers.flatMap((t) => (t.kind === "service-expiring" ? [t.days] : []))),
+  ].sort((a, b) => a - b);
 
   return {
     async afterRun(summary, signal) {
@@ -56,22 +71,25 @@ export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
       const log = deps.log.child({ runId: summary.runId });
       const started = performance.now();
       try {
-        const changes =
-          summary.status === "succeeded" && watched.length > 0
+        const found =
+          summary.status === "succeeded"
             ? await withinLimit(
-                readWatchedChanges(deps.pool, {
-                  runId: summary.runId,
-                  jobStatuses: watched,
-                  limit: MAX_LISTED_CHANGES,
-                }),
+                readRunFindings(deps.pool, summary.runId, { watched, jobsWatched, windows }),
                 limits,
                 signal,
               )
-            : NO_CHANGES;
-        const reasons = matchingReasons(config.triggers, summary, changes);
+            : NO_FINDINGS;
+        const reasons = matchingReasons(config.triggers, summary, found);
         if (reasons.length === 0) return;
         const body = webhookBody(
-          { reasons, summary, changes: changes.listed, changesTotal: changes.total },
+          {
+            reasons,
+            summary,
+            changes: found.changes.listed,
+            changesTotal: found.changes.total,
+            failedJobs: found.failedJobs,
+            expiringServices: found.expiringServices,
+          },
           bodyFormat(config.format, config.webhookUrl),
         );
         const remaining = Math.max(
@@ -91,10 +109,43 @@ export function createRunNotifier(deps: NotifierDependencies): RunNotifier {
   };
 }
 
+/** What the run's notification lists: all of it read only for the triggers that ask. */
+type Findings = Pick<RunNotification, "failedJobs" | "expiringServices"> & {
+  changes: WatchedChanges;
+};
+
+const NO_CHANGES: WatchedChanges = { listed: [], total: 0, jobStatuses: [] };
+const NO_FINDINGS: Findings = {
+  changes: NO_CHANGES,
+  failedJobs: { listed: [], total: 0 },
+  expiringServices: [],
+};
+
+/** One statement per trigger kind NOTIFY_ON names (and per expiry window). */
+async function readRunFindings(
+  db: pg.Pool,
+  runId: number,
+  asked: { watched: number[]; jobsWatched: boolean; windows: number[] },
+): Promise<Findings> {
+  const limit = MAX_LISTED_CHANGES;
+  const changes =
+    asked.watched.length > 0
+      ? await readWatchedChanges(db, { runId, jobStatuses: asked.watched, limit })
+      : NO_CHANGES;
+  const failedJobs = asked.jobsWatched
+    ? await readFailedJobs(db, { runId, limit })
+    : NO_FINDINGS.failedJobs;
+  const expiringServices = [];
+  for (const days of asked.windows) {
+    expiringServices.push({ days, ...(await readExpiringServices(db, { runId, days, limit })) });
+  }
+  return { changes, failedJobs, expiringServices };
+}
+
 function matchingReasons(
   triggers: readonly NotifyTrigger[],
   summary: RunSummary,
-  changes: WatchedChanges,
+  found: Findings,
 ): NotifyReason[] {
   const reasons: NotifyReason[] = [];
   for (const trigger of triggers) {
@@ -102,15 +153,21 @@ function matchingReasons(
     if (trigger.kind === "warning" && summary.status === "succeeded" && summary.warning !== null) {
       reasons.push("warning");
     }
-    if (trigger.kind === "status" && changes.jobStatuses.includes(trigger.jobStatus)) {
-      const label = codeLabel("jobStatus", trigger.jobStatus);
-      reasons.push(`status:${label.toLowerCase().replaceAll(" ", "-")}`);
+    if (trigger.kind === "status" && found.changes.jobStatuses.includes(trigger.jobStatus)) {
+      reasons.push(triggerReason(trigger, codeLabel("jobStatus", trigger.jobStatus)));
+    }
+    if (trigger.kind === "job-failed" && found.failedJobs.total > 0) {
+      reasons.push(triggerReason(trigger));
+    }
+    if (
+      trigger.kind === "service-expiring" &&
+      found.expiringServices.some((window) => window.days === trigger.days && window.total > 0)
+    ) {
+      reasons.push(triggerReason(trigger));
     }
   }
   return reasons;
 }
-
-const NO_CHANGES: WatchedChanges = { listed: [], total: 0, jobStatuses: [] };
 
 /**
  * The database is given the same bound as the delivery, and the stop signal ends the wait

@@ -10,8 +10,11 @@ export interface Table {
   numeric?: ReadonlySet<number>;
   /** False: no rule under the headers (`status` prints its table under a header of its own). */
   rule?: boolean;
-  /** Text too long for a column, one per row ("" for none), shown on a line under its row. */
-  notes?: readonly string[];
+  /**
+   * Text too long for a column, per row ("" or [] for none), each shown on a line of its own
+   * under its row.
+   */
+  notes?: readonly (string | readonly string[])[];
   /** Notes longer than the lines may be, in terminal columns, end in "…"; whole when absent. */
   width?: number;
 }
@@ -85,12 +88,16 @@ export function layoutTable(table: Table): TableText {
   const indent = " ".repeat((widths[0] ?? 0) + GAP.length);
   const room = table.width === undefined ? Infinity : table.width - indent.length;
   let cutNotes = 0;
-  const noteLines = (index: number): string[] => {
-    const note = escapeControls(table.notes?.[index] ?? "");
+  const noteLine = (raw: string): string[] => {
+    const note = escapeControls(raw);
     if (note === "") return [];
     if (displayWidth(note) <= room) return [indent + note];
     cutNotes += 1;
     return [indent + shorten(note, room)];
+  };
+  const noteLines = (index: number): string[] => {
+    const notes = table.notes?.[index] ?? "";
+    return typeof notes === "string" ? noteLine(notes) : notes.flatMap(noteLine);
   };
   const rule = table.rule === false ? [] : [widths.map((width) => "-".repeat(width)).join(GAP)];
   const lines = [

@@ -1,7 +1,13 @@
 // The three reports as tables: a layout for people (`--format table`) and the view's own
 // columns for scripts (`--format csv|json`), so a script reads what a BI tool reads.
-import { formatSeconds, type Cell, type Table } from "./format.ts";
-import type { AttributeChangeRow, ChangeRow, DailyRow, RunRow } from "../sql/reporting.ts";
+import { formatSeconds, plural, type Cell, type Table } from "./format.ts";
+import type {
+  AttributeChangeRow,
+  ChangeRow,
+  DailyRow,
+  RunResourceRow,
+  RunRow,
+} from "../sql/reporting.ts";
 
 /** "2026-11-24T10:15:31+01:00" → "2026-11-24 10:15" (already in the report's time zone). */
 export function shortTime(iso: string | null): string {
@@ -152,7 +158,36 @@ function runNote(row: RunRow): string {
   return [row.outcome_reason, row.warning, newFields].filter((note) => note !== null).join("; ");
 }
 
-export function runsForPeople(rows: readonly RunRow[]): Table {
+/**
+ * What a run got of each resource, on one line: `customers complete: 250 records, 3 requests;
+ * services skipped: 0 records, 1 request (why)`. Empty for a run without resource rows (one
+ * from before the version that records them).
+ */
+export function describeResources(rows: readonly RunResourceRow[]): string {
+  return rows
+    .map((row) => {
+      const counts = [
+        plural(row.records, "record"),
+        plural(row.requests, "request"),
+        ...(row.rejected > 0 ? [`${row.rejected} rejected`] : []),
+      ].join(", ");
+      const reason = row.reason === null ? "" : ` (${row.reason})`;
+      return `${row.resource} ${row.outcome}: ${counts}${reason}`;
+    })
+    .join("; ");
+}
+
+/** Each run's resources described, by run id. */
+export function resourcesByRun(rows: readonly RunResourceRow[]): Map<number, string> {
+  const byRun = new Map<number, RunResourceRow[]>();
+  for (const row of rows) byRun.set(row.run_id, [...(byRun.get(row.run_id) ?? []), row]);
+  return new Map([...byRun].map(([runId, resources]) => [runId, describeResources(resources)]));
+}
+
+export function runsForPeople(
+  rows: readonly RunRow[],
+  resources: ReadonlyMap<number, string> = new Map(),
+): Table {
   return {
     headers: [
       "run",
@@ -166,6 +201,7 @@ export function runsForPeople(rows: readonly RunRow[]): Table {
       "restored",
       "changes",
       "rejected",
+      "resources",
       "note",
     ],
     numeric: new Set([0, 2, 4, 5, 6, 7, 8, 9, 10]),
@@ -183,6 +219,7 @@ export function runsForPeople(rows: readonly RunRow[]): Table {
       row.customers_restored,
       row.status_changes,
       row.rejected_records,
+      resources.get(row.run_id) ?? "",
       runNote(row),
     ]),
   };

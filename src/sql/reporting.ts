@@ -261,6 +261,43 @@ export async function readRuns(db: Queryable, limit: number): Promise<RunRow[]> 
   return rows;
 }
 
+/** What a run got of one resource (reporting.sync_run_resources). */
+export interface RunResourceRow {
+  run_id: number;
+  /** customers, services or jobs. */
+  resource: string;
+  /** complete, partial or skipped. */
+  outcome: string;
+  /** Why it is partial or skipped; null when complete. */
+  reason: string | null;
+  requests: number;
+  records: number;
+  rejected: number;
+}
+
+/**
+ * The resources of runs `runIds`, each run's in the order a run syncs them. Runs from before
+ * the migration that added the view have none; a database not yet migrated to it, none at all.
+ */
+export async function readRunResources(
+  db: Queryable,
+  runIds: readonly number[],
+): Promise<RunResourceRow[]> {
+  if (runIds.length === 0) return [];
+  const { rows: present } = await db.query<{ present: boolean }>(
+    "SELECT to_regclass('reporting.sync_run_resources') IS NOT NULL AS present",
+  );
+  if (present[0]?.present !== true) return [];
+  const { rows } = await db.query<RunResourceRow>(
+    `SELECT run_id, resource, outcome, reason, requests, records, rejected
+     FROM reporting.sync_run_resources
+     WHERE run_id = ANY($1::int[])
+     ORDER BY run_id DESC, array_position(ARRAY['customers', 'services', 'jobs'], resource)`,
+    [runIds],
+  );
+  return rows;
+}
+
 /** False when the database was never migrated to a version with the reporting views. */
 export async function hasReportingViews(db: Queryable): Promise<boolean> {
   const { rows } = await db.query<{ present: boolean }>(

@@ -59,10 +59,33 @@ describe("readNotifyConfig", () => {
     ]);
   });
 
+  it("reads job:failed and service:expiring:<days> in any case; drops repeats", () => {
+    const config = readNotifyConfig({
+      NOTIFY_WEBHOOK_URL: URL,
+      NOTIFY_ON:
+        "Job:Failed, service:expiring:30, SERVICE:EXPIRING:7,job:failed,service:expiring:30",
+    });
+    expect(config?.triggers).toEqual([
+      { kind: "job-failed" },
+      { kind: "service-expiring", days: 30 },
+      { kind: "service-expiring", days: 7 },
+    ]);
+  });
+
   it("names the variable and the entry that is wrong, never the URL", () => {
     expect(() => readNotifyConfig({ NOTIFY_ON: "failed,often" })).toThrow(
-      'NOTIFY_ON: "often" is not a trigger; use failed, warning or status:<job status>, separated by commas.',
+      'NOTIFY_ON: "often" is not a trigger; use failed, warning, status:<job status>, job:failed or service:expiring:<days>, separated by commas.',
     );
+    for (const entry of [
+      "service:expiring",
+      "service:expiring:0",
+      "service:expiring:soon",
+      "service:expiring:3651",
+    ]) {
+      expect(() => readNotifyConfig({ NOTIFY_ON: entry })).toThrow(
+        `NOTIFY_ON: "${entry}" needs a number of days from 1 to 3650, such as service:expiring:30.`,
+      );
+    }
     expect(() => readNotifyConfig({ NOTIFY_ON: " , " })).toThrow(
       /^NOTIFY_ON must list at least one/,
     );

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { readNotifyConfig } from "../../src/config.ts";
 import { bodyFormat } from "../../src/notify/format.ts";
-import { webhookBody, type RunNotification } from "../../src/notify/message.ts";
+import { webhookBody, type RunNotification, type WebhookBody } from "../../src/notify/message.ts";
 
 const HOSTILE = "[click](https://evil.example) *bold* _it_ ~gone~ <!channel> & # Title `x`";
 
@@ -41,6 +41,71 @@ const notification: RunNotification = {
     },
   ],
   changesTotal: 1,
+  failedJobs: { listed: [], total: 0 },
+  expiringServices: [],
+};
+
+/** The same run with a failed job and an expiring subscription, each named by the API's text. */
+const withResources: RunNotification = {
+  ...notification,
+  reasons: ["job:failed", "service:expiring:30"],
+  changes: [],
+  changesTotal: 0,
+  failedJobs: {
+    total: 3,
+    listed: [
+      {
+        customerId: "c-1",
+        organization: HOSTILE,
+        jobId: "j-<1>",
+        name: "[nightly](https://evil.example)",
+        jobModule: 355,
+        moduleLabel: "Exchange Online",
+        status: 3,
+        statusLabel: "Failed",
+        previousStatus: 1,
+        previousStatusLabel: "Running",
+      },
+      {
+        customerId: "c-2",
+        organization: null,
+        jobId: "j-2",
+        name: null,
+        jobModule: 999,
+        moduleLabel: null,
+        status: 7,
+        statusLabel: "Failed to start",
+        previousStatus: null,
+        previousStatusLabel: null,
+      },
+    ],
+  },
+  expiringServices: [
+    {
+      days: 30,
+      total: 2,
+      listed: [
+        {
+          customerId: "c-1",
+          organization: "Contoso",
+          service: "Cloud Backup for Microsoft 365",
+          source: "Marketplace",
+          subscriptionName: "*Tier* 2",
+          expirationDate: "2026-12-20",
+          daysLeft: 14,
+        },
+        {
+          customerId: "c-3",
+          organization: "Fabrikam",
+          service: "Fly Migration",
+          source: null,
+          subscriptionName: null,
+          expirationDate: "2026-12-07",
+          daysLeft: 1,
+        },
+      ],
+    },
+  ],
 };
 
 const textOf = (body: unknown) => (body as { text: string }).text;
@@ -84,6 +149,55 @@ describe("notification formats", () => {
     expect(blocks.map((block) => block.type)).toEqual(["TextBlock", "TextBlock", "TextBlock"]);
     expect(blocks[0]?.text).toMatch(/^elements-sync run 7 succeeded in 1\.5 s/);
     expect(blocks[2]?.text).toBe(textOf(webhookBody(notification, "teams")).split("\n\n").at(-1));
+  });
+
+  it("lists failed jobs and expiring subscriptions: customer, job or subscription, the API's text escaped", () => {
+    const paragraphs = textOf(webhookBody(withResources, "slack")).split("\n\n");
+    expect(paragraphs.slice(1)).toEqual([
+      "3 backup jobs turned failing:",
+      [
+        `- [click](https://evil.example) *${ZWSP}bold*${ZWSP} _${ZWSP}it_${ZWSP} ~${ZWSP}gone~${ZWSP} ` +
+          "&lt;!channel&gt; &amp; # Title 'x' (`c-1`): job `j-&lt;1&gt;` [nightly](https://evil.example) " +
+          "(Exchange Online): Running → Failed",
+        "- (no organization) (`c-2`): job `j-2` (no name) (module 999): new → Failed to start",
+        "- and 1 more",
+      ].join("\n"),
+      "2 subscriptions now expire within 30 days:",
+      [
+        `- Contoso (\`c-1\`): Cloud Backup for Microsoft 365 (Marketplace, *${ZWSP}Tier*${ZWSP} 2) expires 2026-12-20, in 14 days`,
+        "- Fabrikam (`c-3`): Fly Migration expires 2026-12-07, in 1 day",
+      ].join("\n"),
+    ]);
+    const teams = textOf(webhookBody(withResources, "teams"));
+    expect(teams).toContain("job `j-<1>` \\[nightly\\]\\(https://evil\\.example\\)");
+    expect(teams).not.toMatch(/[^\\]\]\(/);
+
+    const json = webhookBody(withResources, "json") as WebhookBody;
+    expect(json.reasons).toEqual(["job:failed", "service:expiring:30"]);
+    expect(json.failedJobs.total).toBe(3);
+    expect(json.failedJobs.listed[1]).toEqual({
+      customerId: "c-2",
+      organization: null,
+      jobId: "j-2",
+      name: null,
+      module: 999,
+      moduleLabel: null,
+      previousStatus: null,
+      previousStatusLabel: null,
+      status: 7,
+      statusLabel: "Failed to start",
+    });
+    expect(json.expiringServices).toEqual([
+      {
+        days: 30,
+        total: 2,
+        listed: withResources.expiringServices[0]?.listed.map((service) => ({ ...service })),
+      },
+    ]);
+    // Without these triggers, the JSON still has both, empty: receivers read one shape.
+    const plain = webhookBody(notification, "json") as WebhookBody;
+    expect(plain.failedJobs).toEqual({ total: 0, listed: [] });
+    expect(plain.expiringServices).toEqual([]);
   });
 
   it("auto picks the format by the webhook's host; NOTIFY_FORMAT overrides it", () => {
