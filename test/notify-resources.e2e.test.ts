@@ -53,6 +53,7 @@ function succeededRun(run: FixtureRun): RunSummary {
     customersRemoved: 0,
     customersRestored: 0,
     statusChanges: 1,
+    resources: [],
     changes: null,
   };
 }
