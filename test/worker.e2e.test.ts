@@ -61,6 +61,8 @@ function environment(db: TestDatabase, simulator: Simulator, extra: Record<strin
     ELEMENTS_MAX_ATTEMPTS: "2",
     HTTP_PORT: "0",
     LOG_LEVEL: "debug",
+    // The schedule is what these tests are about: customers alone keep each run short.
+    ELEMENTS_RESOURCES: "customers",
     ...extra,
   };
 }

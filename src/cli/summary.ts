@@ -1,6 +1,8 @@
 // The summary `sync` prints, and the same facts for the demo: a line for the run, then what
-// it changed, one count per kind (customers, their attributes, tenants).
+// it changed, one count per kind (customers, their attributes, tenants), then what it did
+// with services and backup jobs.
 import { formatSeconds } from "../reporting/format.ts";
+import type { ResourceRecord } from "../sql/resources.ts";
 import type { RunSummary } from "../sync/sync.ts";
 
 function seconds(ms: number): string {
@@ -35,6 +37,18 @@ export function formatRunSummary(summary: RunSummary): string {
           `  tenants:   ${changes.tenantsAdded} added, ${changes.tenantsRenamed} renamed, ` +
             `${changes.tenantsRemoved} removed, ${changes.tenantsRestored} restored`,
         ]),
+    ...summary.resources.filter((r) => r.resource !== "customers").map(resourceLine),
     ...(summary.warning === null ? [] : [`warning: ${summary.warning}`]),
   ].join("\n");
+}
+
+const RECORDS: Record<string, string> = { services: "products", jobs: "jobs" };
+
+/** `  services:  12 products, 1 request (complete)`: what the run did with one resource. */
+function resourceLine(record: ResourceRecord): string {
+  const label = `${record.resource}:`.padEnd(10);
+  const rejected = record.rejected > 0 ? `, ${record.rejected} rejected` : "";
+  const requests = `${record.requests} request${record.requests === 1 ? "" : "s"}`;
+  const outcome = record.reason === null ? record.outcome : `${record.outcome}: ${record.reason}`;
+  return `  ${label} ${record.records} ${RECORDS[record.resource] ?? "records"}${rejected}, ${requests} (${outcome})`;
 }

@@ -37,6 +37,9 @@ export async function createCliRig(options: CliRigOptions = {}): Promise<CliRig>
   const env = (extra: Record<string, string> = {}) => ({
     ...simulatorEnv(db.url, simulator.url),
     HTTP_PORT: "0",
+    // Customers alone, as the test harness: most files count the customers endpoint's
+    // requests; those about services and jobs name them.
+    ELEMENTS_RESOURCES: "customers",
     ...options.env,
     ...extra,
   });
