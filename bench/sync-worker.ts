@@ -9,6 +9,8 @@ import {
   type ElementsConfig,
 } from "../src/elements/from-config.ts";
 import { createLogger } from "../src/logger.ts";
+import type { ResourceName } from "../src/elements/resources.ts";
+import type { ResourceRecord } from "../src/sql/resources.ts";
 import { runSync } from "../src/sync/sync.ts";
 import { naiveSync } from "./naive.ts";
 
@@ -18,6 +20,8 @@ export interface WorkerJob {
   apiUrl: string;
   pageSize: number;
   concurrency: number;
+  /** What the run syncs (ELEMENTS_RESOURCES); default customers alone. */
+  resources?: ResourceName[];
 }
 
 /** The log line "asked the API for the customers missing from the pages". */
@@ -46,6 +50,8 @@ export interface WorkerResult {
   removalLookup: RemovalLookup | null;
   /** process.resourceUsage().maxRSS: the peak resident set of this process, in kB. */
   maxRssKb: number;
+  /** What the run did with each resource: its requests and records (null: naive loop). */
+  resources: readonly ResourceRecord[] | null;
 }
 
 const job = JSON.parse(process.argv[2] ?? "{}") as WorkerJob;
@@ -112,11 +118,16 @@ async function main(): Promise<WorkerResult> {
         removalsWithheld: null,
         removalLookup: null,
         maxRssKb: process.resourceUsage().maxRSS,
+        resources: null,
       };
     }
     const summary = await runSync(
       { db, client, log },
-      { pageSize: job.pageSize, concurrency: job.concurrency },
+      {
+        pageSize: job.pageSize,
+        concurrency: job.concurrency,
+        resources: job.resources ?? ["customers"],
+      },
     );
     const totalMs = performance.now() - started;
     return {
@@ -131,6 +142,7 @@ async function main(): Promise<WorkerResult> {
       customersRemoved: summary.status === "succeeded" ? summary.customersRemoved : null,
       removalsWithheld: summary.status === "succeeded" ? summary.removalsWithheld : null,
       maxRssKb: process.resourceUsage().maxRSS,
+      resources: summary.status === "succeeded" ? summary.resources : null,
     };
   } finally {
     await db.close();

@@ -10,6 +10,9 @@
 //   npm run bench -- --sizes 2000 --baseline 1000 --latency 20   (a quick check)
 //   npm run bench -- --removals 200 ...   removal lookups for 200 customers (0: none)
 //   npm run bench -- --out FILE ...       write the results to FILE
+//   npm run bench -- --resources customers,services,jobs --sizes 10000 --baseline 0 --removals 0
+//                                  all three resources: the floor is then every request the
+//                                  run made (each resource's) × latency / concurrency
 //
 // Prints a table and writes bench/results/<date>.json (<date>-large.json with --large,
 // <date>-custom.json with other options), or --out.
@@ -19,6 +22,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { createLogger } from "../src/logger.ts";
+import { isResourceName } from "../src/elements/resources.ts";
 import { migrate } from "../src/migrations.ts";
 import { benchCommand, describeMachine, saveResults } from "./results.ts";
 import type { RemovalLookup, WorkerJob, WorkerResult } from "./sync-worker.ts";
@@ -28,7 +32,13 @@ const CLI = new URL("bin/elements-sync.js", ROOT).pathname;
 const WORKER = new URL("bench/sync-worker.ts", ROOT).pathname;
 // Per process, so that two benches on one server do not drop each other's database.
 const DATABASE = `elements_sync_bench_${process.pid}`;
-const HISTORY_TABLES = ["customer_status_history", "customer_history", "tenant_history"] as const;
+const HISTORY_TABLES = [
+  "customer_status_history",
+  "customer_history",
+  "tenant_history",
+  "subscription_history",
+  "backup_job_status_history",
+] as const;
 /** The mass-removal guard's default fraction, less a margin: the removal run must pass it. */
 const REMOVAL_FRACTION = 0.1;
 
@@ -42,6 +52,7 @@ const { values: args } = parseArgs({
     "page-size": { type: "string", default: "100" },
     removals: { type: "string", default: "10000" },
     out: { type: "string" },
+    resources: { type: "string", default: "customers" },
     // V8 flags for the measured worker; by default those the launcher runs every command with.
     "node-options": { type: "string" },
   },
@@ -68,6 +79,11 @@ const concurrency = positive("concurrency", args.concurrency);
 const pageSize = positive("page-size", args["page-size"]);
 const baselineSize = positive("baseline", args.baseline);
 const removals = positive("removals", args.removals);
+const resources = args.resources.split(",").map((name) => {
+  const trimmed = name.trim();
+  if (!isResourceName(trimmed)) throw new Error(`--resources: unknown resource ${trimmed}`);
+  return trimmed;
+});
 const sizes = (args.sizes ?? `10000,100000${args.large ? ",1000000" : ""}`)
   .split(",")
   .map((size) => positive("sizes", size.trim()));
@@ -264,6 +280,16 @@ function apiFloorMs(customers: number, latency: number): number {
   return (Math.ceil(customers / pageSize) * latency) / concurrency;
 }
 
+/**
+ * With services and jobs, the floor is every request the run made (a page of customers or
+ * services, one customer's jobs), `concurrency` at a time, each taking the latency.
+ */
+function floorOf(result: WorkerResult, customers: number): number {
+  if (resources.length === 1 || result.resources === null) return apiFloorMs(customers, latencyMs);
+  const requests = result.resources.reduce((sum, r) => sum + r.requests, 0);
+  return (requests * latencyMs) / concurrency;
+}
+
 interface RunMeasure {
   totalMs: number;
   apiFloorMs: number;
@@ -277,6 +303,8 @@ interface RunMeasure {
   peakRssMb: number;
   customers: number;
   tenants: number;
+  /** Requests and records per resource the run synced. */
+  resources: Record<string, { requests: number; records: number; outcome: string }> | null;
 }
 
 function measure(result: WorkerResult, floorMs: number): RunMeasure {
@@ -301,6 +329,15 @@ function measure(result: WorkerResult, floorMs: number): RunMeasure {
     peakRssMb: round(result.maxRssKb / 1024, 1),
     customers: result.customers,
     tenants: result.tenants,
+    resources:
+      result.resources === null
+        ? null
+        : Object.fromEntries(
+            result.resources.map((r) => [
+              r.resource,
+              { requests: r.requests, records: r.records, outcome: r.outcome },
+            ]),
+          ),
   };
 }
 
@@ -379,12 +416,12 @@ async function measureSize(customers: number): Promise<SizeResult> {
       apiUrl: simulator.url,
       pageSize,
       concurrency,
+      resources,
     };
-    const floor = apiFloorMs(customers, latencyMs);
     const measured = async (): Promise<{ run: MeasuredRun; runId: number | null }> => {
       const before = await settledTableStats(databaseUrl);
       const result = await runWorker(job);
-      const m = measure(result, floor);
+      const m = measure(result, floorOf(result, customers));
       const rowVersions = tableDeltas(before, await settledTableStats(databaseUrl));
       return {
         run: { ...m, targetsMet: targetsMet(customers, m), rowVersions },
@@ -530,6 +567,12 @@ function printReport(results: SizeResult[], baseline: BaselineResult | undefined
           history.padStart(12),
         ].join("  "),
       );
+      if (m.resources !== null && resources.length > 1) {
+        const each = Object.entries(m.resources).map(
+          ([name, r]) => `${name} ${count(r.requests)} requests, ${count(r.records)} records`,
+        );
+        lines.push(`${" ".repeat(21)}(${each.join("; ")})`);
+      }
     }
   }
   const fromMerge = results.some(
@@ -591,7 +634,7 @@ async function main(): Promise<boolean> {
     date: new Date().toISOString(),
     command: benchCommand("bench"),
     machine,
-    settings: { pageSize, concurrency, latencyMs, workerFlags, removals },
+    settings: { pageSize, concurrency, latencyMs, workerFlags, removals, resources },
     targets: {
       ratioToFloor: TARGETS.ratioToFloor,
       afterLastPageMs: Object.fromEntries(TARGETS.afterLastPageMs),

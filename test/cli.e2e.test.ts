@@ -92,10 +92,23 @@ describe("elements-sync", () => {
           String.raw`^run 1 succeeded in [\d.]+ s: 30 customers \(complete\), (\d+) tenants, 0 rejected`,
           "  customers: 30 added, 0 removed, 0 restored",
           "  changed:   0 job status, 0 management mode, 0 owner email, 0 organization, 0 country or region",
-          String.raw`  tenants:   \1 added, 0 renamed, 0 removed, 0 restored\n$`,
+          String.raw`  tenants:   \1 added, 0 renamed, 0 removed, 0 restored`,
+          // ELEMENTS_RESOURCES' default: subscriptions and backup jobs too, one request a
+          // customer for its jobs.
+          String.raw`  services:  \d+ products, \d+ requests \(complete\)`,
+          String.raw`  jobs:      \d+ jobs, 30 requests \(complete\)\n$`,
         ].join("\n"),
       ),
     );
+    expect(
+      await db.query(
+        "SELECT resource, outcome FROM reporting.sync_run_resources WHERE run_id = 1 ORDER BY 1",
+      ),
+    ).toEqual([
+      { resource: "customers", outcome: "complete" },
+      { resource: "jobs", outcome: "complete" },
+      { resource: "services", outcome: "complete" },
+    ]);
     expect(sync.stderr).toContain('"msg":"sync run succeeded"');
     expect(sync.stderr + sync.stdout).not.toContain("cli-secret-xyz");
     expect(sync.stderr).not.toMatch(/Bearer |access_token/);

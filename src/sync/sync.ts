@@ -127,11 +127,14 @@ async function fetchJudgeAndMerge(run: RunContext, started: Started): Promise<Ru
     customerIds === undefined
       ? await fetchEveryPage(run)
       : await fetchNamedCustomers(run, customerIds);
-  const fetchMs = fetched.lastPageAt - startedAt;
   // 5. What the merge may mark removed: nothing after an incomplete run.
   const decision = await decideRemovals(run, fetched);
   // 6. Services and backup jobs, each in its pass over the customers the run saw.
   const resources = await syncResources(run, started.ledger, decision);
+  // The last answer of the API: the last customers page, or the passes' (each merged as
+  // it arrives).
+  const lastAnswerAt = run.options.resources.length > 1 ? performance.now() : fetched.lastPageAt;
+  const fetchMs = lastAnswerAt - startedAt;
   // Once every request is answered, a signal (or the ceiling) stops nothing more: what is
   // left is merging what arrived, and finishing that is as clean as rolling it back.
   // 7. Removals, the run's success, and the commit.

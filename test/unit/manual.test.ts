@@ -75,7 +75,7 @@ describe("the manual", () => {
   });
 
   it("lists every option of the simulator, as its help does", () => {
-    const listed = tableAfter("3. Or the simulator").map(
+    const listed = tableAfter("The simulator's options").map(
       ([option = ""]) => option.replaceAll("`", "").split(" ")[0],
     );
     expect(listed).toEqual(
