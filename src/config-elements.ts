@@ -10,7 +10,7 @@ import {
   type RawValues,
   type ValuesOf,
 } from "./config-reader.ts";
-import { didYouMean } from "./cli/suggest.ts";
+import { didYouMean } from "./suggest.ts";
 import type { Credentials } from "./elements/auth.ts";
 import { DEFAULT_MAX_RESPONSE_BYTES, heapProblem } from "./elements/body.ts";
 import { JOB_STATUS_LABELS } from "./elements/codes.ts";

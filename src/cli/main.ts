@@ -7,7 +7,7 @@ import type { Command } from "./command.ts";
 import { COMMANDS } from "./commands.ts";
 import { EXIT, processIo, type Io } from "./io.ts";
 import { ArgumentError, parseCommandLine, type CommandLine } from "./parse.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../suggest.ts";
 import { versionLine } from "./version.ts";
 
 /** The options `elements-sync` takes without a command. */

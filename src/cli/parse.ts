@@ -3,7 +3,7 @@
 // when one is close, the option that was probably meant.
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import type { Command, OptionValues } from "./command.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../suggest.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 

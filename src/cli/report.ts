@@ -41,7 +41,7 @@ import {
 import type { CommandRunner, OptionValues } from "./command.ts";
 import { EXIT, type Io } from "./io.ts";
 import { integerOption, listOption, stringOption } from "./options.ts";
-import { didYouMean } from "./suggest.ts";
+import { didYouMean } from "../suggest.ts";
 
 type Values = OptionValues;
 type Format = "table" | "csv" | "json";

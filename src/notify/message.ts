@@ -107,15 +107,8 @@ export interface WebhookBody {
   expiringServices: {
     days: number;
     total: number;
-    listed: {
-      customerId: string;
-      organization: string | null;
-      service: string;
-      source: string | null;
-      subscriptionName: string | null;
-      expirationDate: string;
-      daysLeft: number;
-    }[];
+    /** As sent in the body: the row as read, field for field. */
+    listed: ExpiringServiceRow[];
   }[];
 }
 

@@ -1,6 +1,6 @@
 // "Did you mean": which known names a mistyped one is taken for, and which it is not.
 import { describe, expect, it } from "vitest";
-import { closestNames, didYouMean, editDistance } from "../../src/cli/suggest.ts";
+import { closestNames, didYouMean, editDistance } from "../../src/suggest.ts";
 
 const COMMANDS = ["sync", "start", "status", "migrate", "simulate", "demo", "report", "bi-access"];
 
