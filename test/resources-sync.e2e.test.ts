@@ -244,6 +244,81 @@ describe("subscriptions", () => {
   });
 });
 
+describe("when subscriptions may be removed", () => {
+  const four = services({
+    "c-1": [product(), product({ service: "Fly Migration to Google" })],
+    "c-2": [product(), product({ service: "Fly Migration to Google" })],
+  });
+
+  it("the mass-removal guard keeps a pass that would remove too many from removing any", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, { services: four, jobs: {} });
+    // Two of four gone: past the guard's 20%.
+    const run = await syncServed(h, {
+      services: services({ "c-1": [product()], "c-2": [product()] }),
+      jobs: {},
+    });
+    expect(await h.db.query(`SELECT count(*)::int AS n FROM reporting.services`)).toEqual([
+      { n: 4 },
+    ]);
+    expect(await resourceRows(h, run.runId)).toContainEqual(
+      expect.objectContaining({
+        resource: "services",
+        outcome: "partial",
+        reason: expect.stringContaining("mass-removal guard") as unknown,
+      }),
+    );
+  });
+
+  it("an incomplete pass (a rejected item) removes none", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, { services: four, jobs: {} });
+    const run = await syncServed(
+      h,
+      {
+        services: [...services({ "c-1": [product()] }), { organization: "no customerId" }],
+        jobs: {},
+      },
+      { allowMassRemoval: true },
+    );
+    expect(await h.db.query(`SELECT count(*)::int AS n FROM reporting.services`)).toEqual([
+      { n: 4 },
+    ]);
+    expect(await resourceRows(h, run.runId)).toContainEqual(
+      expect.objectContaining({ resource: "services", outcome: "partial" }),
+    );
+  });
+
+  it("a --customer run reads that customer's subscriptions and jobs, and removes nothing", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, { services: four, jobs: {} });
+    const run = await syncServed(
+      h,
+      {
+        services: services({ "c-1": [product({ purchasedUserSeats: "99" })], "c-2": [] }),
+        jobs: { "c-1": [job()], "c-2": [job({ jobId: "J-2" })] },
+      },
+      { customerId: "c-1", allowMassRemoval: true },
+    );
+    expect(
+      await h.db.query(
+        `SELECT customer_id, service, purchased_user_seats FROM reporting.services ORDER BY 1, 2`,
+      ),
+    ).toEqual([
+      { customer_id: "c-1", service: "Cloud Backup for Microsoft 365", purchased_user_seats: 99 },
+      { customer_id: "c-1", service: "Fly Migration to Google", purchased_user_seats: 50 },
+      { customer_id: "c-2", service: "Cloud Backup for Microsoft 365", purchased_user_seats: 50 },
+      { customer_id: "c-2", service: "Fly Migration to Google", purchased_user_seats: 50 },
+    ]);
+    expect(await h.db.query(`SELECT customer_id FROM backup_jobs`)).toEqual([
+      { customer_id: "c-1" },
+    ]);
+    expect(await resourceRows(h, run.runId)).toContainEqual(
+      expect.objectContaining({ resource: "jobs", requests: 1 }),
+    );
+  });
+});
+
 describe("backup jobs", () => {
   it("a job running then failing has a status history; one no longer listed stays", async () => {
     const h = await openHarness({ customers: CUSTOMERS });
@@ -317,6 +392,26 @@ describe("backup jobs", () => {
       reason: expect.stringContaining("c-2") as unknown,
     });
     // c-2's job is as it was; c-1's moved on.
+    expect(await h.db.query(`SELECT customer_id, status FROM backup_jobs ORDER BY 1`)).toEqual([
+      { customer_id: "c-1", status: 2 },
+      { customer_id: "c-2", status: 1 },
+    ]);
+  });
+
+  it("a customer whose lookup answers 404 is named; its jobs stay", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, { services: [], jobs: { "c-1": [job()], "c-2": [job({ jobId: "J-2" })] } });
+    h.simulator.injectFault({ endpoint: "jobs", customerId: "c-2", status: 404 });
+    const run = await syncServed(h, {
+      services: [],
+      jobs: { "c-1": [job({ status: 2 })], "c-2": [job({ jobId: "J-2", status: 3 })] },
+    });
+    expect((await resourceRows(h, run.runId)).find((row) => row.resource === "jobs")).toMatchObject(
+      {
+        outcome: "partial",
+        reason: expect.stringMatching(/1 of 2 customer\(s\) could not be read \(c-2\)/) as unknown,
+      },
+    );
     expect(await h.db.query(`SELECT customer_id, status FROM backup_jobs ORDER BY 1`)).toEqual([
       { customer_id: "c-1", status: 2 },
       { customer_id: "c-2", status: 1 },
