@@ -11,6 +11,7 @@ import {
 import { expectInvariants } from "./support/invariants.ts";
 import { customerRecord } from "./support/records.ts";
 import { succeeded } from "./support/runs.ts";
+import { readExpiringServices, readFailedJobs } from "../src/sql/notifications.ts";
 
 const CUSTOMERS = [
   customerRecord({ id: "c-1", organization: "Contoso", jobStatus: 2 }),
@@ -178,6 +179,31 @@ describe("subscriptions", () => {
         `SELECT removed FROM subscription_history WHERE customer_id = 'c-2' ORDER BY valid_from`,
       ),
     ).toEqual([{ removed: false }, { removed: true }, { removed: false }]);
+  });
+
+  it("one expiring within 30 days is what NOTIFY_ON service:expiring:30 names, once", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    const soon = new Date(Date.now() + 10 * 86_400_000).toISOString().slice(0, 10);
+    const served = {
+      services: services({
+        "c-1": [product({ expirationDate: `${soon}T00:00:00Z` })],
+        "c-2": [product()],
+      }),
+      jobs: {},
+    };
+    const first = await syncServed(h, served);
+    const query = { days: 30, limit: 10 };
+    expect(
+      await readExpiringServices(h.database.pool, { runId: first.runId, ...query }),
+    ).toMatchObject({ total: 1, listed: [{ customerId: "c-1", expirationDate: soon }] });
+    const again = await syncServed(h, served);
+    expect(
+      await readExpiringServices(h.database.pool, { runId: again.runId, ...query }),
+    ).toMatchObject({ total: 0 });
+    expect(
+      await h.db.query(`SELECT customer_id, days_until_expiration FROM reporting.services
+                        WHERE days_until_expiration <= 30`),
+    ).toEqual([{ customer_id: "c-1", days_until_expiration: expect.any(Number) as unknown }]);
   });
 
   it("a customer listing one identity twice: both rejected, none of its subscriptions removed", async () => {
@@ -351,6 +377,9 @@ describe("backup jobs", () => {
       { customer_id: "c-1", job_id: "J-1", status: 3, failed_count: 5 },
       { customer_id: "c-2", job_id: "J-2", status: 1, failed_count: 0 },
     ]);
+    // NOTIFY_ON job:failed reads the periods the merge opened.
+    const turned = await readFailedJobs(h.database.pool, { runId: second.runId, limit: 10 });
+    expect(turned).toMatchObject({ total: 1, listed: [{ jobId: "J-1", previousStatus: 1 }] });
     // c-1 is Failed (job status 2) and its job failed: the answer to "why".
     expect(await h.db.query(`SELECT customer_id, job_id FROM reporting.failing_customers`)).toEqual(
       [{ customer_id: "c-1", job_id: "J-1" }],
