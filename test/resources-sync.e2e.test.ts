@@ -206,6 +206,42 @@ describe("subscriptions", () => {
     ).toEqual([{ customer_id: "c-1", days_until_expiration: expect.any(Number) as unknown }]);
   });
 
+  it("a customer served again on a later page is merged again from its last copy", async () => {
+    const h = await openHarness({ customers: CUSTOMERS, pageSize: 1, concurrency: 1 });
+    await syncServed(h, { services: services({ "c-1": [product()] }), jobs: {} });
+    // Offset paging over a changing list: c-1 on pages 1 and 2, its copies differing.
+    const run = await syncServed(h, {
+      services: [
+        ...services({
+          "c-1": [product({ purchasedUserSeats: "60" }), product({ service: "Only in copy 1" })],
+        }),
+        ...services({ "c-1": [product({ purchasedUserSeats: "70" })], "c-2": [] }),
+      ],
+      jobs: {},
+    });
+    expect(
+      await h.db.query(
+        `SELECT service, purchased_user_seats, removed, opened_by_run_id, closed_by_run_id
+         FROM subscription_history ORDER BY id`,
+      ),
+    ).toEqual([
+      expect.objectContaining({ purchased_user_seats: 50, closed_by_run_id: run.runId }),
+      expect.objectContaining({ purchased_user_seats: 70, opened_by_run_id: run.runId }),
+    ]);
+    expect(await h.db.query(`SELECT service FROM subscriptions`)).toEqual([
+      { service: "Cloud Backup for Microsoft 365" },
+    ]);
+    // A page of nothing new ends the paging, as for customers: the pass cannot be sure it
+    // saw every customer.
+    expect(await resourceRows(h, run.runId)).toContainEqual(
+      expect.objectContaining({
+        resource: "services",
+        outcome: "partial",
+        reason: expect.stringContaining("paging stopped early") as unknown,
+      }),
+    );
+  });
+
   it("a customer listing one identity twice: both rejected, none of its subscriptions removed", async () => {
     const h = await openHarness({ customers: CUSTOMERS });
     const other = product({ service: "Cloud Backup for Salesforce" });
