@@ -84,6 +84,14 @@ async function syncServed(h: Harness, resources: ServedResources, options = {}) 
   return run;
 }
 
+/** Which endpoint a simulator request went to, from its path. */
+function endpointOf(path: string): string {
+  if (path.endsWith("/connect/token")) return "token";
+  if (path.endsWith("/services/batch")) return "services";
+  if (path.endsWith("/jobs/batch")) return "jobs";
+  return "customers";
+}
+
 async function resourceRows(h: Harness, runId: number) {
   return h.db.query<{ resource: string; outcome: string; reason: string | null }>(
     `SELECT resource, outcome, reason, requests, records, rejected
@@ -516,20 +524,31 @@ describe("resources and permissions", () => {
     ]);
   });
 
-  it("customers alone: no request to the other endpoints, one resource row", async () => {
-    const h = await openHarness({ customers: CUSTOMERS });
-    const run = await syncServed(
-      h,
-      { services: services({ "c-1": [product()] }), jobs: {} },
-      {
-        resources: ["customers"],
-      },
-    );
-    expect(await resourceRows(h, run.runId)).toEqual([
-      expect.objectContaining({ resource: "customers", outcome: "complete" }),
-    ]);
-    expect(await h.db.query(`SELECT count(*)::int AS n FROM subscriptions`)).toEqual([{ n: 0 }]);
-  });
+  for (const resources of [
+    ["customers"],
+    ["customers", "services"],
+    ["jobs", "customers"],
+  ] as const) {
+    it(`${resources.join(",")}: those resources, no request to the others`, async () => {
+      const h = await openHarness({ customers: CUSTOMERS });
+      const served = { services: services({ "c-1": [product()] }), jobs: { "c-1": [job()] } };
+      const run = await syncServed(h, served, { resources });
+      const synced = [...resources].sort();
+      expect((await resourceRows(h, run.runId)).map((row) => row.resource)).toEqual(synced);
+      const asked = new Set(h.simulator.requests.map((request) => endpointOf(request.path)));
+      expect([...asked].filter((name) => name !== "token").sort()).toEqual(synced);
+      const stored = await h.db.query<{ subscriptions: number; jobs: number }>(
+        `SELECT (SELECT count(*)::int FROM subscriptions) AS subscriptions,
+                (SELECT count(*)::int FROM backup_jobs) AS jobs`,
+      );
+      expect(stored).toEqual([
+        {
+          subscriptions: synced.includes("services") ? 1 : 0,
+          jobs: synced.includes("jobs") ? 1 : 0,
+        },
+      ]);
+    });
+  }
 
   for (const [resource, permission] of [
     ["services", LICENSE_PERMISSION],
