@@ -11,6 +11,7 @@ import { migrate } from "../src/migrations.ts";
 import { scramVerifier } from "../src/reporting/access.ts";
 import { runCli } from "./support/cli.ts";
 import { connectAs, createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { SUBSCRIPTIONS_AND_JOBS_TABLES } from "./support/migrations.ts";
 
 const suffix = randomBytes(4).toString("hex");
 const ROLE = `bi_reader_${suffix}`;
@@ -43,14 +44,7 @@ const BASE_TABLES = [
   "job_status_codes",
   "management_mode_codes",
   "staging_customers",
-  "subscriptions",
-  "subscription_history",
-  "backup_jobs",
-  "backup_job_status_history",
-  "backup_job_type_codes",
-  "backup_job_module_codes",
-  "backup_job_status_codes",
-  "sync_run_resources",
+  ...SUBSCRIPTIONS_AND_JOBS_TABLES,
   "_prisma_migrations",
   "reporting_internal.job_status_deltas",
 ];

@@ -19,6 +19,7 @@ import {
 } from "../src/elements/codes.ts";
 import { migrate } from "../src/migrations.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
+import { SUBSCRIPTIONS_AND_JOBS_TABLES } from "./support/migrations.ts";
 
 const SCHEMA_FILE = fileURLToPath(new URL("../prisma/schema.prisma", import.meta.url));
 
@@ -436,14 +437,7 @@ describe("schema.prisma and prisma/migrations", () => {
         "management_mode_codes",
         "staging_customers",
         "sync_fires",
-        "subscriptions",
-        "subscription_history",
-        "backup_jobs",
-        "backup_job_status_history",
-        "backup_job_type_codes",
-        "backup_job_module_codes",
-        "backup_job_status_codes",
-        "sync_run_resources",
+        ...SUBSCRIPTIONS_AND_JOBS_TABLES,
       ]
         .map(tableKey)
         .sort(),

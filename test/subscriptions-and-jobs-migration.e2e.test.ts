@@ -12,6 +12,7 @@ import {
   upgrade,
   READER_PASSWORD,
   SUBSCRIPTIONS_AND_JOBS,
+  SUBSCRIPTIONS_AND_JOBS_TABLES,
 } from "./support/migrations.ts";
 
 const UPGRADE = SUBSCRIPTIONS_AND_JOBS;
@@ -24,16 +25,7 @@ const NEW_VIEWS = [
   "services",
   "sync_run_resources",
 ];
-const NEW_TABLES = [
-  "subscriptions",
-  "subscription_history",
-  "backup_jobs",
-  "backup_job_status_history",
-  "backup_job_type_codes",
-  "backup_job_module_codes",
-  "backup_job_status_codes",
-  "sync_run_resources",
-];
+const NEW_TABLES = SUBSCRIPTIONS_AND_JOBS_TABLES;
 
 let h: Harness;
 const customers = newCustomers(10, 53, "resources");

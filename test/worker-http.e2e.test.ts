@@ -72,7 +72,7 @@ describe("worker HTTP", () => {
     expect(String(body.nextFireAt)).toMatch(/T0[23]:30:00\.000Z$/);
   });
 
-  it("GET /metrics serves runs, the last run, customers by job status, API requests, retries and rejections", async () => {
+  it("GET /metrics serves runs, the last run and its resources, customers by job status, API requests, retries and rejections", async () => {
     const response = await fetch(`${base}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
@@ -85,6 +85,16 @@ describe("worker HTTP", () => {
     expect(sample(text, 'last_run_status{status="succeeded"}')).toBe(1);
     expect(sample(text, 'last_run_status{status="failed"}')).toBe(0);
     expect(sample(text, "last_run_complete")).toBe(0);
+    // Each resource the run synced, by outcome: customers partial (a record was rejected).
+    expect(sample(text, 'last_run_resource_outcome{resource="customers",outcome="partial"}')).toBe(
+      1,
+    );
+    expect(text).toMatch(
+      /^elements_sync_last_run_resource_outcome\{resource="services",outcome="\w+"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^elements_sync_last_run_resource_outcome\{resource="jobs",outcome="\w+"\} 1$/m,
+    );
     const [run] = await db.query<{ started: number; finished: number }>(
       `SELECT extract(epoch FROM started_at)::float8 AS started,
               extract(epoch FROM finished_at)::float8 AS finished FROM sync_runs`,

@@ -23,3 +23,20 @@ export async function countCustomersByJobStatus(db: Queryable): Promise<JobStatu
   );
   return rows;
 }
+
+export interface ResourceOutcome {
+  resource: string;
+  outcome: string;
+}
+
+/**
+ * What the last finished run (succeeded or failed) got of each resource it synced:
+ * elements_sync_last_run_resource_outcome.
+ */
+export async function readLastRunResources(db: Queryable): Promise<ResourceOutcome[]> {
+  const { rows } = await db.query<ResourceOutcome>(
+    `SELECT resource, outcome FROM sync_run_resources
+     WHERE run_id = (SELECT max(id) FROM sync_runs WHERE status IN ('succeeded', 'failed'))`,
+  );
+  return rows;
+}

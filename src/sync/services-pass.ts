@@ -24,7 +24,6 @@ import {
 } from "./resource-pass.ts";
 import { massRemovalWarning } from "./removals.ts";
 import type { RunContext } from "./run-context.ts";
-import type { ResourceRecord } from "../sql/resources.ts";
 
 /** What the pass counts as it goes. */
 interface ServicesTally {
@@ -38,7 +37,7 @@ interface ServicesTally {
   unparsable: Occurrences;
 }
 
-export function syncServices(run: RunContext, ledger: ResourceLedger): Promise<ResourceRecord> {
+export function syncServices(run: RunContext, ledger: ResourceLedger): Promise<sql.ResourceRecord> {
   return runPass(run, ledger, SERVICES_ENDPOINT, (progress) => servicesPass(run, progress));
 }
 

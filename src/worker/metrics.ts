@@ -7,7 +7,7 @@ import type { Database } from "../db.ts";
 import type { ClientEvents } from "../elements/client.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { countCustomersByJobStatus } from "../sql/health.ts";
+import { countCustomersByJobStatus, readLastRunResources } from "../sql/health.ts";
 import { readRunTotals, RUN_STATUSES } from "../sync/runs.ts";
 import type { RunSummary } from "../sync/sync.ts";
 import type { NotificationResult } from "../notify/notifier.ts";
@@ -77,6 +77,11 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     ),
     ...guardGauges(gauge),
     customers: gauge("customers", "present customers by job status", ["job_status", "label"]),
+    resources: gauge(
+      "last_run_resource_outcome",
+      "1 for each resource the last finished run synced, by its outcome (complete, partial, skipped)",
+      ["resource", "outcome"],
+    ),
   };
   const nextFireGauge = gauge(
     "next_fire_timestamp_seconds",
@@ -100,9 +105,10 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
   // One read at a time, however many scrapes wait for it (http.ts).
   const readDatabase = singleFlight(readDatabaseNow);
   async function readDatabaseNow(): Promise<void> {
-    const [totals, customers] = await Promise.all([
+    const [totals, customers, resources] = await Promise.all([
       readRunTotals(db.pool),
       countCustomersByJobStatus(db.pool),
+      readLastRunResources(db.pool),
     ]);
     for (const metric of Object.values(database)) metric.reset();
     database.up.set(1);
@@ -124,6 +130,7 @@ export function createWorkerMetrics({ db, log, nextFire }: MetricsOptions): Work
     if (totals.lastCompleteSuccessAt !== null) {
       database.lastCompleteSuccess.set(totals.lastCompleteSuccessAt);
     }
+    for (const { resource, outcome } of resources) database.resources.set({ resource, outcome }, 1);
     for (const { jobStatus, label, customers: count } of customers) {
       database.customers.set(
         { job_status: String(jobStatus), label: label ?? `unknown (${jobStatus})` },

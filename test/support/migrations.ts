@@ -94,6 +94,17 @@ export async function upgrade(h: Harness, options: MigrateOptions = {}) {
 const RUN_ON_START = "20261204150000_run_on_start";
 /** The migration that creates sync_run_resources (and the services' and jobs' tables). */
 export const SUBSCRIPTIONS_AND_JOBS = "20261205090000_subscriptions_and_jobs";
+/** The tables it creates. */
+export const SUBSCRIPTIONS_AND_JOBS_TABLES = [
+  "subscriptions",
+  "subscription_history",
+  "backup_jobs",
+  "backup_job_status_history",
+  "backup_job_type_codes",
+  "backup_job_module_codes",
+  "backup_job_status_codes",
+  "sync_run_resources",
+] as const;
 
 /** A new folder holding the migrations before `upgrade`; the caller removes it. */
 export function migrationsBefore(upgrade: string): Promise<string> {
