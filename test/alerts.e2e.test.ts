@@ -63,7 +63,7 @@ describe("alert rules", () => {
     for (const rule of rules) expect(tested).toContain(rule.alert);
   });
 
-  it("watch what issue 13 asks for, on metrics the worker exposes", async () => {
+  it("watch what issues 13 and 23 ask for, on metrics the worker exposes", async () => {
     const exposed = await exposedMetricNames(database);
     const watched = new Set<string>();
     for (const rule of rules) {
@@ -76,6 +76,7 @@ describe("alert rules", () => {
     expect([...watched].sort()).toEqual([
       "elements_sync_database_up",
       "elements_sync_last_complete_success_timestamp_seconds",
+      "elements_sync_last_run_resource_outcome",
       "elements_sync_last_run_status",
       "elements_sync_removals_withheld",
     ]);
