@@ -50,26 +50,38 @@ import type { WorkerJob } from "./sync-worker.ts";
 // Per process, so that two benches on one server do not drop each other's database.
 const DATABASE = `elements_sync_bench_${process.pid}`;
 
-const { values: args } = parseArgs({
-  options: {
-    large: { type: "boolean", default: false },
-    sizes: { type: "string" },
-    baseline: { type: "string", default: "10000" },
-    latency: { type: "string", default: "50" },
-    concurrency: { type: "string", default: "4" },
-    "page-size": { type: "string", default: "100" },
-    removals: { type: "string", default: "10000" },
-    out: { type: "string" },
-    resources: { type: "string", default: "customers" },
-    // V8 flags for the measured worker; by default those the launcher runs every command with.
-    "node-options": { type: "string" },
-  },
-});
+const OPTIONS = {
+  large: { type: "boolean", default: false },
+  sizes: { type: "string" },
+  baseline: { type: "string", default: "10000" },
+  latency: { type: "string", default: "50" },
+  concurrency: { type: "string", default: "4" },
+  "page-size": { type: "string", default: "100" },
+  removals: { type: "string", default: "10000" },
+  out: { type: "string" },
+  resources: { type: "string", default: "customers" },
+  // V8 flags for the measured worker; by default those the launcher runs every command with.
+  "node-options": { type: "string" },
+} as const;
+
+/** Bad arguments: one line naming what is wrong, exit 2, nothing run. */
+function usageError(message: string): never {
+  process.stderr.write(`npm run bench: ${message}\n`);
+  process.exit(2);
+}
+
+const { values: args } = (() => {
+  try {
+    return parseArgs({ options: OPTIONS });
+  } catch (error) {
+    return usageError(error instanceof Error ? error.message : String(error));
+  }
+})();
 const workerFlags = (args["node-options"] ?? launcherHeapFlags()).split(" ").filter(Boolean);
 
 function positive(name: string, raw: string): number {
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`--${name} must be an integer`);
+  if (!Number.isSafeInteger(value) || value < 0) usageError(`--${name} must be an integer ≥ 0`);
   return value;
 }
 
@@ -80,9 +92,11 @@ const baselineSize = positive("baseline", args.baseline);
 const removals = positive("removals", args.removals);
 const resources = args.resources.split(",").map((name) => {
   const trimmed = name.trim();
-  if (!isResourceName(trimmed)) throw new Error(`--resources: unknown resource ${trimmed}`);
+  if (!isResourceName(trimmed))
+    usageError(`--resources: unknown resource ${trimmed} (customers, services, jobs)`);
   return trimmed;
 });
+if (!resources.includes("customers")) usageError("--resources: services and jobs need customers");
 const sizes = (args.sizes ?? `10000,100000${args.large ? ",1000000" : ""}`)
   .split(",")
   .map((size) => positive("sizes", size.trim()));
