@@ -359,6 +359,23 @@ describe("when subscriptions may be removed", () => {
     );
   });
 
+  it("a pass refused on a later page is skipped: what its first pages saw gone is not removed", async () => {
+    const h = await openHarness({ customers: CUSTOMERS, pageSize: 1, concurrency: 1 });
+    await syncServed(h, { services: four, jobs: {} });
+    h.simulator.injectFault({ endpoint: "services", onPage: 2, status: 403 });
+    const run = await syncServed(
+      h,
+      { services: services({ "c-1": [product()], "c-2": [product()] }), jobs: {} },
+      { allowMassRemoval: true },
+    );
+    expect(await h.db.query(`SELECT count(*)::int AS n FROM reporting.services`)).toEqual([
+      { n: 4 },
+    ]);
+    expect(await resourceRows(h, run.runId)).toContainEqual(
+      expect.objectContaining({ resource: "services", outcome: "skipped" }),
+    );
+  });
+
   it("a --customer run reads that customer's subscriptions and jobs, and removes nothing", async () => {
     const h = await openHarness({ customers: CUSTOMERS });
     await syncServed(h, { services: four, jobs: {} });

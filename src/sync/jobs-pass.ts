@@ -65,8 +65,6 @@ async function jobsPass(run: RunContext, progress: PassProgress): Promise<PassRe
   );
   return {
     incompleteReason: failedLookups(run, tally),
-    records: progress.records,
-    rejected: progress.rejected,
   };
 }
 

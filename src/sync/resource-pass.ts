@@ -8,12 +8,10 @@ import type { ResourceRecord } from "../sql/resources.ts";
 import type { RunContext } from "./run-context.ts";
 import { storableText } from "./runs.ts";
 
-/** What a pass found, for its record. */
+/** What a pass found, for its record (its counts are in its PassProgress). */
 export interface PassResult {
   /** Null when the pass got everything it should; otherwise why not. */
   incompleteReason: string | null;
-  records: number;
-  rejected: number;
 }
 
 /**
@@ -31,9 +29,9 @@ export async function runPass(
   const requests = () => ledger.requests(resource);
   const progress = ledger.begin(resource);
   try {
-    const { incompleteReason: reason, records, rejected } = await pass(progress);
+    const { incompleteReason: reason } = await pass(progress);
     const outcome = reason === null ? "complete" : "partial";
-    return { resource, outcome, reason, requests: requests(), records, rejected };
+    return { resource, outcome, reason, requests: requests(), ...progress.counts() };
   } catch (error) {
     if (!(error instanceof PermissionMissingError) || run.signal.aborted) throw error;
     const reason = `the app registration lacks the permission ${error.permission}`;
