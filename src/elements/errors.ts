@@ -1,5 +1,6 @@
-// The one error the Elements clients raise, with the kind of failure that decides how it
-// is handled, and messages for people about what an HTTP status means for this API.
+// The errors the Elements client raises (ElementsApiError, and PermissionMissingError for a
+// permission the app registration lacks), with the kind of failure that decides how each is
+// handled, and messages for people about what an HTTP status means for this API.
 import { CUSTOMERS_PERMISSION, type ResourceName } from "./resources.ts";
 
 /**
@@ -11,7 +12,7 @@ import { CUSTOMERS_PERMISSION, type ResourceName } from "./resources.ts";
  */
 export type FailureKind = "fatal" | "retry" | "rate-limited" | "unauthorized";
 
-/** Who failed: the customers API, or the identity service that issues its tokens. */
+/** Who failed: the Elements API (any endpoint), or the identity service that issues its tokens. */
 export type Service = "api" | "identity";
 
 /** How messages name each service. */
@@ -45,6 +46,19 @@ export class ElementsApiError extends Error {
     this.retryAfterMs = details.retryAfterMs;
     this.service = details.service ?? "api";
   }
+}
+
+/**
+ * Whether `error` is a request that failed for good because its retries ran out (5xx,
+ * timeouts, resets, 429s past the budget), as opposed to one refused outright (4xx, a body
+ * of the wrong shape), which retrying could not have helped.
+ */
+export function gaveUpRetrying(error: ElementsApiError): boolean {
+  return (
+    error.kind === "fatal" &&
+    error.cause instanceof ElementsApiError &&
+    error.cause.kind !== "fatal"
+  );
 }
 
 /**

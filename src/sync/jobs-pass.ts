@@ -1,15 +1,17 @@
 // The backup-jobs pass: for each customer the customers pass saw (or only those whose job
 // status ELEMENTS_JOBS_FOR_STATUS names), its jobs, paged, `concurrency` customers at a time
 // through the same request gate, each customer's merged in the run's transaction as it
-// arrives. A customer whose lookup fails for good (or answers 404) is named and counted, and
-// the pass goes on without changing its jobs; a job the API stops listing is left as it is.
-import { ElementsApiError, PermissionMissingError } from "../elements/errors.ts";
+// arrives. A customer whose lookup fails for good after its retries (or answers 404) is named
+// and counted, and the pass goes on without changing its jobs; any other failure fails the
+// run. A job the API stops listing is left as it is.
+import { ElementsApiError, gaveUpRetrying, PermissionMissingError } from "../elements/errors.ts";
 import { isKnownCode, type CodeField } from "../elements/codes.ts";
 import { parseJob, type JobRecord } from "../elements/jobs-payload.ts";
 import { effectivePageSize, pageCount } from "../elements/paging.ts";
 import { JOBS_ENDPOINT } from "../elements/resources.ts";
 import { errorMessage } from "../errors.ts";
 import { customersForJobs, type ResourceRecord } from "../sql/resources.ts";
+import type { JobRow } from "./entities.ts";
 import { forEachConcurrently, type WorkSource } from "./pool.ts";
 import { mergeJobs } from "./resource-merge.ts";
 import {
@@ -21,6 +23,8 @@ import {
 } from "./resource-pass.ts";
 import type { RunContext } from "./run-context.ts";
 
+/** Jobs merged at a time: a few statements a batch rather than a few a customer. */
+const JOBS_PER_MERGE = 1000;
 /** Customers read from the database at a time, as the pass goes. */
 const CUSTOMERS_PER_READ = 1000;
 /** Failed lookups named in the pass's warning; the rest are counted. */
@@ -47,14 +51,14 @@ async function jobsPass(run: RunContext, progress: PassProgress): Promise<PassRe
     unknownCodes: new Occurrences(),
   };
   const customers = new CustomersForJobs(run);
+  const merging = new JobsBatch(run);
   const pool = { concurrency: run.options.concurrency, signal: run.signal };
   await forEachConcurrently(customers, pool, async (customerId, signal) => {
     tally.customers += 1;
     const jobs = await fetchJobs(run, customerId, tally, signal);
-    if (jobs === undefined) return;
-    const rows = jobs.map((job) => ({ customerId, job }));
-    await run.session.use((session) => mergeJobs(session, run.session.input, rows));
+    if (jobs !== undefined) await merging.add(jobs.map((job) => ({ customerId, job })));
   });
+  await merging.flush();
   tally.unparsable.announce(
     run,
     "backup-job fields that did not parse into their type, stored as NULL",
@@ -109,12 +113,25 @@ async function fetchJobs(
       if (pageIndex > 1 && jobs.size === before) break;
     }
   } catch (error) {
-    if (error instanceof PermissionMissingError || signal.aborted) throw error;
-    if (!(error instanceof ElementsApiError)) throw error;
+    if (signal.aborted || !isLookupFailure(error)) throw error;
     tally.failed.push({ customerId, error: errorMessage(error) });
     return undefined;
   }
   return [...jobs.values()];
+}
+
+/**
+ * A failure that is this customer's alone: the API answered 404 for it, or its lookup failed
+ * for good after its retries. Anything else (a permission refused, the identity service
+ * failing, a 400, a body of the wrong shape) would fail every lookup alike: it fails the run.
+ */
+function isLookupFailure(error: unknown): boolean {
+  return (
+    error instanceof ElementsApiError &&
+    !(error instanceof PermissionMissingError) &&
+    error.service === "api" &&
+    (error.status === 404 || gaveUpRetrying(error))
+  );
 }
 
 function takeJob(run: RunContext, raw: unknown, jobs: Map<string, JobRecord>, tally: JobsTally) {
@@ -135,6 +152,33 @@ function takeJob(run: RunContext, raw: unknown, jobs: Map<string, JobRecord>, ta
     if (!isKnownCode(field, code)) tally.unknownCodes.add(`${name} ${code}`);
   }
   jobs.set(job.jobId, job);
+}
+
+/**
+ * The jobs of customers whose lookups ended, merged JOBS_PER_MERGE at a time (each customer's
+ * whole, so a customer's jobs change together or not at all) while lookups go on.
+ */
+class JobsBatch {
+  readonly #run: RunContext;
+  #rows: JobRow[] = [];
+
+  constructor(run: RunContext) {
+    this.#run = run;
+  }
+
+  async add(rows: readonly JobRow[]): Promise<void> {
+    this.#rows.push(...rows);
+    if (this.#rows.length >= JOBS_PER_MERGE) await this.flush();
+  }
+
+  /** Merges what is held (the pass's end calls it for the rest). */
+  async flush(): Promise<void> {
+    const rows = this.#rows;
+    this.#rows = [];
+    if (rows.length === 0) return;
+    const { session } = this.#run;
+    await session.use((s) => mergeJobs(s, session.input, rows));
+  }
 }
 
 /**
