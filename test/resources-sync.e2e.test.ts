@@ -359,18 +359,35 @@ describe("when subscriptions may be removed", () => {
     );
   });
 
-  it("a pass refused on a later page is skipped: what its first pages saw gone is not removed", async () => {
+  it("a pass refused on a later page is skipped whole: what its first pages merged is undone", async () => {
     const h = await openHarness({ customers: CUSTOMERS, pageSize: 1, concurrency: 1 });
     await syncServed(h, { services: four, jobs: {} });
     h.simulator.injectFault({ endpoint: "services", onPage: 2, status: 403 });
+    // Page 1 (c-1) changes seats and drops a product; page 2 is refused.
     const run = await syncServed(
       h,
-      { services: services({ "c-1": [product()], "c-2": [product()] }), jobs: {} },
+      {
+        services: services({ "c-1": [product({ purchasedUserSeats: "99" })], "c-2": [] }),
+        jobs: {},
+      },
       { allowMassRemoval: true },
     );
-    expect(await h.db.query(`SELECT count(*)::int AS n FROM reporting.services`)).toEqual([
-      { n: 4 },
+    expect(
+      await h.db.query(
+        `SELECT customer_id, service, purchased_user_seats FROM reporting.services ORDER BY 1, 2`,
+      ),
+    ).toEqual([
+      { customer_id: "c-1", service: "Cloud Backup for Microsoft 365", purchased_user_seats: 50 },
+      { customer_id: "c-1", service: "Fly Migration to Google", purchased_user_seats: 50 },
+      { customer_id: "c-2", service: "Cloud Backup for Microsoft 365", purchased_user_seats: 50 },
+      { customer_id: "c-2", service: "Fly Migration to Google", purchased_user_seats: 50 },
     ]);
+    expect(
+      await h.db.query(
+        `SELECT count(*)::int AS n FROM subscription_history WHERE opened_by_run_id = $1`,
+        [run.runId],
+      ),
+    ).toEqual([{ n: 0 }]);
     expect(await resourceRows(h, run.runId)).toContainEqual(
       expect.objectContaining({ resource: "services", outcome: "skipped" }),
     );
@@ -486,6 +503,39 @@ describe("backup jobs", () => {
       { customer_id: "c-1", status: 2 },
       { customer_id: "c-2", status: 1 },
     ]);
+  });
+
+  it("a lookup refused (403) part-way skips the jobs: none of the run's job changes stays", async () => {
+    const h = await openHarness({ customers: CUSTOMERS, concurrency: 1 });
+    await syncServed(h, { services: [], jobs: { "c-1": [job()], "c-2": [job({ jobId: "J-2" })] } });
+    h.simulator.injectFault({ endpoint: "jobs", customerId: "c-2", status: 403 });
+    const run = await syncServed(h, {
+      services: [],
+      jobs: { "c-1": [job({ status: 3 })], "c-2": [job({ jobId: "J-2", status: 3 })] },
+    });
+    expect(await h.db.query(`SELECT customer_id, status FROM backup_jobs ORDER BY 1`)).toEqual([
+      { customer_id: "c-1", status: 1 },
+      { customer_id: "c-2", status: 1 },
+    ]);
+    expect(await resourceRows(h, run.runId)).toContainEqual(
+      expect.objectContaining({
+        resource: "jobs",
+        outcome: "skipped",
+        reason: expect.stringContaining("elements.jobs.read.all") as unknown,
+      }),
+    );
+  });
+
+  it("a lookup refused outright (400) fails the run, as a failure no retry can mend", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await h.serve(CUSTOMERS, { services: [], jobs: { "c-1": [job()] } });
+    h.simulator.injectFault({ endpoint: "jobs", customerId: "c-2", status: 400 });
+    const run = await h.sync();
+    expect(run).toMatchObject({
+      status: "failed",
+      error: expect.stringContaining("400") as unknown,
+    });
+    await expectInvariants(h.db);
   });
 
   it("a customer whose lookup answers 404 is named; its jobs stay", async () => {

@@ -4,7 +4,7 @@
 import { PermissionMissingError } from "../elements/errors.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import type { Endpoint, ResourceName } from "../elements/resources.ts";
-import type { ResourceRecord } from "../sql/resources.ts";
+import { beginPass, keepPass, undoPass, type ResourceRecord } from "../sql/resources.ts";
 import type { RunContext } from "./run-context.ts";
 import { storableText } from "./runs.ts";
 
@@ -15,9 +15,10 @@ export interface PassResult {
 }
 
 /**
- * Runs a resource's pass and makes its record. A permission the registration lacks (403 from
- * the endpoint, invalid_scope from the identity service) skips the resource for this run
- * with one warning naming what to grant; any other failure fails the run.
+ * Runs a resource's pass, within a savepoint, and makes its record. A permission the
+ * registration lacks (403 from the endpoint, invalid_scope from the identity service) skips
+ * the resource for this run, whatever the pass had merged undone, with one warning naming
+ * what to grant; any other failure fails the run.
  */
 export async function runPass(
   run: RunContext,
@@ -28,12 +29,17 @@ export async function runPass(
   const { resource } = endpoint;
   const requests = () => ledger.requests(resource);
   const progress = ledger.begin(resource);
+  const { session } = run;
+  await session.use(beginPass);
   try {
     const { incompleteReason: reason } = await pass(progress);
+    await session.use(keepPass);
     const outcome = reason === null ? "complete" : "partial";
     return { resource, outcome, reason, requests: requests(), ...progress.counts() };
   } catch (error) {
     if (!(error instanceof PermissionMissingError) || run.signal.aborted) throw error;
+    // Refused part-way: what the pass merged before is taken back, not left half done.
+    await session.use(undoPass);
     const reason = `the app registration lacks the permission ${error.permission}`;
     run.log.warn(
       { resource, permission: error.permission },

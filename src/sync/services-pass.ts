@@ -4,7 +4,6 @@
 // time). Only a complete pass, within the mass-removal guard, removes the subscriptions it
 // did not see; a customer that listed one identity twice loses none.
 import type { Page } from "../elements/client.ts";
-import { PermissionMissingError } from "../elements/errors.ts";
 import { effectivePageSize } from "../elements/paging.ts";
 import { SERVICES_ENDPOINT } from "../elements/resources.ts";
 import { parseServicesItem, type ProductRecord } from "../elements/services-payload.ts";
@@ -75,13 +74,6 @@ async function servicesPass(run: RunContext, progress: PassProgress): Promise<Pa
   await take(1, first);
   await forEachConcurrently(plan, { concurrency: options.concurrency, signal }, async (i, s) => {
     await take(i, await request(i, plan.pageSize, s));
-  }).catch(async (error: unknown) => {
-    // A permission refused after some pages skips the pass (runPass): what those pages
-    // noted for removal must not be removed at the run's end.
-    if (error instanceof PermissionMissingError) {
-      await session.use((s) => sql.forgetNotedSubscriptions(s));
-    }
-    throw error;
   });
   const completeness = judgeCompleteness({
     customerFilter: options.customerIds ?? null,
