@@ -71,7 +71,7 @@ export async function readSubscriptionsExpiring(
      SELECT (SELECT count(*)::int FROM expiring) AS total,
             (SELECT coalesce(json_agg(l), '[]') FROM (
                SELECT customer_id, organization, service, subscription_name,
-                      to_char(expiration_date, 'YYYY-MM-DD') AS expiration_day,
+                      to_char(expiration_date AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS expiration_day,
                       days_until_expiration, purchased_user_seats
                FROM expiring
                ORDER BY expiration_date, organization NULLS LAST, customer_id, service

@@ -307,7 +307,8 @@ SELECT s.customer_id,
        s.payment_type,
        s.package,
        s.contract_end_date,
-       s.expiration_date::date - current_date AS days_until_expiration,
+       -- AvePoint gives an expiration as a day, at midnight UTC: that day, in any session's zone.
+       (s.expiration_date AT TIME ZONE 'UTC')::date - current_date AS days_until_expiration,
        s.first_seen_at,
        s.last_seen_at
 FROM subscriptions s
@@ -529,7 +530,7 @@ COMMENT ON COLUMN "reporting"."services"."change" IS 'change of a pooled licence
 COMMENT ON COLUMN "reporting"."services"."payment_type" IS 'payment type, e.g. Prepaid; null if none';
 COMMENT ON COLUMN "reporting"."services"."package" IS 'package (Cloud Backup for Microsoft 365 only); null if none';
 COMMENT ON COLUMN "reporting"."services"."contract_end_date" IS 'when the contract ends; null if none or not a date';
-COMMENT ON COLUMN "reporting"."services"."days_until_expiration" IS 'calendar days from today to expiration_date in the session''s time zone, negative once expired; null without an expiration date';
+COMMENT ON COLUMN "reporting"."services"."days_until_expiration" IS 'calendar days from today (in the session''s time zone) to the expiration day (expiration_date''s day in UTC, as AvePoint gives it), negative once expired; null without an expiration date';
 COMMENT ON COLUMN "reporting"."services"."first_seen_at" IS 'start of the run that first saw it';
 COMMENT ON COLUMN "reporting"."services"."last_seen_at" IS 'start of the last run that saw it';
 
