@@ -24,6 +24,7 @@ function openHarness(options: HarnessOptions): Promise<Harness> {
 }
 
 function product(overrides: Record<string, string> = {}): Record<string, string> {
+  // Every documented field as a string, as the API sends it; overrides may add others.
   return {
     service: "Cloud Backup for Microsoft 365",
     subscriptionModel: "Per user",
@@ -171,7 +172,7 @@ describe("subscriptions", () => {
       { customer_id: "c-1" },
     ]);
 
-    // It comes back: restored, with the same history row.
+    // It comes back: restored, a new period after the removed one.
     await syncServed(h, {
       services: services({
         "c-1": [product({ purchasedUserSeats: "75", expirationDate: "2028-01-31T00:00:00Z" })],
@@ -275,11 +276,14 @@ describe("subscriptions", () => {
     expect(JSON.stringify(h.logs)).toContain("c-1: Cloud Backup for Microsoft 365");
   });
 
-  it("N/A is NULL; a value that does not parse is NULL, kept as sent, and announced", async () => {
+  it("N/A is NULL; a value that does not parse is NULL, kept as sent, and announced once", async () => {
     const h = await openHarness({ customers: CUSTOMERS });
     await syncServed(h, {
       services: services({
-        "c-1": [product({ purchasedUserSeats: "fifty", expirationDate: "soon", storage: "N/A" })],
+        "c-1": [
+          product({ purchasedUserSeats: "fifty", expirationDate: "soon", storage: "N/A" }),
+          product({ service: "Fly Migration to Google", purchasedUserSeats: "many", tier: "gold" }),
+        ],
       }),
       jobs: {},
     });
@@ -291,9 +295,40 @@ describe("subscriptions", () => {
       ),
     ).toEqual([
       { purchased_user_seats: null, expiration_date: null, storage: null, sent_seats: "fifty" },
+      expect.objectContaining({ purchased_user_seats: null, sent_seats: "many" }),
     ]);
-    const warning = h.logs.find((line) => String(line.msg).includes("did not parse"));
-    expect(warning?.msg).toMatch(/purchasedUserSeats \(1\)/);
+    const announced = h.logs.filter((line) => String(line.msg).includes("did not parse"));
+    expect(announced.map((line) => line.msg)).toEqual([
+      "product fields that did not parse into their type, stored as NULL: " +
+        "expirationDate (1), purchasedUserSeats (2)",
+    ]);
+    // A field the documentation does not list is kept, and named once.
+    expect(
+      await h.db.query(
+        `SELECT source_record->>'tier' AS tier FROM subscriptions WHERE service LIKE 'Fly%'`,
+      ),
+    ).toEqual([{ tier: "gold" }]);
+    const named = h.logs.filter((line) => String(line.msg).includes("outside the documented set"));
+    expect(named.map((line) => line.msg)).toEqual([
+      "product fields outside the documented set, kept in source_record: tier (1)",
+    ]);
+  });
+
+  it("an identity is its parts, not their text joined: no false duplicate", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    await syncServed(h, {
+      services: services({
+        "c-1": [
+          product({ service: "A / B", source: "C" }),
+          product({ service: "A", source: "B / C" }),
+        ],
+      }),
+      jobs: {},
+    });
+    expect(await h.db.query(`SELECT service, source FROM subscriptions ORDER BY 1`)).toEqual([
+      { service: "A", source: "B / C" },
+      { service: "A / B", source: "C" },
+    ]);
   });
 
   it("a removed customer's subscriptions are removed with it", async () => {
@@ -447,6 +482,13 @@ describe("backup jobs", () => {
         new_status_label: "Failed",
       },
     ]);
+    // J-2, no longer listed, stays as last seen: by the first run.
+    const [firstRun] = await h.db.query<{ started_at: Date }>(
+      `SELECT started_at FROM sync_runs ORDER BY id LIMIT 1`,
+    );
+    expect(await h.db.query(`SELECT last_seen_at FROM backup_jobs WHERE job_id = 'J-2'`)).toEqual([
+      { last_seen_at: firstRun?.started_at },
+    ]);
     expect(
       await h.db.query(
         `SELECT customer_id, job_id, status, failed_count::int FROM reporting.backup_jobs ORDER BY 1`,
@@ -469,7 +511,10 @@ describe("backup jobs", () => {
     await syncServed(h, {
       services: [],
       jobs: {
-        "c-1": [job({ jobModule: 999 }), job({ jobId: "J-9", jobModule: 999, jobType: 77 })],
+        "c-1": [
+          job({ jobModule: 999, region: "eu" }),
+          job({ jobId: "J-9", jobModule: 999, jobType: 77 }),
+        ],
       },
     });
     expect(
@@ -480,9 +525,13 @@ describe("backup jobs", () => {
       { job_id: "J-1", job_module: 999, job_module_label: null, job_type_label: "Microsoft 365" },
       { job_id: "J-9", job_module: 999, job_module_label: null, job_type_label: null },
     ]);
-    const announced = h.logs.filter((line) => String(line.msg).includes("outside the documented"));
+    const announced = h.logs.filter((line) => String(line.msg).includes("codes outside"));
     expect(announced).toHaveLength(1);
     expect(announced[0]?.msg).toMatch(/jobModule 999 \(2\).*jobType 77 \(1\)/);
+    const named = h.logs.filter((line) => String(line.msg).includes("fields outside"));
+    expect(named.map((line) => line.msg)).toEqual([
+      "backup-job fields outside the documented set, kept in source_record: region (1)",
+    ]);
   });
 
   it("a customer whose lookup fails for good is named; the run succeeds with jobs partial", async () => {

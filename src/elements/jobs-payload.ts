@@ -21,7 +21,7 @@ const jobKeySchema = z.object({
   status: z.int32(),
 });
 
-/** Every field the documentation lists for a job: any other is new (the sync names it). */
+/** Every field the documentation lists for a job: any other is new (the jobs pass names it once a run). */
 export const JOB_FIELDS: readonly string[] = [
   "jobType",
   "jobModule",

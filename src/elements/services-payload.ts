@@ -8,7 +8,7 @@ import { FieldReader, keyTextSchema, MAX_KEY_BYTES } from "./fields.ts";
 import { describeIssues } from "./payload.ts";
 import { isObject } from "../values.ts";
 
-/** Every field the documentation lists for a product: any other is new (the sync names it). */
+/** Every field the documentation lists for a product: any other is new (the services pass names it once a run). */
 export const PRODUCT_FIELDS: readonly string[] = [
   "service",
   "subscriptionModel",

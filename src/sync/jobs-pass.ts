@@ -6,7 +6,7 @@
 // run. A job the API stops listing is left as it is.
 import { ElementsApiError, gaveUpRetrying, PermissionMissingError } from "../elements/errors.ts";
 import { isKnownCode, type CodeField } from "../elements/codes.ts";
-import { parseJob, type JobRecord } from "../elements/jobs-payload.ts";
+import { JOB_FIELDS, parseJob, type JobRecord } from "../elements/jobs-payload.ts";
 import { effectivePageSize, pageCount } from "../elements/paging.ts";
 import { JOBS_ENDPOINT } from "../elements/resources.ts";
 import { errorMessage } from "../errors.ts";
@@ -15,6 +15,7 @@ import type { JobRow } from "./entities.ts";
 import { forEachConcurrently, type WorkSource } from "./pool.ts";
 import { mergeJobs } from "./resource-merge.ts";
 import {
+  newFields,
   Occurrences,
   runPass,
   type PassProgress,
@@ -36,6 +37,7 @@ interface JobsTally {
   failed: { customerId: string; error: string }[];
   unparsable: Occurrences;
   unknownCodes: Occurrences;
+  newFields: Occurrences;
 }
 
 export function syncJobs(run: RunContext, ledger: ResourceLedger): Promise<ResourceRecord> {
@@ -49,6 +51,7 @@ async function jobsPass(run: RunContext, progress: PassProgress): Promise<PassRe
     failed: [],
     unparsable: new Occurrences(),
     unknownCodes: new Occurrences(),
+    newFields: new Occurrences(),
   };
   const customers = new CustomersForJobs(run);
   const merging = new JobsBatch(run);
@@ -66,6 +69,10 @@ async function jobsPass(run: RunContext, progress: PassProgress): Promise<PassRe
   tally.unknownCodes.announce(
     run,
     "backup-job codes outside the documented lists, kept with no label",
+  );
+  tally.newFields.announce(
+    run,
+    "backup-job fields outside the documented set, kept in source_record",
   );
   return {
     incompleteReason: failedLookups(run, tally),
@@ -143,6 +150,7 @@ function takeJob(run: RunContext, raw: unknown, jobs: Map<string, JobRecord>, ta
     return;
   }
   for (const field of job.unparsable) tally.unparsable.add(field);
+  for (const field of newFields(job.source, JOB_FIELDS)) tally.newFields.add(field);
   const codes: [CodeField, string, number][] = [
     ["jobType", "jobType", job.jobType],
     ["jobModule", "jobModule", job.jobModule],

@@ -85,8 +85,14 @@ export class ResourceLedger {
     return this.#records;
   }
 
-  /** What a failed run records: the passes that ended, and the one under way as partial. */
-  atFailure(reason: string): ResourceRecord[] {
+  /**
+   * What a failed run records: the passes that ended, and the one under way as partial.
+   * `customers`: what the customers pass had seen (its counts live in the pipeline).
+   */
+  atFailure(
+    reason: string,
+    customers: Pick<ResourceRecord, "records" | "rejected">,
+  ): ResourceRecord[] {
     const { resource, progress } = this.#current;
     if (this.#records.some((record) => record.resource === resource)) return [...this.#records];
     const underWay: ResourceRecord = {
@@ -95,7 +101,7 @@ export class ResourceLedger {
       // A failure's message may hold what PostgreSQL text cannot (NUL).
       reason: storableText(reason),
       requests: this.requests(resource),
-      ...progress.counts(),
+      ...(resource === "customers" ? customers : progress.counts()),
     };
     return [...this.#records, underWay];
   }
@@ -111,15 +117,23 @@ export class PassProgress {
   }
 }
 
+/** Kinds an announcement names; a field name is cut to NAME_LENGTH characters. */
+const MAX_KINDS = 100;
+const NAME_LENGTH = 200;
+
 /**
  * Things a pass meets many times (a field that does not parse, an unknown code), counted by
  * what they are and announced once at the pass's end.
  */
 export class Occurrences {
   readonly #counts = new Map<string, number>();
+  /** Occurrences of kinds past MAX_KINDS: counted, not named (a hostile API could send many). */
+  #more = 0;
 
   add(what: string): void {
-    this.#counts.set(what, (this.#counts.get(what) ?? 0) + 1);
+    const known = this.#counts.get(what);
+    if (known === undefined && this.#counts.size >= MAX_KINDS) this.#more += 1;
+    else this.#counts.set(what, (known ?? 0) + 1);
   }
 
   /** One warning listing each thing with its count, if there was any. */
@@ -129,6 +143,17 @@ export class Occurrences {
     const listed = Object.entries(found)
       .map(([what, n]) => `${what} (${n})`)
       .join(", ");
-    run.log.warn({ found }, `${message}: ${listed}`);
+    const more = this.#more > 0 ? ` and ${this.#more} more` : "";
+    run.log.warn({ found }, `${message}: ${listed}${more}`);
   }
+}
+
+/** The fields of `record` outside the documented `known` ones (a field AvePoint added). */
+export function newFields(
+  record: Readonly<Record<string, unknown>>,
+  known: readonly string[],
+): string[] {
+  return Object.keys(record)
+    .filter((field) => !known.includes(field))
+    .map((field) => field.slice(0, NAME_LENGTH));
 }

@@ -6,7 +6,11 @@
 import type { Page } from "../elements/client.ts";
 import { effectivePageSize } from "../elements/paging.ts";
 import { SERVICES_ENDPOINT } from "../elements/resources.ts";
-import { parseServicesItem, type ProductRecord } from "../elements/services-payload.ts";
+import {
+  parseServicesItem,
+  PRODUCT_FIELDS,
+  type ProductRecord,
+} from "../elements/services-payload.ts";
 import type { Session } from "../db.ts";
 import * as sql from "../sql/resources.ts";
 import { withSeqScans } from "../sql/merge/planner.ts";
@@ -16,6 +20,7 @@ import { PagePlan } from "./page-plan.ts";
 import { forEachConcurrently } from "./pool.ts";
 import { mergeSubscriptions, type ListedSubscriptions } from "./resource-merge.ts";
 import {
+  newFields,
   Occurrences,
   runPass,
   type PassProgress,
@@ -35,6 +40,7 @@ interface ServicesTally {
   unknownCustomers: Occurrences;
   duplicates: Occurrences;
   unparsable: Occurrences;
+  newFields: Occurrences;
 }
 
 export function syncServices(run: RunContext, ledger: ResourceLedger): Promise<sql.ResourceRecord> {
@@ -54,6 +60,7 @@ async function servicesPass(run: RunContext, progress: PassProgress): Promise<Pa
     unknownCustomers: new Occurrences(),
     duplicates: new Occurrences(),
     unparsable: new Occurrences(),
+    newFields: new Occurrences(),
   };
   // A run of named customers asks for theirs only (and checks the answer: a server may ignore it).
   const body = options.customerIds === undefined ? {} : { customerIds: [...options.customerIds] };
@@ -94,6 +101,7 @@ async function servicesPass(run: RunContext, progress: PassProgress): Promise<Pa
     run,
     "product fields that did not parse into their type, stored as NULL",
   );
+  tally.newFields.announce(run, "product fields outside the documented set, kept in source_record");
   const reason = completeness.reason;
   const withheld = await session.use((s) => judgeRemovals(s, run, reason, presentBefore));
   return {
@@ -118,6 +126,8 @@ function checkPage(
     tally.progress.records += item.products.length;
     for (const product of item.products) {
       for (const field of product.unparsable) tally.unparsable.add(field);
+      for (const field of newFields(product.sourceRecord, PRODUCT_FIELDS))
+        tally.newFields.add(field);
     }
     // Listed twice on one page: its last copy counts, as for customers.
     byCustomer.set(item.customerId, withoutDuplicates(item.customerId, item.products, tally));
@@ -133,7 +143,8 @@ function withoutDuplicates(
 ): ListedSubscriptions {
   const byIdentity = new Map<string, ProductRecord[]>();
   for (const product of products) {
-    const identity = [product.service, product.source, product.subscriptionName].join(" / ");
+    // JSON, not a joined string: "A / B" + "C" and "A" + "B / C" are two identities.
+    const identity = JSON.stringify([product.service, product.source, product.subscriptionName]);
     byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), product]);
   }
   const rows: SubscriptionRow[] = [];
@@ -143,7 +154,8 @@ function withoutDuplicates(
     else {
       hadDuplicates = true;
       tally.progress.rejected += same.length;
-      tally.duplicates.add(`${customerId}: ${identity}`);
+      const named = (JSON.parse(identity) as string[]).map((part) => part || "N/A").join(" / ");
+      tally.duplicates.add(`${customerId}: ${named}`);
     }
   }
   return { customerId, rows, hadDuplicates };

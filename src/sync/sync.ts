@@ -198,11 +198,11 @@ async function recordFailedRun(
       deps.unrecordedFailures?.add(row.id, progress, message);
       return progress;
     });
-  await recordResources(deps.db.pool, row.id, started.ledger.atFailure(message)).catch(
-    (recordError: unknown) => {
-      log.warn({ err: errorMessage(recordError) }, "the failed run's resources were not recorded");
-    },
-  );
+  const customers = { records: progress.customersSeen, rejected: progress.rejectedRecords };
+  const resources = started.ledger.atFailure(message, customers);
+  await recordResources(deps.db.pool, row.id, resources).catch((recordError: unknown) => {
+    log.warn({ err: errorMessage(recordError) }, "the failed run's resources were not recorded");
+  });
   const durationMs = performance.now() - started.startedAt;
   return { runId: row.id, status: "failed", durationMs, error: message, ...recorded };
 }
