@@ -131,9 +131,21 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
       await reader.end();
     }
 
-    // The next run syncs on the upgraded schema, its history whole.
+    // The next run syncs on the upgraded schema, its history whole, with the resources an
+    // upgraded worker syncs by default: subscriptions and backup jobs too.
     await h.serve(customers);
-    expect(await h.sync()).toMatchObject({ status: "succeeded", customersRestored: 1 });
+    const next = await h.sync({ resources: ["customers", "services", "jobs"] });
+    expect(next).toMatchObject({ status: "succeeded", customersRestored: 1 });
     await expectInvariants(h.db);
+    const stored = await h.db.query<{ services: number; jobs: number; resources: number }>(
+      `SELECT (SELECT count(*)::int FROM reporting.services) AS services,
+              (SELECT count(*)::int FROM reporting.backup_jobs) AS jobs,
+              (SELECT count(*)::int FROM reporting.sync_run_resources
+               WHERE run_id = $1 AND outcome = 'complete') AS resources`,
+      [next.runId],
+    );
+    expect(stored[0]?.services).toBeGreaterThan(0);
+    expect(stored[0]?.jobs).toBeGreaterThan(0);
+    expect(stored[0]?.resources).toBe(3);
   });
 });
