@@ -213,6 +213,27 @@ describe("elements-sync", () => {
         .split("\n")
         .find((line) => line.endsWith(`tenant ${tenant} renamed to ${tenant}-renamed`));
       expect(renameLine?.trim().startsWith(`${organization} `)).toBe(true);
+
+      // Why customers are failing: each listed failing customer with a failing backup job
+      // (the simulator gives every Failed, Multiple Issues Found or Finished with Exception
+      // customer one), its module, status and failed items.
+      const [, failingPart = "", expiringPart = ""] = result.stdout.split(
+        /\nFailing customers and why \(reporting\.failing_customers\):\n|\nSubscriptions expiring in the next 30 days \(reporting\.services\):\n/,
+      );
+      const failingLines = failingPart.trimEnd().split("\n");
+      expect(failingLines[0]).toMatch(
+        /^ {2}organization +customer status +failing job +module +job status +failed items$/,
+      );
+      const failingRows = failingLines.slice(2).filter((line) => !line.trim().startsWith("… and "));
+      expect(failingRows.length).toBeGreaterThan(0);
+      expect(failingRows.join("\n")).not.toContain("(no failing job listed)");
+      const failingRow =
+        /^ {2}\S.*? {2,}(Failed|Multiple Issues Found|Finished with Exception) {2,}\S.*? {2,}\S.*? {2,}(Failed|Finished with exception|Failed to start) {2,}\d+( of \d+)?$/;
+      for (const row of failingRows) expect(row).toMatch(failingRow);
+      // Subscriptions expiring soon: a table under its heading, or (none) if nothing does.
+      expect(expiringPart.split("\n")[0]).toMatch(
+        /^ {2}(organization +service +subscription +expires +days left +seats|\(none\))$/,
+      );
     } finally {
       await demoDb.drop();
     }

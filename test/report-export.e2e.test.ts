@@ -191,6 +191,9 @@ describe("report runs", () => {
       "0",
       "7",
     ]);
+    // What it got of each resource (docs/reporting.md): the harness syncs customers alone,
+    // the three left in one page.
+    expect(guarded.at(-2)).toBe("customers complete: 3 records, 1 request");
     expect(guarded.at(-1)).toMatch(WARNING);
   });
 });

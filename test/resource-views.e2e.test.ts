@@ -90,6 +90,7 @@ beforeAll(async () => {
     customer("c-fail", "Failing Org", 2),
     customer("c-issues", "Issues Org", 4),
     customer("c-ok", "Working Org", 1),
+    customer("c-exception", "Exception Org", 5),
     customer("c-gone", "Gone Org", 2, T3),
   ]);
   // c-fail turned Failed in run 2; c-gone was removed in run 3.
@@ -104,6 +105,13 @@ beforeAll(async () => {
     { customer_id: "c-fail", job_status: 2, management_mode: 1, removed: false, ...period(RUN2) },
     { customer_id: "c-issues", job_status: 4, management_mode: 1, removed: false, ...period(RUN1) },
     { customer_id: "c-ok", job_status: 1, management_mode: 1, removed: false, ...period(RUN1) },
+    {
+      customer_id: "c-exception",
+      job_status: 5,
+      management_mode: 1,
+      removed: false,
+      ...period(RUN1),
+    },
     {
       customer_id: "c-gone",
       job_status: 2,
@@ -174,13 +182,16 @@ beforeAll(async () => {
   ]);
 
   // Backup jobs: j1 ran then failed; j2 finished; j4 failed to start, of a type and module
-  // this version does not know; j6 has a status it does not know; c-ok's j5 failed.
+  // this version does not know; j6 has a status it does not know; c-ok's j5 failed;
+  // c-exception's j7 finished with exception, its j8 was skipped (5: failing only for customers).
   await insert("backup_jobs", [
     job("c-fail", "j1", 3, { first_seen_at: T1, end_time: T2, name: "Groups" }),
     job("c-fail", "j2", 2, { first_seen_at: T1 }),
     job("c-fail", "j4", 7, { first_seen_at: T2, job_type: 99, job_module: 999 }),
     job("c-fail", "j6", 42, { first_seen_at: T3 }),
     job("c-ok", "j5", 3, { first_seen_at: T1 }),
+    job("c-exception", "j7", 4, { first_seen_at: T1 }),
+    job("c-exception", "j8", 5, { first_seen_at: T1 }),
   ]);
   await insert("backup_job_status_history", [
     { customer_id: "c-fail", job_id: "j1", status: 1, removed: false, ...period(RUN1, RUN2) },
@@ -189,6 +200,8 @@ beforeAll(async () => {
     { customer_id: "c-fail", job_id: "j4", status: 7, removed: false, ...period(RUN2) },
     { customer_id: "c-fail", job_id: "j6", status: 42, removed: false, ...period(RUN3) },
     { customer_id: "c-ok", job_id: "j5", status: 3, removed: false, ...period(RUN1) },
+    { customer_id: "c-exception", job_id: "j7", status: 4, removed: false, ...period(RUN1) },
+    { customer_id: "c-exception", job_id: "j8", status: 5, removed: false, ...period(RUN1) },
   ]);
 
   await insert("sync_run_resources", [
@@ -339,7 +352,28 @@ describe("reporting.backup_jobs", () => {
       last_seen_at: at(T3),
     };
     const failing = { customer_id: "c-fail", organization: "Failing Org" };
+    const exception = { customer_id: "c-exception", organization: "Exception Org" };
     expect(rows).toEqual([
+      {
+        ...exception,
+        ...m365Groups,
+        job_id: "j7",
+        status: 4,
+        status_label: "Finished with exception",
+        name: null,
+        end_time: null,
+        first_seen_at: at(T1),
+      },
+      {
+        ...exception,
+        ...m365Groups,
+        job_id: "j8",
+        status: 5,
+        status_label: "Skipped",
+        name: null,
+        end_time: null,
+        first_seen_at: at(T1),
+      },
       {
         ...failing,
         ...m365Groups,
@@ -464,6 +498,8 @@ describe("reporting.backup_job_status_changes", () => {
 });
 
 describe("reporting.failing_customers", () => {
+  // Every failing customer job status (2, 4, 5) and backup-job status (3, 4, 7) appears, so a
+  // code missing from either list in the view fails here.
   it("gives each present failing customer with each failing job, or one row without a job", async () => {
     const rows = await db.query(
       `SELECT customer_id, organization, job_status, job_status_label, job_status_since,
@@ -480,6 +516,26 @@ describe("reporting.failing_customers", () => {
       job_status_since: at(T2),
     };
     expect(rows).toEqual([
+      {
+        customer_id: "c-exception",
+        organization: "Exception Org",
+        job_status: 5,
+        job_status_label: "Finished with Exception",
+        job_status_since: at(T1),
+        job_id: "j7",
+        job_type: 7,
+        job_type_label: "Microsoft 365",
+        job_module: 304,
+        job_module_label: "Microsoft 365 Groups",
+        status: 4,
+        status_label: "Finished with exception",
+        status_since: at(T1),
+        name: null,
+        failed_count: "5",
+        total_count: "2323",
+        end_time: null,
+        last_seen_at: at(T3),
+      },
       {
         ...failing,
         job_id: "j1",

@@ -50,12 +50,13 @@ describe("elements-sync status", () => {
       "resources",
     ]);
     expect(rows).toHaveLength(2);
-    // Each run's resources, when it recorded them, after the note (status-fits-120-columns).
+    // Each run's resources after the note (status-fits-120-columns): the harness syncs
+    // customers alone; the failed run made one request, refused, and records it as partial.
     expect(rows[0]).toMatch(
-      /^ *3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +failed +on demand +no +0 +0 +0 +0 +0 +The app registration lacks the permission elements\.customers\.read\.all \(403\)\. Grant it under Elements > API app registration \(.*\)\.( {2,}customers .*)?$/,
+      /^ *3 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +failed +on demand +no +0 +0 +0 +0 +0 +The app registration lacks the permission elements\.customers\.read\.all \(403\)\. Grant it under Elements > API app registration \(.*\)\. {2,}customers partial: 0 records, 1 request \(The app registration lacks the permission elements\.customers\.read\.all \(403\)\..*\)$/,
     );
     expect(rows[1]).toMatch(
-      /^ *2 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +succeeded +on demand +yes +11 +0 +1 +0 +0( {2,}customers .*)?$/,
+      /^ *2 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +[\d.]+ s +succeeded +on demand +yes +11 +0 +1 +0 +0 {2,}customers complete: 11 records, 3 requests$/,
     );
   });
 
@@ -98,7 +99,7 @@ describe("elements-sync status", () => {
       expect(run).toMatchObject({ status: "succeeded", newFields: ["riskScore"] });
       const table = await runCli(["status", "--wide"], own);
       expect(table.stdout.trimEnd().split("\n").at(-1)).toMatch(
-        / +succeeded +on demand +yes +3 +3 +0 +0 +0 +new fields: riskScore( {2,}customers .*)?$/,
+        / +succeeded +on demand +yes +3 +3 +0 +0 +0 +new fields: riskScore {2,}customers complete: 3 records, 1 request$/,
       );
     } finally {
       await other.close();

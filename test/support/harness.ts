@@ -92,7 +92,7 @@ export interface Harness {
     allowMassRemoval?: boolean;
     /** Customers staged before a batch is merged (1: every page as it comes). */
     minMergeBatch?: number;
-    /** The resources this run syncs (default: the harness's, else all three). */
+    /** The resources this run syncs (default: the harness's `resources`, else customers alone). */
     resources?: readonly ResourceName[];
     jobsForStatus?: readonly number[];
   }): Promise<RunSummary>;
