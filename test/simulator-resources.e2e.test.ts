@@ -393,8 +393,10 @@ describe("faults", () => {
 
 describe("generated data", () => {
   it("is the same for the same seed and differs for another", async () => {
+    // One instant for every simulator: generated subscriptions are as of the clock.
+    const now = Date.UTC(2026, 11, 4, 9);
     const answers = async (seed: number) => {
-      const simulator = await start({ customers: 40, seed });
+      const simulator = await start({ customers: 40, seed, now: () => now });
       const customers = await customersOf(simulator);
       const services = await all<ServicesItem>(
         simulator,
@@ -420,6 +422,146 @@ describe("generated data", () => {
     expect(customers.map((c) => generateJobs(c, 5, today))).toEqual(
       reversed.map((c) => generateJobs(c, 5, today)).reverse(),
     );
+  });
+});
+
+describe("generated subscriptions over time", () => {
+  type Product = Record<string, string>;
+  /** Each listed product by customer and identity (service, source, subscription name). */
+  async function productsAt(simulator: Simulator): Promise<Map<string, Product>> {
+    const token = await tokenFor(simulator, LICENSE_PERMISSION);
+    const items = await all<ServicesItem>(simulator, SERVICES_PATH, token);
+    return new Map(
+      items.flatMap((item) =>
+        item.products.map((p): [string, Product] => [
+          `${item.customerId}|${String(p.service)}|${String(p.source)}|${String(p.subscriptionName)}`,
+          p as Product,
+        ]),
+      ),
+    );
+  }
+  const SEAT_FIELDS = [
+    "purchasedUserSeats",
+    "microsoftLicenseAssigned",
+    "microsoftLicenseAvailable",
+  ] as const;
+  const withoutSeats = (p: Product) =>
+    Object.fromEntries(
+      Object.entries(p).filter(([field]) => !SEAT_FIELDS.includes(field as never)),
+    );
+  /** The same day `months` later, as the simulator counts terms. */
+  const monthsLater = (iso: string | undefined, months: number) => {
+    const date = new Date(String(iso));
+    return new Date(
+      Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + months, date.getUTCDate()),
+    ).toISOString();
+  };
+
+  it("keep their expiration until it passes, then renew one term on, or lapse", async () => {
+    let now = Date.UTC(2026, 11, 4, 9);
+    const simulator = await start({ customers: 60, seed: 8, now: () => now });
+    const before = await productsAt(simulator);
+    expect(await productsAt(simulator)).toEqual(before);
+    // Later that day, then just past midnight: nothing has expired, nothing changes.
+    now = Date.UTC(2026, 11, 4, 23, 59);
+    expect(await productsAt(simulator)).toEqual(before);
+    const tomorrow = Date.UTC(2026, 11, 5);
+    now = tomorrow + 60_000;
+    const next = await productsAt(simulator);
+    for (const [key, product] of before) {
+      if (Date.parse(String(product.expirationDate)) > tomorrow) {
+        expect(next.get(key)).toEqual(product);
+      }
+    }
+
+    // Five weeks on: every monthly subscription's term has turned over.
+    now += 35 * DAY_MS;
+    const after = await productsAt(simulator);
+    let renewed = 0;
+    let lapsed = 0;
+    for (const [key, product] of next) {
+      const expiration = Date.parse(String(product.expirationDate));
+      const later = after.get(key);
+      if (expiration > now) {
+        // Not passed: the same expiration, the same seats (the customer did not change).
+        expect(later).toEqual(product);
+        continue;
+      }
+      if (later === undefined) {
+        lapsed++;
+        continue;
+      }
+      // Passed: a whole number of terms on (none if it was not renewed)...
+      const months = product.paymentType === "Monthly" ? 1 : 12;
+      const terms = [0, 1, 2].find(
+        (n) =>
+          monthsLater(product.expirationDate, n * months) ===
+          `${String(later.expirationDate).slice(0, 19)}.000Z`,
+      );
+      expect(terms, `${key}: ${product.expirationDate} → ${later.expirationDate}`).toBeDefined();
+      // ...and current, or listed expired for at most 30 days after its last term.
+      const laterExpiration = Date.parse(String(later.expirationDate));
+      if (laterExpiration <= now) expect(laterExpiration + 30 * DAY_MS).toBeGreaterThan(now);
+      // A renewal may change the seats; nothing else.
+      expect(withoutSeats(later)).toEqual({
+        ...withoutSeats(product),
+        expirationDate: later.expirationDate,
+        contractEndDate: later.contractEndDate,
+      });
+      if (terms === 0) lapsed++;
+      else renewed++;
+    }
+    expect(renewed).toBeGreaterThan(0);
+    expect(lapsed + renewed).toBeLessThan(next.size);
+  });
+
+  it("some stop renewing: listed expired for 30 days, then left out", () => {
+    const customers = generateCustomers(300, 3);
+    const now = Date.UTC(2026, 11, 4, 9);
+    const expired = customers.flatMap((customer) =>
+      (generateServices(customer, 3, now)?.products ?? [])
+        .filter((p) => Date.parse(p.expirationDate) <= now)
+        .map((p) => ({ customer, product: p })),
+    );
+    expect(expired.length).toBeGreaterThan(0);
+    for (const { customer, product } of expired) {
+      expect(Date.parse(product.expirationDate) + 30 * DAY_MS).toBeGreaterThan(now);
+      const gone = Date.parse(product.expirationDate) + 30 * DAY_MS;
+      const products = generateServices(customer, 3, gone)?.products ?? [];
+      expect(products.map((p) => p.service)).not.toContain(product.service);
+    }
+  });
+
+  it("change seats when a customer's record changes, and only then between renewals", async () => {
+    const now = Date.UTC(2026, 11, 4, 9);
+    const customers = generateCustomers(30, 4);
+    const simulator = await start({ customers: 0, seed: 4, now: () => now });
+    simulator.setCustomers(customers);
+    const before = await productsAt(simulator);
+    // An unchanged customer list, served again (a copy): the same data.
+    simulator.setCustomers(structuredClone(customers));
+    expect(await productsAt(simulator)).toEqual(before);
+
+    const changed = structuredClone(customers);
+    const edited = new Set<string>();
+    for (const customer of changed.slice(0, 10)) {
+      customer.jobStatus = customer.jobStatus === 2 ? 1 : 2;
+      edited.add(customer.id);
+    }
+    simulator.setCustomers(changed);
+    const after = await productsAt(simulator);
+    expect([...after.keys()]).toEqual([...before.keys()]);
+    let seatsChanged = 0;
+    for (const [key, product] of before) {
+      const later = after.get(key);
+      if (!edited.has(key.split("|")[0] ?? "")) {
+        expect(later).toEqual(product);
+        continue;
+      }
+      expect(later && withoutSeats(later)).toEqual(withoutSeats(product));
+      if (later?.purchasedUserSeats !== product.purchasedUserSeats) seatsChanged++;
+    }
+    expect(seatsChanged).toBeGreaterThan(0);
   });
 });
 
@@ -452,8 +594,9 @@ describe("data file", () => {
     const file = join(dir, "derived.json");
     const customers = generateCustomers(8, 2);
     await writeCustomersFile(file, customers);
-    const fromFile = await start({ dataFile: file, seed: 2 });
-    const generated = await start({ customers: 8, seed: 2 });
+    const now = () => Date.UTC(2026, 11, 4, 9);
+    const fromFile = await start({ dataFile: file, seed: 2, now });
+    const generated = await start({ customers: 8, seed: 2, now });
     const items = async (s: Simulator) =>
       all<ServicesItem>(s, SERVICES_PATH, await tokenFor(s, LICENSE_PERMISSION));
     expect(await items(fromFile)).toEqual(await items(generated));

@@ -67,6 +67,12 @@ export interface SimulatorOptions {
   log?: (line: string) => void;
   /** Random faults from a seeded PRNG; queued faults go first. */
   chaos?: ChaosOptions;
+  /**
+   * The clock (ms since the epoch; default Date.now), read on every services request: the
+   * generated subscriptions renew as it passes their expiration dates. Tests pass a fixed
+   * or stepped one; derived jobs take their day from its reading at start.
+   */
+  now?: () => number;
 }
 
 export interface RequestLogEntry {

@@ -106,8 +106,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     dataFile,
     dataFile === undefined ? generateCustomers(customerCount, seed) : [],
   );
-  // Derived subscriptions and jobs count their dates from the day the simulator started.
-  const today = startOfDay(Date.now());
+  // Derived subscriptions are as of each request (they renew as days pass); derived jobs
+  // count their dates from the day the simulator started.
+  const clock = options.now ?? Date.now;
+  const today = startOfDay(clock());
   let customersHook: CustomersHook | undefined;
 
   const faults = new FaultQueue();
@@ -265,7 +267,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const reply =
       filter === undefined
         ? jobsAnswer(served, customerId, body, paging, seed, today)
-        : servicesAnswer(served, filter.ids, paging, seed, today);
+        : servicesAnswer(served, filter.ids, paging, seed, clock());
     return trickled(reply, fault);
   }
 

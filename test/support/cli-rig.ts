@@ -31,7 +31,10 @@ export interface CliRigOptions {
 
 export async function createCliRig(options: CliRigOptions = {}): Promise<CliRig> {
   const db = await createTestDatabase("es_cli");
-  const simulator = await startSimulator(options.simulator);
+  // Stopped at the rig's start (unless a test passes its own clock): generated subscriptions
+  // renew as days pass, and a test's runs must not see one renew at midnight.
+  const startedAt = Date.now();
+  const simulator = await startSimulator({ now: () => startedAt, ...options.simulator });
   if (options.customers !== undefined) simulator.setCustomers(options.customers);
   const running = new Set<CliProcess>();
   const env = (extra: Record<string, string> = {}) => ({

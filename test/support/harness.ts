@@ -180,7 +180,10 @@ async function setUpHarness(
   opened.push(() => database.close());
   const { logger, lines } = captureLogs();
   await migrate(database.pool, { log: logger, migrationsDir: options.migrationsDir });
-  const simulator = await startSimulator({ ...options.simulator, dataFile });
+  // The clock stops at the harness's start (unless a test passes its own): generated
+  // subscriptions renew as days pass, and a test's syncs must not see one renew at midnight.
+  const startedAt = Date.now();
+  const simulator = await startSimulator({ now: () => startedAt, ...options.simulator, dataFile });
   opened.push(() => simulator.close());
   const config: ElementsConfig = {
     apiUrl: simulator.url,
