@@ -172,6 +172,27 @@ export async function inTransaction<T>(
   }
 }
 
+/**
+ * A savepoint in the caller's transaction: what follows it can be kept (`keep`) or undone
+ * whole (`undo`) without ending the transaction. A run takes one for each resource's pass.
+ */
+export async function savepoint(
+  session: Queryable,
+  name: string,
+): Promise<{ keep(): Promise<void>; undo(): Promise<void> }> {
+  const quoted = pg.escapeIdentifier(name);
+  await session.query(`SAVEPOINT ${quoted}`);
+  return {
+    async keep() {
+      await session.query(`RELEASE SAVEPOINT ${quoted}`);
+    },
+    async undo() {
+      await session.query(`ROLLBACK TO SAVEPOINT ${quoted}`);
+      await session.query(`RELEASE SAVEPOINT ${quoted}`);
+    },
+  };
+}
+
 /** A transaction that stays open across calls, on a session of its own (the run lock's). */
 export interface OpenTransaction {
   session: Session;

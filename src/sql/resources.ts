@@ -5,25 +5,6 @@ import type { Queryable } from "../db.ts";
 import type { ResourceName } from "../elements/resources.ts";
 
 /**
- * A pass's savepoint in the run's transaction: a pass skipped part-way (a permission refused
- * after some pages) is taken back whole, so a skipped resource's data stays as it was.
- */
-export async function beginPass(session: Queryable): Promise<void> {
-  await session.query("SAVEPOINT resource_pass");
-}
-
-/** The pass went through: its work stays with the run's. */
-export async function keepPass(session: Queryable): Promise<void> {
-  await session.query("RELEASE SAVEPOINT resource_pass");
-}
-
-/** The pass was skipped: everything it did since beginPass is undone. */
-export async function undoPass(session: Queryable): Promise<void> {
-  await session.query("ROLLBACK TO SAVEPOINT resource_pass");
-  await session.query("RELEASE SAVEPOINT resource_pass");
-}
-
-/**
  * The customers the services pass has listed, each once: which of a page's are listed
  * again (offset paging repeated them), and whose subscriptions a complete pass removes
  * because the pass never listed the customer at all.

@@ -4,7 +4,8 @@
 import { PermissionMissingError } from "../elements/errors.ts";
 import type { ElementsClient } from "../elements/client.ts";
 import type { Endpoint, ResourceName } from "../elements/resources.ts";
-import { beginPass, keepPass, undoPass, type ResourceRecord } from "../sql/resources.ts";
+import { savepoint } from "../db.ts";
+import type { ResourceRecord } from "../sql/resources.ts";
 import type { RunContext } from "./run-context.ts";
 import { storableText } from "./runs.ts";
 
@@ -30,16 +31,17 @@ export async function runPass(
   const requests = () => ledger.requests(resource);
   const progress = ledger.begin(resource);
   const { session } = run;
-  await session.use(beginPass);
+  // A pass refused part-way is undone whole: a skipped resource's data stays as it was.
+  const undoable = await session.use((s) => savepoint(s, "resource_pass"));
   try {
     const { incompleteReason: reason } = await pass(progress);
-    await session.use(keepPass);
+    await session.use(() => undoable.keep());
     const outcome = reason === null ? "complete" : "partial";
     return { resource, outcome, reason, requests: requests(), ...progress.counts() };
   } catch (error) {
     if (!(error instanceof PermissionMissingError) || run.signal.aborted) throw error;
     // Refused part-way: what the pass merged before is taken back, not left half done.
-    await session.use(undoPass);
+    await session.use(() => undoable.undo());
     const reason = `the app registration lacks the permission ${error.permission}`;
     run.log.warn(
       { resource, permission: error.permission },
