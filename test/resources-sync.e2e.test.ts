@@ -1,6 +1,7 @@
 // Issue 23 end to end: subscriptions and backup jobs synced beside customers, through the
 // simulator over HTTP into a real PostgreSQL, with their histories' invariants after every run.
 import { describe, expect, it } from "vitest";
+import { BACKUP_JOB_STATUS_LABELS, FAILING_BACKUP_JOB_STATUSES } from "../src/elements/codes.ts";
 import { JOBS_PERMISSION, LICENSE_PERMISSION } from "../src/elements/resources.ts";
 import {
   openHarness as openCustomersHarness,
@@ -503,6 +504,23 @@ describe("backup jobs", () => {
     // c-1 is Failed (job status 2) and its job failed: the answer to "why".
     expect(await h.db.query(`SELECT customer_id, job_id FROM reporting.failing_customers`)).toEqual(
       [{ customer_id: "c-1", job_id: "J-1" }],
+    );
+  });
+
+  it("failing means one list: reporting.failing_customers and job:failed agree with the code", async () => {
+    const h = await openHarness({ customers: CUSTOMERS });
+    const statuses = [...BACKUP_JOB_STATUS_LABELS.keys()];
+    const run = await syncServed(h, {
+      services: [],
+      jobs: { "c-1": statuses.map((status) => job({ jobId: `J-${status}`, status })) },
+    });
+    const inView = await h.db.query<{ status: number }>(
+      `SELECT status FROM reporting.failing_customers WHERE customer_id = 'c-1' ORDER BY 1`,
+    );
+    expect(inView.map((row) => row.status)).toEqual(FAILING_BACKUP_JOB_STATUSES);
+    const turned = await readFailedJobs(h.database.pool, { runId: run.runId, limit: 50 });
+    expect(turned.listed.map((row) => row.status).sort((a, b) => a - b)).toEqual(
+      FAILING_BACKUP_JOB_STATUSES,
     );
   });
 

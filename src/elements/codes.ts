@@ -96,6 +96,13 @@ export const BACKUP_JOB_STATUS_LABELS: ReadonlyMap<number, string> = new Map([
   [14, "Waiting for configuration"],
 ]);
 
+/**
+ * Backup-job statuses that count as failing: 3 Failed, 4 Finished with exception, 7 Failed
+ * to start. reporting.failing_customers, its partial index and NOTIFY_ON job:failed use the
+ * same (test/resources-sync.e2e.test.ts holds the view and the notification to this list).
+ */
+export const FAILING_BACKUP_JOB_STATUSES: readonly number[] = [3, 4, 7];
+
 /** Customers' `jobStatus` and `managementMode`; backup jobs' `jobType`, `jobModule` and `status`. */
 export type CodeField =
   "jobStatus" | "managementMode" | "jobType" | "jobModule" | "backupJobStatus";

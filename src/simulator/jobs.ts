@@ -6,6 +6,7 @@ import { isObject } from "../values.ts";
 import { customerBasics, Random, type ServedData } from "./data.ts";
 import { badRequest, jsonObjectBody, pageReply, type Paging } from "./http.ts";
 import { jsonReply, type Reply } from "./reply.ts";
+import { FAILING_BACKUP_JOB_STATUSES } from "../elements/codes.ts";
 
 /** JOBS_PATH as a route: its `{customerId}` is captured. */
 const JOBS_ROUTE =
@@ -53,11 +54,7 @@ export const JOB = {
   waitingForConfiguration: 14,
 } as const;
 /** The statuses that explain a customer's Failed, Multiple Issues Found or Finished with Exception. */
-export const FAILING_JOB_STATUSES: readonly number[] = [
-  JOB.failed,
-  JOB.finishedWithException,
-  JOB.failedToStart,
-];
+export const FAILING_JOB_STATUSES = FAILING_BACKUP_JOB_STATUSES;
 
 /** [jobType, jobModule, a name] of the jobs generated: documented codes only. */
 const KINDS: readonly [number, number, string][] = [

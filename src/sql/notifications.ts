@@ -1,5 +1,6 @@
 // What a run notification reports (src/notify/notifier.ts decides when one is sent).
 import type { Queryable } from "../db.ts";
+import { FAILING_BACKUP_JOB_STATUSES } from "../elements/codes.ts";
 
 /** A customer the run moved into a watched job status (src/notify/message.ts's WatchedChange). */
 export interface WatchedChangeRow {
@@ -48,12 +49,6 @@ export async function readWatchedChanges(
   // The aggregates always return one row.
   return rows[0] ?? { listed: [], total: 0, jobStatuses: [] };
 }
-
-/**
- * Backup job statuses that count as failing: 3 Failed, 4 Finished with exception, 7 Failed
- * to start (the same as reporting.failing_customers').
- */
-export const FAILING_JOB_STATUSES: readonly number[] = [3, 4, 7];
 
 /** A backup job the run saw turn failing (src/notify/message.ts's FailedJob). */
 export interface FailedJobRow {
@@ -111,7 +106,7 @@ export async function readFailedJobs(
                ORDER BY c.organization NULLS LAST, t.customer_id, t.job_id
                LIMIT $3
              ) l) AS listed`,
-    [query.runId, FAILING_JOB_STATUSES, query.limit],
+    [query.runId, FAILING_BACKUP_JOB_STATUSES, query.limit],
   );
   return rows[0] ?? { listed: [], total: 0 };
 }
