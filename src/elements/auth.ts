@@ -99,7 +99,10 @@ export function loadSigningCertificate(
     privateKey = createPrivateKey(passphrase === undefined ? pem : { key: pem, passphrase });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";
-    if (code === "ERR_OSSL_BAD_DECRYPT") {
+    // A wrong passphrase fails the padding check (bad decrypt) most of the time; about once
+    // in 256 the padding happens to pass and the garbage then fails to parse instead.
+    const encrypted = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem);
+    if (code === "ERR_OSSL_BAD_DECRYPT" || (passphrase !== undefined && encrypted)) {
       throw new ConfigError(
         `ELEMENTS_CERTIFICATE_PASSPHRASE does not decrypt the private key in ${path}.`,
       );
