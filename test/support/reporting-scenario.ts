@@ -18,62 +18,39 @@ export async function moveRun(db: TestDatabase, runId: number, to: Date): Promis
   if ((neighbours.before && to <= neighbours.before) || neighbours.after || to >= neighbours.now) {
     throw new Error(`run ${runId} can only move to after the run before it and before now`);
   }
+  // One UPDATE per table, each moving whichever of its stamps equals the run's start.
+  const moves = Object.entries(STAMPS).map(([table, columns], i) => {
+    const set = columns.map(
+      (c) => `${c} = CASE WHEN t.${c} = run.old THEN $2::timestamptz ELSE t.${c} END`,
+    );
+    const stamped = columns.map((c) => `t.${c}`).join(", ");
+    return `move_${i} AS (UPDATE ${table} t SET ${set.join(", ")}
+       FROM run WHERE run.old IN (${stamped}))`;
+  });
   await db.query(
     `WITH run AS (SELECT started_at AS old FROM sync_runs WHERE id = $1::int),
      runs AS (
        UPDATE sync_runs SET started_at = $2::timestamptz, finished_at = $2::timestamptz + (finished_at - started_at)
        WHERE id = $1::int),
-     periods AS (
-       UPDATE customer_status_history h SET
-         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
-         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
-       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
-     customer_periods AS (
-       UPDATE customer_history h SET
-         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
-         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
-       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
-     tenant_periods AS (
-       UPDATE tenant_history h SET
-         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
-         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
-       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
-     subscription_periods AS (
-       UPDATE subscription_history h SET
-         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
-         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
-       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
-     job_status_periods AS (
-       UPDATE backup_job_status_history h SET
-         valid_from = CASE WHEN h.valid_from = run.old THEN $2::timestamptz ELSE h.valid_from END,
-         valid_to = CASE WHEN h.valid_to = run.old THEN $2::timestamptz ELSE h.valid_to END
-       FROM run WHERE run.old IN (h.valid_from, h.valid_to)),
-     subscriptions AS (
-       UPDATE subscriptions s SET
-         first_seen_at = CASE WHEN s.first_seen_at = run.old THEN $2::timestamptz ELSE s.first_seen_at END,
-         last_seen_at = CASE WHEN s.last_seen_at = run.old THEN $2::timestamptz ELSE s.last_seen_at END,
-         removed_at = CASE WHEN s.removed_at = run.old THEN $2::timestamptz ELSE s.removed_at END
-       FROM run WHERE run.old IN (s.first_seen_at, s.last_seen_at, s.removed_at)),
-     -- Jobs are never removed (a CHECK keeps removed_at null).
-     jobs AS (
-       UPDATE backup_jobs j SET
-         first_seen_at = CASE WHEN j.first_seen_at = run.old THEN $2::timestamptz ELSE j.first_seen_at END,
-         last_seen_at = CASE WHEN j.last_seen_at = run.old THEN $2::timestamptz ELSE j.last_seen_at END
-       FROM run WHERE run.old IN (j.first_seen_at, j.last_seen_at)),
-     customers AS (
-       UPDATE customers c SET
-         first_seen_at = CASE WHEN c.first_seen_at = run.old THEN $2::timestamptz ELSE c.first_seen_at END,
-         last_seen_at = CASE WHEN c.last_seen_at = run.old THEN $2::timestamptz ELSE c.last_seen_at END,
-         removed_at = CASE WHEN c.removed_at = run.old THEN $2::timestamptz ELSE c.removed_at END
-       FROM run WHERE run.old IN (c.first_seen_at, c.last_seen_at, c.removed_at))
-     UPDATE tenants t SET
-       first_seen_at = CASE WHEN t.first_seen_at = run.old THEN $2::timestamptz ELSE t.first_seen_at END,
-       last_seen_at = CASE WHEN t.last_seen_at = run.old THEN $2::timestamptz ELSE t.last_seen_at END,
-       removed_at = CASE WHEN t.removed_at = run.old THEN $2::timestamptz ELSE t.removed_at END
-     FROM run WHERE run.old IN (t.first_seen_at, t.last_seen_at, t.removed_at)`,
+     ${moves.join(",\n     ")}
+     SELECT 1`,
     [runId, to],
   );
 }
+
+/** The columns a run stamps with its started_at, per table (README, "The SQL contract"). */
+const STAMPS: Record<string, readonly string[]> = {
+  customer_status_history: ["valid_from", "valid_to"],
+  customer_history: ["valid_from", "valid_to"],
+  tenant_history: ["valid_from", "valid_to"],
+  subscription_history: ["valid_from", "valid_to"],
+  backup_job_status_history: ["valid_from", "valid_to"],
+  customers: ["first_seen_at", "last_seen_at", "removed_at"],
+  tenants: ["first_seen_at", "last_seen_at", "removed_at"],
+  subscriptions: ["first_seen_at", "last_seen_at", "removed_at"],
+  // Jobs are never removed (a CHECK keeps removed_at null).
+  backup_jobs: ["first_seen_at", "last_seen_at"],
+};
 
 /** Midnight UTC `days` days before today's (by the database's clock). */
 export async function utcDaysAgo(db: TestDatabase, days: number): Promise<Date> {
