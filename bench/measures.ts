@@ -3,6 +3,7 @@
 // always agree), set each against the API's floor, and hold issue 12's targets so that a
 // miss is marked the same way wherever it is shown.
 import type { ResourceName } from "../src/elements/resources.ts";
+import type { CpuSplit } from "./cpu.ts";
 import type { TableStats } from "./database.ts";
 import type { RemovalLookup, WorkerResult } from "./sync-worker.ts";
 
@@ -68,9 +69,15 @@ export interface RunMeasure {
   tenants: number;
   /** Requests and records per resource the run synced. */
   resources: Record<string, { requests: number; records: number; outcome: string }> | null;
+  /** Where the run's CPU time went (null where it was not measured). */
+  cpu: CpuSplit | null;
 }
 
-export function measure(result: WorkerResult, floorMs: number): RunMeasure {
+export function measure(
+  result: WorkerResult,
+  floorMs: number,
+  cpu: CpuSplit | null = null,
+): RunMeasure {
   if (result.status !== "succeeded") throw new Error(`a run failed: ${result.error}`);
   // A build that merges only after the last page logs no afterLastPageMs: there the merge
   // (with the removal lookups before it) is that time.
@@ -101,6 +108,7 @@ export function measure(result: WorkerResult, floorMs: number): RunMeasure {
               { requests: r.requests, records: r.records, outcome: r.outcome },
             ]),
           ),
+    cpu,
   };
 }
 

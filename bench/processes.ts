@@ -35,6 +35,8 @@ export function launcherHeapFlags(): string {
 
 export interface Simulator {
   url: string;
+  /** Its process, whose CPU time the report shows apart (cpu.ts). */
+  pid: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -64,6 +66,7 @@ export function startSimulator(customers: number, latency: number): Promise<Simu
       child.stdout.resume();
       resolve({
         url,
+        pid: child.pid,
         async stop() {
           child.kill("SIGTERM");
           await exited;

@@ -7,6 +7,7 @@ import {
   TARGETS,
   type BaselineResult,
   type BenchSettings,
+  type RunMeasure,
   type SizeResult,
 } from "./measures.ts";
 
@@ -31,6 +32,30 @@ function writesTable(r: SizeResult): string[] {
     ...names.map(
       (name) =>
         `    ${name.padEnd(width)}  ${cells(r.first.rowVersions[name])}  ${cells(r.unchanged.rowVersions[name])}`,
+    ),
+  ];
+}
+
+/** Per run: CPU seconds of the worker, the simulator and the rest (PostgreSQL), and the worker's per 1,000 customers. */
+function cpuTable(results: SizeResult[], baseline: BaselineResult | undefined): string[] {
+  const rows: [string, RunMeasure][] = results.flatMap((r) => [
+    [`${count(r.customers)} first`, r.first] as [string, RunMeasure],
+    [`${count(r.customers)} unchanged`, r.unchanged] as [string, RunMeasure],
+  ]);
+  if (baseline) {
+    rows.push([`${count(baseline.customers)} sync, no latency`, baseline.sync]);
+    rows.push([`${count(baseline.customers)} naive loop`, baseline.naive]);
+  }
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return [
+    "CPU time per run (worker: the sync process; simulator: AvePoint's stand-in; PostgreSQL: the rest of the machine's busy time):",
+    `  ${"".padEnd(width)}  ${"worker".padStart(9)}  ${"simulator".padStart(9)}  ${"PostgreSQL".padStart(10)}  worker per 1,000 customers`,
+    ...rows.flatMap(([label, m]) =>
+      m.cpu === null
+        ? []
+        : [
+            `  ${label.padEnd(width)}  ${seconds(m.cpu.workerMs).padStart(9)}  ${seconds(m.cpu.simulatorMs).padStart(9)}  ${seconds(m.cpu.otherMs).padStart(10)}  ${m.cpu.workerMsPer1000Customers} ms`,
+          ],
     ),
   ];
 }
@@ -95,6 +120,7 @@ export function printReport(
     "Row versions written per table (pg_stat_user_tables: ins = n_tup_ins, upd = n_tup_upd, HOT = n_tup_hot_upd, del = n_tup_del):",
   );
   for (const r of results) lines.push(...writesTable(r));
+  lines.push("", ...cpuTable(results, baseline));
   const removal = results.find((r) => r.removals !== undefined)?.removals;
   if (removal) {
     const { lookup } = removal;

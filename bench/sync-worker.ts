@@ -50,8 +50,15 @@ export interface WorkerResult {
   removalLookup: RemovalLookup | null;
   /** process.resourceUsage().maxRSS: the peak resident set of this process, in kB. */
   maxRssKb: number;
+  /** User + system CPU time of this process, in ms. */
+  cpuMs: number;
   /** What the run did with each resource: its requests and records (null: naive loop). */
   resources: readonly ResourceRecord[] | null;
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 const job = JSON.parse(process.argv[2] ?? "{}") as WorkerJob;
@@ -118,6 +125,7 @@ async function main(): Promise<WorkerResult> {
         removalsWithheld: null,
         removalLookup: null,
         maxRssKb: process.resourceUsage().maxRSS,
+        cpuMs: cpuMs(),
         resources: null,
       };
     }
@@ -142,6 +150,7 @@ async function main(): Promise<WorkerResult> {
       customersRemoved: summary.status === "succeeded" ? summary.customersRemoved : null,
       removalsWithheld: summary.status === "succeeded" ? summary.removalsWithheld : null,
       maxRssKb: process.resourceUsage().maxRSS,
+      cpuMs: cpuMs(),
       resources: summary.status === "succeeded" ? summary.resources : null,
     };
   } finally {

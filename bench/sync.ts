@@ -42,6 +42,7 @@ import {
   type RemovalResult,
   type SizeResult,
 } from "./measures.ts";
+import { startCpuSplit } from "./cpu.ts";
 import { launcherHeapFlags, runWorker, startSimulator, stopChildren } from "./processes.ts";
 import { printReport } from "./report.ts";
 import { benchCommand, describeMachine, saveResults } from "./results.ts";
@@ -134,8 +135,10 @@ async function measureSize(customers: number): Promise<SizeResult> {
     };
     const measured = async (): Promise<{ run: MeasuredRun; runId: number | null }> => {
       const before = await settledTableStats(databaseUrl);
+      const cpuSplit = startCpuSplit(simulator.pid);
       const result = await runWorker(job, workerFlags);
-      const m = measure(result, floorOf(result, customers, settings));
+      const cpu = cpuSplit(result.cpuMs, result.customers);
+      const m = measure(result, floorOf(result, customers, settings), cpu);
       const rowVersions = tableDeltas(before, await settledTableStats(databaseUrl));
       return {
         run: { ...m, targetsMet: targetsMet(customers, m), rowVersions },
@@ -212,8 +215,12 @@ async function measureBaseline(customers: number): Promise<BaselineResult> {
       pageSize,
       concurrency,
     });
-    const run = async (mode: WorkerJob["mode"]) =>
-      measure(await runWorker(job(mode, await freshDatabase(adminUrl, DATABASE)), workerFlags), 0);
+    const run = async (mode: WorkerJob["mode"]) => {
+      const databaseUrl = await freshDatabase(adminUrl, DATABASE);
+      const cpuSplit = startCpuSplit(simulator.pid);
+      const result = await runWorker(job(mode, databaseUrl), workerFlags);
+      return measure(result, 0, cpuSplit(result.cpuMs, result.customers));
+    };
     const sync = await run("sync");
     log("baseline: the naive loop (one Prisma call per row; this takes a while)");
     const naive = await run("naive");
