@@ -8,7 +8,7 @@ import { startSimulator, type Simulator } from "../src/simulator/server.ts";
 import { freePort, runCli, simulatorEnv, spawnCli, type CliProcess } from "./support/cli.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import { expectInvariants } from "./support/invariants.ts";
-import { openHarness, sampleCustomers } from "./support/harness.ts";
+import { newCustomers, openHarness, sampleCustomers } from "./support/harness.ts";
 
 const PAGE_SIZE = 100;
 /** Ends a reader's statement that waits on a lock instead of hanging the test. */
@@ -194,6 +194,31 @@ describe("a customer served again in a later batch of the same run", () => {
     await expectInvariants(h.db);
   });
 
+  it("into an empty database, inserts each batch without comparing it, and stores what a compared merge stores", async () => {
+    const customers = sampleCustomers(30);
+    const [earlier] = newCustomers(1, 5, "earlier");
+    if (!earlier) throw new Error("unreachable");
+    // The same 30 customers into an empty database, and into one that already held another.
+    const empty = await openHarness({ customers, pageSize: 5 });
+    expect(await empty.sync({ minMergeBatch: 5 })).toMatchObject({ customersAdded: 30 });
+    const held = await openHarness({ customers: [earlier], pageSize: 5 });
+    await held.sync();
+    await held.serve([earlier, ...customers]);
+    const secondRun = held.logs.length;
+    expect(await held.sync({ minMergeBatch: 5 })).toMatchObject({ customersAdded: 30 });
+
+    const merged = (logs: Record<string, unknown>[]) =>
+      logs.filter((line) => line.msg === "batch merged");
+    expect(merged(empty.logs).length).toBeGreaterThan(1);
+    expect(merged(empty.logs).every((line) => line.allNew === true)).toBe(true);
+    const compared = merged(held.logs.slice(secondRun));
+    expect(compared.length).toBeGreaterThan(1);
+    expect(compared.some((line) => line.allNew === true)).toBe(false);
+    const ids = customers.map((c) => c.id);
+    expect(await storedContent(empty.db, ids)).toEqual(await storedContent(held.db, ids));
+    await expectInvariants(empty.db);
+  });
+
   it("in a first run, keeps none of the tenants only its earlier copy listed", async () => {
     const customers = sampleCustomers(8);
     const h = await openHarness({ customers, pageSize: 5, concurrency: 1 });
@@ -213,3 +238,27 @@ describe("a customer served again in a later batch of the same run", () => {
     await expectInvariants(h.db);
   });
 });
+
+/** What is stored of customers `ids`, their tenants and open periods, without times and run ids. */
+async function storedContent(db: TestDatabase, ids: string[]) {
+  const rows = (sql: string) => db.query(sql, [ids]);
+  const noTimes = "'{id,first_seen_at,last_seen_at,valid_from,opened_by_run_id}'::text[]";
+  return {
+    customers: await rows(`SELECT to_jsonb(c) - 'first_seen_at' - 'last_seen_at' AS row
+      FROM customers c WHERE id = ANY($1) ORDER BY id`),
+    tenants: await rows(`SELECT to_jsonb(t) - 'first_seen_at' - 'last_seen_at' AS row
+      FROM tenants t WHERE customer_id = ANY($1) ORDER BY customer_id, id`),
+    ...Object.fromEntries(
+      await Promise.all(
+        ["customer_status_history", "customer_history", "tenant_history"].map(
+          async (table) =>
+            [
+              table,
+              await rows(`SELECT to_jsonb(h) - ${noTimes} AS row FROM ${table} h
+                WHERE customer_id = ANY($1) ORDER BY to_jsonb(h) - ${noTimes}`),
+            ] as const,
+        ),
+      ),
+    ),
+  };
+}

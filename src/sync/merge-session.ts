@@ -14,6 +14,7 @@ import {
   removeCollectedSubscriptions,
   removeUnseen,
   type BatchResult,
+  type Before,
   type MergeInput,
 } from "./merge.ts";
 import type { AcceptedRecord } from "./records.ts";
@@ -22,12 +23,15 @@ export class MergeSession {
   readonly input: MergeInput;
   /** Customers present (not removed) before the run: the base of the mass-removal guard. */
   readonly presentBefore: number;
+  /** No customer was stored before the run (removed ones included): its first run. */
+  readonly emptyBefore: boolean;
   readonly #transaction: LiveTransaction;
 
-  private constructor(transaction: LiveTransaction, input: MergeInput, presentBefore: number) {
+  private constructor(transaction: LiveTransaction, input: MergeInput, before: Before) {
     this.#transaction = transaction;
     this.input = input;
-    this.presentBefore = presentBefore;
+    this.presentBefore = before.present;
+    this.emptyBefore = before.empty;
   }
 
   /**
@@ -42,17 +46,17 @@ export class MergeSession {
     const transaction = await openLiveTransaction(pool, { idleTimeoutMs });
     try {
       // beginMerge also sets the planner up for batches (src/sql/merge/planner.ts).
-      const presentBefore = await transaction.use((session) => beginMerge(session));
-      return new MergeSession(transaction, input, presentBefore);
+      const before = await transaction.use((session) => beginMerge(session));
+      return new MergeSession(transaction, input, before);
     } catch (error) {
       await transaction.end();
       throw error;
     }
   }
 
-  /** Merges one batch (a customer in it twice: its last copy). */
-  merge(records: readonly AcceptedRecord[]): Promise<BatchResult> {
-    return this.#transaction.use((session) => mergeBatch(session, this.input, records));
+  /** Merges one batch (a customer in it twice: its last copy); `allNew`: see mergeBatch. */
+  merge(records: readonly AcceptedRecord[], allNew = false): Promise<BatchResult> {
+    return this.#transaction.use((session) => mergeBatch(session, this.input, records, allNew));
   }
 
   /** Runs `work` in the run's transaction, after what was handed over before it. */

@@ -89,17 +89,27 @@ export function runValues({ runId, observedAt }: MergeInput): Values {
   return { run_id: runId, observed_at: observedAt };
 }
 
+/** What the customers table held before the run. */
+export interface Before {
+  /** Customers present (not removed): the base of the mass-removal guard. */
+  present: number;
+  /** No customer at all, removed or not: the run's first sightings are all new rows. */
+  empty: boolean;
+}
+
 /**
  * Call once, in the run's transaction, before the first batch: sets the planner up for
- * batches (planner.ts) and creates the merge's temporary tables. Returns how many
- * customers were present (not removed) before the run: the base of the mass-removal guard.
+ * batches (planner.ts) and creates the merge's temporary tables.
  */
-export async function beginMerge(session: Session): Promise<number> {
-  const { rows } = await run<{ present: number }>(session, STATEMENTS.root.setUp.countPresent);
+export async function beginMerge(session: Session): Promise<Before> {
+  const { rows } = await run<{ present: number; stored: number }>(
+    session,
+    STATEMENTS.root.setUp.countPresent,
+  );
   await planForBatches(session);
   const removable = [STATEMENTS.root, ...STATEMENTS.children, RESOURCE_STATEMENTS.subscriptions];
   for (const statements of removable) await run(session, statements.setUp.createRemovedTable);
-  return rows[0]?.present ?? 0;
+  return { present: rows[0]?.present ?? 0, empty: (rows[0]?.stored ?? 0) === 0 };
 }
 
 export interface BatchResult {
@@ -131,13 +141,16 @@ function countChanges(stored: readonly Compared[]): MergeCounts {
  * Merges a batch of accepted customers, each once (its last copy), with its tenants. The
  * rows travel as parameters, not read back from staging: staging goes on changing
  * meanwhile (a customer served again replaces its row there), and every statement of a
- * batch must see the same rows.
+ * batch must see the same rows. `allNew`: no customer of the batch is stored (a run into
+ * an empty database, each seen for the first time), so nothing is compared or taken back.
  */
 export async function mergeBatch(
   session: Session,
   input: MergeInput,
   records: readonly AcceptedRecord[],
+  allNew = false,
 ): Promise<BatchResult> {
+  if (allNew) return mergeNewBatch(session, input, dedupeById(records));
   const customers = dedupeById(records);
   const values = runValues(input);
   const rows = ROOT.rows(customers);
@@ -172,6 +185,43 @@ export async function mergeBatch(
     counts = addCounts(counts, countsOf((await countRedone(session, STATEMENTS, redo)).opened));
   }
   return { counts, presentSeen, tenantsSeen };
+}
+
+/**
+ * A batch of customers none of which is stored: each row and its tenants inserted, each
+ * history's first period opened. What compareBatch would find is known without asking.
+ */
+async function mergeNewBatch(
+  session: Session,
+  input: MergeInput,
+  customers: readonly AcceptedRecord[],
+): Promise<BatchResult> {
+  const values = runValues(input);
+  const write = async (entity: DeclaredEntity, statements: EntityStatements) => {
+    const rows = entity.rows(customers);
+    await writeBatch(session, statements, rows, unstored(entity, rows.count), values);
+    return rows.count;
+  };
+  const stored = unstored(ROOT, customers.length);
+  await write(ROOT, STATEMENTS.root);
+  let tenantsSeen = 0;
+  for (const [child, statements] of CHILD_STATEMENTS) {
+    const count = await write(child, statements);
+    if (child === tenants) tenantsSeen += count;
+  }
+  return { counts: countChanges(stored), presentSeen: 0, tenantsSeen };
+}
+
+/** compareBatch's answer for `count` rows not stored: no period open, every history changed. */
+function unstored(entity: DeclaredEntity, count: number): Compared[] {
+  const histories = entity.entity.histories;
+  return Array.from({ length: count }, () => ({
+    known: false,
+    present: false,
+    again: false,
+    periods: histories.map(() => null),
+    changed: histories.map(() => true),
+  }));
 }
 
 function countsOf(opened: Opened): MergeCounts {

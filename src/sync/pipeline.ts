@@ -87,6 +87,8 @@ export class Pipeline {
   /** Customers staged, waiting to be merged, and their pages' bytes. */
   #toMerge: AcceptedRecord[] = [];
   #toMergeBytes = 0;
+  /** Of them, those staged before (earlier in the run or twice in their pages). */
+  #toMergeRepeats = 0;
   /** Customers added and not yet merged (those merging included): the queue's length. */
   #held = 0;
   /** Their pages' bytes, and the most that were ever held at once. */
@@ -251,6 +253,7 @@ export class Pipeline {
         for (const { records, bytes, onStaged } of entries) {
           // A new id counts for the first page that holds it.
           const newIds = records.filter((record) => fresh.delete(record.id)).length;
+          this.#toMergeRepeats += records.length - newIds;
           onStaged?.({ accepted: records.length, newIds });
           for (const record of records) this.#toMerge.push(record);
           this.#toMergeBytes += bytes;
@@ -295,10 +298,13 @@ export class Pipeline {
     while (this.#mergeDue()) {
       const batch = this.#toMerge;
       const bytes = this.#toMergeBytes;
+      // Into an empty database, customers the run had not staged before are stored nowhere.
+      const allNew = this.#merge.emptyBefore && this.#toMergeRepeats === 0;
       this.#toMerge = [];
       this.#toMergeBytes = 0;
+      this.#toMergeRepeats = 0;
       try {
-        const result = await this.#merge.merge(batch);
+        const result = await this.#merge.merge(batch, allNew);
         this.#tally.merged = addCounts(this.#tally.merged, result.counts);
         this.#tally.presentSeen += result.presentSeen;
         this.#tally.tenantsSeen += result.tenantsSeen;
@@ -309,6 +315,7 @@ export class Pipeline {
       this.#options.log.debug(
         {
           customers: batch.length,
+          allNew,
           bytes,
           peakHeldBytes: this.#peakHeldBytes,
           byteBudget: this.#options.byteBudget,

@@ -19,12 +19,16 @@ CREATE TEMP TABLE ${q(removedTable(entity))} (
   );
 }
 
-/** Root rows present now: before the first batch, the base of the mass-removal guard. */
+/**
+ * Root rows present now (before the first batch: the base of the mass-removal guard), and
+ * all rows, removed included (none: the run's new rows need no comparing).
+ */
 export function countPresent(entity: Entity): Statement {
   return statement(
     `${entity.table}: count the present rows`,
     () => `
-SELECT count(*)::int AS present FROM ${q(entity.table)} WHERE ${q("removed_at")} IS NULL`,
+SELECT count(*) FILTER (WHERE ${q("removed_at")} IS NULL)::int AS present, count(*)::int AS stored
+FROM ${q(entity.table)}`,
   );
 }
 

@@ -5,7 +5,8 @@
 -- ========================================================================================
 
 -- customers: count the present rows
-SELECT count(*)::int AS present FROM "customers" WHERE "removed_at" IS NULL;
+SELECT count(*) FILTER (WHERE "removed_at" IS NULL)::int AS present, count(*)::int AS stored
+FROM "customers";
 
 -- customers: the table of rows to remove
 CREATE TEMP TABLE "merge_removed_customers" (
