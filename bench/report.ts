@@ -48,13 +48,13 @@ function cpuTable(results: SizeResult[], baseline: BaselineResult | undefined): 
   }
   const width = Math.max(...rows.map(([label]) => label.length));
   return [
-    "CPU time per run (worker: the sync process; simulator: AvePoint's stand-in; PostgreSQL: the rest of the machine's busy time):",
-    `  ${"".padEnd(width)}  ${"worker".padStart(9)}  ${"simulator".padStart(9)}  ${"PostgreSQL".padStart(10)}  worker per 1,000 customers`,
+    "CPU time per run (worker: the sync process; simulator: AvePoint's stand-in; PostgreSQL: the server processes of the run's database; rest: the machine's other busy time):",
+    `  ${"".padEnd(width)}  ${"worker".padStart(9)}  ${"simulator".padStart(9)}  ${"PostgreSQL".padStart(10)}  ${"rest".padStart(9)}  worker per 1,000 customers`,
     ...rows.flatMap(([label, m]) =>
       m.cpu === null
         ? []
         : [
-            `  ${label.padEnd(width)}  ${seconds(m.cpu.workerMs).padStart(9)}  ${seconds(m.cpu.simulatorMs).padStart(9)}  ${seconds(m.cpu.otherMs).padStart(10)}  ${m.cpu.workerMsPer1000Customers} ms`,
+            `  ${label.padEnd(width)}  ${seconds(m.cpu.workerMs).padStart(9)}  ${seconds(m.cpu.simulatorMs).padStart(9)}  ${seconds(m.cpu.postgresMs).padStart(10)}  ${seconds(m.cpu.otherMs).padStart(9)}  ${m.cpu.workerMsPer1000Customers} ms`,
           ],
     ),
   ];

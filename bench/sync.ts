@@ -135,9 +135,9 @@ async function measureSize(customers: number): Promise<SizeResult> {
     };
     const measured = async (): Promise<{ run: MeasuredRun; runId: number | null }> => {
       const before = await settledTableStats(databaseUrl);
-      const cpuSplit = startCpuSplit(simulator.pid);
+      const cpuSplit = await startCpuSplit(simulator.pid, adminUrl, DATABASE);
       const result = await runWorker(job, workerFlags);
-      const cpu = cpuSplit(result.cpuMs, result.customers);
+      const cpu = await cpuSplit(result.cpuMs, result.customers);
       const m = measure(result, floorOf(result, customers, settings), cpu);
       const rowVersions = tableDeltas(before, await settledTableStats(databaseUrl));
       return {
@@ -217,9 +217,9 @@ async function measureBaseline(customers: number): Promise<BaselineResult> {
     });
     const run = async (mode: WorkerJob["mode"]) => {
       const databaseUrl = await freshDatabase(adminUrl, DATABASE);
-      const cpuSplit = startCpuSplit(simulator.pid);
+      const cpuSplit = await startCpuSplit(simulator.pid, adminUrl, DATABASE);
       const result = await runWorker(job(mode, databaseUrl), workerFlags);
-      return measure(result, 0, cpuSplit(result.cpuMs, result.customers));
+      return measure(result, 0, await cpuSplit(result.cpuMs, result.customers));
     };
     const sync = await run("sync");
     log("baseline: the naive loop (one Prisma call per row; this takes a while)");
