@@ -1,13 +1,14 @@
 // Steps 3 and 4 of a full run: every page into the run's pipeline, then whether the run saw
 // every customer. Page 1 alone tells totalCount and the page size the server really uses;
 // the further pages the plan calls for follow, `concurrency` at a time, each handed to the
-// pipeline as it arrives while the next ones are in flight. The plan (page-plan.ts) stops
+// pipeline as it arrives while the next ones are in flight (requestPool: a request slot is
+// not held while its page is checked and queued). The plan (page-plan.ts) stops
 // early when what the pages hold says further pages are no use.
 import type { Page } from "../elements/client.ts";
 import { effectivePageSize } from "../elements/paging.ts";
 import { judgeCompleteness, type Completeness } from "./completeness.ts";
 import { PagePlan } from "./page-plan.ts";
-import { forEachConcurrently } from "./pool.ts";
+import { forEachConcurrently, requestPool } from "./pool.ts";
 import type { RunContext } from "./run-context.ts";
 
 export type { PageProgress } from "./run-context.ts";
@@ -50,9 +51,11 @@ export async function fetchEveryPage(run: RunContext): Promise<Fetched> {
     });
   };
   await take(1, first, signal);
-  const pool = { concurrency: options.concurrency, signal };
+  const { pool, inFlight } = requestPool(options.concurrency, signal);
   await forEachConcurrently(plan, pool, async (pageIndex, pageSignal) => {
-    const page = await client.fetchPage({ pageIndex, pageSize: plan.pageSize }, pageSignal);
+    const page = await inFlight.run(() =>
+      client.fetchPage({ pageIndex, pageSize: plan.pageSize }, pageSignal),
+    );
     lastPageAt = performance.now();
     await take(pageIndex, page, pageSignal);
   });

@@ -12,7 +12,7 @@ import { JOBS_ENDPOINT } from "../elements/resources.ts";
 import { errorMessage } from "../errors.ts";
 import { customersForJobs, type ResourceRecord } from "../sql/resources.ts";
 import type { JobRow } from "./entities.ts";
-import { forEachConcurrently, type WorkSource } from "./pool.ts";
+import { forEachConcurrently, requestPool, type InFlightLimit, type WorkSource } from "./pool.ts";
 import { mergeJobs } from "./resource-merge.ts";
 import {
   newFields,
@@ -55,10 +55,11 @@ async function jobsPass(run: RunContext, progress: PassProgress): Promise<PassRe
   };
   const customers = new CustomersForJobs(run);
   const merging = new JobsBatch(run);
-  const pool = { concurrency: run.options.concurrency, signal: run.signal };
+  // A worker merging a thousand jobs holds no request slot meanwhile.
+  const { pool, inFlight } = requestPool(run.options.concurrency, run.signal);
   await forEachConcurrently(customers, pool, async (customerId, signal) => {
     tally.customers += 1;
-    const jobs = await fetchJobs(run, customerId, tally, signal);
+    const jobs = await fetchJobs(run, { customerId, inFlight }, tally, signal);
     if (jobs !== undefined) await merging.add(jobs.map((job) => ({ customerId, job })));
   });
   await merging.flush();
@@ -97,7 +98,7 @@ function failedLookups(run: RunContext, tally: JobsTally): string | null {
  */
 async function fetchJobs(
   run: RunContext,
-  customerId: string,
+  { customerId, inFlight }: { customerId: string; inFlight: InFlightLimit },
   tally: JobsTally,
   signal: AbortSignal,
 ): Promise<JobRecord[] | undefined> {
@@ -106,10 +107,8 @@ async function fetchJobs(
   try {
     let pages = 1;
     for (let pageIndex = 1; pageIndex <= pages; pageIndex += 1) {
-      const page = await run.client.fetchResourcePage(
-        JOBS_ENDPOINT,
-        { pageIndex, pageSize, customerId },
-        signal,
+      const page = await inFlight.run(() =>
+        run.client.fetchResourcePage(JOBS_ENDPOINT, { pageIndex, pageSize, customerId }, signal),
       );
       const before = jobs.size;
       for (const raw of page.data) takeJob(run, raw, jobs, tally);

@@ -66,3 +66,47 @@ function untilAborted(value: Promise<void>, signal: AbortSignal): Promise<void> 
     });
   });
 }
+
+/**
+ * At most `limit` calls of run() at a time, the others waiting their turn in order. A pool
+ * of more workers than requests allowed in flight keeps every request slot busy while a
+ * worker checks and queues the page it just got: the next request need not wait for that.
+ */
+export class InFlightLimit {
+  readonly #limit: number;
+  #running = 0;
+  readonly #queue: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#limit = checkedInteger("concurrency", limit, 1);
+  }
+
+  async run<T>(call: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#limit) {
+      await new Promise<void>((resolve) => this.#queue.push(resolve));
+    } else this.#running += 1;
+    try {
+      return await call();
+    } finally {
+      // The slot passes straight to the next in line, if any.
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#running -= 1;
+    }
+  }
+}
+
+/** Workers per request allowed in flight (see InFlightLimit). */
+const WORKERS_PER_REQUEST = 2;
+
+/**
+ * A pass's pool and the limit its requests share: `concurrency` requests in flight at most
+ * (ELEMENTS_CONCURRENCY, what the API is promised), each worker wrapping its requests in
+ * `inFlight.run`, while the others check, queue or merge what came.
+ */
+export function requestPool(concurrency: number, signal: AbortSignal | undefined) {
+  return {
+    pool: { concurrency: concurrency * WORKERS_PER_REQUEST, signal },
+    inFlight: new InFlightLimit(concurrency),
+  };
+}

@@ -17,7 +17,7 @@ import { withSeqScans } from "../sql/merge/planner.ts";
 import { judgeCompleteness } from "./completeness.ts";
 import type { SubscriptionRow } from "./entities.ts";
 import { PagePlan } from "./page-plan.ts";
-import { forEachConcurrently } from "./pool.ts";
+import { forEachConcurrently, requestPool } from "./pool.ts";
 import { mergeSubscriptions, type ListedSubscriptions } from "./resource-merge.ts";
 import {
   newFields,
@@ -79,8 +79,10 @@ async function servicesPass(run: RunContext, progress: PassProgress): Promise<Pa
     plan.staged({ pageIndex, records: page.data.length, accepted, newIds });
   };
   await take(1, first);
-  await forEachConcurrently(plan, { concurrency: options.concurrency, signal }, async (i, s) => {
-    await take(i, await request(i, plan.pageSize, s));
+  // A worker merging its page holds no request slot meanwhile.
+  const { pool, inFlight } = requestPool(options.concurrency, signal);
+  await forEachConcurrently(plan, pool, async (i, s) => {
+    await take(i, await inFlight.run(() => request(i, plan.pageSize, s)));
   });
   const completeness = judgeCompleteness({
     customerFilter: options.customerIds ?? null,

@@ -1,6 +1,6 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { forEachConcurrently } from "../../src/sync/pool.ts";
+import { forEachConcurrently, InFlightLimit, requestPool } from "../../src/sync/pool.ts";
 
 /** Rejects when `signal` aborts, with an error of its own: a request that obeys its signal. */
 function untilAborted(signal: AbortSignal): Promise<never> {
@@ -90,5 +90,46 @@ describe("the request pool", () => {
     await expect(
       forEachConcurrently([1].values(), { concurrency: 0 }, () => Promise.resolve()),
     ).rejects.toThrow(RangeError);
+  });
+});
+
+describe("a pass's requests (requestPool)", () => {
+  it("keeps `concurrency` requests in flight while other workers hold the pages they got", async () => {
+    const { pool, inFlight } = requestPool(2, undefined);
+    let inFlightNow = 0;
+    let most = 0;
+    let requested = 0;
+    // Every page is held after its request until all six were asked for: with one worker
+    // per request slot, the third request would wait for a page to be let go.
+    let letGo!: () => void;
+    const allAsked = new Promise<void>((resolve) => (letGo = resolve));
+    await forEachConcurrently([1, 2, 3, 4, 5, 6].values(), pool, async () => {
+      await inFlight.run(async () => {
+        inFlightNow += 1;
+        most = Math.max(most, inFlightNow);
+        await nextTurn();
+        inFlightNow -= 1;
+      });
+      requested += 1;
+      if (requested >= 4) letGo();
+      await allAsked;
+    });
+    expect(most).toBe(2);
+    expect(requested).toBe(6);
+  });
+
+  it("lets waiting calls in in order, and frees the slot of a call that fails", async () => {
+    const limit = new InFlightLimit(1);
+    const order: number[] = [];
+    const failing = limit.run(() => Promise.reject(new Error("refused")));
+    const calls = [1, 2, 3].map((n) =>
+      limit.run(async () => {
+        order.push(n);
+        await nextTurn();
+      }),
+    );
+    await expect(failing).rejects.toThrow("refused");
+    await Promise.all(calls);
+    expect(order).toEqual([1, 2, 3]);
   });
 });
