@@ -104,18 +104,23 @@ export const MAX_RECORD_LENGTH = 16 * 1024 * 1024;
  * value, or undefined. Walked without recursion, so no depth can overflow the walk itself.
  */
 function unstorableShape(record: unknown): string | undefined {
-  const pending: { value: unknown; depth: number }[] = [{ value: record, depth: 1 }];
+  // Two stacks rather than one of {value, depth} objects: no allocation per value walked.
+  const values: unknown[] = [record];
+  const depths: number[] = [1];
   let length = 0;
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const { value, depth } = next;
+  while (values.length > 0) {
+    const value = values.pop();
+    const depth = depths.pop() ?? 1;
     if (typeof value === "string") length += value.length + 2;
     else if (typeof value !== "object" || value === null || JSON.isRawJSON(value)) length += 8;
     else if (depth > MAX_NESTING) {
       return `(record): nested more than ${MAX_NESTING} levels deep, more than can be stored`;
     } else {
-      for (const [key, inner] of Object.entries(value)) {
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
         length += key.length + 4;
-        pending.push({ value: inner, depth: depth + 1 });
+        values.push((value as Record<string, unknown>)[key]);
+        depths.push(depth + 1);
       }
     }
     if (length > MAX_RECORD_LENGTH) {
