@@ -63,7 +63,7 @@ describe("memory bounded by settings", () => {
 describe("the pipeline's bound in bytes", () => {
   it("merges before a batch is full when a few huge records a page reach the byte budget", async () => {
     // Two records of ~20 KB a page, a 64 KiB cap and two pages in flight: the budget is
-    // 5 pages at the cap (320 KiB), the run's pages 800 KB; the customer bound (about
+    // 3 pages at the cap (192 KiB; the four workers hold the others), the run's pages 800 KB; the customer bound (about
     // 2 × minMergeBatch) would let all forty be held.
     const maxResponseBytes = 64 * 1024;
     const concurrency = 2;
@@ -74,7 +74,7 @@ describe("the pipeline's bound in bytes", () => {
     expect(run).toMatchObject({ complete: true, customersAdded: 40, newFields: ["blob"] });
 
     const budget = queuedBytesBudget(maxResponseBytes, concurrency);
-    expect(budget).toBe(5 * maxResponseBytes);
+    expect(budget).toBe(3 * maxResponseBytes);
     const batches = h.logs.filter(
       (line) => line.runId === run.runId && line.msg === "batch merged",
     );

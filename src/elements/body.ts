@@ -16,12 +16,13 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 2 * 1024 * 1024;
 export const HEAP_BYTES_PER_BODY_BYTE = 24;
 
 /**
- * Pages the run's pipeline may hold, in bytes of response body at the cap: two per worker,
- * and one more (the batch merging and the pages queued behind it share them). Pipeline and
- * start-up check both read the bound from here (queuedBytesBudget, pagesHeld).
+ * Pages the run's pipeline may hold, in bytes of response body at the cap: one per request
+ * slot, and one more (the batch merging and the pages queued behind it share them); the
+ * workers hold the others (pagesHeld). Pipeline and start-up check both read the bound
+ * from here (queuedBytesBudget, pagesHeld).
  */
 export function pagesQueued(concurrency: number): number {
-  return 2 * concurrency + 1;
+  return concurrency + 1;
 }
 
 /**
@@ -33,11 +34,17 @@ export function queuedBytesBudget(maxResponseBytes: number, concurrency: number)
 }
 
 /**
+ * Workers per request allowed in flight: a run's passes keep every request slot busy while
+ * a worker checks or queues the page it got (src/sync/pool.ts, requestPool).
+ */
+export const WORKERS_PER_REQUEST = 2;
+
+/**
  * Pages a run may hold at once: one per worker (being fetched, checked, or waiting to enter
  * the pipeline) and those the pipeline holds.
  */
 export function pagesHeld(concurrency: number): number {
-  return concurrency + pagesQueued(concurrency);
+  return WORKERS_PER_REQUEST * concurrency + pagesQueued(concurrency);
 }
 
 /** Heap that pages at the cap could take, all in flight at once. */

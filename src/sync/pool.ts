@@ -1,6 +1,7 @@
 // The worker pool of a run's requests, shared by fetching pages and looking customers up:
 // a fixed number of workers, the first failure stopping the others, and nothing started
 // here still running when it settles (so nothing is added to a run's pipeline after it failed).
+import { WORKERS_PER_REQUEST } from "../elements/body.ts";
 import { checkedInteger } from "../values.ts";
 
 /**
@@ -95,9 +96,6 @@ export class InFlightLimit {
     }
   }
 }
-
-/** Workers per request allowed in flight (see InFlightLimit). */
-const WORKERS_PER_REQUEST = 2;
 
 /**
  * A pass's pool and the limit its requests share: `concurrency` requests in flight at most
