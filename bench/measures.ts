@@ -22,13 +22,18 @@ export interface BenchSettings {
 /** The mass-removal guard's default fraction, less a margin: the removal run must pass it. */
 export const REMOVAL_FRACTION = 0.1;
 
-/** Issue 12's targets; a size without an entry has none. */
+/** Issue 26's targets (and issue 12's after the last page); a size without an entry has none. */
 export const TARGETS = {
-  ratioToFloor: { max: 1.1, sizes: [100_000, 1_000_000] },
+  ratioToFloor: { max: 1.1, sizes: [100_000, 1_000_000], withResourcesSizes: [10_000] },
   afterLastPageMs: new Map([
     [100_000, 500],
     [1_000_000, 3_000],
   ]),
+  /** Row versions an unchanged re-run writes, every table together, per customer. */
+  rowVersionsPerCustomer: 1,
+  peakRssMb: { max: 200, sizes: [1_000_000] },
+  /** How many times slower the naive loop must be than a first run. */
+  naiveSpeedup: 30,
 } as const;
 
 type FloorSettings = Pick<BenchSettings, "pageSize" | "concurrency" | "latencyMs">;
@@ -116,23 +121,42 @@ export function round(value: number, digits: number): number {
   return Number(value.toFixed(digits));
 }
 
-/** Whether a run met issue 12's targets; null where a size has none. */
+/** Whether a run met the targets; null where a size has none. */
 export interface TargetsMet {
   ratioToFloor: boolean | null;
   afterLastPage: boolean | null;
+  peakRss: boolean | null;
 }
 
-export function targetsMet(customers: number, m: RunMeasure): TargetsMet {
-  const ratioApplies = (TARGETS.ratioToFloor.sizes as readonly number[]).includes(customers);
-  const afterLimit = TARGETS.afterLastPageMs.get(customers);
+export function targetsMet(
+  customers: number,
+  m: RunMeasure,
+  resources: readonly ResourceName[],
+): TargetsMet {
+  const { ratioToFloor, peakRssMb } = TARGETS;
+  const ratioSizes: readonly number[] =
+    resources.length > 1 ? ratioToFloor.withResourcesSizes : ratioToFloor.sizes;
+  // The run of all three resources has its own size; the sizes of the others are customers alone.
+  const afterLimit = resources.length > 1 ? undefined : TARGETS.afterLastPageMs.get(customers);
   return {
     ratioToFloor:
-      ratioApplies && m.ratioToFloor !== null ? m.ratioToFloor <= TARGETS.ratioToFloor.max : null,
+      ratioSizes.includes(customers) && m.ratioToFloor !== null
+        ? m.ratioToFloor <= ratioToFloor.max
+        : null,
     afterLastPage:
       afterLimit !== undefined && m.afterLastPageMs !== null
         ? m.afterLastPageMs <= afterLimit
         : null,
+    peakRss: (peakRssMb.sizes as readonly number[]).includes(customers)
+      ? m.peakRssMb < peakRssMb.max
+      : null,
   };
+}
+
+/** Row versions `rows` holds (inserted, updated, deleted; every table), per customer. */
+export function rowVersionsPerCustomer(rows: TableStats, customers: number): number {
+  const versions = Object.values(rows).reduce((sum, w) => sum + w.ins + w.upd + w.del, 0);
+  return customers > 0 ? round(versions / customers, 2) : 0;
 }
 
 export type MeasuredRun = RunMeasure & { targetsMet: TargetsMet; rowVersions: TableStats };
@@ -157,6 +181,9 @@ export interface SizeResult {
     /** All of HISTORY_TABLES together; per table in historyRows. */
     historyRowsWritten: number;
     historyRows: Record<string, number>;
+    /** rowVersionsPerCustomer of its rowVersions, and whether it met the target. */
+    rowVersionsPerCustomer: number;
+    rowVersionsMet: boolean;
   };
   removals?: RemovalResult;
 }
@@ -166,4 +193,5 @@ export interface BaselineResult {
   naive: RunMeasure;
   sync: RunMeasure;
   speedup: number;
+  speedupMet: boolean;
 }

@@ -50,14 +50,15 @@ export interface WorkerResult {
   removalLookup: RemovalLookup | null;
   /** process.resourceUsage().maxRSS: the peak resident set of this process, in kB. */
   maxRssKb: number;
-  /** User + system CPU time of this process, in ms. */
+  /** User + system CPU time of this process during the run, in ms. */
   cpuMs: number;
   /** What the run did with each resource: its requests and records (null: naive loop). */
   resources: readonly ResourceRecord[] | null;
 }
 
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
+/** CPU time since `since` (the run's start: loading the modules is not the run's), in ms. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(since);
   return (user + system) / 1000;
 }
 
@@ -110,6 +111,7 @@ async function main(): Promise<WorkerResult> {
   const db = openDatabase(job.databaseUrl);
   try {
     const started = performance.now();
+    const cpuAtStart = process.cpuUsage();
     if (job.mode === "naive") {
       const naive = await naiveSync(db.prisma, client, job.pageSize);
       return {
@@ -125,7 +127,7 @@ async function main(): Promise<WorkerResult> {
         removalsWithheld: null,
         removalLookup: null,
         maxRssKb: process.resourceUsage().maxRSS,
-        cpuMs: cpuMs(),
+        cpuMs: cpuMs(cpuAtStart),
         resources: null,
       };
     }
@@ -150,7 +152,7 @@ async function main(): Promise<WorkerResult> {
       customersRemoved: summary.status === "succeeded" ? summary.customersRemoved : null,
       removalsWithheld: summary.status === "succeeded" ? summary.removalsWithheld : null,
       maxRssKb: process.resourceUsage().maxRSS,
-      cpuMs: cpuMs(),
+      cpuMs: cpuMs(cpuAtStart),
       resources: summary.status === "succeeded" ? summary.resources : null,
     };
   } finally {
