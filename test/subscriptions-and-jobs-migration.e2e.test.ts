@@ -80,7 +80,10 @@ describe(`migration ${UPGRADE} on a database with history`, () => {
     const commentsBefore = await comments(h.db);
     expect(answersBefore.attribute_changes?.length).toBeGreaterThan(customers.length);
 
-    expect((await upgrade(h)).applied).toEqual([UPGRADE]);
+    // The upgrade first, then whatever later migrations exist.
+    const { applied } = await upgrade(h);
+    expect(applied[0]).toBe(UPGRADE);
+    expect(applied.slice(1).every((name) => name > UPGRADE)).toBe(true);
 
     // The same data, and the new tables (absent before) empty.
     const { subscriptions, subscriptionHistory, backupJobs, backupJobHistory, ...dataAfter } =
