@@ -5,6 +5,7 @@
 //
 //   npm run bench:reporting [-- --customers 100000 --days 365 --changes 8 --repeat 5]
 //   npm run bench:reporting -- --reuse     time the queries again on the data built last time
+//   npm run bench:reporting -- --out bench/results/name.json    save the results there
 //
 // Uses BENCH_DATABASE_URL when set (the database is emptied: its public and reporting
 // schemas are dropped); otherwise (re)creates elements_sync_reporting_bench on 127.0.0.1:5432.
@@ -25,6 +26,8 @@ interface Settings {
   changes: number;
   repeat: number;
   reuse: boolean;
+  /** Where to save the results; bench/results/<date>-reporting.json when not given. */
+  out: string | undefined;
 }
 
 function readSettings(): Settings {
@@ -35,6 +38,7 @@ function readSettings(): Settings {
       changes: { type: "string", default: "8" },
       repeat: { type: "string", default: "5" },
       reuse: { type: "boolean", default: false },
+      out: { type: "string" },
     },
   });
   const positive = (name: keyof typeof values): number => {
@@ -49,6 +53,7 @@ function readSettings(): Settings {
     changes: positive("changes"),
     repeat: positive("repeat"),
     reuse: values.reuse,
+    out: values.out,
   };
 }
 
@@ -261,7 +266,156 @@ const BUILD_STEPS: { what: string; sql: string }[] = [
       LEFT JOIN sync_runs cl ON cl.id = p.next_run
       ORDER BY coalesce(p.next_run, p.run), p.customer_id, p.tenant_id`,
   },
-  { what: "cleanup", sql: "DROP TABLE bench_points, bench_periods, bench_tenant_periods" },
+  {
+    what: "sub periods",
+    // Two subscriptions a customer: Microsoft 365 seats and IaaS units, each expiring once a
+    // year at midnight UTC (first expiry spread over the year after run 1). The first run at
+    // or after an expiry renews it (a year later, units or seats up) or, one in twenty,
+    // removes it for good; Microsoft 365 seats also grow at 0-6 runs between renewals.
+    sql: `
+      CREATE UNLOGGED TABLE bench_sub_periods AS
+      WITH subs AS (
+        SELECT n, k, random() < 0.05 AS lapses,
+               (date_trunc('day', r.started_at AT TIME ZONE 'UTC')
+                + (1 + floor(random() * 365)::int + 0 * n) * interval '1 day') AT TIME ZONE 'UTC'
+                 AS first_expiry, r.started_at AS run_1
+        FROM generate_series(1, $1::int) AS n
+        CROSS JOIN generate_series(1, 2) AS k
+        CROSS JOIN (SELECT started_at FROM sync_runs WHERE id = 1) r
+      ), expiries AS (
+        -- Runs are a day apart: the first at or after an expiry, by arithmetic.
+        SELECT s.n, s.k, s.lapses, e.j,
+               nullif(least(1 + ceil(extract(epoch FROM s.first_expiry + e.j * interval '365 days'
+                                                       - s.run_1) / 86400)::int,
+                            $2::int + 1), $2::int + 1) AS run
+        FROM subs s
+        CROSS JOIN LATERAL generate_series(0, CASE WHEN s.lapses THEN 0 ELSE $2::int / 365 END
+                                              + 0 * s.n) AS e(j)
+      ), ends AS (
+        SELECT n, k, run AS removed_run FROM expiries WHERE lapses AND run IS NOT NULL
+      ), points AS (
+        SELECT n, k, 1 AS run, 'seen' AS kind FROM subs
+        UNION ALL
+        SELECT n, k, run, CASE WHEN lapses THEN 'removed' ELSE 'renewed' END
+        FROM expiries WHERE run IS NOT NULL
+        UNION ALL
+        SELECT s.n, s.k, 2 + floor(random() * ($2::int - 1))::int, 'seats'
+        FROM subs s
+        CROSS JOIN LATERAL generate_series(1, floor(random() * 7)::int + 0 * s.n) AS g
+        WHERE s.k = 1 AND $2::int > 1
+      ), runs AS (
+        SELECT p.n, p.k, p.run,
+               count(*) FILTER (WHERE kind = 'renewed') AS renewals,
+               count(*) FILTER (WHERE kind = 'seats') AS steps,
+               bool_or(kind = 'removed') AS removed
+        FROM points p LEFT JOIN ends e USING (n, k)
+        -- A removal keeps the values before it: no seat change at or after it.
+        WHERE e.removed_run IS NULL OR p.run < e.removed_run OR p.kind = 'removed'
+        GROUP BY p.n, p.k, p.run
+      )
+      SELECT r.n, r.k, r.run, lead(r.run) OVER w AS next_run, r.removed,
+             s.first_expiry + sum(r.renewals) OVER w * interval '365 days' AS expiration_date,
+             CASE WHEN r.k = 1 THEN 10 + (r.n % 50) * 5 + 5 * sum(r.renewals) OVER w
+                                    + 3 * sum(r.steps) OVER w END AS seats,
+             CASE WHEN r.k = 2 THEN 100 + (r.n % 10) * 50 + 50 * sum(r.renewals) OVER w END AS units
+      FROM runs r JOIN subs s USING (n, k)
+      WINDOW w AS (PARTITION BY r.n, r.k ORDER BY r.run ROWS UNBOUNDED PRECEDING)`,
+  },
+  {
+    what: "subscriptions",
+    sql: `
+      INSERT INTO subscriptions (customer_id, service, source, subscription_name,
+                                 subscription_model, purchased_user_seats, purchased_units,
+                                 expiration_date, payment_type, package, source_record,
+                                 first_seen_at, last_seen_at, removed_at)
+      SELECT md5('customer ' || p.n)::uuid::text,
+             CASE p.k WHEN 1 THEN 'Cloud Backup for Microsoft 365 - User'
+                      ELSE 'Cloud Backup for IaaS + PaaS - Unit' END,
+             CASE p.k WHEN 1 THEN 'AvePoint pooled subscription' ELSE '' END, '',
+             'Subscription', p.seats, p.units, p.expiration_date, 'Prepaid',
+             CASE p.k WHEN 1 THEN 'Standard' END, '{"bench": true}'::jsonb,
+             first_run.started_at,
+             CASE WHEN p.removed THEN seen.started_at ELSE last_run.started_at END,
+             CASE WHEN p.removed THEN r.started_at END
+      FROM bench_sub_periods p
+      JOIN sync_runs r ON r.id = p.run
+      JOIN sync_runs seen ON seen.id = greatest(p.run - 1, 1)
+      CROSS JOIN (SELECT started_at FROM sync_runs WHERE id = 1) first_run
+      CROSS JOIN (SELECT started_at FROM sync_runs WHERE id = $2::int) last_run
+      WHERE p.next_run IS NULL;
+      INSERT INTO subscription_history (customer_id, service, source, subscription_name,
+                                        subscription_model, purchased_user_seats,
+                                        purchased_units, expiration_date, payment_type,
+                                        package, removed, valid_from, valid_to,
+                                        opened_by_run_id, closed_by_run_id)
+      SELECT md5('customer ' || p.n)::uuid::text,
+             CASE p.k WHEN 1 THEN 'Cloud Backup for Microsoft 365 - User'
+                      ELSE 'Cloud Backup for IaaS + PaaS - Unit' END,
+             CASE p.k WHEN 1 THEN 'AvePoint pooled subscription' ELSE '' END, '',
+             'Subscription', p.seats, p.units, p.expiration_date, 'Prepaid',
+             CASE p.k WHEN 1 THEN 'Standard' END, p.removed, r.started_at, nr.started_at,
+             p.run, p.next_run
+      FROM bench_sub_periods p
+      JOIN sync_runs r ON r.id = p.run
+      LEFT JOIN sync_runs nr ON nr.id = p.next_run
+      ORDER BY coalesce(p.next_run, p.run), p.n, p.k`,
+  },
+  {
+    what: "job periods",
+    // Three backup jobs a customer, Finished at first; then failures (or other statuses) at
+    // random runs, each but one in ten followed by a return to Finished at a later one.
+    sql: `
+      CREATE UNLOGGED TABLE bench_job_periods AS
+      WITH points AS (
+        SELECT n, j, 1 AS run FROM generate_series(1, $1::int) AS n CROSS JOIN generate_series(1, 3) AS j
+        UNION
+        SELECT n, j, 2 + floor(random() * ($2::int - 1))::int
+        FROM generate_series(1, $1::int) AS n
+        CROSS JOIN generate_series(1, 3) AS j
+        CROSS JOIN LATERAL generate_series(1, 2 * floor(random() * 4)::int
+                                              + (random() < 0.1)::int + 0 * n + 0 * j) AS g
+        WHERE $2::int > 1
+      ), numbered AS (
+        SELECT n, j, run, row_number() OVER w AS pos, lead(run) OVER w AS next_run
+        FROM points WINDOW w AS (PARTITION BY n, j ORDER BY run)
+      )
+      SELECT n, j, run, next_run,
+             CASE WHEN pos % 2 = 1 THEN 2
+                  ELSE (ARRAY[3, 4, 7, 3, 4, 1, 5, 8])[1 + floor(random() * 8)::int] END AS status
+      FROM numbered`,
+  },
+  {
+    what: "backup jobs",
+    sql: `
+      INSERT INTO backup_jobs (customer_id, job_id, status, job_type, job_module, name,
+                               total_count, failed_count, successful_count, skipped_count,
+                               warning_count, backup_size, start_time, end_time,
+                               last_modified_at, job_duration, source_record, first_seen_at,
+                               last_seen_at)
+      SELECT c.id, md5(c.id || ' job ' || p.j)::uuid::text, p.status, 7,
+             (ARRAY[302, 303, 305])[p.j], 'Job ' || p.j, 1000 + p.n % 1000,
+             CASE WHEN p.status IN (3, 4, 7) THEN 1 + p.n % 50 ELSE 0 END,
+             1000 + p.n % 1000 - CASE WHEN p.status IN (3, 4, 7) THEN 1 + p.n % 50 ELSE 0 END,
+             0, 0, '12 GB', c.last_seen_at - interval '3 hours', c.last_seen_at - interval '2 hours',
+             c.last_seen_at - interval '2 hours', '60m0s', '{"bench": true}'::jsonb,
+             c.first_seen_at, c.last_seen_at
+      FROM bench_job_periods p
+      JOIN customers c ON c.id = md5('customer ' || p.n)::uuid::text
+      WHERE p.next_run IS NULL;
+      INSERT INTO backup_job_status_history (customer_id, job_id, status, removed, valid_from,
+                                             valid_to, opened_by_run_id, closed_by_run_id)
+      SELECT md5('customer ' || p.n)::uuid::text,
+             md5(md5('customer ' || p.n)::uuid::text || ' job ' || p.j)::uuid::text,
+             p.status, false, r.started_at, nr.started_at, p.run, p.next_run
+      FROM bench_job_periods p
+      JOIN sync_runs r ON r.id = p.run
+      LEFT JOIN sync_runs nr ON nr.id = p.next_run
+      ORDER BY coalesce(p.next_run, p.run), p.n, p.j`,
+  },
+  {
+    what: "cleanup",
+    sql: "DROP TABLE bench_points, bench_periods, bench_tenant_periods, bench_sub_periods, bench_job_periods",
+  },
 ];
 
 async function build(client: pg.Client, settings: Settings): Promise<void> {
@@ -278,6 +432,16 @@ async function build(client: pg.Client, settings: Settings): Promise<void> {
   }
   await client.query("VACUUM ANALYZE");
 }
+
+/** What the bench built, as the results name it: customers' history periods, tenants, ... */
+const COUNTS = {
+  periods: "customer_status_history",
+  tenants: "tenants",
+  subscriptions: "subscriptions",
+  subscriptionPeriods: "subscription_history",
+  backupJobs: "backup_jobs",
+  backupJobPeriods: "backup_job_status_history",
+} as const;
 
 interface Timing {
   name: string;
@@ -332,12 +496,18 @@ async function main(): Promise<void> {
       );
       await build(client, settings);
     }
-    const { rows } = await client.query<{ periods: string; tenants: string }>(
-      `SELECT (SELECT count(*) FROM customer_status_history) AS periods,
-              (SELECT count(*) FROM tenants) AS tenants`,
+    const { rows } = await client.query<Record<keyof typeof COUNTS, string>>(
+      `SELECT ${Object.entries(COUNTS)
+        .map(([name, table]) => `(SELECT count(*) FROM ${table}) AS "${name}"`)
+        .join(", ")}`,
+    );
+    const counts = Object.fromEntries(
+      Object.keys(COUNTS).map((name) => [name, Number(rows[0]?.[name as keyof typeof COUNTS])]),
     );
     console.log(
-      `  ${rows[0]?.periods ?? "?"} history periods, ${rows[0]?.tenants ?? "?"} tenants\n`,
+      `  ${Object.entries(counts)
+        .map(([name, count]) => `${count} ${name}`)
+        .join(", ")}\n`,
     );
 
     const example = await renamedTenant(client);
@@ -362,12 +532,11 @@ async function main(): Promise<void> {
       command: benchCommand("bench:reporting"),
       machine: await describeMachine(url),
       settings,
-      periods: Number(rows[0]?.periods),
-      tenants: Number(rows[0]?.tenants),
+      ...counts,
       targetMs: TARGET_MS,
       timings,
     };
-    console.log(`Saved ${saveResults("-reporting", report)}`);
+    console.log(`Saved ${saveResults("-reporting", report, settings.out)}`);
   } finally {
     await client.end();
   }
