@@ -729,6 +729,23 @@ describe("faults, latency and the request log", () => {
     expect(performance.now() - startedAt).toBeGreaterThanOrEqual(190);
   });
 
+  it("counts its own work in latencyMs: an answer whose work outlasts it is not delayed again", async () => {
+    const latencyMs = 1000;
+    const simulator = await start({ latencyMs, customers: 1 });
+    const token = await getToken(simulator);
+    // The work (a hook standing for slow paging) ends only once the latency has passed.
+    simulator.onCustomersRequest(async () => {
+      await new Promise((resolve) => setTimeout(resolve, latencyMs));
+      return undefined;
+    });
+    const startedAt = performance.now();
+    expect((await requestPage(simulator, { token })).status).toBe(200);
+    const took = performance.now() - startedAt;
+    expect(took).toBeGreaterThanOrEqual(latencyMs - 10);
+    // Added after the work, the latency would make it at least twice as long.
+    expect(took).toBeLessThan(2 * latencyMs);
+  });
+
   it("closes promptly with a delayed request and keep-alive connections open", async () => {
     const simulator = await startSimulator({ latencyMs: 30_000 });
     const token = await getToken(simulator);

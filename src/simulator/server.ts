@@ -182,7 +182,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (pageSize !== undefined) entry.pageSize = pageSize;
     if (typeof filter === "object") Object.assign(entry, filter.sent);
 
-    if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
     const fault = pickFault("customers", pageIndex, entry);
     const faulted = await preempt(fault);
     if (faulted) return faulted;
@@ -247,7 +246,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const filter = endpoint === "services" ? parseFilter(body, "customerIds") : undefined;
     if (typeof filter === "object") Object.assign(entry, filter.sent);
 
-    if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
     const fault = pickFault(endpoint, pageIndex, entry, customerId);
     const faulted = await preempt(fault);
     if (faulted) return faulted;
@@ -286,19 +284,36 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (request.method === "POST" && target.pathname === TOKEN_PATH)
       return tokenEndpoint(request, body, entry);
     if (request.method === "POST" && target.pathname === CUSTOMERS_ROUTE) {
-      return customersEndpoint(request, target.searchParams, body, entry);
+      return afterLatency(() => customersEndpoint(request, target.searchParams, body, entry));
     }
     if (request.method === "POST" && target.pathname === SERVICES_ROUTE) {
-      return resourceEndpoint(request, "services", target.searchParams, body, entry);
+      return afterLatency(() =>
+        resourceEndpoint(request, "services", target.searchParams, body, entry),
+      );
     }
     const jobsOf = request.method === "POST" ? jobsCustomerId(target.pathname) : undefined;
     if (jobsOf !== undefined) {
-      return resourceEndpoint(request, "jobs", target.searchParams, body, entry, jobsOf);
+      return afterLatency(() =>
+        resourceEndpoint(request, "jobs", target.searchParams, body, entry, jobsOf),
+      );
     }
     return jsonReply(404, {
       error: "not_found",
       message: `no route for ${request.method ?? "?"} ${target.pathname}`,
     });
+  }
+
+  /**
+   * An API answer comes `latencyMs` after its request arrived, the simulator's own work
+   * (paging, serializing) included, as a real server's latency includes its work: the
+   * benchmark's floor counts each request as that latency.
+   */
+  async function afterLatency(answer: () => Promise<Reply>): Promise<Reply> {
+    const due = performance.now() + latencyMs;
+    const reply = await answer();
+    const left = due - performance.now();
+    if (left > 0) await sleep(left, undefined, { signal: closing.signal });
+    return reply;
   }
 
   async function respond(request: IncomingMessage, response: ServerResponse): Promise<void> {
