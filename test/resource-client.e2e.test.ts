@@ -203,6 +203,46 @@ describe("requests made", () => {
   });
 });
 
+describe("the caller's request slots", () => {
+  it("takes one per attempt and gives it back once, when the body has arrived, before the page is parsed", async () => {
+    const { simulator, client, lines, customerId } = await setUp();
+    simulator.injectFault({ endpoint: "jobs", customerId, status: 503, times: 1 });
+    const events: string[] = [];
+    const slots = {
+      acquire: () => {
+        events.push("acquire");
+        return Promise.resolve(() => {
+          // Where the client's log stood: parsing logs the envelope's new fields after it.
+          events.push(`release after ${lines.length} log lines`);
+        });
+      },
+    };
+    const request = { pageIndex: 1, pageSize: 10, customerId, slots };
+    await client.fetchResourcePage(JOBS_ENDPOINT, request);
+    // The 503's attempt gives its slot back as it ends (its warning logged after), the retry's too.
+    expect(events.filter((e) => e === "acquire")).toHaveLength(2);
+    expect(events.filter((e) => e.startsWith("release"))).toHaveLength(2);
+
+    // An envelope with a field the documentation lacks: parsing the page warns of it, and
+    // the slot was back before that.
+    events.length = 0;
+    const body = JSON.stringify({
+      data: [],
+      metadata: { pageIndex: 1, pageSize: 10, totalCount: 0 },
+      apiVersion: "3.1",
+    });
+    simulator.injectFault({ endpoint: "customers", status: 200, body, onPage: 1 });
+    const before = lines.length;
+    await client.fetchPage({ pageIndex: 1, pageSize: 10, slots });
+    const warned = lines.findIndex(
+      (line, i) =>
+        i >= before && String(line.msg).startsWith("fields outside the documented envelope"),
+    );
+    expect(warned).toBeGreaterThanOrEqual(before);
+    expect(events).toEqual(["acquire", `release after ${warned} log lines`]);
+  });
+});
+
 describe("an unknown customer's jobs", () => {
   it("fail at once with status 404, naming the customer", async () => {
     const { client } = await setUp();

@@ -10,7 +10,7 @@ import type { TokenSource } from "./auth.ts";
 import { ElementsApiError, type FailureKind } from "./errors.ts";
 import { exchange } from "./exchange.ts";
 import { filterBody, idsOf, type IdFilter } from "./id-filter.ts";
-import { RequestGate } from "./gate.ts";
+import { RequestGate, type InFlightSlots } from "./gate.ts";
 import { absentHostFailure, type HostSettings } from "./first-contact.ts";
 import { errorDetail, newEnvelopeFields, parsePage, type Page } from "./page.ts";
 import {
@@ -58,6 +58,8 @@ export interface PageRequest {
   pageSize: number;
   /** Ask for these customers only, in the body field the filter names. */
   filter?: IdFilter | undefined;
+  /** The caller's limit on requests in flight, if any. */
+  slots?: InFlightSlots | undefined;
 }
 
 /** A page of the services or the jobs endpoint (or customers, unfiltered). */
@@ -69,6 +71,8 @@ export interface ResourcePageRequest {
   body?: Record<string, unknown> | undefined;
   /** The customer whose jobs the jobs endpoint's path names. */
   customerId?: string | undefined;
+  /** The caller's limit on requests in flight, if any. */
+  slots?: InFlightSlots | undefined;
 }
 
 export interface ElementsClient {
@@ -101,6 +105,7 @@ interface PageCall {
   customerId: string | undefined;
   /** What trace lines say of the request beside its page (never a secret). */
   described: Record<string, unknown>;
+  slots: InFlightSlots | undefined;
 }
 
 /** A 429 that says "retry at once" must still not turn into a tight loop. */
@@ -145,10 +150,22 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
     budgetLeftMs: () => number,
     signal?: AbortSignal,
   ): Promise<Page> {
-    const slot = await gate.acquire(signal);
+    // The caller's slot first (its requests wait their turn), then the gate's pause and limit.
+    const slotTaken = await call.slots?.acquire(signal);
+    // Given back once: when the body has arrived, or else when the attempt ends.
+    let slotHeld = slotTaken !== undefined;
+    const received = () => {
+      if (!slotHeld) return;
+      slotHeld = false;
+      slotTaken?.();
+    };
+    const slot = await gate.acquire(signal).catch((error: unknown) => {
+      received();
+      throw error;
+    });
     let outcome: "ok" | "throttled" | "other" = "other";
     try {
-      const envelope = await answer(call, signal);
+      const envelope = await answer(call, signal, received);
       outcome = "ok";
       return envelope;
     } catch (error) {
@@ -158,19 +175,31 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
       throw (host && absentHostFailure(error, host)) ?? honourRetryAfter(error, budgetLeftMs());
     } finally {
       slot.release(outcome);
+      received();
     }
   }
 
-  /** A refused token is replaced once, within the attempt, as the API asks. */
-  async function answer(call: PageCall, signal?: AbortSignal): Promise<Page> {
+  /**
+   * A refused token is replaced once, within the attempt, as the API asks. `received` is
+   * called once a page's body has arrived.
+   */
+  async function answer(
+    call: PageCall,
+    signal: AbortSignal | undefined,
+    received: (() => void) | undefined,
+  ): Promise<Page> {
     const permission = call.endpoint.permission;
     const token = await options.tokens.get(signal, permission);
     answered.identity = true;
-    const first = await exchangePage(call, token, true, signal);
+    const first = await exchangePage(call, { token, mayRefreshToken: true, received }, signal);
     if (first !== TOKEN_REFUSED) return first;
     options.tokens.invalidate(token);
     const renewed = await options.tokens.get(signal, permission);
-    const second = await exchangePage(call, renewed, false, signal);
+    const second = await exchangePage(
+      call,
+      { token: renewed, mayRefreshToken: false, received },
+      signal,
+    );
     // Only the first answer may be TOKEN_REFUSED; a second 401 is thrown as final.
     if (second === TOKEN_REFUSED) throw new Error("unreachable: a second 401 is thrown");
     return second;
@@ -179,8 +208,11 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   /** One request and its whole answer, within ELEMENTS_TIMEOUT_MS. */
   function exchangePage(
     call: PageCall,
-    token: string,
-    mayRefreshToken: boolean,
+    {
+      token,
+      mayRefreshToken,
+      received,
+    }: { token: string; mayRefreshToken: boolean; received: (() => void) | undefined },
     signal?: AbortSignal,
   ): Promise<Page | typeof TOKEN_REFUSED> {
     return exchange(
@@ -203,6 +235,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
         }
         if (classifyStatus(response.status) === "ok") {
           const body = await readCapped(response, maxResponseBytes, "The Elements API", bounded);
+          received?.();
           return parsePage(call.endpoint.resource, body, announceEnvelopeFields);
         }
         // A second 401 in a row means the registration itself is refused: not worth retrying.
@@ -324,6 +357,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
           pageSize: request.pageSize,
           body: filterBody(request.filter),
           customerId: undefined,
+          slots: request.slots,
           // A list of a page of ids is too long for a trace line: its form and size say enough.
           described:
             request.filter === undefined
@@ -343,6 +377,7 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
           pageSize: request.pageSize,
           body,
           customerId: request.customerId,
+          slots: request.slots,
           described: {
             resource: endpoint.resource,
             ...(request.customerId === undefined ? {} : { customerId: request.customerId }),

@@ -109,3 +109,13 @@ export interface GateSlot {
   /** `ok`: a good answer; `throttled`: a 429; `other`: any other failure. */
   release(outcome: "ok" | "throttled" | "other"): void;
 }
+
+/**
+ * A limit on requests in flight that a caller shares among its requests (a run's
+ * ELEMENTS_CONCURRENCY): the client takes a slot for each attempt and calls the release it
+ * got once, when the answer's body has arrived (before parsing it) or else when the attempt
+ * ends.
+ */
+export interface InFlightSlots {
+  acquire(signal?: AbortSignal): Promise<() => void>;
+}

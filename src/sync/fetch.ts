@@ -53,8 +53,9 @@ export async function fetchEveryPage(run: RunContext): Promise<Fetched> {
   await take(1, first, signal);
   const { pool, inFlight } = requestPool(options.concurrency, signal);
   await forEachConcurrently(plan, pool, async (pageIndex, pageSignal) => {
-    const page = await inFlight.run(() =>
-      client.fetchPage({ pageIndex, pageSize: plan.pageSize }, pageSignal),
+    const page = await client.fetchPage(
+      { pageIndex, pageSize: plan.pageSize, slots: inFlight },
+      pageSignal,
     );
     lastPageAt = performance.now();
     await take(pageIndex, page, pageSignal);

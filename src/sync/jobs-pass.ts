@@ -107,8 +107,10 @@ async function fetchJobs(
   try {
     let pages = 1;
     for (let pageIndex = 1; pageIndex <= pages; pageIndex += 1) {
-      const page = await inFlight.run(() =>
-        run.client.fetchResourcePage(JOBS_ENDPOINT, { pageIndex, pageSize, customerId }, signal),
+      const page = await run.client.fetchResourcePage(
+        JOBS_ENDPOINT,
+        { pageIndex, pageSize, customerId, slots: inFlight },
+        signal,
       );
       const before = jobs.size;
       for (const raw of page.data) takeJob(run, raw, jobs, tally);

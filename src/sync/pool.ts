@@ -2,6 +2,7 @@
 // a fixed number of workers, the first failure stopping the others, and nothing started
 // here still running when it settles (so nothing is added to a run's pipeline after it failed).
 import { WORKERS_PER_REQUEST } from "../elements/body.ts";
+import type { InFlightSlots } from "../elements/gate.ts";
 import { checkedInteger } from "../values.ts";
 
 /**
@@ -69,38 +70,57 @@ function untilAborted(value: Promise<void>, signal: AbortSignal): Promise<void> 
 }
 
 /**
- * At most `limit` calls of run() at a time, the others waiting their turn in order. A pool
- * of more workers than requests allowed in flight keeps every request slot busy while a
- * worker checks and queues the page it just got: the next request need not wait for that.
+ * At most `limit` requests in flight, the others waiting their turn in order. The client
+ * takes a slot for each attempt and gives it back once the answer's body has arrived
+ * (InFlightSlots), so a pool of more workers than slots keeps every slot busy while a
+ * worker parses, checks and queues the page it just got.
  */
-export class InFlightLimit {
+export class InFlightLimit implements InFlightSlots {
   readonly #limit: number;
-  #running = 0;
+  #inFlight = 0;
   readonly #queue: (() => void)[] = [];
 
   constructor(limit: number) {
     this.#limit = checkedInteger("concurrency", limit, 1);
   }
 
-  async run<T>(call: () => Promise<T>): Promise<T> {
-    if (this.#running >= this.#limit) {
-      await new Promise<void>((resolve) => this.#queue.push(resolve));
-    } else this.#running += 1;
-    try {
-      return await call();
-    } finally {
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    if (this.#inFlight < this.#limit) this.#inFlight += 1;
+    else await this.#turn(signal);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       // The slot passes straight to the next in line, if any.
       const next = this.#queue.shift();
       if (next) next();
-      else this.#running -= 1;
-    }
+      else this.#inFlight -= 1;
+    };
+  }
+
+  /** Resolves when a released slot is handed over; rejects, leaving the line, if `signal` aborts first. */
+  #turn(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.#queue.indexOf(take);
+        if (at >= 0) this.#queue.splice(at, 1);
+        reject(signal?.reason as Error);
+      };
+      const take = () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      this.#queue.push(take);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 }
 
 /**
  * A pass's pool and the limit its requests share: `concurrency` requests in flight at most
- * (ELEMENTS_CONCURRENCY, what the API is promised), each worker wrapping its requests in
- * `inFlight.run`, while the others check, queue or merge what came.
+ * (ELEMENTS_CONCURRENCY, what the API is promised), each worker handing `inFlight` to its
+ * requests as their `slots`, while the others check, queue or merge what came.
  */
 export function requestPool(concurrency: number, signal: AbortSignal | undefined) {
   return {

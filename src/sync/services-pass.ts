@@ -17,7 +17,7 @@ import { withSeqScans } from "../sql/merge/planner.ts";
 import { judgeCompleteness } from "./completeness.ts";
 import type { SubscriptionRow } from "./entities.ts";
 import { PagePlan } from "./page-plan.ts";
-import { forEachConcurrently, requestPool } from "./pool.ts";
+import { forEachConcurrently, requestPool, type InFlightLimit } from "./pool.ts";
 import { mergeSubscriptions, type ListedSubscriptions } from "./resource-merge.ts";
 import {
   newFields,
@@ -64,8 +64,13 @@ async function servicesPass(run: RunContext, progress: PassProgress): Promise<Pa
   };
   // A run of named customers asks for theirs only (and checks the answer: a server may ignore it).
   const body = options.customerIds === undefined ? {} : { customerIds: [...options.customerIds] };
-  const request = (pageIndex: number, pageSize: number, pageSignal: AbortSignal) =>
-    client.fetchResourcePage(SERVICES_ENDPOINT, { pageIndex, pageSize, body }, pageSignal);
+  const request = (
+    pageIndex: number,
+    pageSize: number,
+    pageSignal: AbortSignal,
+    slots?: InFlightLimit,
+  ) =>
+    client.fetchResourcePage(SERVICES_ENDPOINT, { pageIndex, pageSize, body, slots }, pageSignal);
   const first = await request(1, options.pageSize, signal);
   const plan = new PagePlan({
     pageSize: effectivePageSize(options.pageSize, first.metadata.pageSize),
@@ -82,7 +87,7 @@ async function servicesPass(run: RunContext, progress: PassProgress): Promise<Pa
   // A worker merging its page holds no request slot meanwhile.
   const { pool, inFlight } = requestPool(options.concurrency, signal);
   await forEachConcurrently(plan, pool, async (i, s) => {
-    await take(i, await inFlight.run(() => request(i, plan.pageSize, s)));
+    await take(i, await request(i, plan.pageSize, s, inFlight));
   });
   const completeness = judgeCompleteness({
     customerFilter: options.customerIds ?? null,

@@ -99,37 +99,50 @@ describe("a pass's requests (requestPool)", () => {
     let inFlightNow = 0;
     let most = 0;
     let requested = 0;
-    // Every page is held after its request until all six were asked for: with one worker
-    // per request slot, the third request would wait for a page to be let go.
+    // Every page is held after its request until four were asked for: with one worker per
+    // request slot, the third request would wait for a page to be let go.
     let letGo!: () => void;
-    const allAsked = new Promise<void>((resolve) => (letGo = resolve));
+    const fourAsked = new Promise<void>((resolve) => (letGo = resolve));
     await forEachConcurrently([1, 2, 3, 4, 5, 6].values(), pool, async () => {
-      await inFlight.run(async () => {
-        inFlightNow += 1;
-        most = Math.max(most, inFlightNow);
-        await nextTurn();
-        inFlightNow -= 1;
-      });
+      const received = await inFlight.acquire();
+      inFlightNow += 1;
+      most = Math.max(most, inFlightNow);
+      await nextTurn();
+      inFlightNow -= 1;
+      received();
       requested += 1;
       if (requested >= 4) letGo();
-      await allAsked;
+      await fourAsked;
     });
     expect(most).toBe(2);
     expect(requested).toBe(6);
   });
 
-  it("lets waiting calls in in order, and frees the slot of a call that fails", async () => {
+  it("hands slots over in order, once per release, and lets an aborted waiter leave the line", async () => {
     const limit = new InFlightLimit(1);
-    const order: number[] = [];
-    const failing = limit.run(() => Promise.reject(new Error("refused")));
-    const calls = [1, 2, 3].map((n) =>
-      limit.run(async () => {
-        order.push(n);
-        await nextTurn();
-      }),
-    );
-    await expect(failing).rejects.toThrow("refused");
-    await Promise.all(calls);
-    expect(order).toEqual([1, 2, 3]);
+    const first = await limit.acquire();
+    const order: string[] = [];
+    const waiter = (name: string, signal?: AbortSignal) =>
+      limit.acquire(signal).then((release) => {
+        order.push(name);
+        return release;
+      });
+    const leaving = new AbortController();
+    const a = waiter("a");
+    const gone = waiter("gone", leaving.signal);
+    const b = waiter("b");
+    leaving.abort(new Error("stopped"));
+    await expect(gone).rejects.toThrow("stopped");
+    first();
+    first(); // a second release of the same slot frees nothing more
+    const releaseA = await a;
+    await nextTurn();
+    expect(order).toEqual(["a"]);
+    releaseA();
+    (await b)();
+    expect(order).toEqual(["a", "b"]);
+    // Every slot back: one may be taken at once.
+    const again = await limit.acquire();
+    again();
   });
 });
