@@ -1,18 +1,22 @@
-// What checking the histories' run references costs (issue 26): N status periods, N
+// What checking references costs (issue 26): the histories' references to their runs, and
+// the entity references (a tenant's to its customer, a period's to its customer or tenant).
+// For N customers, inserted first, untimed: their 2N tenants, N status periods, N
 // customer_history periods and 2N tenant_history periods, each table written by one
-// set-based INSERT (as a run's merge writes a batch), timed three ways, each in a database
+// set-based INSERT (as a run's merge writes a batch), timed four ways, each in a database
 // of its own:
 //   foreign keys  the migrations before 20261206100000_run_references_by_statement: a
-//                 foreign key per run column, checked row by row;
-//   statement     every migration: one trigger per statement checks the runs it names;
-//   none          every migration, then the history tables' run triggers dropped.
+//                 foreign key per reference, checked row by row;
+//   statement     every migration: one trigger per statement checks the runs it names,
+//                 one the parents it names, locking them FOR KEY SHARE;
+//   no lock       every migration, the parents' trigger without its FOR KEY SHARE (only to
+//                 say what the lock costs: the guarantee needs it);
+//   none          every migration, then the run and parent triggers of the inserts dropped.
 // Every period is opened by run 1 and every other one closed by run 2, as after two runs.
-// The customers and tenants they belong to are inserted first, untimed, the same each way.
 //
-//   npm run bench:run-references [-- --rows 100000 --repeat 3 --out file.json]
+//   npm run bench:run-references [-- --rows 100000 --repeat 3 --one-transaction --out file.json]
 //
 // Uses the server of BENCH_DATABASE_URL (or TEST_DATABASE_URL, or 127.0.0.1:5432): it
-// creates the three databases and drops them at the end. Prints numbers, asserts none.
+// creates the four databases and drops them at the end. Prints numbers, asserts none.
 import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +28,10 @@ import { dropDatabase, HISTORY_TABLES } from "./database.ts";
 import { benchCommand, describeMachine, saveResults } from "./results.ts";
 
 const RUN_REFERENCES_MIGRATION = "20261206100000_run_references_by_statement";
+/** The lock of entity_parents_exist (migration 20261206110000_entity_references_by_statement). */
+const PARENTS_LOCK = "FOR KEY SHARE OF p";
+/** The timed tables whose inserts the migrations check by statement, with their triggers. */
+const CHECKED_TABLES = ["tenants", ...HISTORY_TABLES] as const;
 
 const adminUrl =
   process.env.BENCH_DATABASE_URL ??
@@ -35,6 +43,11 @@ interface Settings {
   repeat: number;
   /** Where to save the results (default bench/results/<today>-run-references.json). */
   out: string | undefined;
+  /**
+   * All of a trial in one transaction, customers included, as a run's merge does: a parent
+   * is then locked once, by the first statement that names it (--one-transaction).
+   */
+  oneTransaction: boolean;
 }
 
 function readSettings(): Settings {
@@ -42,6 +55,7 @@ function readSettings(): Settings {
     options: {
       rows: { type: "string", default: "100000" },
       repeat: { type: "string", default: "3" },
+      "one-transaction": { type: "boolean", default: false },
       out: { type: "string" },
     },
   });
@@ -51,19 +65,33 @@ function readSettings(): Settings {
       throw new Error(`--${name} must be a positive integer`);
     return value;
   };
-  return { rows: positive("rows"), repeat: positive("repeat"), out: values.out };
+  return {
+    rows: positive("rows"),
+    repeat: positive("repeat"),
+    out: values.out,
+    oneTransaction: values["one-transaction"],
+  };
 }
 
-type Way = "foreignKeys" | "statement" | "none";
-const WAYS: readonly Way[] = ["foreignKeys", "statement", "none"];
+type Way = "foreignKeys" | "statement" | "noLock" | "none";
+const WAYS: readonly Way[] = ["foreignKeys", "statement", "noLock", "none"];
 const WAY_LABELS: Record<Way, string> = {
   foreignKeys: "(a) foreign keys",
   statement: "(b) per statement",
-  none: "(c) no check",
+  noLock: "(c) b, no lock",
+  none: "(d) no check",
 };
 
 /** The timed statements: $1 is N. Run 2 closes the even-numbered periods. */
 const STATEMENTS: { table: string; rowsPerN: number; sql: string }[] = [
+  {
+    table: "tenants",
+    rowsPerN: 2,
+    sql: `INSERT INTO tenants (customer_id, id, name, first_seen_at, last_seen_at)
+          SELECT 'customer ' || n, 'tenant ' || k, 'tenant-' || n || '-' || k || '.onmicrosoft.com',
+                 now(), now()
+          FROM generate_series(1, $1::int) AS n CROSS JOIN generate_series(1, 2) AS k`,
+  },
   {
     table: "customer_status_history",
     rowsPerN: 1,
@@ -102,17 +130,14 @@ const STATEMENTS: { table: string; rowsPerN: number; sql: string }[] = [
   },
 ];
 
-/** Empties the entities and their histories, then inserts N customers with two tenants each. */
+/** Empties the entities and their histories, then inserts N customers. */
 const PREPARE = `
   TRUNCATE customers, tenants, customer_status_history, customer_history, tenant_history CASCADE;
   INSERT INTO customers (id, organization, owner_email, job_status, country_or_region,
                          management_mode, first_seen_at, last_seen_at)
   SELECT 'customer ' || n, 'Organization ' || n, 'admin' || n || '@example.com', n % 7, 'US',
          n % 3, now(), now()
-  FROM generate_series(1, $N) AS n;
-  INSERT INTO tenants (customer_id, id, name, first_seen_at, last_seen_at)
-  SELECT 'customer ' || n, 'tenant ' || k, 'tenant-' || n || '-' || k || '.onmicrosoft.com', now(), now()
-  FROM generate_series(1, $N) AS n CROSS JOIN generate_series(1, 2) AS k;`;
+  FROM generate_series(1, $N) AS n;`;
 
 /** A folder with the migrations before the run references one; the caller removes it. */
 async function migrationsBeforeRunReferences(): Promise<string> {
@@ -142,10 +167,12 @@ async function createDatabase(way: Way): Promise<{ name: string; url: string }> 
   const before = way === "foreignKeys" ? await migrationsBeforeRunReferences() : undefined;
   try {
     await migrate(pool, { log: createLogger("warn"), migrationsDir: before });
+    if (way === "noLock") await dropParentsLock(pool);
     if (way === "none") {
-      for (const table of HISTORY_TABLES) {
-        await pool.query(`DROP TRIGGER ${table}_runs_exist_insert ON ${table}`);
-        await pool.query(`DROP TRIGGER ${table}_runs_exist_update ON ${table}`);
+      for (const table of CHECKED_TABLES) {
+        if (table !== "tenants")
+          await pool.query(`DROP TRIGGER ${table}_runs_exist_insert ON ${table}`);
+        await pool.query(`DROP TRIGGER ${table}_parents_exist_insert ON ${table}`);
       }
     }
     await pool.query(
@@ -160,11 +187,23 @@ async function createDatabase(way: Way): Promise<{ name: string; url: string }> 
   return { name, url: url.toString() };
 }
 
+/** entity_parents_exist as migrated, less its FOR KEY SHARE. */
+async function dropParentsLock(pool: pg.Pool): Promise<void> {
+  const { rows } = await pool.query<{ def: string }>(
+    "SELECT pg_get_functiondef('entity_parents_exist'::regproc) AS def",
+  );
+  const def = rows[0]?.def ?? "";
+  if (!def.includes(PARENTS_LOCK)) throw new Error(`entity_parents_exist has no ${PARENTS_LOCK}`);
+  await pool.query(def.replace(PARENTS_LOCK, ""));
+}
+
 interface Sample {
   /** The INSERT's wall time, EXPLAIN ANALYZE included (the same for each way). */
   wallMs: number;
   /** The time EXPLAIN ANALYZE gives the run-reference checks: the foreign keys' or the trigger's. */
-  checkMs: number;
+  runChecksMs: number;
+  /** The same for the entity references (to the customer, tenant). */
+  entityChecksMs: number;
 }
 
 interface PlanTrigger {
@@ -173,7 +212,7 @@ interface PlanTrigger {
   Time: number;
 }
 
-/** Whether an AFTER trigger of the plan checks run references (not the customer or tenant key). */
+/** Whether an AFTER trigger of the plan checks run references. */
 function checksRuns(trigger: PlanTrigger): boolean {
   return (
     (trigger["Constraint Name"] ?? "").endsWith("_by_run_id_fkey") ||
@@ -181,14 +220,25 @@ function checksRuns(trigger: PlanTrigger): boolean {
   );
 }
 
+/** Whether it checks an entity reference (the customer, the tenant). */
+function checksParents(trigger: PlanTrigger): boolean {
+  const constraint = trigger["Constraint Name"] ?? "";
+  return (
+    (constraint.endsWith("_fkey") && !constraint.endsWith("_by_run_id_fkey")) ||
+    trigger["Trigger Name"].endsWith("_parents_exist_insert")
+  );
+}
+
 /**
- * One trial: the three INSERTs, after the customers and tenants are in. Each runs under
+ * One trial: the four INSERTs, after the customers are in. Each runs under
  * EXPLAIN ANALYZE, which times every AFTER trigger: the checks' own cost, apart from the
  * insert's, which the machine's other load blurs.
  */
-async function trial(client: pg.Client, rows: number): Promise<Sample[]> {
+async function trial(client: pg.Client, rows: number, oneTransaction: boolean): Promise<Sample[]> {
+  if (oneTransaction) await client.query("BEGIN");
   await client.query(PREPARE.replaceAll("$N", String(rows)));
-  await client.query("VACUUM ANALYZE customers, tenants"); // not in a multi-statement query
+  // Not in a multi-statement query; VACUUM not in a transaction.
+  await client.query(oneTransaction ? "ANALYZE customers" : "VACUUM ANALYZE customers");
   const samples: Sample[] = [];
   for (const statement of STATEMENTS) {
     const started = performance.now();
@@ -198,9 +248,13 @@ async function trial(client: pg.Client, rows: number): Promise<Sample[]> {
     );
     const wallMs = performance.now() - started;
     const triggers = plan[0]?.["QUERY PLAN"][0].Triggers ?? [];
-    const checkMs = triggers.filter(checksRuns).reduce((sum, t) => sum + t.Time, 0);
-    samples.push({ wallMs, checkMs });
+    const time = (checks: (trigger: PlanTrigger) => boolean) =>
+      triggers.filter(checks).reduce((sum, t) => sum + t.Time, 0);
+    samples.push({ wallMs, runChecksMs: time(checksRuns), entityChecksMs: time(checksParents) });
+    // The tenants the histories name, as the merge has them: analyzed.
+    if (statement.table === "tenants") await client.query("ANALYZE tenants");
   }
+  if (oneTransaction) await client.query("COMMIT");
   return samples;
 }
 
@@ -210,7 +264,12 @@ function median(values: number[]): number {
 }
 
 function byWay<T>(value: (way: Way) => T): Record<Way, T> {
-  return { foreignKeys: value("foreignKeys"), statement: value("statement"), none: value("none") };
+  return {
+    foreignKeys: value("foreignKeys"),
+    statement: value("statement"),
+    noLock: value("noLock"),
+    none: value("none"),
+  };
 }
 
 function printTable(
@@ -240,25 +299,28 @@ async function main(): Promise<void> {
       clients.set(way, client);
     }
     // trials[way][round] = one sample per statement. The ways take turns, so load from
-    // others sharing the machine falls on all three alike; the first round warms up, uncounted.
+    // others sharing the machine falls on all four alike; the first round warms up, uncounted.
     const trials = byWay((): Sample[][] => []);
     for (let round = 0; round <= settings.repeat; round++) {
       for (const way of WAYS) {
         const client = clients.get(way);
         if (!client) throw new Error(`no database for ${way}`);
-        const samples = await trial(client, settings.rows);
+        const samples = await trial(client, settings.rows, settings.oneTransaction);
         if (round > 0) trials[way].push(samples);
       }
       console.log(round === 0 ? "  warm-up done" : `  round ${round} of ${settings.repeat} done`);
     }
 
     const of = (way: Way, i: number) =>
-      trials[way].map((samples) => samples[i] ?? { wallMs: NaN, checkMs: NaN });
+      trials[way].map(
+        (samples): Sample => samples[i] ?? { wallMs: NaN, runChecksMs: NaN, entityChecksMs: NaN },
+      );
     const results = STATEMENTS.map((statement, i) => ({
       table: statement.table,
       rows: statement.rowsPerN * settings.rows,
       wallMs: byWay((way) => median(of(way, i).map((sample) => sample.wallMs))),
-      checkMs: byWay((way) => median(of(way, i).map((sample) => sample.checkMs))),
+      runChecksMs: byWay((way) => median(of(way, i).map((sample) => sample.runChecksMs))),
+      entityChecksMs: byWay((way) => median(of(way, i).map((sample) => sample.entityChecksMs))),
       samples: byWay((way) => of(way, i)),
     }));
     const allRows = results.reduce((sum, result) => sum + result.rows, 0);
@@ -268,19 +330,30 @@ async function main(): Promise<void> {
           trials[way].map((samples) => samples.reduce((sum, sample) => sum + sample[metric], 0)),
         ),
       );
-    const allThree = { wallMs: total("wallMs"), checkMs: total("checkMs") };
+    const all = {
+      wallMs: total("wallMs"),
+      runChecksMs: total("runChecksMs"),
+      entityChecksMs: total("entityChecksMs"),
+    };
 
     printTable("INSERT into (wall)", [
       ...results.map((r) => ({ label: r.table, rows: r.rows, ms: r.wallMs })),
-      { label: "all three", rows: allRows, ms: allThree.wallMs },
+      { label: "all four", rows: allRows, ms: all.wallMs },
     ]);
-    printTable("of which the checks", [
-      ...results.map((r) => ({ label: r.table, rows: r.rows, ms: r.checkMs })),
-      { label: "all three", rows: allRows, ms: allThree.checkMs },
+    printTable("of which run checks", [
+      ...results.map((r) => ({ label: r.table, rows: r.rows, ms: r.runChecksMs })),
+      { label: "all four", rows: allRows, ms: all.runChecksMs },
+    ]);
+    printTable("and entity checks", [
+      ...results.map((r) => ({ label: r.table, rows: r.rows, ms: r.entityChecksMs })),
+      { label: "all four", rows: allRows, ms: all.entityChecksMs },
     ]);
     console.log(
-      `\nMedians of ${settings.repeat} rounds after a warm-up round; each statement one INSERT … SELECT under EXPLAIN ANALYZE, autocommitted.` +
-        "\nThe checks: the time EXPLAIN ANALYZE gives the foreign keys' triggers to sync_runs, or the statement's trigger." +
+      `\nMedians of ${settings.repeat} rounds after a warm-up round; each statement one INSERT … SELECT under EXPLAIN ANALYZE, ` +
+        (settings.oneTransaction
+          ? "all in one transaction with the customers'."
+          : "autocommitted.") +
+        "\nThe checks: the time EXPLAIN ANALYZE gives the foreign keys' triggers (to sync_runs; to the customer or tenant), or the statement's triggers." +
         "\nBy statement, a trigger's time leaves out storing the transition table, which the wall time holds.",
     );
 
@@ -291,7 +364,7 @@ async function main(): Promise<void> {
       settings,
       ways: WAY_LABELS,
       results,
-      allThree,
+      all,
     };
     console.log(`Saved ${saveResults("-run-references", report, settings.out)}`);
   } finally {

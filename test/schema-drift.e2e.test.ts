@@ -473,7 +473,9 @@ describe("schema.prisma and prisma/migrations", () => {
       await client.query("DROP SCHEMA reporting CASCADE");
       await client.query(`ALTER TABLE customers ALTER COLUMN owner_email SET NOT NULL`);
       await client.query(`ALTER TABLE sync_runs ALTER COLUMN pages_fetched TYPE bigint`);
-      await client.query(`ALTER TABLE tenants DROP CONSTRAINT tenants_customer_id_fkey`);
+      await client.query(
+        `ALTER TABLE sync_run_resources DROP CONSTRAINT sync_run_resources_run_id_fkey`,
+      );
       await client.query(`ALTER TABLE job_status_codes ADD COLUMN extra text`);
       await client.query(
         `CREATE UNIQUE INDEX customers_organization_key ON customers (organization)`,
@@ -484,7 +486,7 @@ describe("schema.prisma and prisma/migrations", () => {
         "column customers.owner_email: schema.prisma says text NULL, the migrated database has text NOT NULL",
         "column job_status_codes.extra: in the database (text NULL) but not in schema.prisma",
         "column sync_runs.pages_fetched: schema.prisma says integer NOT NULL with default, the migrated database has bigint NOT NULL with default",
-        "foreign key tenants (customer_id): in schema.prisma (references customers (id) ON DELETE Restrict " +
+        "foreign key sync_run_resources (run_id): in schema.prisma (references sync_runs (id) ON DELETE Restrict " +
           "ON UPDATE Cascade) but not in the database",
         "index on customer_status_history (opened_by_run_id): in schema.prisma (normal) but not in the database",
         "index on customers (organization): in the database (unique) but not in schema.prisma",
