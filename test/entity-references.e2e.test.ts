@@ -1,9 +1,8 @@
 // Every history row names its entity, and every tenant, subscription and backup job its
 // customer. Triggers keep that guarantee, once per statement, where foreign keys did row by
 // row (migration 20261206110000_entity_references_by_statement): every way in, every way out.
-import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { TestDatabase } from "./support/database.ts";
+import { blocked, session, type TestDatabase } from "./support/database.ts";
 import { createHarness, type Harness } from "./support/harness.ts";
 import { expectInvariants } from "./support/invariants.ts";
 import { syncOk } from "./support/runs.ts";
@@ -148,29 +147,6 @@ async function sweep(db: TestDatabase): Promise<void> {
     const made = [...columns].map((column) => `${column} IN ($1, $2)`).join(" OR ");
     await db.query(`DELETE FROM ${table} WHERE ${made}`, [FRESH, MISSING]);
   }
-}
-
-/** Resolves once the session `pid` waits on a lock. */
-async function blocked(db: TestDatabase, pid: number): Promise<void> {
-  await expect
-    .poll(
-      async () =>
-        (
-          await db.query(
-            "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
-            [pid],
-          )
-        ).length,
-      { timeout: 20_000, interval: 20 },
-    )
-    .toBe(1);
-}
-
-async function session(db: TestDatabase): Promise<{ client: pg.Client; pid: number }> {
-  const client = new pg.Client({ connectionString: db.url });
-  await client.connect();
-  const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
-  return { client, pid: rows[0]?.pid ?? -1 };
 }
 
 describe("entity references", () => {

@@ -1,7 +1,7 @@
 // Each test file gets a database of its own on the test server and drops it afterwards.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 
 export interface TestDatabase {
   name: string;
@@ -77,4 +77,28 @@ export async function connectAs(
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   return client;
+}
+
+/** A connection of its own to `db`, with its server process id (to watch it wait). */
+export async function session(db: TestDatabase): Promise<{ client: pg.Client; pid: number }> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+  return { client, pid: rows[0]?.pid ?? -1 };
+}
+
+/** Resolves once the session `pid` waits on a lock. */
+export async function blocked(db: TestDatabase, pid: number): Promise<void> {
+  await expect
+    .poll(
+      async () =>
+        (
+          await db.query(
+            "SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'",
+            [pid],
+          )
+        ).length,
+      { timeout: 20_000, interval: 20 },
+    )
+    .toBe(1);
 }
