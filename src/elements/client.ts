@@ -3,7 +3,6 @@
 // gate, so a 429 on any slows them all, and the same timeouts, body cap and redaction.
 // Which pages to fetch is paging.ts's and the sync's business, not this module's.
 import ky, { type KyInstance } from "ky";
-import pRetry from "p-retry";
 import { DEFAULT_MAX_RESPONSE_BYTES, readCapped } from "./body.ts";
 import type { Logger } from "../logger.ts";
 import type { TokenSource } from "./auth.ts";
@@ -19,7 +18,7 @@ import {
   type Endpoint,
   type ResourceName,
 } from "./resources.ts";
-import { classifyStatus, endpointFailure } from "./retry.ts";
+import { classifyStatus, endpointFailure, withRetries } from "./retry.ts";
 
 export type { Page } from "./page.ts";
 
@@ -275,76 +274,19 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
   }
 
   /** The page, retried within the attempt and time budgets; a failure for good is fatal. */
-  async function fetchCall(call: PageCall, signal?: AbortSignal): Promise<Page> {
-    const started = performance.now();
-    let attempts = 0;
-    try {
-      return await pRetry(
-        async () => {
-          attempts += 1;
-          return attempt(
-            call,
-            () => options.maxRetryTimeMs - (performance.now() - started),
-            signal,
-          );
-        },
-        {
-          // The attempt budget is counted in shouldRetry: waits the API asked for do not use it.
-          retries: Number.POSITIVE_INFINITY,
-          minTimeout: options.retryDelayMs ?? 1000,
-          maxTimeout: 60_000,
-          randomize: true,
-          maxRetryTime: options.maxRetryTimeMs,
-          ...(signal ? { signal } : {}),
-          shouldConsumeRetry: ({ error }) => !isPacedByServer(error),
-          shouldRetry: ({ error, retriesConsumed }) => {
-            const retrying =
-              error instanceof ElementsApiError &&
-              error.kind !== "fatal" &&
-              (isPacedByServer(error) || retriesConsumed < options.maxAttempts - 1);
-            if (retrying) {
-              options.events?.retry?.(error.kind);
-              // A token request is no page's: its lines do not carry the page that waited for it.
-              const page =
-                error.service === "identity"
-                  ? {}
-                  : {
-                      pageIndex: call.pageIndex,
-                      ...(call.customerId === undefined ? {} : { customerId: call.customerId }),
-                    };
-              options.log.warn(
-                {
-                  ...page,
-                  status: error.status,
-                  kind: error.kind,
-                  attempt: attempts,
-                  err: error.message,
-                },
-                error.service === "identity"
-                  ? "token request failed; retrying"
-                  : `${call.endpoint.resource} request failed; retrying`,
-              );
-            }
-            return retrying;
-          },
-        },
-      );
-    } catch (error) {
-      if (error instanceof ElementsApiError && error.kind !== "fatal" && !signal?.aborted) {
-        // The page was waiting for its token: the identity service is what gave out.
-        const what = error.service === "identity" ? "token request" : pageName(call);
-        throw new ElementsApiError(
-          `${error.message} (${what}, gave up after ${attempts} attempts)`,
-          {
-            kind: "fatal",
-            service: error.service,
-            ...(error.status !== undefined ? { status: error.status } : {}),
-            cause: error,
-          },
-        );
-      }
-      throw error;
-    }
+  function fetchCall(call: PageCall, signal?: AbortSignal): Promise<Page> {
+    const request = {
+      resource: call.endpoint.resource,
+      pageIndex: call.pageIndex,
+      customerId: call.customerId,
+      name: pageName(call),
+    };
+    return withRetries(
+      options,
+      request,
+      (budgetLeftMs) => attempt(call, budgetLeftMs, signal),
+      signal,
+    );
   }
 
   return {
@@ -391,15 +333,6 @@ export function createElementsClient(options: ElementsClientOptions): ElementsCl
       return Object.freeze({ ...requests });
     },
   };
-}
-
-/** A 429 that said when to come back: waited out at the gate, not counted as an attempt. */
-function isPacedByServer(error: Error): boolean {
-  return (
-    error instanceof ElementsApiError &&
-    error.kind === "rate-limited" &&
-    error.retryAfterMs !== undefined
-  );
 }
 
 function send(http: KyInstance, call: PageCall, token: string, signal?: AbortSignal) {

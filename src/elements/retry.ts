@@ -1,5 +1,7 @@
-// Which failed answers are worth another attempt, kept apart from the HTTP code so the
-// rules can be read (and unit-tested) in one place.
+// Which failed answers are worth another attempt, and the loop that makes them, kept apart
+// from the HTTP code so the rules can be read (and unit-tested) in one place.
+import pRetry from "p-retry";
+import type { Logger } from "../logger.ts";
 import {
   describeHttpFailure,
   describeMissingPermission,
@@ -8,7 +10,7 @@ import {
   type FailureKind,
   type Service,
 } from "./errors.ts";
-import type { Endpoint } from "./resources.ts";
+import type { Endpoint, ResourceName } from "./resources.ts";
 
 export function classifyStatus(status: number): FailureKind | "ok" {
   if (status >= 200 && status < 300) return "ok";
@@ -81,4 +83,111 @@ export function endpointFailure(
     );
   }
   return answerFailure(response, describeHttpFailure(response.status, detail, permission));
+}
+
+/** The budgets a client retries within, where it logs and whom it tells. */
+export interface RetryPolicy {
+  /** Attempts per request, the first included. */
+  maxAttempts: number;
+  /** Upper bound on the time one request may spend retrying. */
+  maxRetryTimeMs: number;
+  /** First backoff delay; later ones double, with jitter. */
+  retryDelayMs?: number | undefined;
+  log: Logger;
+  events?: { retry?(kind: FailureKind): void } | undefined;
+}
+
+/** What the retry lines and the final failure say of the request. */
+export interface RetriedRequest {
+  resource: ResourceName;
+  pageIndex: number;
+  customerId: string | undefined;
+  /** The request in a message: `page 3`, `jobs of customer c, page 1`. */
+  name: string;
+}
+
+/**
+ * `attempt` until it succeeds, fails for good (fatal) or the budgets run out, each attempt
+ * told how much of the time budget is left; what gives out at last is fatal, naming the
+ * request and its attempts. A 429 with Retry-After is waited out without spending an attempt.
+ */
+export async function withRetries<T>(
+  policy: RetryPolicy,
+  request: RetriedRequest,
+  attempt: (budgetLeftMs: () => number) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const started = performance.now();
+  const budgetLeftMs = () => policy.maxRetryTimeMs - (performance.now() - started);
+  let attempts = 0;
+  try {
+    return await pRetry(
+      () => {
+        attempts += 1;
+        return attempt(budgetLeftMs);
+      },
+      {
+        // The attempt budget is counted in shouldRetry: waits the API asked for do not use it.
+        retries: Number.POSITIVE_INFINITY,
+        minTimeout: policy.retryDelayMs ?? 1000,
+        maxTimeout: 60_000,
+        randomize: true,
+        maxRetryTime: policy.maxRetryTimeMs,
+        ...(signal ? { signal } : {}),
+        shouldConsumeRetry: ({ error }) => !isPacedByServer(error),
+        shouldRetry: ({ error, retriesConsumed }) => {
+          const retrying =
+            error instanceof ElementsApiError &&
+            error.kind !== "fatal" &&
+            (isPacedByServer(error) || retriesConsumed < policy.maxAttempts - 1);
+          if (retrying) logRetry(policy, request, error, attempts);
+          return retrying;
+        },
+      },
+    );
+  } catch (error) {
+    if (error instanceof ElementsApiError && error.kind !== "fatal" && !signal?.aborted) {
+      // The page was waiting for its token: the identity service is what gave out.
+      const what = error.service === "identity" ? "token request" : request.name;
+      throw new ElementsApiError(`${error.message} (${what}, gave up after ${attempts} attempts)`, {
+        kind: "fatal",
+        service: error.service,
+        ...(error.status !== undefined ? { status: error.status } : {}),
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+function logRetry(
+  policy: RetryPolicy,
+  request: RetriedRequest,
+  error: ElementsApiError,
+  attempt: number,
+): void {
+  policy.events?.retry?.(error.kind);
+  // A token request is no page's: its lines do not carry the page that waited for it.
+  const page =
+    error.service === "identity"
+      ? {}
+      : {
+          pageIndex: request.pageIndex,
+          ...(request.customerId === undefined ? {} : { customerId: request.customerId }),
+        };
+  policy.log.warn(
+    { ...page, status: error.status, kind: error.kind, attempt, err: error.message },
+    error.service === "identity"
+      ? "token request failed; retrying"
+      : `${request.resource} request failed; retrying`,
+  );
+}
+
+/** A 429 that said when to come back: waited out at the gate, not counted as an attempt. */
+function isPacedByServer(error: Error): boolean {
+  return (
+    error instanceof ElementsApiError &&
+    error.kind === "rate-limited" &&
+    error.retryAfterMs !== undefined
+  );
 }
