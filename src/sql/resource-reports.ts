@@ -66,7 +66,10 @@ export async function readSubscriptionsExpiring(
 ): Promise<Limited<ExpiringRow>> {
   const { rows } = await db.query<Limited<ExpiringRow>>(
     `WITH expiring AS (
-       SELECT * FROM reporting.services WHERE days_until_expiration BETWEEN 0 AND $1
+       -- days_until_expiration BETWEEN 0 AND $1, written on the expiration's UTC day so
+       -- that the index on it serves (subscriptions_expiration_day_idx).
+       SELECT * FROM reporting.services
+       WHERE (expiration_date AT TIME ZONE 'UTC')::date BETWEEN current_date AND current_date + $1::int
      )
      SELECT (SELECT count(*)::int FROM expiring) AS total,
             (SELECT coalesce(json_agg(l), '[]') FROM (
