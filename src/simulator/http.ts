@@ -1,6 +1,6 @@
 // What every simulated endpoint shares: reading the body and the query, the bearer token
 // and its permission, the paging parameters, and a body that trickles out.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { FilterForm } from "../elements/id-filter.ts";
 import { isObject } from "../values.ts";
 import type { Fault } from "./faults.ts";
@@ -90,34 +90,6 @@ export function jsonObjectBody(body: string): Record<string, unknown> | string {
 /** `reply` sent slowly when `fault` says to trickle it. */
 export function trickled(reply: Reply, fault: Fault | undefined): Reply {
   return fault?.trickleMs === undefined ? reply : { ...reply, trickleMs: fault.trickleMs };
-}
-
-/**
- * Writes `body` one byte every `intervalMs` (headers already sent), as a stalled server
- * does; stops when the client hangs up or the simulator closes.
- */
-export function trickle(
-  response: ServerResponse,
-  body: Buffer,
-  intervalMs: number,
-  closing: AbortSignal,
-): void {
-  let sent = 0;
-  const timer = setInterval(() => {
-    if (sent >= body.length) {
-      stop();
-      response.end();
-      return;
-    }
-    response.write(body.subarray(sent, sent + 1));
-    sent += 1;
-  }, intervalMs);
-  const stop = () => {
-    clearInterval(timer);
-    closing.removeEventListener("abort", stop);
-  };
-  response.once("close", stop);
-  closing.addEventListener("abort", stop, { once: true });
 }
 
 /** The body as text, or undefined when it is larger than MAX_BODY_BYTES. */

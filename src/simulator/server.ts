@@ -34,13 +34,12 @@ import {
   integerParameter,
   parseFilter,
   readBody,
-  trickle,
   trickled,
 } from "./http.ts";
 import { Identity } from "./identity.ts";
 import { jobsAnswer, jobsCustomerId } from "./jobs.ts";
 import { checkedPermissions, type Permission } from "./permissions.ts";
-import { jsonReply, RESET, type Reply } from "./reply.ts";
+import { afterLatency, jsonReply, RESET, writeReply, type Reply } from "./reply.ts";
 import { servicesAnswer, startOfDay } from "./services.ts";
 import {
   API_VERSIONS,
@@ -284,16 +283,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (request.method === "POST" && target.pathname === TOKEN_PATH)
       return tokenEndpoint(request, body, entry);
     if (request.method === "POST" && target.pathname === CUSTOMERS_ROUTE) {
-      return afterLatency(() => customersEndpoint(request, target.searchParams, body, entry));
+      return afterLatency(latencyMs, closing.signal, () =>
+        customersEndpoint(request, target.searchParams, body, entry),
+      );
     }
     if (request.method === "POST" && target.pathname === SERVICES_ROUTE) {
-      return afterLatency(() =>
+      return afterLatency(latencyMs, closing.signal, () =>
         resourceEndpoint(request, "services", target.searchParams, body, entry),
       );
     }
     const jobsOf = request.method === "POST" ? jobsCustomerId(target.pathname) : undefined;
     if (jobsOf !== undefined) {
-      return afterLatency(() =>
+      return afterLatency(latencyMs, closing.signal, () =>
         resourceEndpoint(request, "jobs", target.searchParams, body, entry, jobsOf),
       );
     }
@@ -301,19 +302,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       error: "not_found",
       message: `no route for ${request.method ?? "?"} ${target.pathname}`,
     });
-  }
-
-  /**
-   * An API answer comes `latencyMs` after its request arrived, the simulator's own work
-   * (paging, serializing) included, as a real server's latency includes its work: the
-   * benchmark's floor counts each request as that latency.
-   */
-  async function afterLatency(answer: () => Promise<Reply>): Promise<Reply> {
-    const due = performance.now() + latencyMs;
-    const reply = await answer();
-    const left = due - performance.now();
-    if (left > 0) await sleep(left, undefined, { signal: closing.signal });
-    return reply;
   }
 
   async function respond(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -336,17 +324,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     log(
       `${request.method ?? "?"} ${target.pathname}${target.search} -> ${reply.status} in ${Date.now() - at} ms${note}`,
     );
-    if (response.destroyed) return;
-    if (reply.reset) {
-      request.socket.destroy();
-      return;
-    }
-    response.writeHead(reply.status, {
-      ...reply.headers,
-      "content-length": String(Buffer.byteLength(reply.body)),
-    });
-    if (reply.trickleMs === undefined) response.end(reply.body);
-    else trickle(response, Buffer.from(reply.body), reply.trickleMs, closing.signal);
+    writeReply(request, response, reply, closing.signal);
   }
 
   const server = createServer((request, response) => {
