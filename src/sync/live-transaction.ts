@@ -45,6 +45,8 @@ export async function openLiveTransaction(
   let queue: Promise<unknown> = Promise.resolve();
   let users = 0;
   let ended = false;
+  /** Why the last heartbeat failed: the session is gone, and that is why its next use fails. */
+  let lost: Error | undefined;
   const heartbeat =
     options.idleTimeoutMs === undefined
       ? undefined
@@ -52,13 +54,18 @@ export async function openLiveTransaction(
           session,
           options.idleTimeoutMs / HEARTBEATS_PER_TIMEOUT,
           () => users > 0,
-          options.onHeartbeatFailure,
+          (error) => {
+            lost = error instanceof Error ? error : new Error(errorMessage(error));
+            options.onHeartbeatFailure?.(lost.message);
+          },
         );
   const use = <T>(fn: (session: Session) => Promise<T>): Promise<T> => {
     users += 1;
     // A heartbeat already sent is answered first: pg runs a session's queries in order.
     const result = queue.then(async () => {
       await heartbeat?.settled();
+      // Not "Connection terminated" from a statement sent on the dead session: the cause.
+      if (lost !== undefined) throw lost;
       return fn(session);
     });
     queue = result.then(
@@ -98,7 +105,7 @@ function startHeartbeat(
   session: Session,
   intervalMs: number,
   busy: () => boolean,
-  onFailure?: (message: string) => void,
+  onFailure: (error: unknown) => void,
 ): Heartbeat {
   let inFlight: Promise<void> | undefined;
   const beat = () => {
@@ -110,7 +117,7 @@ function startHeartbeat(
       },
       (error: unknown) => {
         clearInterval(timer);
-        onFailure?.(errorMessage(error));
+        onFailure(error);
       },
     );
   };
